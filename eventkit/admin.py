@@ -1,0 +1,102 @@
+"""Admin pages for the store: everything readable, nothing editable.
+
+Events are facts; the admin shows them (searchable, filterable, JSON pretty-printed) and
+offers no way to add, change or delete one.
+"""
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from eventkit.models import CommandRecord, Event, Stream
+
+
+def pretty_json(value) -> str:
+    return format_html(
+        '<pre style="margin:0;white-space:pre-wrap">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str),
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("position", "event_type", "stream_type", "stream_id", "version", "recorded_at")
+    list_filter = ("stream_type", "event_type", "recorded_at")
+    search_fields = ("=stream_id", "event_type", "=event_id")
+    ordering = ("-position",)
+    date_hierarchy = "recorded_at"
+    show_full_result_count = False
+    fields = (
+        "position",
+        "event_id",
+        "stream_type",
+        "stream_id",
+        "version",
+        "event_type",
+        "schema_version",
+        "recorded_at",
+        "data_pretty",
+        "metadata_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="data")
+    def data_pretty(self, obj):
+        return pretty_json(obj.data)
+
+    @admin.display(description="metadata")
+    def metadata_pretty(self, obj):
+        return pretty_json(obj.metadata)
+
+
+@admin.register(Stream)
+class StreamAdmin(ReadOnlyAdmin):
+    list_display = ("stream_id", "stream_type", "version", "snapshot_version", "updated_at")
+    list_filter = ("stream_type",)
+    search_fields = ("=stream_id",)
+    fields = (
+        "stream_id",
+        "stream_type",
+        "version",
+        "snapshot_version",
+        "snapshot_schema",
+        "updated_at",
+        "snapshot_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="snapshot")
+    def snapshot_pretty(self, obj):
+        return pretty_json(obj.snapshot)
+
+
+@admin.register(CommandRecord)
+class CommandRecordAdmin(ReadOnlyAdmin):
+    list_display = ("command_id", "command_type", "stream_id", "recorded_at")
+    list_filter = ("command_type",)
+    search_fields = ("=command_id", "=stream_id")
+    fields = (
+        "command_id",
+        "command_type",
+        "stream_id",
+        "fingerprint",
+        "recorded_at",
+        "outcome_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="outcome")
+    def outcome_pretty(self, obj):
+        return pretty_json(obj.outcome)

@@ -1,0 +1,20 @@
+"""Settings of the event store, one namespaced dict with defaults::
+
+EVENTKIT = {"APPEND_ATTEMPTS": 5}
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # How often a command is re-run after losing a race (version clash, duplicate command
+    # id, deadlock, SQLite busy) before it is answered 409.
+    "APPEND_ATTEMPTS": 5,
+    # The most events one feed page returns.
+    "FEED_MAX_LIMIT": 1000,
+    # Command outcomes older than this many days may be pruned (prune_commands).
+    "COMMAND_RETENTION_DAYS": 7,
+}
+
+
+def setting(name: str):
+    return getattr(settings, "EVENTKIT", {}).get(name, DEFAULTS[name])

@@ -1,0 +1,38 @@
+"""Errors the domain raises and the store raises, free of any HTTP or ORM import.
+
+The API layer maps them to status codes (``servicekit.errors``): a refused command is a
+409 with a reason, never a 500.
+"""
+
+
+class DomainError(Exception):
+    """A command could not be carried out; ``code`` is stable and machine-readable."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Rejected(DomainError):
+    """A business rule refused the command (short stock, illegal transition, ...)."""
+
+    code = "rejected"
+
+
+class Conflict(DomainError):
+    """The command clashes with what is already recorded (reused id, lost race)."""
+
+    code = "conflict"
+
+
+class ConcurrencyError(Conflict):
+    """Another writer appended to the stream first; the store retries, then gives up."""
+
+    code = "concurrency_conflict"

@@ -1,0 +1,98 @@
+"""``GET /events`` and ``GET /events/{aggregate_id}``: the event log over HTTP.
+
+Two ways to read ``/events``:
+
+* ``?after=<position>&limit=<n>`` — the feed. Events with a position above ``after``, oldest
+  first. A reader stores the last position it handled and asks for what comes after it;
+  because positions become visible strictly in order (``eventkit.store``), a page can end
+  early but can never leave a hole that a later page would have to fill.
+* no ``after`` — the log for people, newest first, paged by ``limit``/``offset``.
+
+Both answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from eventkit.conf import setting
+from eventkit.models import Event
+from eventkit.store import head_position
+
+
+class EventSerializer(serializers.ModelSerializer):
+    aggregate_id = serializers.UUIDField(source="stream_id")
+    aggregate_type = serializers.CharField(source="stream_type")
+    event_data = serializers.JSONField(source="data")
+    created_at = serializers.DateTimeField(source="recorded_at")
+
+    class Meta:
+        model = Event
+        fields = [
+            "position",
+            "event_id",
+            "aggregate_id",
+            "aggregate_type",
+            "event_type",
+            "event_data",
+            "version",
+            "schema_version",
+            "metadata",
+            "created_at",
+        ]
+
+
+class FeedQuery(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1, default=100)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    event_type = serializers.CharField(required=False, max_length=100)
+    aggregate_type = serializers.CharField(required=False, max_length=100)
+
+    def validate_limit(self, value):
+        return min(value, setting("FEED_MAX_LIMIT"))
+
+
+FEED_PARAMETERS = [
+    OpenApiParameter("after", OpenApiTypes.INT, description="feed mode: events after this"),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="page size (max 1000)"),
+    OpenApiParameter("offset", OpenApiTypes.INT, description="newest-first mode: skip this many"),
+    OpenApiParameter("event_type", OpenApiTypes.STR),
+    OpenApiParameter("aggregate_type", OpenApiTypes.STR),
+]
+
+
+class EventListView(APIView):
+    @extend_schema(parameters=FEED_PARAMETERS, responses=EventSerializer(many=True))
+    def get(self, request):
+        query = FeedQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        events = Event.objects.all()
+        filtered = False
+        for name, column in (("event_type", "event_type"), ("aggregate_type", "stream_type")):
+            if name in q:
+                events = events.filter(**{column: q[name]})
+                filtered = True
+        head = head_position()
+        if "after" in q:
+            page = events.filter(position__gt=q["after"]).order_by("position")[: q["limit"]]
+        else:
+            start = q["offset"]
+            page = events.order_by("-position")[start : start + q["limit"]]
+        # Positions have no holes, so without filters the count is the head position.
+        total = events.count() if filtered else head
+        return Response(
+            EventSerializer(page, many=True).data,
+            headers={"X-Total-Count": str(total), "X-Last-Position": str(head)},
+        )
+
+
+class StreamEventsView(APIView):
+    @extend_schema(responses=EventSerializer(many=True))
+    def get(self, request, aggregate_id):
+        events = Event.objects.in_stream(aggregate_id)
+        data = EventSerializer(events, many=True).data
+        return Response(data, headers={"X-Total-Count": str(len(data))})

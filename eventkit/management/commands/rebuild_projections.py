@@ -1,0 +1,66 @@
+"""``manage.py rebuild_projections [--projection NAME ...] [--check]``
+
+Rebuilds read models from the event table with the same handlers that keep them current.
+``--check`` folds into a scratch copy (a rolled-back transaction), prints every difference
+from the live tables and exits 1 if there is any; it changes nothing.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from eventkit.projections import registry
+from eventkit.rebuild import rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild read models from the event log (or --check them against it)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--projection",
+            action="append",
+            dest="projections",
+            metavar="NAME",
+            help="only this projection (repeatable); default: all",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="compare a fresh fold with the live tables, print drift, change nothing",
+        )
+        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, projections, check, batch_size, no_progress, **options):
+        try:
+            selected = [registry.get(n) for n in projections] if projections else registry.all()
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
+        if not selected:
+            raise CommandError("this service registers no projections")
+        names = ", ".join(p.name for p in selected)
+        bar = tqdm(
+            desc="check" if check else "rebuild",
+            unit="ev",
+            file=self.stderr._out,
+            disable=no_progress or options["verbosity"] == 0,
+        )
+        report = rebuild(
+            selected,
+            check=check,
+            batch_size=batch_size,
+            on_start=lambda last: setattr(bar, "total", last),
+            progress=bar.update,
+        )
+        bar.close()
+        for drift in report.drift:
+            for line in drift.lines():
+                self.stdout.write(line)
+        summary = f"{names}: folded {report.events} events (up to position {report.last_position})"
+        if check:
+            if not report.clean:
+                raise CommandError(f"{summary}; the read models drifted from the events")
+            self.stdout.write(self.style.SUCCESS(f"{summary}; read models match the events"))
+        else:
+            verdict = "were already exact" if report.clean else "repaired the differences above"
+            self.stdout.write(self.style.SUCCESS(f"{summary}; {verdict}"))

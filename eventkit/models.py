@@ -1,0 +1,105 @@
+"""The event store's tables.
+
+``Event``        the append-only log: one row per event, numbered by a gap-free ``position``.
+``Stream``       one row per aggregate: its current version (the row that writers lock)
+                 and, for long streams, a snapshot of the folded state.
+``PositionCounter`` the single row that hands out positions (see ``eventkit.store``).
+``CommandRecord``   outcomes of commands that carried an id, so a retry is answered from
+                 here instead of being applied twice.
+"""
+
+from django.db import models
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class EventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("events are append-only: they cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+    def in_stream(self, stream_id):
+        return self.filter(stream_id=stream_id).order_by("version")
+
+
+class Event(models.Model):
+    position = models.BigIntegerField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    stream_id = models.UUIDField()
+    stream_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    recorded_at = models.DateTimeField()
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "eventkit_event"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream_id", "version"], name="event_stream_version")
+        ]
+        indexes = [models.Index(fields=["event_type", "position"], name="event_type_position")]
+
+    def __str__(self):
+        return f"#{self.position} {self.event_type} {self.stream_type}/{self.stream_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("events are append-only: they cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+
+class Stream(models.Model):
+    stream_id = models.UUIDField(primary_key=True)
+    stream_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField(null=True, blank=True)
+    snapshot_version = models.PositiveIntegerField(default=0)
+    snapshot_schema = models.PositiveSmallIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "eventkit_stream"
+        indexes = [models.Index(fields=["stream_type", "stream_id"], name="stream_type_id")]
+
+    def __str__(self):
+        return f"{self.stream_type}/{self.stream_id} v{self.version}"
+
+
+class PositionCounter(models.Model):
+    """A single row: the last position handed out. Locked by every append until commit."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_position = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "eventkit_position_counter"
+
+    def __str__(self):
+        return f"last position {self.last_position}"
+
+
+class CommandRecord(models.Model):
+    command_id = models.CharField(primary_key=True, max_length=200)
+    command_type = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    stream_id = models.UUIDField(null=True, blank=True)
+    outcome = models.JSONField()
+    recorded_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "eventkit_command"
+
+    def __str__(self):
+        return f"{self.command_type} {self.command_id}"

@@ -1,0 +1,101 @@
+"""Read models kept up to date in the same transaction as the events that change them.
+
+A service declares a projection, the tables it owns, and one handler per event type::
+
+    products = projection("products", models=[ProductView])
+
+    @products.on(StockReserved)
+    def stock_reserved(event: StockReserved, recorded: Recorded) -> None:
+        ProductView.objects.filter(pk=recorded.stream_id).update(...)
+
+The store calls :meth:`Registry.apply` for every append, inside the appending transaction,
+so a read model is never behind its events. ``manage.py rebuild_projections`` clears the
+tables and folds the whole log through the *same* handlers (see ``eventkit.rebuild``), so
+handlers must be deterministic: take times from ``recorded.recorded_at``, never ``now()``.
+"""
+
+from collections.abc import Callable, Iterable
+
+from django.db import models
+
+from eventkit.domain import DomainEvent
+from eventkit.store import Recorded
+
+Handler = Callable[[DomainEvent, Recorded], None]
+
+
+class Projection:
+    def __init__(self, name: str, *, models: Iterable[type[models.Model]]):
+        self.name = name
+        self.models = tuple(models)
+        self._handlers: dict[str, Handler] = {}
+
+    def __repr__(self):
+        return f"<Projection {self.name}>"
+
+    def on(self, *event_classes: type[DomainEvent]):
+        def register(handler: Handler) -> Handler:
+            for cls in event_classes:
+                if cls.event_type in self._handlers:
+                    raise ValueError(f"{self.name} handles {cls.event_type} twice")
+                self._handlers[cls.event_type] = handler
+            return handler
+
+        return register
+
+    def apply(self, recorded: Recorded) -> None:
+        handler = self._handlers.get(recorded.event_type)
+        if handler is not None:
+            handler(recorded.event, recorded)
+
+    def clear(self) -> None:
+        for model in reversed(self.models):
+            # A raw DELETE: no signals, no cascade collection, one statement per table.
+            model.objects.all()._raw_delete(model.objects.db)
+
+    def rows(self) -> dict[str, dict]:
+        """Every row of every table, keyed by table then primary key: what --check compares."""
+        return {
+            model._meta.label: {
+                row["pk"]: row for row in model.objects.values("pk", *_fields(model))
+            }
+            for model in self.models
+        }
+
+
+def _fields(model: type[models.Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+
+
+class Registry:
+    def __init__(self):
+        self._projections: dict[str, Projection] = {}
+
+    def register(self, projection: Projection) -> Projection:
+        if projection.name in self._projections:
+            raise ValueError(f"projection {projection.name!r} is registered twice")
+        self._projections[projection.name] = projection
+        return projection
+
+    def get(self, name: str) -> Projection:
+        try:
+            return self._projections[name]
+        except KeyError:
+            known = ", ".join(sorted(self._projections)) or "none"
+            raise LookupError(f"no projection named {name!r} (known: {known})") from None
+
+    def all(self) -> list[Projection]:
+        return list(self._projections.values())
+
+    def apply(self, recorded: Iterable[Recorded]) -> None:
+        for r in recorded:
+            for projection in self._projections.values():
+                projection.apply(r)
+
+
+registry = Registry()
+
+
+def projection(name: str, *, models: Iterable[type[models.Model]]) -> Projection:
+    """Create a projection and register it, so appends and rebuilds both use it."""
+    return registry.register(Projection(name, models=models))

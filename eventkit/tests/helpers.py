@@ -1,0 +1,29 @@
+"""Commands on the test tally, written the way services write theirs."""
+
+import uuid
+
+from eventkit import store
+from eventkit.tests.testapp.domain import Tally
+
+
+def open_tally(name="t", tally_id=None, **kw):
+    tally_id = tally_id or uuid.uuid4()
+
+    def command(session):
+        tally = session.load(Tally, tally_id)
+        tally.open(name)
+        session.save(tally)
+        return {"id": str(tally_id), "total": tally.total}
+
+    store.execute(command, command_type="OpenTally", payload={"name": name}, **kw)
+    return tally_id
+
+
+def add(tally_id, amount, **kw):
+    def command(session):
+        tally = session.load(Tally, tally_id)
+        tally.add(amount)
+        session.save(tally)
+        return {"id": str(tally_id), "total": tally.total}
+
+    return store.execute(command, command_type="AddToTally", payload={"amount": amount}, **kw)

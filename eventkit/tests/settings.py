@@ -1,0 +1,14 @@
+"""Settings for the event store's own tests: the shared app plus a tiny test domain."""
+
+from pathlib import Path
+
+from servicekit.settings import configure
+
+BASE_DIR = Path(__file__).resolve().parent
+
+globals().update(
+    configure(
+        service="eventkit-tests", base_dir=BASE_DIR, apps=["eventkit", "eventkit.tests.testapp"]
+    )
+)
+ROOT_URLCONF = "eventkit.tests.urls"

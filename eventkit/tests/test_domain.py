@@ -1,0 +1,54 @@
+"""The aggregate base and event versioning, without a database."""
+
+import uuid
+
+import pytest
+
+from eventkit.domain import decode_event
+from eventkit.errors import NotFound, Rejected
+from eventkit.tests.testapp.domain import Tally, TallyAdded, TallyOpened
+
+
+def test_replay_folds_history_and_counts_versions():
+    tally = Tally.replay(uuid.uuid4(), [TallyOpened("a"), TallyAdded(2, ""), TallyAdded(3, "")])
+    assert (tally.name, tally.total, tally.version) == ("a", 5, 3)
+    assert tally.pending_events() == []
+
+
+def test_commands_record_events_and_apply_them_at_once():
+    tally = Tally(uuid.uuid4())
+    tally.open("b")
+    tally.add(7)
+    assert tally.total == 7
+    assert [type(e) for e in tally.pending_events()] == [TallyOpened, TallyAdded]
+    tally.mark_saved()
+    assert tally.version == 2 and tally.pending_events() == []
+
+
+def test_rules_refuse_without_recording():
+    tally = Tally.replay(uuid.uuid4(), [TallyOpened("c"), TallyAdded(99, "")])
+    with pytest.raises(Rejected) as refused:
+        tally.add(2)
+    assert (refused.value.code, refused.value.details) == ("over_limit", {"total": 99})
+    assert tally.pending_events() == []
+    with pytest.raises(NotFound):
+        Tally(uuid.uuid4()).add(1)
+
+
+def test_old_schema_versions_are_upcast():
+    old = decode_event("TallyAdded", 1, {"amount": 4})
+    assert old == TallyAdded(amount=4, note="")
+    current = decode_event("TallyAdded", 2, {"amount": 4, "note": "x"})
+    assert current.note == "x"
+
+
+def test_unknown_event_type_is_an_error():
+    with pytest.raises(LookupError):
+        decode_event("NoSuchEvent", 1, {})
+
+
+def test_snapshot_round_trip():
+    tally = Tally.replay(uuid.uuid4(), [TallyOpened("d"), TallyAdded(5, "")])
+    copy = Tally(tally.id)
+    copy.restore_snapshot(tally.to_snapshot())
+    assert (copy.name, copy.total) == ("d", 5)

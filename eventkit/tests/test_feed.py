@@ -1,0 +1,167 @@
+"""The event feed over HTTP, and the race that a sequence-numbered feed loses."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection, transaction
+
+from eventkit import store
+from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.testapp.domain import Tally
+
+pytestmark = pytest.mark.django_db
+
+
+def test_event_shape_is_seed_compatible(api):
+    t = open_tally("shape")
+    body = api.get(f"/events/{t}").json()
+    assert len(body) == 1
+    event = body[0]
+    for key in (
+        "aggregate_id",
+        "aggregate_type",
+        "event_type",
+        "event_data",
+        "version",
+        "created_at",
+        "position",
+        "metadata",
+    ):
+        assert key in event
+    assert event["aggregate_id"] == str(t)
+    assert event["aggregate_type"] == "Tally"
+    assert event["event_data"] == {"name": "shape"}
+    assert event["created_at"].endswith("Z") or "+" in event["created_at"]
+
+
+def test_feed_pages_in_position_order_and_log_is_newest_first(api):
+    t = open_tally()
+    for _ in range(4):
+        add(t, 1)
+    head = store.head_position()
+    page = api.get("/events", {"after": head - 5, "limit": 2})
+    assert [e["position"] for e in page.json()] == [head - 4, head - 3]
+    assert page["X-Last-Position"] == str(head)
+    newest = api.get("/events", {"limit": 2}).json()
+    assert [e["position"] for e in newest] == [head, head - 1]
+    assert api.get("/events", {"limit": 2}).headers["X-Total-Count"] == str(head)
+
+
+def test_feed_filters_by_type(api):
+    t = open_tally()
+    add(t, 1)
+    body = api.get("/events", {"event_type": "TallyAdded", "after": 0}).json()
+    assert body and {e["event_type"] for e in body} == {"TallyAdded"}
+
+
+@pytest.mark.parametrize(
+    "query", [{"after": "-1"}, {"after": "x"}, {"limit": "0"}, {"offset": "-3"}]
+)
+def test_bad_feed_parameters_are_400_with_json(api, query):
+    response = api.get("/events", query)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_unknown_stream_is_an_empty_list_and_bad_id_is_json_404(api):
+    assert api.get(f"/events/{uuid.uuid4()}").json() == []
+    response = api.get("/events/not-a-uuid")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def waiting_on_lock(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cursor.fetchone()
+    return bool(row) and row[0] == "Lock"
+
+
+def wait_until(predicate, timeout=10.0):
+    done = threading.Event()
+    while not predicate():
+        if done.wait(0.01) or timeout <= 0:
+            raise AssertionError("condition not reached")
+        timeout -= 0.01
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")
+@pytest.mark.django_db(transaction=True)
+def test_a_late_committing_append_is_never_skipped_by_a_reader():
+    """Writer A appends first and commits last; a reader polling in between misses nothing.
+
+    With positions from a sequence, B (position p+1) would commit while A (p) is still open;
+    a reader would see p+1, move its cursor there, and never read p. Here B cannot even take
+    a position until A has finished.
+    """
+    a_id, b_id = open_tally("a"), open_tally("b")
+    cursor_position = store.head_position()
+    a_appended, a_may_commit = threading.Event(), threading.Event()
+    b_pid, b_done = [], threading.Event()
+
+    def writer_a():
+        with transaction.atomic():
+            session = store.Session({})
+            tally = session.load(Tally, a_id)
+            tally.add(1)
+            session.save(tally)
+            a_appended.set()
+            a_may_commit.wait(10)
+        connection.close()
+
+    def writer_b():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            b_pid.append(cursor.fetchone()[0])
+        add(b_id, 1)
+        b_done.set()
+        connection.close()
+
+    ta = threading.Thread(target=writer_a)
+    ta.start()
+    assert a_appended.wait(10)
+    tb = threading.Thread(target=writer_b)
+    tb.start()
+    wait_until(lambda: b_pid and waiting_on_lock(b_pid[0]))
+
+    # A holds position p uncommitted; B waits for it. A reader sees nothing new yet.
+    seen = list(store.iter_recorded(after=cursor_position))
+    assert seen == []
+    assert not b_done.is_set()
+
+    a_may_commit.set()
+    ta.join(10)
+    tb.join(10)
+    assert b_done.is_set()
+    batches = list(store.iter_recorded(after=cursor_position))
+    recorded = [r for batch in batches for r in batch]
+    assert [r.position for r in recorded] == [cursor_position + 1, cursor_position + 2]
+    assert [r.stream_id for r in recorded] == [a_id, b_id]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_began_first_but_appends_last_gets_the_later_position():
+    a_id, b_id = open_tally("a"), open_tally("b")
+    start = store.head_position()
+    a_began, b_committed = threading.Event(), threading.Event()
+
+    def writer_a():
+        with transaction.atomic():
+            session = store.Session({})
+            tally = session.load(Tally, a_id)
+            a_began.set()
+            b_committed.wait(10)
+            tally.add(1)
+            session.save(tally)
+        connection.close()
+
+    ta = threading.Thread(target=writer_a)
+    ta.start()
+    assert a_began.wait(10)
+    add(b_id, 1)
+    assert [r.stream_id for batch in store.iter_recorded(after=start) for r in batch] == [b_id]
+    b_committed.set()
+    ta.join(10)
+    after = [r.stream_id for batch in store.iter_recorded(after=start) for r in batch]
+    assert after == [b_id, a_id]

@@ -1,0 +1,218 @@
+"""Appending, loading, idempotency and the append-only guarantee, on the real database."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from eventkit import store
+from eventkit.errors import ConcurrencyError, Conflict, Rejected
+from eventkit.models import AppendOnlyError, CommandRecord, Event, Stream
+from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.testapp.domain import Tally
+
+pytestmark = pytest.mark.django_db
+
+
+def test_append_numbers_versions_and_positions_without_holes():
+    a = open_tally("a")
+    b = open_tally("b")
+    add(a, 1)
+    add(b, 2)
+    add(a, 3)
+    events = list(Event.objects.order_by("position"))
+    positions = [e.position for e in events]
+    assert positions == list(range(positions[0], positions[0] + 5))
+    assert [e.version for e in events if e.stream_id == a] == [1, 2, 3]
+    assert Stream.objects.get(pk=a).version == 3
+
+
+def test_a_refused_command_appends_nothing_and_keeps_positions_dense():
+    t = open_tally()
+    add(t, 100)
+    before = store.head_position()
+    with pytest.raises(Rejected):
+        add(t, 1)
+    add(t, 0)
+    assert store.head_position() == before + 1
+
+
+def test_load_uses_snapshot_and_newer_events():
+    t = open_tally()
+    add(t, 4)
+    add(t, 5)
+    stream = Stream.objects.get(pk=t)
+    assert stream.snapshot == {"name": "t", "total": 9} and stream.snapshot_version == 3
+    with transaction.atomic():
+        tally = store.Session({}).load(Tally, t)
+    assert (tally.total, tally.version) == (9, 3)
+
+
+def test_stale_snapshot_schema_falls_back_to_full_fold():
+    t = open_tally()
+    add(t, 4)
+    Stream.objects.filter(pk=t).update(snapshot={"garbage": True}, snapshot_schema=99)
+    with transaction.atomic():
+        tally = store.Session({}).load(Tally, t)
+    assert (tally.total, tally.version) == (4, 2)
+
+
+def test_command_id_applies_once_and_replays_the_outcome():
+    t = open_tally()
+    first = add(t, 5, command_id="add-5")
+    again = add(t, 5, command_id="add-5")
+    assert not first.replayed and again.replayed
+    assert again.value == first.value == {"id": str(t), "total": 5}
+    assert Event.objects.filter(stream_id=t).count() == 2
+    assert CommandRecord.objects.get(pk="add-5").stream_id == t
+
+
+def test_command_id_reused_with_another_payload_is_a_conflict():
+    t = open_tally()
+    add(t, 5, command_id="cmd-1")
+    with pytest.raises(Conflict):
+        add(t, 6, command_id="cmd-1")
+
+
+def stale_loads(monkeypatch, stale_calls):
+    """Make the first ``stale_calls`` loads miss the stream, as if a writer raced us."""
+    calls = []
+    real_load = store.Session.load
+
+    def load(self, cls, stream_id, **kw):
+        calls.append(1)
+        if len(calls) <= stale_calls:
+            return cls(stream_id)
+        return real_load(self, cls, stream_id, **kw)
+
+    monkeypatch.setattr(store.Session, "load", load)
+    return calls
+
+
+def test_a_lost_race_is_retried_and_then_succeeds(monkeypatch):
+    t = open_tally()
+    calls = stale_loads(monkeypatch, stale_calls=1)
+    open_tally("again", tally_id=t)  # the retry sees the stream exists: nothing to do
+    assert len(calls) == 2
+    assert Event.objects.filter(stream_id=t).count() == 1
+
+
+def test_a_race_lost_every_time_is_reported_not_raised_as_a_crash(monkeypatch):
+    t = open_tally()
+    calls = stale_loads(monkeypatch, stale_calls=100)
+    with pytest.raises(ConcurrencyError):
+        open_tally("again", tally_id=t)  # (stream, version 1) clashes on every attempt
+    assert len(calls) == store.setting("APPEND_ATTEMPTS")
+
+
+def test_model_refuses_update_and_delete():
+    t = open_tally()
+    event = Event.objects.get(stream_id=t)
+    event.data = {"name": "forged"}
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        Event.objects.filter(stream_id=t).update(event_type="X")
+    with pytest.raises(AppendOnlyError):
+        Event.objects.filter(stream_id=t).delete()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the trigger is PostgreSQL's")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE eventkit_event SET event_type = 'Forged' WHERE stream_id = %s",
+        "DELETE FROM eventkit_event WHERE stream_id = %s",
+    ],
+)
+def test_database_trigger_rejects_update_and_delete(sql):
+    t = open_tally()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [t])
+    assert Event.objects.get(stream_id=t).event_type == "TallyOpened"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_commands_on_one_stream_all_apply_exactly():
+    """Twenty threads add 1 to one tally at once: every add lands, none is lost or doubled."""
+    t = open_tally()
+    barrier = threading.Barrier(20)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait()
+            add(t, 1)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    with transaction.atomic():
+        assert store.Session({}).load(Tally, t).total == 20
+    assert list(Event.objects.filter(stream_id=t).values_list("version", flat=True)) == list(
+        range(1, 22)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creation_of_one_stream_makes_one_stream():
+    tally_id = uuid.uuid4()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait()
+            open_tally("same", tally_id=tally_id)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert Event.objects.filter(stream_id=tally_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repeats_of_one_command_id_apply_once():
+    t = open_tally()
+    barrier = threading.Barrier(8)
+    outcomes, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            outcomes.append(add(t, 3, command_id=f"restock-{t}"))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert sum(not o.replayed for o in outcomes) == 1
+    assert {o.value["total"] for o in outcomes} == {3}
+    assert Event.objects.filter(stream_id=t).count() == 2

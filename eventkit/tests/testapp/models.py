@@ -1,0 +1,12 @@
+from django.db import models
+
+
+class TallyView(models.Model):
+    id = models.UUIDField(primary_key=True)
+    name = models.CharField(max_length=100)
+    total = models.IntegerField(default=0)
+    additions = models.IntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name}: {self.total}"

@@ -1,0 +1,62 @@
+"""Every error answer is JSON: ``{"detail": ..., "code": ..., ...}``.
+
+DRF's handler covers API views; the ``handler404``/``handler500`` functions cover what
+Django answers before or outside DRF (unknown URLs, crashes), so a client never has to
+parse an HTML error page.
+"""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from eventkit.errors import Conflict, DomainError, NotFound, Rejected
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_STATUS = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Rejected, status.HTTP_409_CONFLICT),
+    (Conflict, status.HTTP_409_CONFLICT),
+)
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    code = next((s for cls, s in DOMAIN_STATUS if isinstance(exc, cls)), 400)
+    return Response({"detail": exc.message, "code": exc.code, **exc.details}, status=code)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.error("database unavailable: %s", exc)
+        body = {"detail": "The database is unavailable; retry later.", "code": "unavailable"}
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's handler500 answers and logs it
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "Invalid input.", "code": "invalid", "errors": exc.detail}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "detail": str(exc.detail),
+            "code": codes if isinstance(codes, str) else "error",
+        }
+    return response
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
+def json_bad_request(request, exception=None):
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+
+
+def json_server_error(request):
+    return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

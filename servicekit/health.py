@@ -1,0 +1,31 @@
+"""``GET /health``: 200 when the service can reach its database, 503 when it cannot."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
+
+
+def health(request):
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure to reach the database means "not healthy"
+        logger.warning("health check failed: %s", exc)
+        return JsonResponse(
+            {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
+            status=503,
+        )
+    return JsonResponse(
+        {
+            "status": "healthy",
+            "service": settings.SERVICE_NAME,
+            "database": connection.vendor,
+            "database_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+    )

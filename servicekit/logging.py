@@ -1,0 +1,56 @@
+"""Log configuration: one line per record, tagged with service and correlation id.
+
+``LOG_FORMAT=json`` switches to JSON lines (python-json-logger) for log shippers; the
+default text format is for people reading ``manage_all.py up`` output.
+"""
+
+import logging
+
+from servicekit import context
+
+
+class ContextFilter(logging.Filter):
+    """Stamps every record with the service name and the current correlation id."""
+
+    def __init__(self, service: str = "-"):
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = context.current_correlation_id() or "-"
+        return True
+
+
+def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> dict:
+    formatters = {
+        "text": {
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(correlation_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(service)s %(correlation_id)s "
+            "%(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter, "service": service}},
+        "formatters": {"default": formatters["json" if fmt == "json" else "text"]},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Requests are logged once, by our middleware, with the correlation id.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+        },
+    }

@@ -1,0 +1,142 @@
+"""Settings every service starts from, read from the environment with django-environ.
+
+Each service's ``config/settings.py`` calls :func:`configure` and adds what is its own::
+
+    globals().update(configure(service="order-service", base_dir=BASE_DIR, apps=["orders"]))
+
+Every variable has a default that works for a local run: SQLite under ``var/``, Redis on
+localhost, peers on the ports of DESIGN.md.
+"""
+
+from pathlib import Path
+
+import environ
+
+from servicekit.logging import logging_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PEER_DEFAULTS = {
+    "ORDER_SERVICE_URL": "http://127.0.0.1:8001",
+    "INVENTORY_SERVICE_URL": "http://127.0.0.1:8002",
+    "SAGA_SERVICE_URL": "http://127.0.0.1:8003",
+    "MARKETING_SERVICE_URL": "http://127.0.0.1:8004",
+}
+
+
+def database_config(env: environ.Env, default_sqlite: Path) -> dict:
+    db = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # One writer at a time is SQLite's nature: take the write lock when the transaction
+        # begins (no upgrade deadlocks) and wait for it instead of failing at once.
+        db["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
+        db["CONN_HEALTH_CHECKS"] = True
+        db.setdefault("OPTIONS", {})
+        db["OPTIONS"].setdefault("connect_timeout", 5)
+    db["ATOMIC_REQUESTS"] = False
+    return db
+
+
+def static_root(env: environ.Env) -> Path:
+    root = Path(env.str("STATIC_ROOT", default=str(REPO_ROOT / "var" / "static")))
+    root.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
+    return root
+
+
+def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "") -> dict:
+    """Return the settings dict for one service.
+
+    ``service`` is the name used in logs and event metadata (``order-service``); ``apps``
+    are the service's own Django apps, installed after the shared ones.
+    """
+    env = environ.Env()
+    short_name = service.removesuffix("-service")
+    debug = env.bool("DEBUG", default=False)
+    settings = {
+        "SERVICE_NAME": service,
+        "BASE_DIR": base_dir,
+        "SECRET_KEY": env.str("SECRET_KEY", default=f"insecure-local-only-{service}"),
+        "DEBUG": debug,
+        "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"]),
+        "INSTALLED_APPS": [
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django.contrib.staticfiles",
+            "rest_framework",
+            "drf_spectacular",
+            *apps,
+        ],
+        "MIDDLEWARE": [
+            "servicekit.middleware.CorrelationIdMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        "ROOT_URLCONF": "config.urls",
+        "WSGI_APPLICATION": "config.wsgi.application",
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [],
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        "DATABASES": {"default": database_config(env, REPO_ROOT / "var" / f"{short_name}.sqlite3")},
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "LANGUAGE_CODE": "en-us",
+        "TIME_ZONE": "UTC",
+        "USE_I18N": False,
+        "USE_TZ": True,
+        "STATIC_URL": "static/",
+        "STATIC_ROOT": static_root(env),
+        # Admin CSS without collectstatic on a local run; collectstatic in the image.
+        "WHITENOISE_USE_FINDERS": True,
+        "REDIS_URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"),
+        "SERVICE_TOKEN": env.str("SERVICE_TOKEN", default=""),
+        **{name: env.str(name, default=url) for name, url in PEER_DEFAULTS.items()},
+        "REST_FRAMEWORK": {
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            # Service APIs are called by peers, not browsers with a session; the admin
+            # keeps its own login.
+            "DEFAULT_AUTHENTICATION_CLASSES": [],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+            "UNAUTHENTICATED_USER": None,
+            "EXCEPTION_HANDLER": "servicekit.errors.api_exception_handler",
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        },
+        "SPECTACULAR_SETTINGS": {
+            "TITLE": title or service,
+            "VERSION": "1.0.0",
+            "SERVE_INCLUDE_SCHEMA": False,
+        },
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": 256 * 1024,
+        "LOGGING": logging_config(
+            service=service,
+            fmt=env.str("LOG_FORMAT", default="text"),
+            level=env.str("LOG_LEVEL", default="INFO"),
+        ),
+    }
+    return settings
