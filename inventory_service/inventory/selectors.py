@@ -1,0 +1,25 @@
+"""Reads of the inventory's read models."""
+
+from inventory import domain
+from inventory.models import ProductView, Reservation, reservation_id
+
+
+def product_list(*, limit: int, offset: int) -> tuple[list[ProductView], int]:
+    products = ProductView.objects.order_by("product_name", "id")
+    return list(products[offset : offset + limit]), products.count()
+
+
+def product_get(*, product_id) -> ProductView | None:
+    return ProductView.objects.filter(pk=product_id).first()
+
+
+def reservation_of(*, product_id, order_id) -> domain.Reservation | None:
+    """The ledger entry the reserve and release commands decide on."""
+    row = Reservation.objects.filter(pk=reservation_id(product_id, order_id)).first()
+    if row is None:
+        return None
+    return domain.Reservation(order_id=str(row.order_id), quantity=row.quantity, status=row.status)
+
+
+def reservations_of_order(*, order_id) -> list[Reservation]:
+    return list(Reservation.objects.filter(order_id=order_id).order_by("created_at"))

@@ -1,0 +1,191 @@
+"""The inventory API in-process: shapes, rules, idempotency and input validation."""
+
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from eventkit.models import Event
+from inventory.models import ProductView, Reservation
+from inventory.tests.conftest import MONITOR
+
+pytestmark = pytest.mark.django_db
+
+
+def reserve(api, quantity=1, order_id=None, product=MONITOR, **headers):
+    body = {"order_id": str(order_id or uuid.uuid4()), "quantity": quantity}
+    return api.post(f"/commands/inventory/{product}/reserve", body, format="json", headers=headers)
+
+
+def release(api, order_id, product=MONITOR):
+    return api.post(
+        f"/commands/inventory/{product}/release", {"order_id": str(order_id)}, format="json"
+    )
+
+
+def test_catalog_is_seeded_as_events_and_listed(api, catalog):
+    response = api.get("/queries/products")
+    assert response.status_code == 200
+    products = response.json()
+    assert response["X-Total-Count"] == "5"
+    assert {p["product_name"]: p["available"] for p in products} == {
+        "Laptop": 50,
+        "Wireless Mouse": 200,
+        "USB Keyboard": 150,
+        "4K Monitor": 30,
+        "Headset": 100,
+    }
+    monitor = api.get(f"/queries/products/{MONITOR}").json()
+    assert {k: monitor[k] for k in ("id", "price", "quantity", "reserved", "available")} == {
+        "id": MONITOR,
+        "price": 65000,
+        "quantity": 30,
+        "reserved": 0,
+        "available": 30,
+    }
+    types = [e["event_type"] for e in api.get(f"/events/{MONITOR}").json()]
+    assert types == ["ProductRegistered", "StockAdded"]
+
+
+def test_seed_catalog_twice_adds_nothing(catalog):
+    before = Event.objects.count()
+    call_command("seed_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert Event.objects.count() == before
+
+
+def test_reserve_returns_new_levels_and_the_reservation(api, catalog):
+    order_id = uuid.uuid4()
+    response = reserve(api, 4, order_id)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["reserved"], body["available"]) == (4, 26)
+    assert body["reservation"] == {"order_id": str(order_id), "quantity": 4, "status": "RESERVED"}
+
+
+def test_short_stock_is_409_with_a_reason(api, catalog):
+    response = reserve(api, 31)
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_stock"
+    assert response.json()["available"] == 30
+    assert ProductView.objects.get(pk=MONITOR).reserved == 0
+
+
+def test_reserve_retried_with_the_same_order_applies_once(api, catalog):
+    order_id = uuid.uuid4()
+    first, second = reserve(api, 2, order_id), reserve(api, 2, order_id)
+    assert first.status_code == second.status_code == 200
+    assert second.json()["reserved"] == 2
+    assert Event.objects.filter(stream_id=MONITOR, event_type="StockReserved").count() == 1
+
+
+def test_release_gives_back_exactly_once(api, catalog):
+    order_id = uuid.uuid4()
+    reserve(api, 5, order_id)
+    first = release(api, order_id)
+    second = release(api, order_id)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["reservation"]["quantity"] == 5
+    assert second.json()["available"] == 30
+    assert Event.objects.filter(stream_id=MONITOR, event_type="StockReleased").count() == 1
+
+
+def test_release_of_nothing_is_200_and_fences_a_late_reserve(api, catalog):
+    order_id = uuid.uuid4()
+    response = release(api, order_id)
+    assert response.status_code == 200
+    assert response.json()["reservation"]["status"] == "VOIDED"
+    assert response.json()["available"] == 30
+    late = reserve(api, 1, order_id)
+    assert late.status_code == 409 and late.json()["code"] == "reservation_closed"
+    assert Reservation.objects.get(order_id=order_id).status == "VOIDED"
+
+
+def test_restock_with_idempotency_key_adds_once(api, catalog):
+    url = f"/commands/inventory/{MONITOR}/restock"
+    first = api.post(url, {"quantity": 10}, format="json", headers={"Idempotency-Key": "rk-1"})
+    second = api.post(url, {"quantity": 10}, format="json", headers={"Idempotency-Key": "rk-1"})
+    assert first.status_code == second.status_code == 200
+    assert second["Idempotent-Replayed"] == "true"
+    assert first.json() == second.json()
+    assert ProductView.objects.get(pk=MONITOR).quantity == 40
+    other = api.post(url, {"quantity": 11}, format="json", headers={"Idempotency-Key": "rk-1"})
+    assert other.status_code == 409
+
+
+def test_unknown_product_is_404_json(api, catalog):
+    unknown = uuid.uuid4()
+    assert api.get(f"/queries/products/{unknown}").status_code == 404
+    response = reserve(api, 1, product=unknown)
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert not Event.objects.filter(stream_id=unknown).exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"order_id": "not-a-uuid", "quantity": 1},
+        {"order_id": str(uuid.uuid4()), "quantity": 0},
+        {"order_id": str(uuid.uuid4()), "quantity": -3},
+        {"order_id": str(uuid.uuid4()), "quantity": 10**9},
+        {"order_id": str(uuid.uuid4()), "quantity": 1.5},
+        {"order_id": str(uuid.uuid4()), "quantity": "2"},
+        {"order_id": str(uuid.uuid4()), "quantity": True},
+        {"order_id": str(uuid.uuid4())},
+        {"quantity": 1},
+        [],
+    ],
+)
+def test_malformed_reserve_is_400_json(api, catalog, body):
+    response = api.post(f"/commands/inventory/{MONITOR}/reserve", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+
+
+def test_broken_json_is_400_json(api, catalog):
+    response = api.post(
+        f"/commands/inventory/{MONITOR}/reserve", "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_bad_uuid_in_path_and_unknown_url_are_json_404(api):
+    for url in ("/queries/products/xyz", "/commands/inventory/xyz/reserve", "/nope"):
+        response = api.get(url)
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_wrong_method_is_405_json(api):
+    response = api.get(f"/commands/inventory/{MONITOR}/reserve")
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+
+
+def test_correlation_id_is_echoed_and_stored_in_event_metadata(api, catalog):
+    response = reserve(api, 1, **{"X-Correlation-ID": "trace-123"})
+    assert response["X-Correlation-ID"] == "trace-123"
+    event = Event.objects.filter(event_type="StockReserved").latest("position")
+    assert event.metadata["correlation_id"] == "trace-123"
+    assert event.metadata["command_type"] == "ReserveStock"
+
+
+def test_health_schema_and_docs(api):
+    assert api.get("/health").json()["status"] == "healthy"
+    assert api.get("/api/schema/").status_code == 200
+    assert api.get("/api/docs/").status_code == 200
+
+
+def test_rebuild_check_is_clean_after_traffic_and_catches_corruption(api, catalog):
+    for _ in range(3):
+        reserve(api, 2)
+    order_id = uuid.uuid4()
+    reserve(api, 1, order_id)
+    release(api, order_id)
+    call_command("rebuild_projections", "--check", "--no-progress", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    ProductView.objects.filter(pk=MONITOR).update(reserved=0, available=30)
+    with pytest.raises(Exception, match="drifted"):
+        call_command(
+            "rebuild_projections", "--check", "--no-progress", stdout=open("/dev/null", "w")
+        )
+    call_command("rebuild_projections", "--no-progress", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert ProductView.objects.get(pk=MONITOR).reserved == 6

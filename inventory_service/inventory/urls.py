@@ -1,0 +1,11 @@
+from django.urls import path
+
+from inventory import api
+
+urlpatterns = [
+    path("queries/products", api.ProductListApi.as_view(), name="product-list"),
+    path("queries/products/<uuid:product_id>", api.ProductDetailApi.as_view(), name="product"),
+    path("commands/inventory/<uuid:product_id>/reserve", api.ReserveApi.as_view(), name="reserve"),
+    path("commands/inventory/<uuid:product_id>/release", api.ReleaseApi.as_view(), name="release"),
+    path("commands/inventory/<uuid:product_id>/restock", api.RestockApi.as_view(), name="restock"),
+]

@@ -1,0 +1,110 @@
+"""The order service's HTTP API: one thin view per operation."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from eventkit.errors import NotFound
+from orders import selectors, services
+from orders.serializers import (
+    CancelOrderInput,
+    ConfirmOrderInput,
+    CreateOrderInput,
+    OrderQuery,
+    OrderSerializer,
+)
+from servicekit.api import (
+    IDEMPOTENCY_PARAMETER,
+    PAGE_PARAMETERS,
+    command_id,
+    command_response,
+    list_response,
+    validated,
+)
+
+REFUSALS = {400: None, 404: None, 409: None}
+
+
+class CreateOrderApi(APIView):
+    @extend_schema(
+        request=CreateOrderInput,
+        responses={201: OrderSerializer, 200: OrderSerializer, **REFUSALS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="Create a PENDING order. The same `order_id` with the same details again "
+        "answers 200 with that order; with other details, 409.",
+    )
+    def post(self, request):
+        data = validated(CreateOrderInput, request.data)
+        outcome = services.order_create(
+            order_id=data.get("order_id") or uuid.uuid4(),
+            customer_name=data["customer_name"],
+            product_id=data["product_id"],
+            product_name=data["product_name"],
+            quantity=data["quantity"],
+            total_price=data["total_price"],
+            command_id=command_id(request, data),
+        )
+        return command_response(outcome, created=bool(outcome.recorded))
+
+
+class ConfirmOrderApi(APIView):
+    @extend_schema(
+        request=ConfirmOrderInput,
+        responses={200: OrderSerializer, **REFUSALS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="PENDING -> CONFIRMED; again is a no-op; a cancelled order is 409.",
+    )
+    def post(self, request, order_id):
+        data = validated(ConfirmOrderInput, request.data or {})
+        outcome = services.order_confirm(order_id=order_id, command_id=command_id(request, data))
+        return command_response(outcome)
+
+
+class CancelOrderApi(APIView):
+    @extend_schema(
+        request=CancelOrderInput,
+        responses={200: OrderSerializer, **REFUSALS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="PENDING -> CANCELLED with a reason; again is a no-op; a confirmed order "
+        "is 409.",
+    )
+    def post(self, request, order_id):
+        data = validated(CancelOrderInput, request.data or {})
+        outcome = services.order_cancel(
+            order_id=order_id, reason=data["reason"], command_id=command_id(request, data)
+        )
+        return command_response(outcome)
+
+
+class OrderListApi(APIView):
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=["PENDING", "CONFIRMED", "CANCELLED"]
+            ),
+            OpenApiParameter("customer", OpenApiTypes.STR, description="exact customer name"),
+        ],
+        responses=OrderSerializer(many=True),
+    )
+    def get(self, request):
+        q = validated(OrderQuery, request.query_params)
+        orders, total = selectors.order_list(
+            status=q.get("status"),
+            customer=q.get("customer"),
+            limit=q["limit"],
+            offset=q["offset"],
+        )
+        return list_response(OrderSerializer(orders, many=True).data, total)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses={200: OrderSerializer, 404: None})
+    def get(self, request, order_id):
+        order = selectors.order_get(order_id=order_id)
+        if order is None:
+            raise NotFound(f"no order {order_id}", order_id=str(order_id))
+        return Response(OrderSerializer(order).data)

@@ -1,0 +1,51 @@
+"""Input and output shapes of the order API."""
+
+from rest_framework import serializers
+
+from orders.models import OrderView
+from servicekit.api import CommandInput, PageQuery
+from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField, YenField
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderView
+        fields = [
+            "id",
+            "customer_name",
+            "product_id",
+            "product_name",
+            "quantity",
+            "total_price",
+            "status",
+            "cancel_reason",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class CreateOrderInput(CommandInput):
+    order_id = serializers.UUIDField(
+        required=False, help_text="Client-chosen id; the same id again returns the same order."
+    )
+    customer_name = NameField()
+    product_id = serializers.UUIDField()
+    product_name = NameField()
+    quantity = QuantityField()
+    total_price = YenField()
+
+
+class ConfirmOrderInput(CommandInput):
+    pass
+
+
+class CancelOrderInput(CommandInput):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="cancelled"
+    )
+
+
+class OrderQuery(PageQuery):
+    status = serializers.ChoiceField(choices=OrderView.Status.choices, required=False)
+    customer = serializers.CharField(required=False, max_length=MAX_NAME_LENGTH)

@@ -1,0 +1,69 @@
+"""Order commands: load the order, let it decide, append, in one transaction.
+
+Each returns a :class:`eventkit.store.Outcome` whose ``value`` is the order as the query
+API shows it: the read-model row, which the same transaction has just brought up to date.
+"""
+
+from uuid import UUID
+
+from eventkit import store
+from eventkit.store import Outcome, Session
+from orders import selectors
+from orders.domain import Order, OrderCreated
+from orders.serializers import OrderSerializer
+
+
+def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, payload: dict):
+    def command(session: Session) -> dict:
+        order = session.load(Order, order_id)
+        decide(order)
+        session.save(order)
+        return OrderSerializer(selectors.order_get(order_id=order_id)).data
+
+    return store.execute(command, command_type=command_type, command_id=command_id, payload=payload)
+
+
+def order_create(
+    *,
+    order_id: UUID,
+    customer_name: str,
+    product_id: UUID,
+    product_name: str,
+    quantity: int,
+    total_price: int,
+    command_id: str | None = None,
+) -> Outcome:
+    details = OrderCreated(
+        customer_name=customer_name,
+        product_id=str(product_id),
+        product_name=product_name,
+        quantity=quantity,
+        total_price=total_price,
+    )
+    return _run(
+        order_id,
+        lambda order: order.create(details),
+        command_type="CreateOrder",
+        command_id=command_id,
+        payload=details.to_data(),
+    )
+
+
+def order_confirm(*, order_id: UUID, command_id: str | None = None) -> Outcome:
+    return _run(
+        order_id,
+        lambda order: order.confirm(),
+        command_type="ConfirmOrder",
+        command_id=command_id,
+        payload={"order_id": order_id},
+    )
+
+
+def order_cancel(*, order_id: UUID, reason: str, command_id: str | None = None) -> Outcome:
+    return _run(
+        order_id,
+        lambda order: order.cancel(reason),
+        command_type="CancelOrder",
+        command_id=command_id,
+        payload={"order_id": order_id, "reason": reason},
+    )

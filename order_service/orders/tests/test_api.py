@@ -1,0 +1,157 @@
+"""The order API in-process: shapes, transitions, idempotency, queries and validation."""
+
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from eventkit.models import Event
+from orders.models import OrderView
+
+pytestmark = pytest.mark.django_db
+
+LAPTOP = "a1111111-1111-1111-1111-111111111111"
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def body(**overrides):
+    return {
+        "customer_name": "Yamada",
+        "product_id": LAPTOP,
+        "product_name": "Laptop",
+        "quantity": 2,
+        "total_price": 240000,
+        **overrides,
+    }
+
+
+def create(api, **overrides):
+    return api.post("/commands/orders", body(**overrides), format="json")
+
+
+def test_create_answers_201_with_the_seed_shape(api):
+    response = create(api)
+    assert response.status_code == 201
+    order = response.json()
+    for key in (
+        "id",
+        "customer_name",
+        "product_id",
+        "product_name",
+        "quantity",
+        "total_price",
+        "status",
+        "created_at",
+        "updated_at",
+    ):
+        assert key in order
+    assert order["status"] == "PENDING" and order["total_price"] == 240000
+
+
+def test_same_client_order_id_twice_is_one_order_one_event(api):
+    order_id = str(uuid.uuid4())
+    first, again = create(api, order_id=order_id), create(api, order_id=order_id)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    assert Event.objects.filter(stream_id=order_id).count() == 1
+    clash = create(api, order_id=order_id, quantity=3)
+    assert clash.status_code == 409 and clash.json()["code"] == "order_mismatch"
+
+
+def test_confirm_and_cancel_transitions(api):
+    a, b = create(api).json()["id"], create(api).json()["id"]
+    assert api.post(f"/commands/orders/{a}/confirm").json()["status"] == "CONFIRMED"
+    again = api.post(f"/commands/orders/{a}/confirm")
+    assert again.status_code == 200 and again.json()["status"] == "CONFIRMED"
+    cancelled = api.post(f"/commands/orders/{b}/cancel", {"reason": "no stock"}, format="json")
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert cancelled.json()["cancel_reason"] == "no stock"
+    assert api.post(f"/commands/orders/{b}/cancel").status_code == 200
+    assert Event.objects.filter(stream_id=a).count() == 2
+    assert Event.objects.filter(stream_id=b).count() == 2
+
+
+def test_illegal_transitions_are_409(api):
+    a, b = create(api).json()["id"], create(api).json()["id"]
+    api.post(f"/commands/orders/{a}/confirm")
+    api.post(f"/commands/orders/{b}/cancel")
+    for url in (f"/commands/orders/{a}/cancel", f"/commands/orders/{b}/confirm"):
+        response = api.post(url)
+        assert response.status_code == 409
+        assert response.json()["code"] == "illegal_transition"
+
+
+def test_unknown_order_is_404(api):
+    missing = uuid.uuid4()
+    assert api.post(f"/commands/orders/{missing}/confirm").status_code == 404
+    assert api.get(f"/queries/orders/{missing}").status_code == 404
+
+
+def test_queries_newest_first_filtered_and_paged(api):
+    ids = [create(api, customer_name=f"c{i % 2}").json()["id"] for i in range(5)]
+    api.post(f"/commands/orders/{ids[0]}/confirm")
+    listing = api.get("/queries/orders", {"limit": 3})
+    assert listing["X-Total-Count"] == "5"
+    assert [o["id"] for o in listing.json()] == ids[::-1][:3]
+    assert [o["id"] for o in api.get("/queries/orders", {"offset": 3}).json()] == ids[1::-1]
+    confirmed = api.get("/queries/orders", {"status": "CONFIRMED"}).json()
+    assert [o["id"] for o in confirmed] == [ids[0]]
+    assert len(api.get("/queries/orders", {"customer": "c1"}).json()) == 2
+    assert api.get(f"/queries/orders/{ids[0]}").json()["status"] == "CONFIRMED"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"customer_name": ""},
+        {"customer_name": "   "},
+        {"customer_name": "x" * 201},
+        {"product_id": "nope"},
+        {"quantity": 0},
+        {"quantity": -1},
+        {"quantity": 10**7},
+        {"quantity": "1"},
+        {"total_price": -5},
+        {"order_id": "123"},
+    ],
+)
+def test_malformed_create_is_400_json(api, overrides):
+    response = create(api, **overrides)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("missing", ["customer_name", "product_id", "quantity", "total_price"])
+def test_missing_field_is_400(api, missing):
+    data = body()
+    del data[missing]
+    response = api.post("/commands/orders", data, format="json")
+    assert response.status_code == 400 and missing in response.json()["errors"]
+
+
+@pytest.mark.parametrize("query", [{"status": "SHIPPED"}, {"limit": "0"}, {"offset": "x"}])
+def test_bad_query_parameters_are_400(api, query):
+    assert api.get("/queries/orders", query).status_code == 400
+
+
+def test_broken_json_is_400(api):
+    response = api.post("/commands/orders", "{", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+
+
+def test_rebuild_reproduces_orders_and_check_catches_corruption(api):
+    a = create(api).json()["id"]
+    api.post(f"/commands/orders/{a}/cancel", {"reason": "r"}, format="json")
+    quiet = {"stdout": open("/dev/null", "w")}  # noqa: SIM115
+    call_command("rebuild_projections", "--check", "--no-progress", **quiet)
+    OrderView.objects.filter(pk=a).update(status="CONFIRMED")
+    with pytest.raises(Exception, match="drifted"):
+        call_command("rebuild_projections", "--check", "--no-progress", **quiet)
+    call_command("rebuild_projections", "--no-progress", **quiet)
+    assert OrderView.objects.get(pk=a).status == "CANCELLED"

@@ -1,0 +1,67 @@
+"""Order state machine, driven without a database."""
+
+import uuid
+
+import pytest
+
+from eventkit.errors import NotFound
+from orders.domain import (
+    CANCELLED,
+    CONFIRMED,
+    PENDING,
+    IllegalTransition,
+    Order,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderMismatch,
+)
+
+DETAILS = OrderCreated("Yamada", str(uuid.uuid4()), "Laptop", 2, 240_000)
+
+
+def pending():
+    return Order.replay(uuid.uuid4(), [DETAILS])
+
+
+def test_create_records_a_pending_order():
+    order = Order(uuid.uuid4())
+    order.create(DETAILS)
+    assert order.status == PENDING and order.pending_events() == [DETAILS]
+
+
+def test_creating_the_same_order_again_is_a_no_op_and_other_details_conflict():
+    order = pending()
+    order.create(DETAILS)
+    assert order.pending_events() == []
+    with pytest.raises(OrderMismatch):
+        order.create(OrderCreated("Suzuki", DETAILS.product_id, "Laptop", 2, 240_000))
+
+
+def test_confirm_and_cancel_from_pending():
+    confirmed, cancelled = pending(), pending()
+    confirmed.confirm()
+    cancelled.cancel("out of stock")
+    assert confirmed.status == CONFIRMED and confirmed.pending_events() == [OrderConfirmed()]
+    assert cancelled.status == CANCELLED and cancelled.cancel_reason == "out of stock"
+
+
+def test_repeating_a_transition_is_a_no_op():
+    order = Order.replay(uuid.uuid4(), [DETAILS, OrderConfirmed()])
+    order.confirm()
+    assert order.pending_events() == []
+    order = Order.replay(uuid.uuid4(), [DETAILS, OrderCancelled("x")])
+    order.cancel("y")
+    assert order.pending_events() == [] and order.cancel_reason == "x"
+
+
+def test_transitions_that_rewrite_history_are_refused():
+    with pytest.raises(IllegalTransition):
+        Order.replay(uuid.uuid4(), [DETAILS, OrderConfirmed()]).cancel("late")
+    with pytest.raises(IllegalTransition):
+        Order.replay(uuid.uuid4(), [DETAILS, OrderCancelled("x")]).confirm()
+
+
+def test_unknown_order():
+    with pytest.raises(NotFound):
+        Order(uuid.uuid4()).confirm()

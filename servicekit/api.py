@@ -1,0 +1,67 @@
+"""Small helpers that keep DRF views thin and alike across services."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.response import Response
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class PageQuery(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description="page size (1-500, default 100)"),
+    OpenApiParameter("offset", OpenApiTypes.INT, description="rows to skip"),
+]
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="A repeat with the same key is answered with the first outcome, not re-applied.",
+)
+
+
+class CommandInput(serializers.Serializer):
+    """Base of command bodies: an optional idempotency key besides the header."""
+
+    command_id = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Idempotency key: a repeat with the same id is answered, not re-applied. "
+        "The Idempotency-Key header works too.",
+    )
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """Validate ``data`` or raise DRF's ValidationError (answered as a JSON 400)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def command_id(request, data: dict) -> str | None:
+    key = data.get("command_id") or request.headers.get(IDEMPOTENCY_HEADER)
+    return key[:200] if key else None
+
+
+def page(request) -> tuple[int, int]:
+    q = validated(PageQuery, request.query_params)
+    return q["limit"], q["offset"]
+
+
+def list_response(items, total: int) -> Response:
+    """A JSON array, as the seed answered, with the total in a header rather than a wrapper."""
+    return Response(items, headers={"X-Total-Count": str(total)})
+
+
+def command_response(outcome, *, created: bool = False) -> Response:
+    """200 (201 when ``created`` and new); a replayed command says so in a header."""
+    status = 201 if created and not outcome.replayed else 200
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Response(outcome.value, status=status, headers=headers)
