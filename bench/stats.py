@@ -1,0 +1,62 @@
+"""Timing helpers shared by the benchmarks: closed-loop load and latency percentiles."""
+
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def summary(latencies_ms: list[float], elapsed_s: float, statuses: Counter) -> dict:
+    ordered = sorted(latencies_ms)
+    return {
+        "requests": len(ordered),
+        "seconds": round(elapsed_s, 3),
+        "per_second": round(len(ordered) / elapsed_s, 1) if elapsed_s else None,
+        "p50_ms": round(percentile(ordered, 50), 2),
+        "p95_ms": round(percentile(ordered, 95), 2),
+        "p99_ms": round(percentile(ordered, 99), 2),
+        "mean_ms": round(statistics.fmean(ordered), 2) if ordered else None,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def closed_loop(
+    call: Callable[[requests.Session, int], int], *, total: int, concurrency: int
+) -> dict:
+    """Run ``total`` calls with ``concurrency`` clients, each with its own pooled session.
+
+    ``call(session, i)`` performs request ``i`` and returns its HTTP status.
+    """
+    local = threading.local()
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        started = time.perf_counter()
+        try:
+            status = call(local.session, i)
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            latencies.append(elapsed)
+            statuses[status] += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(total)))
+    return summary(latencies, time.perf_counter() - started, statuses)
