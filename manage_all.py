@@ -88,7 +88,11 @@ def manage(*args: str) -> tuple[str, ...]:
 
 
 def web(app: str = "config.wsgi:application", *extra: str) -> Process:
-    """The gunicorn web process; ``extra`` goes before the app (e.g. a worker class)."""
+    """The gunicorn web process; ``extra`` goes before the app (e.g. a worker class).
+
+    No gunicorn access log: servicekit's middleware logs each request once, with its
+    correlation id and duration.
+    """
     return Process(
         "web",
         (
@@ -101,8 +105,6 @@ def web(app: str = "config.wsgi:application", *extra: str) -> Process:
             "{workers}",
             "--worker-tmp-dir",
             "/dev/shm",
-            "--access-logfile",
-            "-",
             "--timeout",
             "30",
             "--graceful-timeout",

@@ -133,13 +133,14 @@ class Session:
         ):
             aggregate.restore_snapshot(stream.snapshot)
             aggregate.version = stream.snapshot_version
-        newer = Event.objects.filter(stream_id=stream_id, version__gt=aggregate.version)
-        aggregate.fold(
-            decode_event(event_type, schema_version, data)
-            for event_type, schema_version, data in newer.order_by("version").values_list(
-                "event_type", "schema_version", "data"
+        if aggregate.version < stream.version:  # an up-to-date snapshot needs no query
+            newer = Event.objects.filter(stream_id=stream_id, version__gt=aggregate.version)
+            aggregate.fold(
+                decode_event(event_type, schema_version, data)
+                for event_type, schema_version, data in newer.order_by("version").values_list(
+                    "event_type", "schema_version", "data"
+                )
             )
-        )
         if aggregate.version != stream.version:
             raise ConcurrencyError(
                 f"stream {stream_id} is at version {stream.version} but {aggregate.version} "
