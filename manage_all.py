@@ -864,7 +864,7 @@ def pytest_suites(
     environ: Mapping[str, str],
     root: Path = ROOT,
 ) -> list[Suite]:
-    """eventkit, one suite per service, then the cross-service system tests."""
+    """The shared packages, one suite per service, then the cross-service system tests."""
     base = dict(environ)
     base.pop("DJANGO_SETTINGS_MODULE", None)
     base.update(
@@ -881,7 +881,7 @@ def pytest_suites(
             "eventkit",
             root,
             root / "eventkit" / "tests",
-            ("eventkit/tests",),
+            ("eventkit/tests", "servicekit/tests"),
             env(
                 DJANGO_SETTINGS_MODULE="eventkit.tests.settings",
                 DATABASE_URL=db_url_with_name(database_url, "ec_eventkit"),

@@ -1,0 +1,58 @@
+"""The admin shows events but cannot change them; the command log can be pruned."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+
+from eventkit.models import CommandRecord, Event
+from eventkit.tests.helpers import add, open_tally
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    user = User.objects.create_superuser("admin", "a@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_events_are_listed_searchable_and_shown_read_only(staff):
+    t = open_tally("visible")
+    event = Event.objects.get(stream_id=t)
+    listing = staff.get("/admin/eventkit/event/", {"q": str(t)})
+    assert listing.status_code == 200 and b"TallyOpened" in listing.content
+    detail = staff.get(f"/admin/eventkit/event/{event.pk}/change/")
+    assert detail.status_code == 200
+    assert b"&quot;name&quot;: &quot;visible&quot;" in detail.content  # pretty-printed JSON
+    assert b'name="_save"' not in detail.content
+
+
+def test_the_admin_cannot_add_change_or_delete_events(staff):
+    t = open_tally()
+    event = Event.objects.get(stream_id=t)
+    assert staff.get("/admin/eventkit/event/add/").status_code == 403
+    assert staff.post(f"/admin/eventkit/event/{event.pk}/change/", {}).status_code == 403
+    assert (
+        staff.post(f"/admin/eventkit/event/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    bulk = staff.post(
+        "/admin/eventkit/event/",
+        {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 302, 403)
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_prune_commands_removes_only_old_outcomes():
+    t = open_tally()
+    add(t, 1, command_id="old")
+    add(t, 1, command_id="new")
+    CommandRecord.objects.filter(pk="old").update(recorded_at=timezone.now() - timedelta(days=8))
+    call_command("prune_commands", stdout=io.StringIO())
+    assert list(CommandRecord.objects.values_list("pk", flat=True)) == ["new"]
+    assert Event.objects.filter(stream_id=t).count() == 3

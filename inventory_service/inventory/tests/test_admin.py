@@ -1,0 +1,35 @@
+"""The admin restocks through the same command as the API, so it is recorded as an event."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from eventkit.models import Event
+from inventory.models import ProductView
+from inventory.tests.conftest import MONITOR
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    client.force_login(User.objects.create_superuser("admin", "a@example.com", "pw"))
+    return client
+
+
+def test_restock_action_asks_for_a_quantity_then_appends_stock_added(staff, catalog):
+    url = "/admin/inventory/productview/"
+    form = staff.post(url, {"action": "restock", "_selected_action": [MONITOR]})
+    assert form.status_code == 200 and b"Restock" in form.content
+    done = staff.post(
+        url, {"action": "restock", "_selected_action": [MONITOR], "quantity": 7, "apply": "1"}
+    )
+    assert done.status_code == 302
+    assert ProductView.objects.get(pk=MONITOR).quantity == 37
+    assert Event.objects.filter(stream_id=MONITOR, event_type="StockAdded").count() == 2
+
+
+def test_read_models_are_browsable_but_not_editable(staff, catalog):
+    assert staff.get("/admin/inventory/productview/").status_code == 200
+    assert staff.get(f"/admin/inventory/productview/{MONITOR}/change/").status_code == 200
+    assert staff.post(f"/admin/inventory/productview/{MONITOR}/change/", {}).status_code == 403
+    assert staff.get("/admin/inventory/reservation/").status_code == 200

@@ -1,0 +1,91 @@
+"""Shared plumbing: log lines, correlation ids, input bounds (run under eventkit's settings)."""
+
+import io
+import json
+import logging
+import logging.config
+
+import pytest
+from rest_framework import serializers
+
+from servicekit import context
+from servicekit.fields import NameField, QuantityField, YenField
+from servicekit.logging import logging_config
+
+
+def capture(fmt: str) -> tuple[logging.Logger, io.StringIO]:
+    config = logging_config(service="test-service", fmt=fmt)
+    stream = io.StringIO()
+    config["handlers"]["console"]["stream"] = stream
+    config["loggers"]["probe"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+    logging.config.dictConfig(config)
+    return logging.getLogger("probe"), stream
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    yield
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def test_json_log_lines_carry_service_and_correlation_id():
+    logger, stream = capture("json")
+    token = context.correlation_id.set("abc-123")
+    try:
+        logger.info("reserved %s", 3)
+    finally:
+        context.correlation_id.reset(token)
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "reserved 3"
+    assert line["service"] == "test-service"
+    assert line["correlation_id"] == "abc-123"
+    assert line["level"] == "INFO"
+
+
+def test_text_log_lines_show_the_correlation_id():
+    logger, stream = capture("text")
+    token = context.correlation_id.set("xyz")
+    try:
+        logger.info("hello")
+    finally:
+        context.correlation_id.reset(token)
+    assert "[xyz] hello" in stream.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("trace-1", True), ("a" * 129, False), ("bad id\nINFO forged", False), ("", False)],
+)
+def test_incoming_correlation_ids_are_kept_only_when_safe(client, sent, kept):
+    response = client.get("/health", headers={"X-Correlation-ID": sent} if sent else {})
+    assert (response["X-Correlation-ID"] == sent) is kept
+    assert response["X-Correlation-ID"]
+
+
+class Probe(serializers.Serializer):
+    quantity = QuantityField()
+    name = NameField()
+    price = YenField()
+
+
+@pytest.mark.parametrize(
+    ("data", "error_fields"),
+    [
+        ({"quantity": 1, "name": "a", "price": 0}, set()),
+        ({"quantity": 10_000, "name": "a" * 200, "price": 10**12}, set()),
+        ({"quantity": 10_001, "name": "a", "price": 1}, {"quantity"}),
+        ({"quantity": True, "name": "a", "price": 1}, {"quantity"}),
+        ({"quantity": "5", "name": "a", "price": 1}, {"quantity"}),
+        ({"quantity": 1, "name": " ", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "a" * 201, "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "a", "price": -1}, {"price"}),
+        ({"quantity": 1, "name": "a", "price": "1"}, {"price"}),
+    ],
+)
+def test_shared_fields_bound_their_input(data, error_fields):
+    probe = Probe(data=data)
+    probe.is_valid()
+    assert set(probe.errors) == error_fields
