@@ -127,7 +127,17 @@ SERVICES: tuple[Service, ...] = (
         seed=(manage("seed_catalog"),),
         processes=(web(),),
     ),
-    Service("saga", "saga_service", 8003, "SAGA", processes=(web(),)),
+    Service(
+        "saga",
+        "saga_service",
+        8003,
+        "SAGA",
+        # Threads: a saga request mostly waits on its participants' HTTP answers.
+        processes=(
+            web("config.wsgi:application", "--worker-class", "gthread", "--threads", "16"),
+            Process("resumer", manage("resume_sagas", "--watch")),
+        ),
+    ),
     Service("marketing", "marketing_service", 8004, "MARKETING", processes=(web(),)),
     Service("bff", "bff_service", 8000, "BFF", processes=(web(),)),
 )

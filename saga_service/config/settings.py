@@ -1,0 +1,35 @@
+"""Saga service settings: the shared defaults (servicekit) plus the saga's own knobs."""
+
+from pathlib import Path
+
+import environ
+
+from servicekit.settings import configure
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+globals().update(
+    configure(
+        service="saga-service",
+        base_dir=BASE_DIR,
+        apps=["eventkit", "sagas"],
+        title="Saga service: the place-order saga (create order, reserve stock, confirm)",
+    )
+)
+
+SAGA = {
+    # Forward steps are retried until this many seconds after the saga started; then the
+    # saga gives up on them and compensates.
+    "DEADLINE_SECONDS": env.float("SAGA_DEADLINE_SECONDS", default=10.0),
+    # How long one request keeps trying compensations before leaving them to the resumer.
+    "COMPENSATION_SECONDS": env.float("SAGA_COMPENSATION_SECONDS", default=10.0),
+    # A driver owns a saga for this long and renews it as it goes; after it lapses (the
+    # driver died) the resumer takes over.
+    "LEASE_SECONDS": env.float("SAGA_LEASE_SECONDS", default=15.0),
+    "RESUME_INTERVAL_SECONDS": env.float("SAGA_RESUME_INTERVAL_SECONDS", default=2.0),
+    "CONNECT_TIMEOUT_SECONDS": env.float("SAGA_CONNECT_TIMEOUT_SECONDS", default=1.0),
+    "READ_TIMEOUT_SECONDS": env.float("SAGA_READ_TIMEOUT_SECONDS", default=5.0),
+    # Fault injection for demos and tests; off unless SAGA_FAULTS=1.
+    "FAULTS_ENABLED": env.bool("SAGA_FAULTS", default=False),
+}

@@ -1,0 +1,69 @@
+"""The saga service's HTTP API."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from eventkit.errors import NotFound
+from sagas import selectors, services
+from sagas.serializers import (
+    PlaceOrderInput,
+    SagaOutcomeSerializer,
+    SagaQuery,
+    SagaSummarySerializer,
+)
+from servicekit.api import PAGE_PARAMETERS, list_response, validated
+
+
+class PlaceOrderApi(APIView):
+    @extend_schema(
+        request=PlaceOrderInput,
+        responses={200: SagaOutcomeSerializer, 202: SagaOutcomeSerializer, 400: None, 404: None},
+        description="Run the place-order saga: CreateOrder, ReserveInventory, ConfirmOrder, "
+        "compensating on failure. 200 for both business outcomes (`success` says which); "
+        "202 when it has not finished yet (a compensation waits for a participant, or the "
+        "same order is still being placed by another request). The same `order_id` again "
+        "answers with that saga's outcome and runs nothing twice.",
+    )
+    def post(self, request):
+        data = validated(PlaceOrderInput, request.data)
+        outcome, finished = services.place_order(
+            order_id=data.get("order_id"),
+            customer_name=data["customer_name"],
+            product_id=data["product_id"],
+            quantity=data["quantity"],
+            product_name=data.get("product_name"),
+            total_price=data.get("total_price"),
+            faults=data.get("faults"),
+        )
+        return Response(outcome, status=200 if finished else 202)
+
+
+class SagaListApi(APIView):
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=["RUNNING", "COMPENSATING", "COMPLETED", "COMPENSATED", "FAILED"],
+            ),
+        ],
+        responses=SagaSummarySerializer(many=True),
+    )
+    def get(self, request):
+        q = validated(SagaQuery, request.query_params)
+        sagas, total = selectors.saga_list(
+            status=q.get("status"), limit=q["limit"], offset=q["offset"]
+        )
+        return list_response(SagaSummarySerializer(sagas, many=True).data, total)
+
+
+class SagaDetailApi(APIView):
+    @extend_schema(responses={200: SagaOutcomeSerializer, 404: None})
+    def get(self, request, order_id):
+        saga = selectors.saga_get(order_id=order_id)
+        if saga is None:
+            raise NotFound(f"no saga for order {order_id}", order_id=str(order_id))
+        return Response(selectors.saga_outcome(saga))

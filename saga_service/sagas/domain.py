@@ -1,0 +1,270 @@
+"""The place-order saga as an event-sourced aggregate: plain Python, no HTTP, no ORM.
+
+The saga's state is the fold of its own events, and every event is committed before the
+step it announces is attempted (write-ahead): ``StepStarted`` is in the database before the
+participant is called, so a process that restarts knows which step may have happened and
+runs it again (every participant call is idempotent).
+
+    SagaStarted -> StepStarted(CreateOrder) -> StepSucceeded -> StepStarted(ReserveInventory)
+      -> StepFailed(rejected) -> CompensationStarted -> StepStarted(CancelOrder, compensating)
+      -> StepSucceeded -> SagaCompensated
+
+The driver (``sagas.orchestrator``) asks :attr:`PlaceOrderSaga.current` what to do next, does
+it, and hands the :class:`StepResult` to :meth:`PlaceOrderSaga.record_result`, which decides
+what follows: the next step, compensation, or the end.
+"""
+
+from dataclasses import dataclass, field
+from functools import singledispatchmethod
+
+from eventkit.domain import Aggregate, DomainEvent, event
+from eventkit.errors import Conflict
+from sagas.definition import PLACE_ORDER, STEP_NAMES, compensations_after_failure
+
+RUNNING, COMPENSATING = "RUNNING", "COMPENSATING"
+COMPLETED, COMPENSATED, FAILED = "COMPLETED", "COMPENSATED", "FAILED"
+FINISHED = (COMPLETED, COMPENSATED, FAILED)
+
+OK, REJECTED, UNKNOWN = "ok", "rejected", "unknown"
+
+
+@event("SagaStarted")
+class SagaStarted(DomainEvent):
+    order_id: str
+    customer_name: str
+    product_id: str
+    product_name: str
+    quantity: int
+    total_price: int
+    deadline_at: float  # wall-clock seconds; forward steps are not retried past it
+    faults: dict = field(default_factory=dict)
+
+
+@event("SagaResumed")
+class SagaResumed(DomainEvent):
+    owner: str
+
+
+@event("StepStarted")
+class StepStarted(DomainEvent):
+    seq: int
+    step: str
+    compensating: bool
+
+
+@event("StepSucceeded")
+class StepSucceeded(DomainEvent):
+    seq: int
+    step: str
+    compensating: bool
+    attempts: int
+    duration_ms: float
+    message: str
+
+
+@event("StepFailed")
+class StepFailed(DomainEvent):
+    seq: int
+    step: str
+    compensating: bool
+    attempts: int
+    duration_ms: float
+    error: str
+    kind: str  # "rejected": it did not happen; "unknown": it may have
+
+
+@event("CompensationStarted")
+class CompensationStarted(DomainEvent):
+    reason: str
+    compensations: list
+
+
+@event("SagaCompleted")
+class SagaCompleted(DomainEvent):
+    message: str
+
+
+@event("SagaCompensated")
+class SagaCompensated(DomainEvent):
+    reason: str
+
+
+@event("SagaFailed")
+class SagaFailed(DomainEvent):
+    """A compensation was refused: the saga cannot finish on its own (an operator must)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step's participant call came to, after retries."""
+
+    kind: str  # OK | REJECTED | UNKNOWN
+    message: str = ""
+    code: str = ""
+    attempts: int = 1
+    duration_ms: float = 0.0
+    order_status: str = ""  # what the order service said the order's status was, if it did
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == OK
+
+
+@dataclass(frozen=True)
+class CurrentStep:
+    seq: int
+    step: str
+    compensating: bool
+
+    @property
+    def action(self) -> str:
+        return f"{self.step} (COMPENSATING)" if self.compensating else self.step
+
+
+class DetailsMismatch(Conflict):
+    code = "order_mismatch"
+
+
+class PlaceOrderSaga(Aggregate):
+    stream_type = "PlaceOrderSaga"
+
+    def __init__(self, stream_id):
+        super().__init__(stream_id)
+        self.details: SagaStarted | None = None
+        self.status: str | None = None
+        self.reason = ""
+        self.current: CurrentStep | None = None
+        self.compensations_left: list[str] = []
+        self.last_seq = 0
+        self.resumptions = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == COMPLETED
+
+    # -- folding ------------------------------------------------------------------------
+
+    @singledispatchmethod
+    def apply(self, event):
+        raise TypeError(f"PlaceOrderSaga cannot apply {event!r}")
+
+    @apply.register
+    def _(self, event: SagaStarted):
+        self.details, self.status = event, RUNNING
+
+    @apply.register
+    def _(self, event: SagaResumed):
+        self.resumptions += 1
+
+    @apply.register
+    def _(self, event: StepStarted):
+        self.current = CurrentStep(event.seq, event.step, event.compensating)
+        self.last_seq = event.seq
+
+    @apply.register
+    def _(self, event: StepSucceeded):
+        self.current = None
+        if event.compensating:
+            self.compensations_left.remove(event.step)
+
+    @apply.register
+    def _(self, event: StepFailed):
+        self.current = None
+
+    @apply.register
+    def _(self, event: CompensationStarted):
+        self.status, self.reason = COMPENSATING, event.reason
+        self.compensations_left = list(event.compensations)
+
+    @apply.register
+    def _(self, event: SagaCompleted):
+        self.status = COMPLETED
+
+    @apply.register
+    def _(self, event: SagaCompensated):
+        self.status, self.reason = COMPENSATED, event.reason
+
+    @apply.register
+    def _(self, event: SagaFailed):
+        self.status, self.reason = FAILED, event.reason
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def begin(self, details: SagaStarted) -> None:
+        if self.exists:
+            if _same_order(self.details, details):
+                return
+            raise DetailsMismatch(
+                f"order {details.order_id} was already placed with other details",
+                order_id=details.order_id,
+            )
+        self.record(details)
+        self._start(PLACE_ORDER[0].name, compensating=False)
+
+    def resume(self, owner: str) -> None:
+        if not self.finished:
+            self.record(SagaResumed(owner=owner))
+
+    def record_result(self, result: StepResult) -> None:
+        """Record how the current step went, and start whatever comes next."""
+        current = self.current
+        if current is None:
+            raise RuntimeError(f"saga {self.id} has no step in progress")
+        if current.compensating and result.kind == UNKNOWN:
+            raise ValueError("an unfinished compensation stays started until it succeeds")
+        self.record(_outcome_event(current, result))
+        if not current.compensating:
+            self._after_forward_step(current, result)
+        elif result.ok:
+            self._next_compensation()
+        elif current.step == "CancelOrder" and result.order_status == "CONFIRMED":
+            # Only an unknown ConfirmOrder leads here: the confirm had landed after all.
+            self.record(SagaCompleted(message="the order was confirmed after all"))
+        else:
+            self.record(SagaFailed(reason=f"{current.step} was refused: {result.message}"))
+
+    def _after_forward_step(self, current: CurrentStep, result: StepResult) -> None:
+        index = STEP_NAMES.index(current.step)
+        if result.ok:
+            if index + 1 < len(PLACE_ORDER):
+                self._start(PLACE_ORDER[index + 1].name, compensating=False)
+            else:
+                self.record(SagaCompleted(message="order confirmed"))
+            return
+        compensations = compensations_after_failure(index, outcome_unknown=result.kind == UNKNOWN)
+        reason = f"{current.step} failed: {result.message}"
+        self.record(CompensationStarted(reason=reason, compensations=compensations))
+        self._next_compensation()
+
+    def _next_compensation(self) -> None:
+        if self.compensations_left:
+            self._start(self.compensations_left[0], compensating=True)
+        else:
+            self.record(SagaCompensated(reason=self.reason))
+
+    def _start(self, step: str, *, compensating: bool) -> None:
+        self.record(StepStarted(seq=self.last_seq + 1, step=step, compensating=compensating))
+
+
+def _outcome_event(current: CurrentStep, result: StepResult) -> DomainEvent:
+    common = {
+        "seq": current.seq,
+        "step": current.step,
+        "compensating": current.compensating,
+        "attempts": result.attempts,
+        "duration_ms": round(result.duration_ms, 2),
+    }
+    if result.ok:
+        return StepSucceeded(**common, message=result.message)
+    return StepFailed(**common, error=result.message, kind=result.kind)
+
+
+def _same_order(a: SagaStarted, b: SagaStarted) -> bool:
+    keys = ("order_id", "customer_name", "product_id", "quantity")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)

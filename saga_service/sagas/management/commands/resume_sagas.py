@@ -1,0 +1,36 @@
+"""``manage.py resume_sagas [--watch]``
+
+Drives every unfinished saga whose driver is gone (its lease lapsed) to completion or
+compensation. ``--watch`` keeps doing so every ``SAGA_RESUME_INTERVAL_SECONDS``; that is how
+``manage_all.py up`` runs it, so a saga whose process was killed mid-step finishes anyway.
+"""
+
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from sagas.services import resume_unfinished
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Resume unfinished sagas whose owner died (once, or --watch)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--watch", action="store_true", help="keep resuming until stopped")
+
+    def handle(self, *args, watch, **options):
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        interval = settings.SAGA["RESUME_INTERVAL_SECONDS"]
+        while True:
+            resumed = resume_unfinished()
+            if resumed or not watch:
+                self.stdout.write(f"resumed {len(resumed)} saga(s): {', '.join(resumed) or '-'}")
+            if not watch or stop.wait(interval):
+                return

@@ -1,0 +1,147 @@
+"""Saga persistence: the event store for state, a lease so one process drives a saga.
+
+Every change to a saga is one transaction that also checks and extends the caller's lease.
+A driver that lost its lease (it stalled past expiry and the resumer took over) is stopped
+at its next write by :class:`LeaseLost`, so two processes never record steps of one saga;
+at worst both have called a participant, and participant calls are idempotent.
+"""
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from eventkit import store
+from eventkit.store import Session
+from sagas.domain import PlaceOrderSaga, SagaStarted
+from sagas.models import SagaLease
+
+logger = logging.getLogger(__name__)
+
+STARTED, RESUMED, FINISHED, BUSY = "started", "resumed", "finished", "busy"
+
+
+class LeaseLost(Exception):
+    """Another process is driving this saga now."""
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SagaRepository:
+    def __init__(self, *, owner: str, lease_seconds: float):
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+
+    def _lease_until(self):
+        return timezone.now() + timedelta(seconds=self.lease_seconds)
+
+    def begin_or_join(self, details: SagaStarted) -> tuple[PlaceOrderSaga, str]:
+        """Start the saga for this order, or find the one that exists.
+
+        Returns the saga and how we stand: STARTED or RESUMED (we hold the lease and must
+        drive it), FINISHED (nothing to do), BUSY (another live process is driving it).
+        """
+        saga_id = saga_id_for(details.order_id)
+        found: dict = {}
+
+        def command(session: Session) -> str:
+            saga = session.load(PlaceOrderSaga, saga_id)
+            found["saga"] = saga
+            if not saga.exists:
+                saga.begin(details)
+                session.save(saga)
+                SagaLease.objects.create(
+                    saga_id=saga_id, owner=self.owner, expires_at=self._lease_until()
+                )
+                return STARTED
+            saga.begin(details)  # same order again: no-op, other details: DetailsMismatch
+            if saga.finished:
+                return FINISHED
+            if not self._take_lease(saga_id):
+                return BUSY
+            saga.resume(self.owner)
+            session.save(saga)
+            return RESUMED
+
+        outcome = store.execute(command, command_type="PlaceOrder")
+        return found["saga"], outcome.value
+
+    def take_over(self, saga_id) -> PlaceOrderSaga | None:
+        """For the resumer: the saga, if it is unfinished and its lease has lapsed."""
+        found: dict = {}
+
+        def command(session: Session) -> bool:
+            saga = session.load(PlaceOrderSaga, saga_id)
+            if not saga.exists or saga.finished or not self._take_lease(saga_id):
+                return False
+            saga.resume(self.owner)
+            session.save(saga)
+            found["saga"] = saga
+            return True
+
+        store.execute(command, command_type="ResumeSaga")
+        return found.get("saga")
+
+    def record(self, saga_id, change: Callable[[PlaceOrderSaga], None]) -> PlaceOrderSaga:
+        found: dict = {}
+
+        def command(session: Session) -> None:
+            saga = session.load(PlaceOrderSaga, saga_id)  # stream first, then lease: one lock order
+            lease = SagaLease.objects.select_for_update().filter(pk=saga_id).first()
+            if lease is None or lease.owner != self.owner:
+                raise LeaseLost(f"saga {saga_id} is driven by {lease.owner if lease else 'nobody'}")
+            change(saga)
+            session.save(saga)
+            if saga.finished:
+                lease.delete()
+            else:
+                lease.expires_at = self._lease_until()
+                lease.save(update_fields=["expires_at"])
+            found["saga"] = saga
+
+        store.execute(command, command_type="RecordSagaStep")
+        return found["saga"]
+
+    def renew(self, saga_id) -> None:
+        renewed = SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(
+            expires_at=self._lease_until()
+        )
+        if not renewed:
+            raise LeaseLost(f"saga {saga_id} is no longer ours")
+
+    def release(self, saga_id) -> None:
+        """Let the resumer take an unfinished saga at once instead of after expiry."""
+        SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(expires_at=timezone.now())
+
+    def load(self, saga_id) -> PlaceOrderSaga:
+        with transaction.atomic():
+            return Session({}).load(PlaceOrderSaga, saga_id, lock=False)
+
+    def _take_lease(self, saga_id) -> bool:
+        now = timezone.now()
+        taken = (
+            SagaLease.objects.filter(pk=saga_id)
+            .filter(expires_at__lt=now)
+            .update(owner=self.owner, expires_at=self._lease_until())
+        )
+        if not taken and not SagaLease.objects.filter(pk=saga_id).exists():
+            SagaLease.objects.create(
+                saga_id=saga_id, owner=self.owner, expires_at=self._lease_until()
+            )
+            taken = 1
+        return bool(taken)
+
+
+SAGA_NAMESPACE = uuid.UUID("8d7f3c2a-6b1e-4f0d-9a5c-3e2b1d4c5f6a")
+
+
+def saga_id_for(order_id) -> uuid.UUID:
+    """One saga per order, so the same order placed twice finds the same saga."""
+    return uuid.uuid5(SAGA_NAMESPACE, str(order_id))

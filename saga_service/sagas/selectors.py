@@ -1,0 +1,63 @@
+"""Reads of the saga read models, shaped as the API answers them."""
+
+from sagas.models import SagaStepView, SagaView
+
+
+def saga_log(saga_id) -> list[dict]:
+    """The seed's saga_log entries (step, action, status, error), plus ours."""
+    return [
+        {
+            "step": s.seq,
+            "action": s.action,
+            "status": s.status,
+            "error": s.error or None,
+            "message": s.message,
+            "compensating": s.compensating,
+            "attempts": s.attempts,
+            "timestamp": s.started_at.isoformat(),
+            "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+            "duration_ms": s.duration_ms,
+        }
+        for s in SagaStepView.objects.filter(saga_id=saga_id).order_by("seq")
+    ]
+
+
+def saga_outcome(saga: SagaView) -> dict:
+    return {
+        "order_id": str(saga.order_id),
+        "saga_id": str(saga.saga_id),
+        "success": saga.status == SagaView.Status.COMPLETED,
+        "status": saga.status,
+        "reason": saga.reason or None,
+        "customer_name": saga.customer_name,
+        "product_id": str(saga.product_id),
+        "product_name": saga.product_name,
+        "quantity": saga.quantity,
+        "total_price": saga.total_price,
+        "resumed": saga.resumptions > 0,
+        "created_at": saga.created_at.isoformat(),
+        "finished_at": saga.finished_at.isoformat() if saga.finished_at else None,
+        "saga_log": saga_log(saga.saga_id),
+    }
+
+
+def saga_get(*, saga_id=None, order_id=None) -> SagaView | None:
+    sagas = SagaView.objects.all()
+    sagas = sagas.filter(saga_id=saga_id) if saga_id else sagas.filter(order_id=order_id)
+    return sagas.first()
+
+
+def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[SagaView], int]:
+    sagas = SagaView.objects.order_by("-created_at", "-saga_id")
+    if status:
+        sagas = sagas.filter(status=status)
+    return list(sagas[offset : offset + limit]), sagas.count()
+
+
+def unfinished_saga_ids(limit: int = 100) -> list:
+    unfinished = (SagaView.Status.RUNNING, SagaView.Status.COMPENSATING)
+    return list(
+        SagaView.objects.filter(status__in=unfinished)
+        .order_by("created_at")
+        .values_list("saga_id", flat=True)[:limit]
+    )

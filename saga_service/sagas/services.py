@@ -1,0 +1,143 @@
+"""Placing an order through the saga, and resuming sagas whose driver died."""
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+from eventkit.errors import DomainError, NotFound
+from sagas import selectors
+from sagas.domain import SagaStarted
+from sagas.orchestrator import Driver, RetryPolicy
+from sagas.participants import Participants, lookup_product
+from sagas.repository import BUSY, FINISHED, LeaseLost, SagaRepository, new_owner
+from servicekit.context import current_correlation_id
+
+logger = logging.getLogger(__name__)
+
+
+class FaultsDisabled(DomainError):
+    code = "faults_disabled"
+
+
+class InventoryUnavailable(DomainError):
+    code = "inventory_unavailable"
+
+
+def _config(name: str):
+    return settings.SAGA[name]
+
+
+def _driver(repository: SagaRepository) -> Driver:
+    return Driver(
+        repository=repository,
+        participants=Participants(),
+        policy=RetryPolicy(compensation_seconds=_config("COMPENSATION_SECONDS")),
+        faults_enabled=_config("FAULTS_ENABLED"),
+        correlation_id=current_correlation_id(),
+    )
+
+
+def _repository() -> SagaRepository:
+    return SagaRepository(owner=new_owner(), lease_seconds=_config("LEASE_SECONDS"))
+
+
+def place_order(
+    *,
+    order_id: uuid.UUID | None,
+    customer_name: str,
+    product_id: uuid.UUID,
+    quantity: int,
+    product_name: str | None = None,
+    total_price: int | None = None,
+    faults: dict | None = None,
+    wait_seconds: float = 30.0,
+) -> tuple[dict, bool]:
+    """Run the place-order saga for this order, or answer for the one already run.
+
+    Returns the saga's outcome and whether it has finished (it has not when a duplicate
+    request gave up waiting, or a compensation is waiting for a participant to return).
+    """
+    if faults and not _config("FAULTS_ENABLED"):
+        raise FaultsDisabled("fault injection is disabled on this server (set SAGA_FAULTS=1)")
+    order_id = order_id or uuid.uuid4()
+    if product_name is None or total_price is None:
+        product_name, total_price = _price(product_id, quantity, product_name, total_price)
+    details = SagaStarted(
+        order_id=str(order_id),
+        customer_name=customer_name,
+        product_id=str(product_id),
+        product_name=product_name,
+        quantity=quantity,
+        total_price=total_price,
+        deadline_at=time.time() + _config("DEADLINE_SECONDS"),
+        faults=dict(faults or {}),
+    )
+    repository = _repository()
+    saga, standing = repository.begin_or_join(details)
+    if standing == BUSY:
+        _wait_until_finished(saga.id, wait_seconds)
+    elif standing != FINISHED:
+        _drive(repository, saga)
+    view = selectors.saga_get(saga_id=saga.id)
+    return selectors.saga_outcome(view), view.finished_at is not None
+
+
+def _price(product_id, quantity, product_name, total_price) -> tuple[str, int]:
+    try:
+        product = lookup_product(product_id)
+    except requests.RequestException as exc:
+        raise InventoryUnavailable(f"cannot look up the product: {exc.__class__.__name__}") from exc
+    if product is None:
+        raise NotFound(f"no product {product_id}", product_id=str(product_id))
+    return (
+        product_name if product_name is not None else product["product_name"],
+        total_price if total_price is not None else product["price"] * quantity,
+    )
+
+
+def _drive(repository: SagaRepository, saga) -> None:
+    try:
+        saga = _driver(repository).run(saga)
+    except LeaseLost as exc:
+        logger.warning("saga %s: %s; the new owner carries on", saga.id, exc)
+        return
+    if not saga.finished:
+        repository.release(saga.id)
+
+
+def _wait_until_finished(saga_id, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = selectors.saga_get(saga_id=saga_id)
+        if view is not None and view.finished_at is not None:
+            return
+        time.sleep(0.05)  # another process is driving it; poll its committed state
+
+
+def resume_unfinished(*, workers: int = 4) -> list[str]:
+    """Drive every unfinished saga whose lease has lapsed; returns the ids taken over."""
+    taken = []
+
+    def resume(saga_id):
+        try:
+            repository = _repository()
+            saga = repository.take_over(saga_id)
+            if saga is None:
+                return None
+            at = saga.current.action if saga.current else "-"
+            logger.info("resuming saga %s at %s", saga_id, at)
+            _drive(repository, saga)
+            return str(saga_id)
+        finally:
+            connection.close()  # each pool thread has its own connection
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(resume, selectors.unfinished_saga_ids()):
+            if result:
+                taken.append(result)
+    return taken

@@ -1,0 +1,227 @@
+"""The saga's decisions and retries, driven in memory: no HTTP, no database."""
+
+import pytest
+
+from sagas.definition import compensations_after_failure
+from sagas.domain import (
+    COMPENSATED,
+    COMPENSATING,
+    COMPLETED,
+    FAILED,
+    OK,
+    REJECTED,
+    UNKNOWN,
+    DetailsMismatch,
+    PlaceOrderSaga,
+    StepFailed,
+    StepStarted,
+    StepSucceeded,
+)
+from sagas.orchestrator import Driver, Reply, RetryPolicy
+from sagas.tests.fakes import FakeClock, MemoryRepository, ScriptedParticipants, details
+
+REFUSED = Reply(REJECTED, "only 0 available", "insufficient_stock")
+TIMEOUT = Reply(UNKNOWN, "timed out", "timeout")
+
+
+def run(participants, *, faults=None, deadline_in=10.0, crash=None, compensation_seconds=5.0):
+    clock = FakeClock()
+    repository = MemoryRepository()
+    saga = repository.begin(details(faults, deadline_in, clock))
+    crashes = []
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(compensation_seconds=compensation_seconds),
+        faults_enabled=True,
+        clock=clock,
+        sleep=clock.sleep,
+        crash=crash or crashes.append,
+    )
+    return driver.run(saga), repository, driver, crashes
+
+
+def log(repository, saga):
+    """(action, outcome) per step, as the saga log shows it."""
+    entries = {}
+    for e in repository.streams[saga.id]:
+        if isinstance(e, StepStarted):
+            action = f"{e.step} (COMPENSATING)" if e.compensating else e.step
+            entries[e.seq] = [action, "STARTED"]
+        elif isinstance(e, StepSucceeded):
+            entries[e.seq][1] = "COMPLETED"
+        elif isinstance(e, StepFailed):
+            entries[e.seq][1] = "FAILED"
+    return [tuple(v) for _, v in sorted(entries.items())]
+
+
+def test_happy_path_creates_reserves_confirms():
+    participants = ScriptedParticipants()
+    saga, repository, *_ = run(participants)
+    assert saga.status == COMPLETED and saga.succeeded
+    assert participants.calls == ["CreateOrder", "ReserveInventory", "ConfirmOrder"]
+    assert log(repository, saga) == [
+        ("CreateOrder", "COMPLETED"),
+        ("ReserveInventory", "COMPLETED"),
+        ("ConfirmOrder", "COMPLETED"),
+    ]
+
+
+def test_short_stock_cancels_the_order_as_the_seed_did():
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED])
+    saga, repository, *_ = run(participants)
+    assert saga.status == COMPENSATED
+    assert "ReserveInventory failed: only 0 available" in saga.reason
+    assert log(repository, saga) == [
+        ("CreateOrder", "COMPLETED"),
+        ("ReserveInventory", "FAILED"),
+        ("CancelOrder (COMPENSATING)", "COMPLETED"),
+    ]
+
+
+def test_a_refused_confirm_releases_stock_then_cancels():
+    participants = ScriptedParticipants(ConfirmOrder=[Reply(REJECTED, "no", "illegal_transition")])
+    saga, *_ = run(participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls[3:] == ["ReleaseInventory", "CancelOrder"]
+
+
+def test_a_participant_back_before_the_deadline_lets_the_saga_finish():
+    participants = ScriptedParticipants(ReserveInventory=[TIMEOUT, TIMEOUT, Reply(OK, "held")])
+    saga, repository, *_ = run(participants)
+    assert saga.status == COMPLETED
+    succeeded = [e for e in repository.streams[saga.id] if isinstance(e, StepSucceeded)]
+    assert succeeded[1].attempts == 3 and "after 3 attempts" in succeeded[1].message
+
+
+def test_an_unknown_reserve_at_the_deadline_is_compensated_including_itself():
+    participants = ScriptedParticipants(ReserveInventory=[TIMEOUT])
+    saga, repository, *_ = run(participants, deadline_in=2.0)
+    assert saga.status == COMPENSATED
+    assert participants.calls.count("ReserveInventory") > 1
+    assert participants.calls[-2:] == ["ReleaseInventory", "CancelOrder"]
+    failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
+    assert failed.kind == UNKNOWN and "deadline" in failed.error
+
+
+def test_an_unknown_confirm_is_settled_by_cancelling_first():
+    participants = ScriptedParticipants(ConfirmOrder=[TIMEOUT])
+    saga, *_ = run(participants, deadline_in=1.0)
+    assert saga.status == COMPENSATED
+    after_confirm = [c for c in participants.calls if c != "ConfirmOrder"][2:]
+    assert after_confirm == ["CancelOrder", "ReleaseInventory"]
+
+
+def test_an_unknown_confirm_that_had_landed_completes_the_saga_and_keeps_the_stock():
+    participants = ScriptedParticipants(
+        ConfirmOrder=[TIMEOUT],
+        CancelOrder=[Reply(REJECTED, "confirmed", "illegal_transition", "CONFIRMED")],
+    )
+    saga, *_ = run(participants, deadline_in=1.0)
+    assert saga.status == COMPLETED
+    assert "ReleaseInventory" not in participants.calls
+
+
+def test_a_compensation_that_keeps_failing_is_left_started_for_the_resumer():
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED], CancelOrder=[TIMEOUT])
+    saga, repository, driver, _ = run(participants, compensation_seconds=1.0)
+    assert saga.status == COMPENSATING and saga.current.step == "CancelOrder"
+    # The order service is back: the resumer finishes the job.
+    driver.participants = ScriptedParticipants()
+    saga = driver.run(repository.load(saga.id))
+    assert saga.status == COMPENSATED
+
+
+def test_a_refused_compensation_fails_the_saga_for_an_operator():
+    participants = ScriptedParticipants(
+        ReserveInventory=[REFUSED], CancelOrder=[Reply(REJECTED, "gone", "not_found_elsewhere")]
+    )
+    saga, *_ = run(participants)
+    assert saga.status == FAILED and "CancelOrder was refused" in saga.reason
+
+
+def test_injected_failure_never_calls_the_participant():
+    participants = ScriptedParticipants()
+    saga, *_ = run(participants, faults={"ReserveInventory": "fail"})
+    assert saga.status == COMPENSATED
+    assert participants.calls == ["CreateOrder", "CancelOrder"]
+
+
+def test_injected_timeout_retries_until_the_deadline_then_compensates():
+    participants = ScriptedParticipants()
+    saga, *_ = run(participants, faults={"ConfirmOrder": "timeout"}, deadline_in=1.0)
+    assert saga.status == COMPENSATED
+    assert participants.calls == [
+        "CreateOrder",
+        "ReserveInventory",
+        "CancelOrder",
+        "ReleaseInventory",
+    ]
+
+
+def test_crash_after_a_step_then_resume_runs_the_step_again_and_finishes():
+    class Crashed(Exception):
+        pass
+
+    def crash(step):
+        raise Crashed(step)
+
+    participants = ScriptedParticipants()
+    clock = FakeClock()
+    repository = MemoryRepository()
+    saga = repository.begin(details({"ReserveInventory": "crash_after"}, clock=clock))
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(),
+        faults_enabled=True,
+        clock=clock,
+        sleep=clock.sleep,
+        crash=crash,
+    )
+    with pytest.raises(Crashed):
+        driver.run(saga)
+    survivor = repository.load(saga.id)
+    assert survivor.current.step == "ReserveInventory"  # write-ahead: it may have happened
+    repository.record(saga.id, lambda s: s.resume("resumer"))
+    saga = driver.run(repository.load(saga.id))
+    assert saga.status == COMPLETED
+    assert participants.calls == [
+        "CreateOrder",
+        "ReserveInventory",
+        "ReserveInventory",
+        "ConfirmOrder",
+    ]
+
+
+def test_the_same_order_with_other_details_is_refused():
+    repository = MemoryRepository()
+    d = details()
+    saga = repository.begin(d)
+    saga.begin(d)  # the same order again: nothing new
+    assert saga.pending_events() == []
+    other = type(d)(**{**d.to_data(), "quantity": 5})
+    with pytest.raises(DetailsMismatch):
+        saga.begin(other)
+
+
+@pytest.mark.parametrize(
+    ("index", "unknown", "expected"),
+    [
+        (0, False, []),
+        (0, True, ["CancelOrder"]),
+        (1, False, ["CancelOrder"]),
+        (1, True, ["ReleaseInventory", "CancelOrder"]),
+        (2, False, ["ReleaseInventory", "CancelOrder"]),
+        (2, True, ["CancelOrder", "ReleaseInventory"]),
+    ],
+)
+def test_which_compensations_follow_a_failure(index, unknown, expected):
+    assert compensations_after_failure(index, outcome_unknown=unknown) == expected
+
+
+def test_a_saga_folds_back_to_the_same_state():
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED])
+    saga, repository, *_ = run(participants)
+    again = PlaceOrderSaga.replay(saga.id, repository.streams[saga.id])
+    assert (again.status, again.reason, again.current) == (saga.status, saga.reason, None)
