@@ -32,6 +32,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unavailable(DomainError):
+    """Something the command depends on (a peer service) cannot be reached right now."""
+
+    code = "unavailable"
+
+
 class ConcurrencyError(Conflict):
     """Another writer appended to the stream first; the store retries, then gives up."""
 

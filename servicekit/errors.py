@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from eventkit.errors import Conflict, DomainError, NotFound, Rejected
+from eventkit.errors import Conflict, DomainError, NotFound, Rejected, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ DOMAIN_STATUS = (
     (NotFound, status.HTTP_404_NOT_FOUND),
     (Rejected, status.HTTP_409_CONFLICT),
     (Conflict, status.HTTP_409_CONFLICT),
+    (Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 
 

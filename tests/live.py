@@ -44,7 +44,15 @@ class Database:
 class LiveService:
     """One service of the process table, running under gunicorn on a free port."""
 
-    def __init__(self, name: str, database: Database, *, workers: int = 3, log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        database: Database,
+        *,
+        workers: int = 3,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+    ):
         self.service = manage_all.find_service(name)
         self.database = database
         self.workers = workers
@@ -56,8 +64,11 @@ class LiveService:
             environ={**os.environ, f"{self.service.env_prefix}_DATABASE_URL": database.url},
             venv_bin=VENV_BIN,
         )
+        self.env.update(env or {})
+        self.log_dir = log_dir
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
+        self.workers_started: dict[str, subprocess.Popen] = {}
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -70,23 +81,28 @@ class LiveService:
             check=check,
         )
 
-    def start(self) -> "LiveService":
-        self.manage("migrate", "--noinput")
-        for seed in self.service.seed:
-            self.manage(*seed[2:])  # seed entries are ("python", "manage.py", ...)
-        web = next(p for p in self.service.processes if p.role == "web")
+    def _spawn(self, role: str) -> subprocess.Popen:
+        process = next(p for p in self.service.processes if p.role == role)
         argv = manage_all.render_argv(
-            web.argv, port=self.port, workers=self.workers, venv_bin=VENV_BIN
+            process.argv, port=self.port, workers=self.workers, venv_bin=VENV_BIN
         )
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
+        log = (self.log_dir / f"{self.service.name}-{role}.log").open("a")
+        return subprocess.Popen(
             argv,
             cwd=self.cwd,
             env=self.env,
-            stdout=self._log,
+            stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start(self, *, prepare: bool = True) -> "LiveService":
+        if prepare:
+            self.manage("migrate", "--noinput")
+            for seed in self.service.seed:
+                self.manage(*seed[2:])  # seed entries are ("python", "manage.py", ...)
+        self.log_path = self.log_dir / f"{self.service.name}-web.log"
+        self.process = self._spawn("web")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -99,13 +115,25 @@ class LiveService:
             time.sleep(0.1)  # polling a condition (health), bounded by the deadline
         raise RuntimeError(f"{self.service.name} not healthy in 60 s: {self.log_path.read_text()}")
 
+    def start_worker(self, role: str) -> None:
+        """Start another process of the service's table entry (e.g. the saga resumer)."""
+        self.workers_started[role] = self._spawn(role)
+
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            manage_all.signal_group(self.process.pid, 15)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                manage_all.signal_group(self.process.pid, 9)
-                self.process.wait(5)
-        if self.process:
-            self._log.close()
+        """Stop the web process (workers keep running: a restart is a web restart)."""
+        _terminate(self.process)
+
+    def stop_all(self) -> None:
+        self.stop()
+        for process in self.workers_started.values():
+            _terminate(process)
+
+
+def _terminate(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        manage_all.signal_group(process.pid, 15)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            manage_all.signal_group(process.pid, 9)
+            process.wait(5)

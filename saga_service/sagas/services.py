@@ -9,7 +9,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from eventkit.errors import DomainError, NotFound
+from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
 from sagas.domain import SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
@@ -20,11 +20,11 @@ from servicekit.context import current_correlation_id
 logger = logging.getLogger(__name__)
 
 
-class FaultsDisabled(DomainError):
+class FaultsDisabled(DomainError):  # a 400: this server does not take that input
     code = "faults_disabled"
 
 
-class InventoryUnavailable(DomainError):
+class InventoryUnavailable(Unavailable):
     code = "inventory_unavailable"
 
 

@@ -1,0 +1,153 @@
+"""The saga API and repository in-process, against the real database.
+
+Participants are unreachable here (their URLs point at a closed port), which is itself a
+case worth testing: the saga must give up at its deadline and keep its compensation
+pending, not crash. Cross-service behaviour is tested with live processes in tests/.
+"""
+
+import socket
+import time
+import uuid
+
+import pytest
+
+from eventkit.models import Event
+from sagas.domain import COMPENSATING, SagaStarted
+from sagas.models import SagaLease, SagaView
+from sagas.repository import BUSY, FINISHED, RESUMED, STARTED, LeaseLost, SagaRepository
+
+pytestmark = pytest.mark.django_db
+
+LAPTOP = "a1111111-1111-1111-1111-111111111111"
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def nobody_home(settings):
+    settings.ORDER_SERVICE_URL = settings.INVENTORY_SERVICE_URL = closed_port_url()
+    settings.SAGA = {
+        **settings.SAGA,
+        "DEADLINE_SECONDS": 0.3,
+        "COMPENSATION_SECONDS": 0.2,
+        "CONNECT_TIMEOUT_SECONDS": 0.2,
+    }
+
+
+def details(order_id=None, **overrides) -> SagaStarted:
+    data = {
+        "order_id": str(order_id or uuid.uuid4()),
+        "customer_name": "Yamada",
+        "product_id": LAPTOP,
+        "product_name": "Laptop",
+        "quantity": 1,
+        "total_price": 120_000,
+        "deadline_at": time.time() + 10,
+        "faults": {},
+        **overrides,
+    }
+    return SagaStarted(**data)
+
+
+def test_faults_are_a_400_unless_enabled(api):
+    body = {
+        "customer_name": "A",
+        "product_id": LAPTOP,
+        "quantity": 1,
+        "faults": {"CreateOrder": "fail"},
+    }
+    response = api.post("/saga/place-order", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "faults_disabled"
+
+
+def test_product_lookup_with_inventory_down_is_503(api, nobody_home):
+    body = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
+    response = api.post("/saga/place-order", body, format="json")
+    assert response.status_code == 503 and response.json()["code"] == "inventory_unavailable"
+
+
+def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_compensate(
+    api, nobody_home
+):
+    body = {
+        "customer_name": "A",
+        "product_id": LAPTOP,
+        "quantity": 1,
+        "product_name": "Laptop",
+        "total_price": 120000,
+    }
+    response = api.post("/saga/place-order", body, format="json")
+    assert response.status_code == 202
+    outcome = response.json()
+    assert outcome["status"] == COMPENSATING and outcome["success"] is False
+    assert [(s["action"], s["status"]) for s in outcome["saga_log"]] == [
+        ("CreateOrder", "FAILED"),
+        ("CancelOrder (COMPENSATING)", "STARTED"),
+    ]
+    assert "unreachable" in outcome["saga_log"][0]["error"]
+    # The driver let go of its lease so the resumer can carry on at once.
+    assert SagaLease.objects.get(saga_id=outcome["saga_id"]).expires_at.timestamp() <= time.time()
+    listed = api.get("/sagas", {"status": "COMPENSATING"})
+    assert listed["X-Total-Count"] == "1"
+    assert api.get(f"/sagas/{outcome['order_id']}").json()["saga_log"] == outcome["saga_log"]
+
+
+def test_unknown_saga_is_404_and_bad_filters_are_400(api):
+    assert api.get(f"/sagas/{uuid.uuid4()}").status_code == 404
+    assert api.get("/sagas", {"status": "DONE"}).status_code == 400
+
+
+def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
+    first = SagaRepository(owner="first", lease_seconds=60)
+    second = SagaRepository(owner="second", lease_seconds=60)
+    d = details()
+    saga, standing = first.begin_or_join(d)
+    assert standing == STARTED
+    assert second.begin_or_join(d)[1] == BUSY
+    with pytest.raises(LeaseLost):
+        second.record(saga.id, lambda s: None)
+    SagaLease.objects.filter(pk=saga.id).update(expires_at="2000-01-01T00:00Z")
+    resumed, standing = second.begin_or_join(d)
+    assert standing == RESUMED and resumed.resumptions == 1
+    with pytest.raises(LeaseLost):
+        first.renew(saga.id)
+    assert SagaView.objects.get(pk=saga.id).resumptions == 1
+
+
+def test_a_finished_saga_is_answered_not_rerun():
+    from sagas.domain import OK, StepResult
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    d = details()
+    saga, _ = repository.begin_or_join(d)
+    for _ in range(3):
+        saga = repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
+    assert saga.succeeded and not SagaLease.objects.filter(pk=saga.id).exists()
+    count = Event.objects.filter(stream_id=saga.id).count()
+    assert repository.begin_or_join(d)[1] == FINISHED
+    assert Event.objects.filter(stream_id=saga.id).count() == count
+
+
+def test_rebuild_reproduces_the_saga_log(api, nobody_home):
+    from django.core.management import call_command
+
+    body = {
+        "customer_name": "A",
+        "product_id": LAPTOP,
+        "quantity": 1,
+        "product_name": "Laptop",
+        "total_price": 120000,
+    }
+    api.post("/saga/place-order", body, format="json")
+    call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
