@@ -13,6 +13,12 @@ DEFAULTS = {
     "FEED_MAX_LIMIT": 1000,
     # Command outcomes older than this many days may be pruned (prune_commands).
     "COMMAND_RETENTION_DAYS": 7,
+    # The Redis stream the relay publishes this service's events to (events.order, ...).
+    "STREAM": "",
+    # Streams are trimmed to about this many entries (XADD MAXLEN ~).
+    "STREAM_MAXLEN": 100_000,
+    # For services that consume others' events: {"GROUP": ..., "SOURCES": {...}}.
+    "CONSUMER": None,
 }
 
 

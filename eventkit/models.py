@@ -103,3 +103,58 @@ class CommandRecord(models.Model):
 
     def __str__(self):
         return f"{self.command_type} {self.command_id}"
+
+
+class RelayCursor(models.Model):
+    """How far the relay has published this service's log to Redis (survives restarts)."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "eventkit_relay_cursor"
+
+    def __str__(self):
+        return f"{self.name} at {self.position}"
+
+
+class Checkpoint(models.Model):
+    """A consumer's inbox: the last position applied from one source, one row per source.
+
+    Written in the same transaction as the read models it fed, so an event is applied
+    exactly once however often it is delivered; one row per source, so it cannot grow.
+    """
+
+    source = models.CharField(primary_key=True, max_length=100)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "eventkit_checkpoint"
+
+    def __str__(self):
+        return f"{self.source} at {self.position}"
+
+
+class DeadLetter(models.Model):
+    """An event a consumer could not apply after repeated tries, set aside for a person."""
+
+    source = models.CharField(max_length=100)
+    position = models.BigIntegerField()
+    event_id = models.CharField(max_length=64, blank=True, default="")
+    event_type = models.CharField(max_length=100)
+    data = models.JSONField(default=dict)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "eventkit_dead_letter"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "position"], name="dead_letter_once")
+        ]
+
+    def __str__(self):
+        return f"{self.source} #{self.position} {self.event_type}"

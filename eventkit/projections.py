@@ -25,9 +25,18 @@ Handler = Callable[[DomainEvent, Recorded], None]
 
 
 class Projection:
-    def __init__(self, name: str, *, models: Iterable[type[models.Model]]):
+    """Handlers for the events of one source, and the tables they own.
+
+    ``source`` is None for the service's own events (applied as they are appended), or the
+    name of another service (``order-service``) whose events arrive through a consumer.
+    """
+
+    def __init__(
+        self, name: str, *, models: Iterable[type[models.Model]], source: str | None = None
+    ):
         self.name = name
         self.models = tuple(models)
+        self.source = source
         self._handlers: dict[str, Handler] = {}
 
     def __repr__(self):
@@ -87,15 +96,22 @@ class Registry:
     def all(self) -> list[Projection]:
         return list(self._projections.values())
 
-    def apply(self, recorded: Iterable[Recorded]) -> None:
+    def apply(self, recorded: Iterable[Recorded], *, source: str | None = None) -> None:
+        """Feed events to the projections of ``source`` (None: this service's own)."""
+        projections = [p for p in self._projections.values() if p.source == source]
         for r in recorded:
-            for projection in self._projections.values():
+            for projection in projections:
                 projection.apply(r)
+
+    def sources(self) -> set[str]:
+        return {p.source for p in self._projections.values() if p.source is not None}
 
 
 registry = Registry()
 
 
-def projection(name: str, *, models: Iterable[type[models.Model]]) -> Projection:
-    """Create a projection and register it, so appends and rebuilds both use it."""
-    return registry.register(Projection(name, models=models))
+def projection(
+    name: str, *, models: Iterable[type[models.Model]], source: str | None = None
+) -> Projection:
+    """Create a projection and register it, so appends (or the consumer) and rebuilds use it."""
+    return registry.register(Projection(name, models=models, source=source))

@@ -72,16 +72,29 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RebuildReport:
-    """Fold the whole log into ``projections``; with ``check``, only report the drift."""
+    """Fold the whole log into ``projections``; with ``check``, only report the drift.
+
+    Projections of this service's own events fold its event table; projections of another
+    service's events (``source="order-service"``) fold that service's HTTP feed, the source
+    of truth, and leave the consumer's checkpoint where the fold ended.
+    """
+    sources = {p.source for p in projections}
+    if len(sources) > 1:
+        raise ValueError("rebuild projections of one source at a time")
+    (source,) = sources
     events = 0
     with transaction.atomic():
-        last = lock_appends()
+        if source is None:
+            last = lock_appends()
+            batches = iter_recorded(until=last, batch_size=batch_size)
+        else:
+            checkpoint, last, batches = _remote(source, check=check, batch_size=batch_size)
         if on_start:
             on_start(last)
         live = {p.name: p.rows() for p in projections}
         for p in projections:
             p.clear()
-        for batch in iter_recorded(until=last, batch_size=batch_size):
+        for batch in batches:
             for recorded in batch:
                 for p in projections:
                     p.apply(recorded)
@@ -95,4 +108,38 @@ def rebuild(
         ]
         if check:
             transaction.set_rollback(True)
+        elif source is not None:
+            checkpoint.position = last
+            checkpoint.save(update_fields=["position", "updated_at"])
     return RebuildReport(events=events, last_position=last, drift=drift)
+
+
+def _remote(source: str, *, check: bool, batch_size: int):
+    """Lock the consumer out, and read the source's feed up to where we fold."""
+    from eventkit.conf import setting
+    from eventkit.models import Checkpoint, DeadLetter
+    from eventkit.sources import FeedReader
+
+    config = (setting("CONSUMER") or {}).get("SOURCES", {}).get(source)
+    if config is None:
+        raise ValueError(f"no URL for source {source!r} in EVENTKIT['CONSUMER']['SOURCES']")
+    feed = FeedReader(source, config["url"])
+    Checkpoint.objects.get_or_create(source=source)
+    checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
+    # --check compares with the live tables, which hold everything up to the checkpoint.
+    last = checkpoint.position if check else feed.page(0, limit=1)[1]
+    skipped = set(DeadLetter.objects.filter(source=source).values_list("position", flat=True))
+
+    def batches():
+        for page in feed.read(0, until=last, limit=min(batch_size, 1000)):
+            recorded = []
+            for event in page:
+                if event.position in skipped:
+                    continue  # the live consumer set it aside; so does the rebuild
+                try:
+                    recorded.append(event.recorded())
+                except LookupError:
+                    continue  # a type this service does not consume
+            yield recorded
+
+    return checkpoint, last, batches()

@@ -60,6 +60,8 @@ from servicekit.context import current_correlation_id
 
 logger = logging.getLogger(__name__)
 
+NOTIFY_CHANNEL = "eventkit_events"
+
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
@@ -213,6 +215,10 @@ def allocate_positions(count: int) -> int:
         "UPDATE eventkit_position_counter SET last_position = last_position + %s "
         "WHERE id = 1 RETURNING last_position"
     )
+    if connection.vendor == "postgresql":
+        # Wake the relay when (and only if) this transaction commits; riding on the same
+        # statement costs no extra round trip. Notifications are delivered at commit.
+        sql += f", pg_notify('{NOTIFY_CHANNEL}', '')"
     with connection.cursor() as cursor:
         cursor.execute(sql, [count])
         row = cursor.fetchone()

@@ -14,3 +14,5 @@ globals().update(
         title="Inventory service: event-sourced stock (reserve / release / restock)",
     )
 )
+
+EVENTKIT = {"STREAM": "events.inventory"}

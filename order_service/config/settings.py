@@ -14,3 +14,5 @@ globals().update(
         title="Order service: event-sourced orders (create / confirm / cancel)",
     )
 )
+
+EVENTKIT = {"STREAM": "events.order"}

@@ -33,3 +33,5 @@ SAGA = {
     # Fault injection for demos and tests; off unless SAGA_FAULTS=1.
     "FAULTS_ENABLED": env.bool("SAGA_FAULTS", default=False),
 }
+
+EVENTKIT = {"STREAM": "events.saga"}

@@ -38,29 +38,38 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not selected:
             raise CommandError("this service registers no projections")
-        names = ", ".join(p.name for p in selected)
         bar = tqdm(
             desc="check" if check else "rebuild",
             unit="ev",
             file=self.stderr._out,
             disable=no_progress or options["verbosity"] == 0,
         )
-        report = rebuild(
-            selected,
-            check=check,
-            batch_size=batch_size,
-            on_start=lambda last: setattr(bar, "total", last),
-            progress=bar.update,
-        )
+        drifted = []
+        for source in sorted({p.source or "" for p in selected}):
+            group = [p for p in selected if (p.source or "") == source]
+            names = ", ".join(p.name for p in group)
+            report = rebuild(
+                group,
+                check=check,
+                batch_size=batch_size,
+                on_start=lambda last: bar.reset(total=last),
+                progress=bar.update,
+            )
+            for drift in report.drift:
+                for line in drift.lines():
+                    self.stdout.write(line)
+            summary = (
+                f"{names}: folded {report.events} events "
+                f"(up to {source or 'local'} position {report.last_position})"
+            )
+            if check and not report.clean:
+                drifted.append(names)
+                self.stdout.write(f"{summary}; the read models drifted from the events")
+            elif check:
+                self.stdout.write(self.style.SUCCESS(f"{summary}; read models match the events"))
+            else:
+                verdict = "were already exact" if report.clean else "repaired the differences above"
+                self.stdout.write(self.style.SUCCESS(f"{summary}; {verdict}"))
         bar.close()
-        for drift in report.drift:
-            for line in drift.lines():
-                self.stdout.write(line)
-        summary = f"{names}: folded {report.events} events (up to position {report.last_position})"
-        if check:
-            if not report.clean:
-                raise CommandError(f"{summary}; the read models drifted from the events")
-            self.stdout.write(self.style.SUCCESS(f"{summary}; read models match the events"))
-        else:
-            verdict = "were already exact" if report.clean else "repaired the differences above"
-            self.stdout.write(self.style.SUCCESS(f"{summary}; {verdict}"))
+        if drifted:
+            raise CommandError(f"{', '.join(drifted)}: the read models drifted from the events")

@@ -10,3 +10,14 @@ class TallyView(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.total}"
+
+
+class RemoteTallyView(models.Model):
+    """Fed by the consumer from a (pretend) other service's tally events."""
+
+    id = models.UUIDField(primary_key=True)
+    total = models.IntegerField(default=0)
+    additions = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.id}: {self.total}"

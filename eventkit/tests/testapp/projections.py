@@ -2,7 +2,7 @@ from django.db.models import F
 
 from eventkit.projections import projection
 from eventkit.tests.testapp.domain import TallyAdded, TallyOpened
-from eventkit.tests.testapp.models import TallyView
+from eventkit.tests.testapp.models import RemoteTallyView, TallyView
 
 tallies = projection("tallies", models=[TallyView])
 
@@ -20,4 +20,21 @@ def tally_added(event, recorded):
         total=F("total") + event.amount,
         additions=F("additions") + 1,
         updated_at=recorded.recorded_at,
+    )
+
+
+# The same events seen from another service, arriving through Redis and the consumer.
+REMOTE_SOURCE = "tally-service"
+POISON_AMOUNT = 13  # a handler that cannot cope with this amount makes a poison message
+
+remote_tallies = projection("remote-tallies", models=[RemoteTallyView], source=REMOTE_SOURCE)
+
+
+@remote_tallies.on(TallyAdded)
+def remote_tally_added(event, recorded):
+    if event.amount == POISON_AMOUNT:
+        raise ValueError(f"cannot handle an amount of {POISON_AMOUNT}")
+    row, _ = RemoteTallyView.objects.get_or_create(id=recorded.stream_id)
+    RemoteTallyView.objects.filter(pk=row.pk).update(
+        total=F("total") + event.amount, additions=F("additions") + 1
     )

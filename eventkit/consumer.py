@@ -1,0 +1,324 @@
+"""An idempotent, self-repairing consumer of other services' events from Redis Streams.
+
+Each consuming service has one consumer group (``marketing``, ``bff``); any number of its
+workers can run. For every source it keeps a :class:`~eventkit.models.Checkpoint`: the last
+position applied, updated in the same transaction as the read models. Applying is therefore
+exactly-once whatever Redis delivers:
+
+* a position at or below the checkpoint is a duplicate: acknowledged, not applied;
+* the next position is applied and the checkpoint moves, in one transaction; the message is
+  acknowledged (``XACK``) only after that commit;
+* a position further ahead means events went missing (Redis restarted without persistence,
+  was flushed, or trimmed the stream): the missing range is read from the source's gap-free
+  HTTP feed and applied first. An idle worker also asks the feed now and then whether it is
+  behind, which repairs losses at the tail, and keeps read models current while Redis is down.
+
+Workers lock the checkpoint row while applying, so competing workers never double count;
+messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
+keeps failing is set aside after ``max_attempts``: recorded as a
+:class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import redis
+import requests
+from django.db import transaction
+
+from eventkit.models import Checkpoint, DeadLetter
+from eventkit.projections import registry
+from eventkit.sources import FeedReader
+from eventkit.wire import WireEvent, from_fields
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # the publishing service, as in the messages' "source" field
+    stream: str  # its Redis stream
+    feed_url: str  # its base URL, for GET /events?after=
+
+
+class HandlerFailed(Exception):
+    def __init__(self, event: WireEvent, cause: Exception):
+        super().__init__(f"{event.event_type} #{event.position}: {cause!r}")
+        self.event = event
+        self.cause = cause
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        group: str,
+        name: str,
+        sources: list[Source],
+        batch_size: int = 200,
+        block_ms: int = 1000,
+        claim_idle_ms: int = 15_000,
+        max_attempts: int = 3,
+        catch_up_seconds: float = 5.0,
+    ):
+        self.client = client
+        self.group = group
+        self.name = name
+        self.sources = {s.name: s for s in sources}
+        self.streams = {s.stream: s for s in sources}
+        self.feeds = {s.name: FeedReader(s.name, s.feed_url) for s in sources}
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_attempts = max_attempts
+        self.catch_up_seconds = catch_up_seconds
+        self.dead_letter_stream = f"deadletter.{group}"
+        self.attempts: Counter = Counter()
+        self._last_catch_up = 0.0
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        logger.info("consumer %s/%s on %s", self.group, self.name, ", ".join(self.streams))
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 0.1
+            except redis.RedisError as exc:
+                logger.warning("Redis unavailable (%s); catching up from the feeds", exc)
+                self._catch_up_safely()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def poll_once(self) -> int:
+        """Claim stale messages, read new ones, apply them; returns events applied."""
+        messages = self._claim_stale() + self._read_new()
+        applied = self._handle(messages)
+        if time.monotonic() - self._last_catch_up >= self.catch_up_seconds:
+            applied += self._catch_up_safely()
+        return applied
+
+    def ensure_groups(self) -> None:
+        for stream in self.streams:
+            try:
+                self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # -- reading from Redis -------------------------------------------------------------
+
+    def _read_new(self) -> list[tuple[str, str, dict]]:
+        try:
+            reply = self.client.xreadgroup(
+                self.group,
+                self.name,
+                {stream: ">" for stream in self.streams},
+                count=self.batch_size,
+                block=self.block_ms,
+            )
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            logger.warning("consumer group missing (Redis lost its data?); recreating it")
+            self.ensure_groups()
+            return []
+        return [
+            (_text(stream), _text(mid), fields)
+            for stream, entries in reply or []
+            for mid, fields in entries
+        ]
+
+    def _claim_stale(self) -> list[tuple[str, str, dict]]:
+        claimed = []
+        for stream in self.streams:
+            try:
+                reply = self.client.xautoclaim(
+                    stream,
+                    self.group,
+                    self.name,
+                    self.claim_idle_ms,
+                    start_id="0-0",
+                    count=self.batch_size,
+                )
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self.ensure_groups()
+                continue
+            entries = reply[1]
+            claimed += [(stream, _text(mid), fields) for mid, fields in entries if fields]
+        if claimed:
+            logger.info("claimed %d stale messages of dead consumers", len(claimed))
+        return claimed
+
+    # -- applying -----------------------------------------------------------------------
+
+    def _handle(self, messages) -> int:
+        known: dict[str, dict[int, WireEvent]] = defaultdict(dict)
+        ids: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        for stream, message_id, fields in messages:
+            try:
+                event = from_fields(fields)
+            except (KeyError, ValueError, json.JSONDecodeError) as exc:
+                logger.error(
+                    "unreadable message %s on %s: %r; dropping it", message_id, stream, exc
+                )
+                self.client.xadd(self.dead_letter_stream, {**fields, "error": repr(exc)})
+                self.client.xack(stream, self.group, message_id)
+                continue
+            if event.source not in self.sources:
+                self.client.xack(stream, self.group, message_id)
+                continue
+            known[event.source][event.position] = event
+            ids[event.source].append((stream, message_id, event.position))
+        applied = 0
+        for source, events in known.items():
+            applied += self.advance(source, max(events), events)
+            done = self.checkpoint(source)
+            acks = defaultdict(list)
+            for stream, message_id, position in ids[source]:
+                if position <= done:
+                    acks[stream].append(message_id)
+            for stream, message_ids in acks.items():
+                self.client.xack(stream, self.group, *message_ids)
+        return applied
+
+    def advance(self, source: str, upto: int, known: dict[int, WireEvent] | None = None) -> int:
+        """Apply every event of ``source`` up to position ``upto``; returns how many."""
+        known = known or {}
+        applied = 0
+        while True:
+            try:
+                count = self._apply_batch(source, upto, known)
+            except HandlerFailed as failure:
+                return applied + self._after_failure(source, failure, known)
+            except requests.RequestException as exc:
+                logger.warning("cannot read the %s feed to fill a gap: %s", source, exc)
+                return applied
+            if count == 0:
+                return applied
+            applied += count
+
+    def checkpoint(self, source: str) -> int:
+        row = Checkpoint.objects.filter(pk=source).first()
+        return row.position if row else 0
+
+    def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
+        with transaction.atomic():
+            checkpoint = self._lock_checkpoint(source)
+            if checkpoint.position >= upto:
+                return 0
+            last = min(upto, checkpoint.position + self.batch_size)
+            events = self._events(source, checkpoint.position, last, known)
+            for event in events:
+                self._apply(source, event)
+            if events:
+                checkpoint.position = events[-1].position
+                checkpoint.save(update_fields=["position", "updated_at"])
+            return len(events)
+
+    def _lock_checkpoint(self, source: str) -> Checkpoint:
+        Checkpoint.objects.get_or_create(source=source)
+        return Checkpoint.objects.select_for_update().get(pk=source)
+
+    def _events(self, source, after: int, last: int, known) -> list[WireEvent]:
+        """Events after..last in order: from the messages we hold, the rest from the feed."""
+        wanted = range(after + 1, last + 1)
+        missing = [p for p in wanted if p not in known]
+        fetched = {}
+        if missing:
+            logger.info(
+                "%s: positions %d..%d missing from the stream; reading the feed",
+                source,
+                missing[0],
+                missing[-1],
+            )
+            for page in self.feeds[source].read(missing[0] - 1, until=last):
+                fetched.update((e.position, e) for e in page)
+        events = []
+        for position in wanted:
+            event = known.get(position) or fetched.get(position)
+            if event is None:
+                break  # the source does not have it (yet): stop before the hole
+            events.append(event)
+        return events
+
+    def _apply(self, source: str, event: WireEvent) -> None:
+        try:
+            recorded = event.recorded()
+        except LookupError:
+            return  # an event type this service does not consume
+        except Exception as exc:
+            raise HandlerFailed(event, exc) from exc
+        try:
+            registry.apply([recorded], source=source)
+        except Exception as exc:
+            raise HandlerFailed(event, exc) from exc
+
+    def _after_failure(self, source: str, failure: HandlerFailed, known) -> int:
+        position = failure.event.position
+        key = (source, position)
+        self.attempts[key] += 1
+        logger.warning(
+            "%s failed (attempt %d of %d)", failure, self.attempts[key], self.max_attempts
+        )
+        applied = self.advance(source, position - 1, known)  # keep what came before it
+        if self.attempts[key] >= self.max_attempts:
+            self._dead_letter(source, failure)
+            del self.attempts[key]
+        return applied
+
+    def _dead_letter(self, source: str, failure: HandlerFailed) -> None:
+        event = failure.event
+        with transaction.atomic():
+            checkpoint = self._lock_checkpoint(source)
+            if checkpoint.position != event.position - 1:
+                return  # someone else moved on meanwhile
+            DeadLetter.objects.create(
+                source=source,
+                position=event.position,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                data=event.data,
+                error=repr(failure.cause),
+                attempts=self.max_attempts,
+            )
+            checkpoint.position = event.position
+            checkpoint.save(update_fields=["position", "updated_at"])
+        logger.error(
+            "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
+        )
+        try:
+            self.client.xadd(
+                self.dead_letter_stream, {**event.to_fields(), "error": repr(failure.cause)}
+            )
+        except redis.RedisError as exc:
+            logger.warning("could not copy the dead letter to Redis: %s", exc)
+
+    def catch_up(self) -> int:
+        """Ask each source's feed whether we are behind, and apply what we missed."""
+        self._last_catch_up = time.monotonic()
+        applied = 0
+        for source, feed in self.feeds.items():
+            _, head = feed.page(self.checkpoint(source), limit=1)
+            if head > self.checkpoint(source):
+                applied += self.advance(source, head)
+        return applied
+
+    def _catch_up_safely(self) -> int:
+        try:
+            return self.catch_up()
+        except requests.RequestException as exc:
+            logger.warning("catch-up skipped, a feed is unreachable: %s", exc)
+            return 0
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,59 @@
+"""``manage.py consume_events``: apply other services' events from Redis Streams.
+
+Configured by ``settings.EVENTKIT["CONSUMER"]``::
+
+    {"GROUP": "marketing",
+     "SOURCES": {"order-service": {"stream": "events.order", "url": "http://127.0.0.1:8001"}}}
+
+Any number of workers may run; see ``eventkit.consumer`` for the guarantees.
+"""
+
+import os
+import signal
+import socket
+import threading
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from eventkit.conf import setting
+from eventkit.consumer import Consumer, Source
+
+
+class Command(BaseCommand):
+    help = "Consume events from Redis Streams into this service's projections."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}")
+        parser.add_argument("--claim-idle-ms", type=int, default=15_000)
+        parser.add_argument("--catch-up-seconds", type=float, default=5.0)
+        parser.add_argument("--batch-size", type=int, default=200)
+
+    def handle(self, *args, name, claim_idle_ms, catch_up_seconds, batch_size, **options):
+        config = setting("CONSUMER")
+        if not config:
+            raise CommandError("set EVENTKIT['CONSUMER'] (GROUP, SOURCES) in settings")
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        )
+        consumer = Consumer(
+            client=client,
+            group=config["GROUP"],
+            name=name,
+            sources=[
+                Source(name=source, stream=s["stream"], feed_url=s["url"])
+                for source, s in config["SOURCES"].items()
+            ],
+            batch_size=batch_size,
+            claim_idle_ms=claim_idle_ms,
+            catch_up_seconds=catch_up_seconds,
+        )
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            consumer.ensure_groups()
+        except redis.RedisError as exc:
+            self.stderr.write(f"Redis unavailable at start ({exc}); will keep trying")
+        consumer.run(stop)

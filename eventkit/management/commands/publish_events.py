@@ -1,0 +1,48 @@
+"""``manage.py publish_events``: the relay from this service's event log to Redis Streams.
+
+Runs until SIGINT/SIGTERM. Stream and source name come from ``settings.EVENTKIT``
+(``STREAM``, e.g. ``events.order``) and ``settings.SERVICE_NAME``; Redis from ``REDIS_URL``.
+``--once`` publishes what is pending and exits.
+"""
+
+import signal
+import threading
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from eventkit.conf import setting
+from eventkit.relay import Relay
+
+
+class Command(BaseCommand):
+    help = "Publish this service's events to its Redis stream (at least once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="publish what is pending, exit")
+        parser.add_argument("--poll-seconds", type=float, default=1.0)
+
+    def handle(self, *args, once, poll_seconds, **options):
+        stream = setting("STREAM")
+        if not stream:
+            raise CommandError('set EVENTKIT = {"STREAM": "events.<name>"} in settings')
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        )
+        relay = Relay(
+            client=client,
+            stream=stream,
+            source=settings.SERVICE_NAME,
+            maxlen=setting("STREAM_MAXLEN"),
+        )
+        if once:
+            total = 0
+            while (n := relay.publish_once()) > 0:
+                total += n
+            self.stdout.write(f"published {total} events to {stream}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        relay.run(stop, poll_seconds=poll_seconds)

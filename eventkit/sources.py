@@ -1,0 +1,45 @@
+"""Reading another service's events over HTTP, from its gap-free feed."""
+
+import logging
+from collections.abc import Iterator
+
+import requests
+
+from eventkit.wire import WireEvent, from_feed
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = (2.0, 10.0)
+
+
+class FeedReader:
+    """``GET <url>/events?after=&limit=`` of one source, page by page, in position order."""
+
+    def __init__(self, source: str, url: str, *, session: requests.Session | None = None):
+        self.source = source
+        self.url = url.rstrip("/")
+        self.session = session or requests.Session()
+
+    def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
+        """Events after ``after`` (at most ``limit``), and the source's last position."""
+        response = self.session.get(
+            f"{self.url}/events", params={"after": after, "limit": limit}, timeout=TIMEOUT
+        )
+        response.raise_for_status()
+        events = [from_feed(item, self.source) for item in response.json()]
+        head = int(
+            response.headers.get("X-Last-Position", events[-1].position if events else after)
+        )
+        return events, head
+
+    def read(
+        self, after: int, until: int | None = None, limit: int = 1000
+    ) -> Iterator[list[WireEvent]]:
+        while until is None or after < until:
+            events, _ = self.page(after, limit)
+            if until is not None:
+                events = [e for e in events if e.position <= until]
+            if not events:
+                return
+            yield events
+            after = events[-1].position

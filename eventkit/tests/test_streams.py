@@ -1,0 +1,190 @@
+"""Relay and consumer on a real Redis: at-least-once out, exactly-once in, repair, poison.
+
+The test app's tally events are published by the relay, consumed by a consumer as if they
+came from another service (``tally-service``), and folded into ``RemoteTallyView``; the
+feed the consumer repairs from is this process's own ``GET /events``, served by
+pytest-django's live server.
+"""
+
+import os
+import threading
+import uuid
+
+import pytest
+import redis
+
+from eventkit.consumer import Consumer, Source
+from eventkit.models import Checkpoint, DeadLetter, RelayCursor
+from eventkit.relay import Relay
+from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.testapp.models import RemoteTallyView
+from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture
+def stream():
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    name = f"test.events.{uuid.uuid4().hex[:8]}"
+    yield client, name
+    client.delete(name, "deadletter.testgroup")
+    client.close()
+
+
+@pytest.fixture
+def pipeline(stream, live_server):
+    client, name = stream
+    relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, batch_size=100)
+
+    def consumer(worker="w1", **kw):
+        c = Consumer(
+            client=client,
+            group="testgroup",
+            name=worker,
+            sources=[Source(REMOTE_SOURCE, name, live_server.url)],
+            block_ms=50,
+            catch_up_seconds=3600,
+            **kw,
+        )
+        c.ensure_groups()
+        return c
+
+    return client, name, relay, consumer
+
+
+def drain(consumer, rounds=20):
+    for _ in range(rounds):
+        if (
+            consumer.poll_once() == 0
+            and not consumer.client.xpending(next(iter(consumer.streams)), consumer.group)[
+                "pending"
+            ]
+        ):
+            return
+
+
+def totals():
+    return {r.id: (r.total, r.additions) for r in RemoteTallyView.objects.all()}
+
+
+def publish_all(relay):
+    while relay.publish_once():
+        pass
+
+
+def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
+    client, name, relay, _ = pipeline
+    t = open_tally()
+    add(t, 2)
+    publish_all(relay)
+    entries = client.xrange(name)
+    assert [int(f["position"]) for _, f in entries] == [1, 2]
+    assert entries[1][1]["type"] == "TallyAdded" and entries[1][1]["source"] == REMOTE_SOURCE
+    assert RelayCursor.objects.get().position == 2
+    assert relay.publish_once() == 0  # its progress is kept: nothing is sent twice
+
+
+def test_everything_delivered_twice_is_counted_once(pipeline):
+    client, name, relay, consumer = pipeline
+    t = open_tally()
+    for amount in (1, 2, 3):
+        add(t, amount)
+    publish_all(relay)
+    RelayCursor.objects.update(position=0)  # as if the relay crashed before saving its cursor
+    publish_all(relay)
+    assert client.xlen(name) == 8
+    worker = consumer()
+    drain(worker)
+    assert totals() == {t: (6, 3)}
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 4
+
+
+def test_events_lost_from_redis_are_read_from_the_feed(pipeline):
+    client, name, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    publish_all(relay)
+    client.delete(name)  # Redis lost everything (FLUSHALL, restart without persistence)
+    add(t, 2)
+    add(t, 4)
+    publish_all(relay)  # only positions 3 and 4 are in the new stream
+    worker = consumer()
+    drain(worker)
+    assert totals() == {t: (7, 3)}
+
+
+def test_events_never_published_are_caught_up_from_the_feed(pipeline):
+    _, _, _, consumer = pipeline
+    t = open_tally()
+    add(t, 5)
+    worker = consumer()
+    assert worker.catch_up() == 2
+    assert totals() == {t: (5, 1)}
+
+
+def test_a_poison_event_is_dead_lettered_and_the_rest_goes_on(pipeline):
+    client, _, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    add(t, POISON_AMOUNT)
+    add(t, 2)
+    publish_all(relay)
+    worker = consumer(max_attempts=3, claim_idle_ms=0)
+    for _ in range(10):
+        worker.poll_once()
+    assert totals() == {t: (3, 2)}
+    letter = DeadLetter.objects.get()
+    assert (letter.position, letter.event_type, letter.attempts) == (3, "TallyAdded", 3)
+    assert "cannot handle" in letter.error
+    assert client.xlen("deadletter.testgroup") == 1
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 4
+
+
+def test_a_dead_workers_messages_are_claimed_by_another(pipeline):
+    client, name, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 3)
+    publish_all(relay)
+    dead = consumer("dead")
+    client.xreadgroup("testgroup", "dead", {name: ">"}, count=10)  # read, then "died"
+    assert dead.client.xpending(name, "testgroup")["pending"] == 2
+    survivor = consumer("survivor", claim_idle_ms=0)
+    drain(survivor)
+    assert totals() == {t: (3, 1)}
+    assert client.xpending(name, "testgroup")["pending"] == 0
+
+
+def test_two_competing_workers_over_1000_events_count_exactly(pipeline):
+    _, _, relay, consumer = pipeline
+    tallies = [open_tally(f"t{i}") for i in range(10)]
+    for i in range(990):
+        add(tallies[i % 10], 0)
+    stop = threading.Event()
+    workers = [consumer("a"), consumer("b")]
+
+    def run(worker):
+        from django.db import connection
+
+        try:
+            while not stop.is_set():
+                worker.poll_once()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for th in threads:
+        th.start()
+    publish_all(relay)
+    deadline = threading.Event()
+    for _ in range(600):
+        if Checkpoint.objects.filter(pk=REMOTE_SOURCE, position=1000).exists():
+            break
+        deadline.wait(0.05)
+    stop.set()
+    for th in threads:
+        th.join(10)
+    assert sum(additions for _, additions in totals().values()) == 990
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 1000

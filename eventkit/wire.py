@@ -1,0 +1,115 @@
+"""The shape of an event on the wire: Redis stream fields and the HTTP feed, read alike.
+
+Redis message fields (all strings): ``event_id, source, stream_id, stream_type, version,
+position, type, schema_version, data`` (JSON), ``metadata`` (JSON), ``recorded_at`` (ISO
+8601). ``position`` is the source's gap-free position, which is what lets a consumer notice
+that it missed something and fetch it from the source's feed.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from eventkit.domain import decode_event
+from eventkit.models import Event
+from eventkit.store import Recorded
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    source: str
+    position: int
+    event_id: str
+    stream_id: str
+    stream_type: str
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict
+    metadata: dict
+    recorded_at: str
+
+    def to_fields(self) -> dict[str, str]:
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "stream_id": self.stream_id,
+            "stream_type": self.stream_type,
+            "version": str(self.version),
+            "position": str(self.position),
+            "type": self.event_type,
+            "schema_version": str(self.schema_version),
+            "data": json.dumps(self.data, cls=DjangoJSONEncoder),
+            "metadata": json.dumps(self.metadata, cls=DjangoJSONEncoder),
+            "recorded_at": self.recorded_at,
+        }
+
+    def recorded(self) -> Recorded:
+        """Decode with this process's event classes; LookupError if the type is unknown."""
+        return Recorded(
+            position=self.position,
+            event_id=uuid.UUID(self.event_id),
+            stream_id=uuid.UUID(self.stream_id),
+            stream_type=self.stream_type,
+            version=self.version,
+            event=decode_event(self.event_type, self.schema_version, self.data),
+            recorded_at=datetime.fromisoformat(self.recorded_at),
+            metadata=self.metadata,
+        )
+
+
+def from_row(row: Event, source: str) -> WireEvent:
+    return WireEvent(
+        source=source,
+        position=row.position,
+        event_id=str(row.event_id),
+        stream_id=str(row.stream_id),
+        stream_type=row.stream_type,
+        version=row.version,
+        event_type=row.event_type,
+        schema_version=row.schema_version,
+        data=row.data,
+        metadata=row.metadata,
+        recorded_at=row.recorded_at.isoformat(),
+    )
+
+
+def from_fields(fields: dict) -> WireEvent:
+    f = {_text(k): _text(v) for k, v in fields.items()}
+    return WireEvent(
+        source=f["source"],
+        position=int(f["position"]),
+        event_id=f["event_id"],
+        stream_id=f["stream_id"],
+        stream_type=f["stream_type"],
+        version=int(f["version"]),
+        event_type=f["type"],
+        schema_version=int(f.get("schema_version", "1")),
+        data=json.loads(f["data"]),
+        metadata=json.loads(f.get("metadata") or "{}"),
+        recorded_at=f["recorded_at"],
+    )
+
+
+def from_feed(item: dict, source: str) -> WireEvent:
+    """An item of ``GET /events`` (see ``eventkit.feed.EventSerializer``)."""
+    return WireEvent(
+        source=source,
+        position=int(item["position"]),
+        event_id=str(item["event_id"]),
+        stream_id=str(item["aggregate_id"]),
+        stream_type=item["aggregate_type"],
+        version=int(item["version"]),
+        event_type=item["event_type"],
+        schema_version=int(item.get("schema_version", 1)),
+        data=item["event_data"],
+        metadata=item.get("metadata") or {},
+        recorded_at=item["created_at"].replace("Z", "+00:00"),
+    )
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
