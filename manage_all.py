@@ -117,15 +117,18 @@ def web(app: str = "config.wsgi:application", *extra: str) -> Process:
 
 # In start order: a service's peers come up before it. To add a worker to a service, append
 # e.g. Process("relay", manage("publish_events")) to its processes.
+# The relay that publishes an event-sourced service's log to its Redis stream.
+RELAY = Process("relay", manage("publish_events"))
+
 SERVICES: tuple[Service, ...] = (
-    Service("order", "order_service", 8001, "ORDER", processes=(web(),)),
+    Service("order", "order_service", 8001, "ORDER", processes=(web(), RELAY)),
     Service(
         "inventory",
         "inventory_service",
         8002,
         "INVENTORY",
         seed=(manage("seed_catalog"),),
-        processes=(web(),),
+        processes=(web(), RELAY),
     ),
     Service(
         "saga",
@@ -136,9 +139,16 @@ SERVICES: tuple[Service, ...] = (
         processes=(
             web("config.wsgi:application", "--worker-class", "gthread", "--threads", "16"),
             Process("resumer", manage("resume_sagas", "--watch")),
+            RELAY,
         ),
     ),
-    Service("marketing", "marketing_service", 8004, "MARKETING", processes=(web(),)),
+    Service(
+        "marketing",
+        "marketing_service",
+        8004,
+        "MARKETING",
+        processes=(web(), Process("worker", manage("consume_events"))),
+    ),
     Service("bff", "bff_service", 8000, "BFF", processes=(web(),)),
 )
 

@@ -9,7 +9,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from eventkit.models import CommandRecord, Event, Stream
+from eventkit.models import Checkpoint, CommandRecord, DeadLetter, Event, RelayCursor, Stream
 
 
 def pretty_json(value) -> str:
@@ -100,3 +100,35 @@ class CommandRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="outcome")
     def outcome_pretty(self, obj):
         return pretty_json(obj.outcome)
+
+
+@admin.register(RelayCursor)
+class RelayCursorAdmin(ReadOnlyAdmin):
+    list_display = ("name", "position", "updated_at")
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("source", "position", "updated_at")
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = ("source", "position", "event_type", "attempts", "created_at")
+    list_filter = ("source", "event_type")
+    search_fields = ("event_id", "error")
+    fields = (
+        "source",
+        "position",
+        "event_id",
+        "event_type",
+        "attempts",
+        "created_at",
+        "error",
+        "data_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="data")
+    def data_pretty(self, obj):
+        return pretty_json(obj.data)

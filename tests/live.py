@@ -137,3 +137,26 @@ def _terminate(process: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             manage_all.signal_group(process.pid, 9)
             process.wait(5)
+
+
+class RedisServer:
+    """A private redis-server on a free port: tests may FLUSHALL it without harming others."""
+
+    def __init__(self, data_dir: Path):
+        self.port = manage_all.free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        binary = manage_all.redis_server_binary(manage_all.VENV, manage_all.Output())
+        self.process = subprocess.Popen(
+            manage_all.redis_server_argv(binary, self.port, data_dir),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not manage_all.port_open("127.0.0.1", self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)  # polling a condition (the port), bounded by the deadline
+
+    def stop(self) -> None:
+        _terminate(self.process)

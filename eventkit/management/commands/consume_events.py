@@ -26,8 +26,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}")
-        parser.add_argument("--claim-idle-ms", type=int, default=15_000)
-        parser.add_argument("--catch-up-seconds", type=float, default=5.0)
+        env = os.environ
+        parser.add_argument(
+            "--claim-idle-ms",
+            type=int,
+            default=int(env.get("CONSUMER_CLAIM_IDLE_MS", 15_000)),
+            help="claim a dead worker's messages after they sat unacknowledged this long",
+        )
+        parser.add_argument(
+            "--catch-up-seconds",
+            type=float,
+            default=float(env.get("CONSUMER_CATCH_UP_SECONDS", 5.0)),
+            help="how often an idle worker asks the sources' feeds whether it missed events",
+        )
         parser.add_argument("--batch-size", type=int, default=200)
 
     def handle(self, *args, name, claim_idle_ms, catch_up_seconds, batch_size, **options):

@@ -1,0 +1,25 @@
+"""Marketing service settings: the shared defaults (servicekit), the marketing app, and the
+order events it reads (fed to ``marketing.projections`` by ``manage.py consume_events``)."""
+
+from pathlib import Path
+
+from servicekit.settings import configure
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+shared = configure(
+    service="marketing-service",
+    base_dir=BASE_DIR,
+    apps=["eventkit", "marketing"],
+    title="Marketing service: sales analytics projected from order events",
+)
+globals().update(shared)
+
+EVENTKIT = {
+    "CONSUMER": {
+        "GROUP": "marketing",
+        "SOURCES": {
+            "order-service": {"stream": "events.order", "url": shared["ORDER_SERVICE_URL"]},
+        },
+    }
+}

@@ -1,0 +1,91 @@
+"""Reads of the marketing read models: what the query API answers."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
+from marketing.models import CustomerStats, DailySales, ProductStats, average
+
+TOP = 5
+RECENT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Summary:
+    total_revenue: int
+    total_customers: int
+    total_product_types: int
+    total_orders: int
+    confirmed_orders: int
+    cancelled_orders: int
+
+    @property
+    def conversion_rate(self) -> float:
+        """Confirmed orders per created order, 0 when there are none."""
+        return round(self.confirmed_orders / self.total_orders, 4) if self.total_orders else 0.0
+
+    @property
+    def avg_order_value(self) -> float:
+        return average(self.total_revenue, self.confirmed_orders)
+
+
+@dataclass(frozen=True)
+class Overview:
+    summary: Summary
+    top_customers: list[CustomerStats]
+    top_products: list[ProductStats]
+    recent_daily_sales: list[DailySales]
+
+
+def _by_revenue(queryset, *tie_breaks):
+    return queryset.order_by("-total_revenue", *tie_breaks)
+
+
+def summary() -> Summary:
+    # The day table is the smallest that holds every order exactly once.
+    totals = DailySales.objects.aggregate(
+        **{
+            name: Coalesce(Sum(name), 0)
+            for name in ("total_revenue", "total_orders", "confirmed_orders", "cancelled_orders")
+        }
+    )
+    return Summary(
+        total_customers=CustomerStats.objects.count(),
+        total_product_types=ProductStats.objects.count(),
+        # PostgreSQL sums a bigint column as numeric: back to int.
+        **{name: int(value) for name, value in totals.items()},
+    )
+
+
+def overview() -> Overview:
+    """Totals, the top five customers and products by revenue, the seven latest sales days."""
+    return Overview(
+        summary=summary(),
+        top_customers=list(customer_list(limit=TOP, offset=0)[0]),
+        top_products=list(product_list(limit=TOP, offset=0)[0]),
+        recent_daily_sales=list(daily_sales(limit=RECENT_DAYS, offset=0)[0]),
+    )
+
+
+def customer_list(*, limit: int, offset: int) -> tuple[list[CustomerStats], int]:
+    customers = _by_revenue(CustomerStats.objects.all(), "customer_name")
+    return list(customers[offset : offset + limit]), customers.count()
+
+
+def product_list(*, limit: int, offset: int) -> tuple[list[ProductStats], int]:
+    products = _by_revenue(ProductStats.objects.all(), "product_name", "product_id")
+    return list(products[offset : offset + limit]), products.count()
+
+
+def daily_sales(
+    *, days: int | None = None, limit: int, offset: int, today: date | None = None
+) -> tuple[list[DailySales], int]:
+    """Days with orders, newest first; with ``days``, only the last ``days`` UTC days
+    (today included)."""
+    sales = DailySales.objects.order_by("-sale_date")
+    if days is not None:
+        today = today or datetime.now(UTC).date()
+        sales = sales.filter(sale_date__gt=today - timedelta(days=days))
+    return list(sales[offset : offset + limit]), sales.count()
