@@ -272,15 +272,18 @@ def execute(
     command_id: str | None = None,
     payload: Any = None,
     causation_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Outcome:
     """Run ``command`` in one transaction, retrying lost races, at most once per command id.
 
     ``command`` receives a :class:`Session`, loads and changes aggregates, saves them and
     returns a JSON-ready value. With a ``command_id`` that value is stored and a repeat of
     the command is answered from it (``Outcome.replayed``) without running it again; the
-    same id with a different ``payload`` is a :class:`Conflict`.
+    same id with a different ``payload`` is a :class:`Conflict`. ``metadata`` is added to
+    the metadata of every event the command appends.
     """
     metadata = {
+        **(metadata or {}),
         "correlation_id": current_correlation_id(),
         "causation_id": causation_id or command_id,
         "command_id": command_id,

@@ -4,8 +4,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from servicekit.permissions import ServiceTokenRequired
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class CommandApi(APIView):
+    """Base of every command view: guarded by the service token when one is configured."""
+
+    permission_classes = [ServiceTokenRequired]
 
 
 class PageQuery(serializers.Serializer):

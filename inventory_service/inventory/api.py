@@ -17,6 +17,7 @@ from inventory.serializers import (
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     PAGE_PARAMETERS,
+    CommandApi,
     command_id,
     command_response,
     list_response,
@@ -44,7 +45,7 @@ class ProductDetailApi(APIView):
         return Response(ProductSerializer(product).data)
 
 
-class ReserveApi(APIView):
+class ReserveApi(CommandApi):
     @extend_schema(
         request=ReserveInput,
         responses={200: ReservationOutcomeSerializer, **REFUSALS},
@@ -63,7 +64,7 @@ class ReserveApi(APIView):
         return command_response(outcome)
 
 
-class ReleaseApi(APIView):
+class ReleaseApi(CommandApi):
     @extend_schema(
         request=ReleaseInput,
         responses={200: ReservationOutcomeSerializer, **REFUSALS},
@@ -82,7 +83,7 @@ class ReleaseApi(APIView):
         return command_response(outcome)
 
 
-class RestockApi(APIView):
+class RestockApi(CommandApi):
     @extend_schema(
         request=RestockInput,
         responses={200: LevelsSerializer, **REFUSALS},

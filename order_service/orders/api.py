@@ -19,6 +19,7 @@ from orders.serializers import (
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     PAGE_PARAMETERS,
+    CommandApi,
     command_id,
     command_response,
     list_response,
@@ -28,7 +29,7 @@ from servicekit.api import (
 REFUSALS = {400: None, 404: None, 409: None}
 
 
-class CreateOrderApi(APIView):
+class CreateOrderApi(CommandApi):
     @extend_schema(
         request=CreateOrderInput,
         responses={201: OrderSerializer, 200: OrderSerializer, **REFUSALS},
@@ -50,7 +51,7 @@ class CreateOrderApi(APIView):
         return command_response(outcome, created=bool(outcome.recorded))
 
 
-class ConfirmOrderApi(APIView):
+class ConfirmOrderApi(CommandApi):
     @extend_schema(
         request=ConfirmOrderInput,
         responses={200: OrderSerializer, **REFUSALS},
@@ -63,7 +64,7 @@ class ConfirmOrderApi(APIView):
         return command_response(outcome)
 
 
-class CancelOrderApi(APIView):
+class CancelOrderApi(CommandApi):
     @extend_schema(
         request=CancelOrderInput,
         responses={200: OrderSerializer, **REFUSALS},

@@ -13,10 +13,10 @@ from sagas.serializers import (
     SagaQuery,
     SagaSummarySerializer,
 )
-from servicekit.api import PAGE_PARAMETERS, list_response, validated
+from servicekit.api import PAGE_PARAMETERS, CommandApi, list_response, validated
 
 
-class PlaceOrderApi(APIView):
+class PlaceOrderApi(CommandApi):
     @extend_schema(
         request=PlaceOrderInput,
         responses={200: SagaOutcomeSerializer, 202: SagaOutcomeSerializer, 400: None, 404: None},

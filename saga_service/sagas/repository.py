@@ -19,7 +19,7 @@ from django.utils import timezone
 from eventkit import store
 from eventkit.store import Session
 from sagas.domain import PlaceOrderSaga, SagaStarted
-from sagas.models import SagaLease
+from sagas.models import SagaLease, SagaView
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class SagaRepository:
     def __init__(self, *, owner: str, lease_seconds: float):
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self._order_ids: dict = {}
 
     def _lease_until(self):
         return timezone.now() + timedelta(seconds=self.lease_seconds)
@@ -49,6 +50,7 @@ class SagaRepository:
         drive it), FINISHED (nothing to do), BUSY (another live process is driving it).
         """
         saga_id = saga_id_for(details.order_id)
+        self._order_ids[saga_id] = details.order_id
         found: dict = {}
 
         def command(session: Session) -> str:
@@ -70,7 +72,9 @@ class SagaRepository:
             session.save(saga)
             return RESUMED
 
-        outcome = store.execute(command, command_type="PlaceOrder")
+        outcome = store.execute(
+            command, command_type="PlaceOrder", metadata={"order_id": details.order_id}
+        )
         return found["saga"], outcome.value
 
     def take_over(self, saga_id) -> PlaceOrderSaga | None:
@@ -86,7 +90,7 @@ class SagaRepository:
             found["saga"] = saga
             return True
 
-        store.execute(command, command_type="ResumeSaga")
+        store.execute(command, command_type="ResumeSaga", metadata=self._about(saga_id))
         return found.get("saga")
 
     def record(self, saga_id, change: Callable[[PlaceOrderSaga], None]) -> PlaceOrderSaga:
@@ -106,8 +110,18 @@ class SagaRepository:
                 lease.save(update_fields=["expires_at"])
             found["saga"] = saga
 
-        store.execute(command, command_type="RecordSagaStep")
+        store.execute(command, command_type="RecordSagaStep", metadata=self._about(saga_id))
         return found["saga"]
+
+    def _about(self, saga_id) -> dict:
+        """Every saga event names its order, so subscribers need no saga-to-order lookup."""
+        order_id = self._order_ids.get(saga_id)
+        if order_id is None:
+            order_id = (
+                SagaView.objects.filter(pk=saga_id).values_list("order_id", flat=True).first()
+            )
+            self._order_ids[saga_id] = order_id
+        return {"order_id": str(order_id)} if order_id else {}
 
     def renew(self, saga_id) -> None:
         renewed = SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(

@@ -155,3 +155,17 @@ def test_rebuild_reproduces_orders_and_check_catches_corruption(api):
         call_command("rebuild_projections", "--check", "--no-progress", **quiet)
     call_command("rebuild_projections", "--no-progress", **quiet)
     assert OrderView.objects.get(pk=a).status == "CANCELLED"
+
+
+def test_commands_need_the_service_token_when_one_is_set(api, settings):
+    settings.SERVICE_TOKEN = "s3cret"
+    assert create(api).status_code == 403
+    assert api.get("/queries/orders").status_code == 200  # queries stay open
+    authorised = api.post(
+        "/commands/orders", body(), format="json", headers={"Authorization": "Bearer s3cret"}
+    )
+    assert authorised.status_code == 201
+    wrong = api.post(
+        "/commands/orders", body(), format="json", headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
