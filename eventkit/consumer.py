@@ -65,6 +65,7 @@ class Consumer:
         claim_idle_ms: int = 15_000,
         max_attempts: int = 3,
         catch_up_seconds: float = 5.0,
+        start_at_head: bool = False,
     ):
         self.client = client
         self.group = group
@@ -77,6 +78,9 @@ class Consumer:
         self.claim_idle_ms = claim_idle_ms
         self.max_attempts = max_attempts
         self.catch_up_seconds = catch_up_seconds
+        # A consumer that only relays live changes (the BFF's websocket feed) starts at the
+        # sources' current head instead of replaying their whole history.
+        self.start_at_head = start_at_head
         self.dead_letter_stream = f"deadletter.{group}"
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
@@ -180,6 +184,8 @@ class Consumer:
             ids[event.source].append((stream, message_id, event.position))
         applied = 0
         for source, events in known.items():
+            if self.start_at_head:
+                self._start_at(source, min(events) - 1)
             applied += self.advance(source, max(events), events)
             done = self.checkpoint(source)
             acks = defaultdict(list)
@@ -223,6 +229,9 @@ class Consumer:
                 checkpoint.position = events[-1].position
                 checkpoint.save(update_fields=["position", "updated_at"])
             return len(events)
+
+    def _start_at(self, source: str, position: int) -> None:
+        Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
 
     def _lock_checkpoint(self, source: str) -> Checkpoint:
         Checkpoint.objects.get_or_create(source=source)
@@ -308,6 +317,8 @@ class Consumer:
         applied = 0
         for source, feed in self.feeds.items():
             _, head = feed.page(self.checkpoint(source), limit=1)
+            if self.start_at_head:
+                self._start_at(source, head)
             if head > self.checkpoint(source):
                 applied += self.advance(source, head)
         return applied

@@ -45,8 +45,15 @@ class DomainEvent:
     def to_data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    # A tolerant reader ignores fields it does not know: how a consumer reads another
+    # service's events, so that the publisher may add fields without breaking it.
+    tolerant: ClassVar[bool] = False
+
     @classmethod
     def from_data(cls, data: dict[str, Any], schema_version: int) -> Self:
+        if cls.tolerant:
+            known = {f.name for f in dataclasses.fields(cls)}
+            data = {k: v for k, v in data.items() if k in known}
         for version in range(schema_version, cls.schema_version):
             upcast = cls.upcasters.get(version)
             if upcast is None:
@@ -60,14 +67,19 @@ class DomainEvent:
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
 
 
-def event(event_type: str, *, schema_version: int = 1, upcasters=None):
-    """Class decorator: make a frozen dataclass event and register it under ``event_type``."""
+def event(event_type: str, *, schema_version: int = 1, upcasters=None, tolerant: bool = False):
+    """Class decorator: make a frozen dataclass event and register it under ``event_type``.
+
+    ``tolerant=True`` is for reading events another service publishes: fields this class
+    does not declare are ignored instead of failing.
+    """
 
     def decorate(cls):
         cls = dataclasses.dataclass(frozen=True)(cls)
         cls.event_type = event_type
         cls.schema_version = schema_version
         cls.upcasters = dict(upcasters or {})
+        cls.tolerant = tolerant
         known = _EVENT_TYPES.get(event_type)
         if known is not None and known.__qualname__ != cls.__qualname__:
             raise ValueError(f"event type {event_type!r} is used by {known.__qualname__} too")

@@ -52,3 +52,15 @@ def test_snapshot_round_trip():
     copy = Tally(tally.id)
     copy.restore_snapshot(tally.to_snapshot())
     assert (copy.name, copy.total) == ("d", 5)
+
+
+def test_a_tolerant_reader_ignores_fields_it_does_not_know():
+    from eventkit.domain import DomainEvent, event
+
+    @event("ReaderProbe", tolerant=True)
+    class ReaderProbe(DomainEvent):
+        amount: int
+
+    assert decode_event("ReaderProbe", 1, {"amount": 1, "added_later": "x"}) == ReaderProbe(1)
+    with pytest.raises(TypeError):
+        decode_event("TallyOpened", 1, {"name": "a", "added_later": "x"})  # strict by default

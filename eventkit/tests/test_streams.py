@@ -188,3 +188,17 @@ def test_two_competing_workers_over_1000_events_count_exactly(pipeline):
         th.join(10)
     assert sum(additions for _, additions in totals().values()) == 990
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 1000
+
+
+def test_a_live_only_consumer_starts_at_the_head_instead_of_replaying_history(pipeline):
+    _, _, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    worker = consumer(start_at_head=True)
+    worker.catch_up()
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 2
+    assert totals() == {}  # history was not replayed
+    add(t, 4)
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (4, 1)}

@@ -3,7 +3,8 @@
 Configured by ``settings.EVENTKIT["CONSUMER"]``::
 
     {"GROUP": "marketing",
-     "SOURCES": {"order-service": {"stream": "events.order", "url": "http://127.0.0.1:8001"}}}
+     "SOURCES": {"order-service": {"stream": "events.order", "url": "http://127.0.0.1:8001"}},
+     "START_AT_HEAD": False}   # True: skip history, follow only what happens from now on
 
 Any number of workers may run; see ``eventkit.consumer`` for the guarantees.
 """
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             batch_size=batch_size,
             claim_idle_ms=claim_idle_ms,
             catch_up_seconds=catch_up_seconds,
+            start_at_head=config.get("START_AT_HEAD", False),
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
