@@ -149,7 +149,17 @@ SERVICES: tuple[Service, ...] = (
         "MARKETING",
         processes=(web(), Process("worker", manage("consume_events"))),
     ),
-    Service("bff", "bff_service", 8000, "BFF", processes=(web(),)),
+    Service(
+        "bff",
+        "bff_service",
+        8000,
+        "BFF",
+        # ASGI: HTTP and the order websockets on one port; the feed pushes saga progress.
+        processes=(
+            web("config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"),
+            Process("feed", manage("consume_events")),
+        ),
+    ),
 )
 
 

@@ -40,6 +40,7 @@ totals were wrong or an order never appeared within ``--lag-timeout``.
 import argparse
 import itertools
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,7 @@ class Bench:
             startup_s=round(startup, 3),
             stream_length=self.redis.xlen("events.order"),
             events_per_s=round(events / seconds, 1),
+            net_events_per_s=round(events / (seconds - startup), 1) if seconds > startup else None,
         )
 
     def _publish_once(self) -> float:
@@ -459,6 +461,7 @@ def main() -> int:
 
     bench = Bench(args)
     results: dict[str, dict] = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # tear down on kill, too
     try:
         bench.start()
         if not args.skip_catch_up:

@@ -1,0 +1,64 @@
+"""BFF settings: the shared defaults (servicekit) plus Channels, CORS and the event feed."""
+
+from pathlib import Path
+
+import environ
+
+from servicekit.settings import REPO_ROOT, configure
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+shared = configure(
+    service="bff",
+    base_dir=BASE_DIR,
+    apps=["channels", "corsheaders", "eventkit", "gateway"],
+    title="BFF: the web UI's one API (orders, catalog, events, marketing) and websockets",
+)
+globals().update(shared)
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    *shared["MIDDLEWARE"],
+]
+
+ASGI_APPLICATION = "config.asgi.application"
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [shared["REDIS_URL"]], "capacity": 1000, "expiry": 30},
+    }
+}
+
+# The Vite dev server is the only other origin that may call the API from a browser.
+DEV_SERVER_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=DEV_SERVER_ORIGINS)
+CORS_EXPOSE_HEADERS = ["X-Total-Count", "X-Correlation-ID"]
+# Pages served by the BFF itself, plus the dev server; a websocket from anywhere else is refused.
+WS_ALLOWED_ORIGINS = env.list(
+    "WS_ALLOWED_ORIGINS",
+    default=["http://localhost:8000", "http://127.0.0.1:8000", *DEV_SERVER_ORIGINS],
+)
+
+# The built web UI (frontend/dist), served at / by WhiteNoise.
+FRONTEND_DIST = Path(env.str("FRONTEND_DIST", default=str(REPO_ROOT / "frontend" / "dist")))
+WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+WHITENOISE_INDEX_FILE = True
+
+BFF = {
+    "CONNECT_TIMEOUT_SECONDS": env.float("BFF_CONNECT_TIMEOUT_SECONDS", default=1.0),
+    "READ_TIMEOUT_SECONDS": env.float("BFF_READ_TIMEOUT_SECONDS", default=5.0),
+    # Placing an order waits for the saga, which may retry until its own deadline.
+    "SAGA_TIMEOUT_SECONDS": env.float("BFF_SAGA_TIMEOUT_SECONDS", default=35.0),
+}
+
+EVENTKIT = {
+    "CONSUMER": {
+        "GROUP": "bff",
+        "SOURCES": {
+            "order-service": {"stream": "events.order", "url": shared["ORDER_SERVICE_URL"]},
+            "saga-service": {"stream": "events.saga", "url": shared["SAGA_SERVICE_URL"]},
+        },
+        "START_AT_HEAD": True,
+    }
+}

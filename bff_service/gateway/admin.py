@@ -1,0 +1,1 @@
+"""Nothing of the BFF's own to administer; eventkit registers the feed's checkpoints."""

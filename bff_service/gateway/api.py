@@ -1,0 +1,145 @@
+"""The BFF's HTTP API: what the web UI calls, and nothing else does."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from eventkit.errors import NotFound
+from gateway import services
+from gateway.downstream import get
+from gateway.serializers import DailyQuery, EventsQuery, OrderQuery, PlaceOrderInput
+from servicekit.api import IDEMPOTENCY_PARAMETER, PAGE_PARAMETERS, list_response, page, validated
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def passthrough(answer, *, paged: bool = False) -> Response:
+    """The service's answer as it came (4xx included); lists keep their total header."""
+    headers = {}
+    if paged and answer.total is not None:
+        headers["X-Total-Count"] = str(answer.total)
+    return Response(answer.body, status=answer.status, headers=headers)
+
+
+def with_degraded(body: dict, degraded: list[str]) -> Response:
+    return Response({**body, "degraded": degraded})
+
+
+class ProductListApi(APIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        limit, offset = page(request)
+        return passthrough(
+            get("inventory-service", "/queries/products", limit=limit, offset=offset), paged=True
+        )
+
+
+class ProductDetailApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, product_id):
+        return passthrough(get("inventory-service", f"/queries/products/{product_id}"))
+
+
+class OrderListApi(APIView):
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("status", OpenApiTypes.STR),
+            OpenApiParameter("customer", OpenApiTypes.STR),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        q = validated(OrderQuery, request.query_params)
+        answer = get(
+            "order-service",
+            "/queries/orders",
+            limit=q["limit"],
+            offset=q["offset"],
+            status=q.get("status"),
+            customer=q.get("customer"),
+        )
+        return passthrough(answer, paged=True)
+
+    @extend_schema(
+        request=PlaceOrderInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: None, 404: None},
+        description="Place an order: the product is looked up and priced, and the place-order "
+        "saga runs. Answers `{order_id, success, status, message, saga_log, ...}`: 200 for "
+        "both confirmed and cancelled orders, 202 if the saga has not finished. The same "
+        "`Idempotency-Key` again answers with the same order and places nothing twice.",
+    )
+    def post(self, request):
+        data = validated(PlaceOrderInput, request.data)
+        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        answer = services.place_order(
+            customer_name=data["customer_name"],
+            product_id=data["product_id"],
+            quantity=data["quantity"],
+            idempotency_key=key[:200] if key else None,
+            faults=data.get("faults"),
+        )
+        return passthrough(answer)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, order_id):
+        detail, degraded = services.order_detail(order_id)
+        return with_degraded(detail, degraded)
+
+
+class EventListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+            OpenApiParameter("service", OpenApiTypes.STR, enum=list(services.EVENT_SOURCES)),
+            OpenApiParameter("type", OpenApiTypes.STR, description="event type"),
+            OpenApiParameter("aggregate", OpenApiTypes.UUID, description="aggregate id"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        description="One timeline merged from the order, inventory and saga logs, newest "
+        "first; each event names its `service`. `X-Degraded` lists services that did not "
+        "answer.",
+    )
+    def get(self, request):
+        q = validated(EventsQuery, request.query_params)
+        events, total, degraded = services.events_timeline(
+            service=q.get("service"),
+            event_type=q.get("type"),
+            aggregate_id=q.get("aggregate"),
+            limit=q["limit"],
+            offset=q["offset"],
+        )
+        response = list_response(events, total)
+        if degraded:
+            response["X-Degraded"] = ",".join(degraded)
+        return response
+
+
+class DashboardApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        body, degraded = services.dashboard()
+        return with_degraded(body, degraded)
+
+
+class MarketingApi(APIView):
+    KINDS = ("overview", "customers", "products", "daily")
+
+    @extend_schema(
+        parameters=[*PAGE_PARAMETERS, OpenApiParameter("days", OpenApiTypes.INT)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, kind):
+        if kind not in self.KINDS:
+            raise NotFound(f"no marketing view {kind!r}")
+        q = validated(DailyQuery, request.query_params)
+        params = {"limit": q["limit"], "offset": q["offset"], "days": q.get("days")}
+        if kind == "overview":
+            params = {}
+        answer = get("marketing-service", f"/queries/marketing/{kind}", **params)
+        return passthrough(answer, paged=kind != "overview")

@@ -1,0 +1,70 @@
+"""Websocket endpoints: ``/ws/orders/`` (every order) and ``/ws/orders/<id>/`` (one order).
+
+On connect a client first joins its group, then is sent a ``snapshot`` of the current state,
+then every change as it happens. Joining before reading means no change can fall between the
+snapshot and the first push (at worst one arrives twice; messages carry positions, and a
+status is idempotent to apply).
+"""
+
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from eventkit.errors import NotFound
+from gateway import services
+from gateway.downstream import ServiceUnavailable
+from gateway.push import ALL_ORDERS, order_group
+
+logger = logging.getLogger(__name__)
+
+
+class FeedConsumer(AsyncJsonWebsocketConsumer):
+    group: str
+
+    async def connect(self):
+        self.group = self.group_name()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        try:
+            snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
+        except ServiceUnavailable as exc:
+            snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
+        await self.send_json(snapshot)
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if content == {"type": "ping"}:
+            await self.send_json({"type": "pong"})
+
+    async def push(self, event):
+        await self.send_json(event["message"])
+
+    def group_name(self) -> str:
+        raise NotImplementedError(".group_name() must be overridden")
+
+    def snapshot(self) -> dict:
+        raise NotImplementedError(".snapshot() must be overridden")
+
+
+class AllOrdersConsumer(FeedConsumer):
+    def group_name(self):
+        return ALL_ORDERS
+
+    def snapshot(self):
+        return {"type": "snapshot", "orders": services.recent_orders()}
+
+
+class OrderConsumer(FeedConsumer):
+    def group_name(self):
+        return order_group(self.scope["url_route"]["kwargs"]["order_id"])
+
+    def snapshot(self):
+        order_id = self.scope["url_route"]["kwargs"]["order_id"]
+        try:
+            detail, degraded = services.order_detail(order_id)
+        except NotFound:
+            return {"type": "snapshot", "order": None}
+        return {"type": "snapshot", "order": detail, "degraded": degraded}

@@ -1,0 +1,129 @@
+"""Calls from the BFF to the services behind it.
+
+One pooled ``requests.Session`` per process, a connect and a read timeout on every call,
+the service token on every call, and the correlation id passed along. :func:`gather` runs
+independent calls in parallel and reports which services could not answer instead of
+failing the whole page: the BFF answers with what it has and a ``degraded`` list.
+"""
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from eventkit.errors import Unavailable
+from servicekit.context import current_correlation_id
+
+logger = logging.getLogger(__name__)
+
+SERVICE_URL_SETTINGS = {
+    "order-service": "ORDER_SERVICE_URL",
+    "inventory-service": "INVENTORY_SERVICE_URL",
+    "saga-service": "SAGA_SERVICE_URL",
+    "marketing-service": "MARKETING_SERVICE_URL",
+}
+
+_session: requests.Session | None = None
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="downstream")
+
+
+class ServiceUnavailable(Unavailable):
+    code = "service_unavailable"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: object
+    headers: dict
+
+    @property
+    def total(self) -> int | None:
+        value = self.headers.get("X-Total-Count")
+        return int(value) if value is not None else None
+
+
+def session() -> requests.Session:
+    global _session
+    if _session is None:
+        s = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        _session = s
+    return _session
+
+
+def call(
+    service: str,
+    method: str,
+    path: str,
+    *,
+    params: dict | None = None,
+    json: object = None,
+    headers: dict | None = None,
+    read_timeout: float | None = None,
+) -> Answer:
+    """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable."""
+    url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
+    sent = dict(headers or {})
+    if settings.SERVICE_TOKEN:
+        sent["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
+    if cid := current_correlation_id():
+        sent["X-Correlation-ID"] = cid
+    timeout = (
+        settings.BFF["CONNECT_TIMEOUT_SECONDS"],
+        read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
+    )
+    try:
+        response = session().request(
+            method, url, params=params, json=json, headers=sent, timeout=timeout
+        )
+    except requests.RequestException as exc:
+        logger.warning("%s %s %s failed: %s", service, method, path, exc)
+        raise ServiceUnavailable(f"{service} did not answer", service=service) from exc
+    if response.status_code >= 500:
+        logger.warning("%s %s %s answered %s", service, method, path, response.status_code)
+        raise ServiceUnavailable(f"{service} answered {response.status_code}", service=service)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return Answer(response.status_code, body, dict(response.headers))
+
+
+def get(service: str, path: str, **params) -> Answer:
+    return call(service, "GET", path, params={k: v for k, v in params.items() if v is not None})
+
+
+def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], list[str]]:
+    """Run ``calls`` in parallel; returns their results and the services that failed.
+
+    A call that raises :class:`ServiceUnavailable` leaves its key out of the results and
+    names its service in the degraded list; any other exception propagates.
+    """
+    context_id = current_correlation_id()
+
+    def run(fn):
+        from servicekit import context
+
+        token = context.correlation_id.set(context_id)
+        try:
+            return fn()
+        finally:
+            context.correlation_id.reset(token)
+
+    futures = {key: _pool.submit(run, fn) for key, fn in calls.items()}
+    results, degraded = {}, []
+    for key, future in futures.items():
+        try:
+            results[key] = future.result()
+        except ServiceUnavailable as exc:
+            service = exc.details.get("service", key)
+            if service not in degraded:
+                degraded.append(service)
+    return results, degraded

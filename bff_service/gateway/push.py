@@ -1,0 +1,111 @@
+"""The websocket feed: order and saga events, forwarded to the browsers that watch them.
+
+``manage.py consume_events`` (consumer group ``bff`` on ``events.order`` and ``events.saga``)
+hands each event to these handlers, which send one message to the channel-layer group of
+all orders and one to the group of that order. Websocket consumers (``gateway.consumers``)
+relay them to their clients. Pushes are at-least-once; a client that reconnects is sent the
+current state first, so a push it missed cannot leave it wrong.
+"""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from eventkit.projections import projection
+from gateway import events as e
+
+ALL_ORDERS = "orders"
+
+orders = projection("ws-orders", models=[], source="order-service")
+sagas = projection("ws-sagas", models=[], source="saga-service")
+
+ORDER_STATUS = {
+    e.OrderCreated: "PENDING",
+    e.OrderConfirmed: "CONFIRMED",
+    e.OrderCancelled: "CANCELLED",
+}
+SAGA_STATUS = {
+    e.SagaStarted: "RUNNING",
+    e.SagaResumed: None,
+    e.CompensationStarted: "COMPENSATING",
+    e.SagaCompleted: "COMPLETED",
+    e.SagaCompensated: "COMPENSATED",
+    e.SagaFailed: "FAILED",
+}
+
+
+def order_group(order_id) -> str:
+    return f"order.{order_id}"
+
+
+def push(order_id: str, message: dict) -> None:
+    layer = get_channel_layer()
+    for group in (ALL_ORDERS, order_group(order_id)):
+        async_to_sync(layer.group_send)(group, {"type": "push", "message": message})
+
+
+def _common(recorded) -> dict:
+    return {
+        "event_type": recorded.event_type,
+        "position": recorded.position,
+        "at": recorded.recorded_at.isoformat(),
+    }
+
+
+@orders.on(e.OrderCreated, e.OrderConfirmed, e.OrderCancelled)
+def order_changed(event, recorded):
+    order_id = str(recorded.stream_id)
+    message = {
+        "type": "order.status",
+        "order_id": order_id,
+        "status": ORDER_STATUS[type(event)],
+        **_common(recorded),
+    }
+    if isinstance(event, e.OrderCreated):
+        message["order"] = {"id": order_id, "status": "PENDING", **event.to_data()}
+    if isinstance(event, e.OrderCancelled):
+        message["reason"] = event.reason
+    push(order_id, message)
+
+
+@sagas.on(e.StepStarted, e.StepSucceeded, e.StepFailed)
+def saga_step(event, recorded):
+    order_id = recorded.metadata.get("order_id")
+    if not order_id:
+        return  # a saga event from before sagas named their order
+    status = {e.StepStarted: "STARTED", e.StepSucceeded: "COMPLETED", e.StepFailed: "FAILED"}
+    push(
+        order_id,
+        {
+            "type": "saga.step",
+            "order_id": order_id,
+            "saga_id": str(recorded.stream_id),
+            "step": event.seq,
+            "action": f"{event.step} (COMPENSATING)" if event.compensating else event.step,
+            "compensating": event.compensating,
+            "status": status[type(event)],
+            "message": getattr(event, "message", ""),
+            "error": getattr(event, "error", None) or None,
+            "duration_ms": getattr(event, "duration_ms", None),
+            "attempts": getattr(event, "attempts", None),
+            **_common(recorded),
+        },
+    )
+
+
+@sagas.on(*SAGA_STATUS)
+def saga_status(event, recorded):
+    order_id = recorded.metadata.get("order_id") or getattr(event, "order_id", None)
+    if not order_id:
+        return
+    push(
+        order_id,
+        {
+            "type": "saga.status",
+            "order_id": order_id,
+            "saga_id": str(recorded.stream_id),
+            "status": SAGA_STATUS[type(event)],
+            "resumed": isinstance(event, e.SagaResumed),
+            "reason": getattr(event, "reason", None),
+            **_common(recorded),
+        },
+    )

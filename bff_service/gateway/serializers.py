@@ -1,0 +1,46 @@
+"""Input shapes of the BFF API (outputs are the services' own shapes, documented there)."""
+
+from rest_framework import serializers
+
+from servicekit.api import PageQuery
+from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField
+
+FAULT_MODES = ("fail", "timeout", "crash_after")
+STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
+
+
+class PlaceOrderInput(serializers.Serializer):
+    customer_name = NameField()
+    product_id = serializers.UUIDField()
+    quantity = QuantityField()
+    faults = serializers.DictField(
+        child=serializers.ChoiceField(choices=FAULT_MODES),
+        required=False,
+        help_text="Demo fault injection, passed to the saga (works only with SAGA_FAULTS=1): "
+        '{"ReserveInventory": "fail" | "timeout" | "crash_after"}.',
+    )
+
+    def validate_faults(self, value):
+        unknown = set(value) - set(STEPS)
+        if unknown:
+            raise serializers.ValidationError(f"unknown step(s) {sorted(unknown)}")
+        return value
+
+
+class OrderQuery(PageQuery):
+    status = serializers.ChoiceField(choices=["PENDING", "CONFIRMED", "CANCELLED"], required=False)
+    customer = serializers.CharField(required=False, max_length=MAX_NAME_LENGTH)
+
+
+class EventsQuery(PageQuery):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=800, default=0)
+    service = serializers.ChoiceField(
+        choices=["order-service", "inventory-service", "saga-service"], required=False
+    )
+    type = serializers.CharField(required=False, max_length=100)
+    aggregate = serializers.UUIDField(required=False)
+
+
+class DailyQuery(PageQuery):
+    days = serializers.IntegerField(required=False, min_value=1, max_value=366)

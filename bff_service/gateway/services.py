@@ -1,0 +1,159 @@
+"""What the web UI asks for, composed from the services behind the BFF."""
+
+import uuid
+from datetime import datetime
+from heapq import merge
+
+from eventkit.errors import NotFound
+from gateway.downstream import Answer, ServiceUnavailable, call, gather, get
+
+EVENT_SOURCES = ("order-service", "inventory-service", "saga-service")
+ORDER_STATUSES = ("PENDING", "CONFIRMED", "CANCELLED")
+MAX_EVENT_WINDOW = 1000  # offset + limit; the services' feeds page at most this many
+
+# An Idempotency-Key names one order for good: the order id is derived from it, and the
+# saga places each order id once, so a repeated request gets the first answer.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("2f6e1c1a-0d5b-4a8e-9c47-6b3f8e2d1a90")
+
+
+class UnknownProduct(NotFound):
+    code = "unknown_product"
+
+
+def order_id_for_key(key: str) -> uuid.UUID:
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)
+
+
+def place_order(
+    *,
+    customer_name: str,
+    product_id: uuid.UUID,
+    quantity: int,
+    idempotency_key: str | None = None,
+    faults: dict | None = None,
+) -> Answer:
+    """Look the product up, price the order, run the saga; the saga's answer, enriched."""
+    product = get("inventory-service", f"/queries/products/{product_id}")
+    if product.status == 404:
+        raise UnknownProduct(f"no product {product_id}", product_id=str(product_id))
+    order_id = order_id_for_key(idempotency_key) if idempotency_key else uuid.uuid4()
+    body = {
+        "order_id": str(order_id),
+        "customer_name": customer_name,
+        "product_id": str(product_id),
+        "product_name": product.body["product_name"],
+        "quantity": quantity,
+        "total_price": product.body["price"] * quantity,
+    }
+    if faults:
+        body["faults"] = faults
+    from django.conf import settings
+
+    answer = call(
+        "saga-service",
+        "POST",
+        "/saga/place-order",
+        json=body,
+        read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
+    )
+    if answer.status >= 400 or not isinstance(answer.body, dict):
+        return answer
+    outcome = dict(answer.body)
+    outcome["message"] = _message(outcome)
+    return Answer(answer.status, outcome, answer.headers)
+
+
+def _message(outcome: dict) -> str:
+    if outcome.get("success"):
+        return f"Order confirmed: {outcome['quantity']} x {outcome['product_name']}"
+    if outcome.get("status") in ("RUNNING", "COMPENSATING"):
+        return "The order is still being processed; watch its status."
+    return f"Order cancelled: {outcome.get('reason') or 'the saga compensated'}"
+
+
+def order_detail(order_id: uuid.UUID) -> tuple[dict, list[str]]:
+    """The order with its events and saga log; a missing part is named in ``degraded``."""
+    results, degraded = gather(
+        {
+            "order": lambda: get("order-service", f"/queries/orders/{order_id}"),
+            "events": lambda: get("order-service", f"/events/{order_id}"),
+            "saga": lambda: get("saga-service", f"/sagas/{order_id}"),
+        }
+    )
+    order = results.get("order")
+    if order is None:
+        raise ServiceUnavailable("order-service did not answer", service="order-service")
+    if order.status == 404:
+        raise NotFound(f"no order {order_id}", order_id=str(order_id))
+    saga = results.get("saga")
+    detail = {
+        **order.body,
+        "events": results["events"].body if "events" in results else [],
+        "saga": saga.body if saga is not None and saga.status == 200 else None,
+    }
+    detail["saga_log"] = detail["saga"]["saga_log"] if detail["saga"] else []
+    return detail, degraded
+
+
+def events_timeline(
+    *,
+    service: str | None = None,
+    event_type: str | None = None,
+    aggregate_id: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict], int, list[str]]:
+    """One newest-first timeline merged from the services' event logs."""
+    sources = [service] if service else list(EVENT_SOURCES)
+    window = min(offset + limit, MAX_EVENT_WINDOW)
+
+    def fetch(source):
+        if aggregate_id:
+            return get(source, f"/events/{aggregate_id}")
+        return get(source, "/events", limit=window, event_type=event_type)
+
+    results, degraded = gather({s: (lambda s=s: fetch(s)) for s in sources})
+    streams, total = [], 0
+    for source, answer in results.items():
+        events = answer.body or []
+        if aggregate_id:
+            events = [
+                e for e in reversed(events) if not event_type or e["event_type"] == event_type
+            ]
+            total += len(events)
+        else:
+            total += answer.total or len(events)
+        streams.append([{**e, "service": source} for e in events])
+    timeline = list(merge(*streams, key=_newest_first))
+    return timeline[offset : offset + limit], total, degraded
+
+
+def _newest_first(event: dict):
+    return (-datetime.fromisoformat(event["created_at"]).timestamp(), -event["position"])
+
+
+def dashboard() -> tuple[dict, list[str]]:
+    calls = {
+        "products": lambda: get("inventory-service", "/queries/products"),
+        "marketing": lambda: get("marketing-service", "/queries/marketing/overview"),
+        "events": lambda: events_timeline(limit=10),
+    }
+    for status in ORDER_STATUSES:
+        calls[status] = lambda status=status: get(
+            "order-service", "/queries/orders", status=status, limit=1
+        )
+    results, degraded = gather(calls)
+    counts = {s: results[s].total for s in ORDER_STATUSES if s in results}
+    events = results.get("events")
+    if events is not None:
+        degraded += [s for s in events[2] if s not in degraded]
+    return {
+        "products": results["products"].body if "products" in results else [],
+        "order_counts": {**counts, "TOTAL": sum(counts.values())} if counts else {},
+        "recent_events": events[0] if events else [],
+        "marketing": results["marketing"].body if "marketing" in results else None,
+    }, degraded
+
+
+def recent_orders(limit: int = 20) -> list[dict]:
+    return get("order-service", "/queries/orders", limit=limit).body or []
