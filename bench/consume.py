@@ -12,19 +12,19 @@ order service's web process and marketing, all started as ``manage_all.py up`` s
    the last 30 days) are written straight into the order service's event table by one SQL
    statement. Then it times, each as events per second:
 
-   - the relay: ``manage.py publish_events --once`` copies the log to the Redis stream
-     (``startup_s``, Django's start measured by a run with nothing to publish, is reported
-     beside it and included in the rate);
+   - the relay: ``manage.py publish_events --once`` copies the log to the Redis stream;
    - catch-up from Redis: a marketing worker started on an empty marketing database, until
      its checkpoint reaches the last position;
    - feed repair: Redis flushed and marketing's database replaced by an empty one, so a new
      worker finds nothing in the stream and reads everything from the order service's
      HTTP feed (``GET /events?after=``).
 
-   Both worker rates count from the worker's spawn (``startup_s`` is until the checkpoint
-   first moved; ``steady_events_per_s`` counts from there). Marketing's totals are checked
-   against the generated orders each time (``consistent``). Above the stream's ``MAXLEN``
-   (100,000) the oldest messages are trimmed and the worker reads them from the feed.
+   ``events_per_s`` counts from the process's spawn, so it includes Django's start; the
+   relay's cursor and the worker's checkpoint are polled every 50 ms, ``startup_s`` is until
+   they first moved and ``steady_events_per_s`` counts from there. Marketing's totals are
+   checked against the generated orders each time (``consistent``). Above the stream's
+   ``MAXLEN`` (100,000) the oldest messages are trimmed and the worker reads them from the
+   feed instead.
 
 2. End-to-end lag. With the order relay and a marketing worker running, paced clients POST
    ``--rate`` orders a second for ``--seconds`` to ``/commands/orders`` on a fixed timetable
@@ -176,8 +176,7 @@ class Bench:
 
     def catch_up(self) -> list[dict]:
         events = self.args.events
-        startup = self._publish_once()  # nothing to publish yet: Django's start alone
-        results = [self.generate(events), self.publish(events, startup)]
+        results = [self.generate(events), self.publish(events)]
         results.append(self.run_worker("catch_up", events))
         # Feed repair: nothing in Redis, an empty marketing database, a new worker.
         self.marketing.stop_all()
@@ -207,69 +206,91 @@ class Bench:
             conn.execute("ANALYZE eventkit_event")
         return self.emit("generate", events=events, seconds=time.perf_counter() - started)
 
-    def publish(self, events: int, startup: float) -> dict:
-        seconds = self._publish_once()
-        return self.emit(
-            "relay",
-            events=events,
-            seconds=seconds,
-            startup_s=round(startup, 3),
-            stream_length=self.redis.xlen("events.order"),
-            events_per_s=round(events / seconds, 1),
-            net_events_per_s=round(events / (seconds - startup), 1) if seconds > startup else None,
-        )
-
-    def _publish_once(self) -> float:
+    def publish(self, events: int) -> dict:
+        """Time ``publish_events --once``, following the relay's cursor as it goes."""
         started = time.perf_counter()
-        subprocess.run(
+        relay = subprocess.Popen(
             [str(VENV_BIN / "python"), "manage.py", "publish_events", "--once"],
             cwd=self.order.cwd,
             env=self.order.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=self.args.timeout,
-            check=True,
         )
-        return time.perf_counter() - started
+        try:
+            progress = self.follow(
+                self.order_db.url,
+                "SELECT position FROM eventkit_relay_cursor WHERE name = 'redis:events.order'",
+                events,
+                started,
+                running=lambda: relay.poll() is None,
+            )
+            output, _ = relay.communicate(timeout=60)
+        finally:
+            if relay.poll() is None:
+                relay.kill()
+        if relay.returncode != 0:
+            raise RuntimeError(f"publish_events --once failed: {output}")
+        seconds = time.perf_counter() - started  # until the process has exited
+        result = {
+            **progress,
+            "seconds": seconds,
+            "stream_length": self.redis.xlen("events.order"),
+            "events_per_s": round(progress["applied"] / seconds, 1),
+        }
+        return self.emit("relay", **result)
 
     def run_worker(self, name: str, events: int) -> dict:
         """Start a marketing worker and time it until its checkpoint reaches ``events``."""
         started = time.perf_counter()
         self.marketing.start_worker("worker")
-        first_move = None  # (time, position) when the checkpoint first moved
-        position, now = 0, started
-        deadline = started + self.args.timeout
-        with psycopg.connect(self.marketing.database.url, autocommit=True) as conn:
-            while now < deadline:
-                row = conn.execute(
-                    "SELECT position FROM eventkit_checkpoint WHERE source = %s", (SOURCE,)
-                ).fetchone()
-                now = time.perf_counter()
-                position = row[0] if row else 0
-                if position and first_move is None:
-                    first_move = (now, position)
-                if position >= events:
-                    break
-                time.sleep(0.05)  # polling the checkpoint, bounded by the deadline
-            totals = tuple(conn.execute(MARKETING_TOTALS).fetchone())
-        seconds = now - started
-        done = position >= events
-        result = {
-            "events": events,
-            "applied": position,
-            "done": done,
-            "seconds": seconds,
-            "startup_s": round(first_move[0] - started, 3) if first_move else None,
-            "events_per_s": round(position / seconds, 1),
-        }
-        if done and first_move and position > first_move[1]:
-            steady = (position - first_move[1]) / (now - first_move[0])
-            result["steady_events_per_s"] = round(steady, 1)
-        result["consistent"] = done and totals == expected_totals(events)
+        progress = self.follow(
+            self.marketing.database.url,
+            f"SELECT position FROM eventkit_checkpoint WHERE source = '{SOURCE}'",
+            events,
+            started,
+        )
+        seconds = progress["seconds"]
+        result = {**progress, "events_per_s": round(progress["applied"] / seconds, 1)}
+        totals = tuple(self.marketing.database.query(MARKETING_TOTALS)[0])
+        result["consistent"] = progress["done"] and totals == expected_totals(events)
         if not result["consistent"]:
             result["totals"] = list(totals)
             result["expected"] = list(expected_totals(events))
         return self.emit(name, **result)
+
+    def follow(self, url: str, sql: str, target: int, started: float, running=None) -> dict:
+        """Poll a position (``sql``) every 50 ms until it reaches ``target``.
+
+        Reports how long that took from ``started``, how long until the position first
+        moved (``startup_s``: the process starting, its first query), and the rate from then
+        on (``steady_events_per_s``).
+        """
+        first_move = None  # (time, position) when the position was first seen above 0
+        position, now = 0, started
+        deadline = started + self.args.timeout
+        with psycopg.connect(url, autocommit=True) as conn:
+            while now < deadline:
+                alive = running is None or running()
+                row = conn.execute(sql).fetchone()
+                now = time.perf_counter()
+                position = row[0] if row else 0
+                if position and first_move is None:
+                    first_move = (now, position)
+                if position >= target or not alive:
+                    break
+                time.sleep(0.05)  # polling a condition, bounded by the deadline
+        result = {
+            "events": target,
+            "applied": position,
+            "done": position >= target,
+            "seconds": now - started,
+            "startup_s": round(first_move[0] - started, 3) if first_move else None,
+        }
+        if result["done"] and first_move and now > first_move[0]:
+            steady = (position - first_move[1]) / (now - first_move[0])
+            result["steady_events_per_s"] = round(steady, 1)
+        return result
 
     # -- 2. lag -------------------------------------------------------------------------
 

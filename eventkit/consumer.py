@@ -108,6 +108,16 @@ class Consumer:
             applied += self._catch_up_safely()
         return applied
 
+    def start(self) -> None:
+        """Create the consumer groups and, for a live-only consumer, fix its starting point.
+
+        A live-only consumer starts at each source's head as it is when the worker starts,
+        so that nothing committed after that moment is skipped.
+        """
+        self.ensure_groups()
+        if self.start_at_head:
+            self._catch_up_safely()
+
     def ensure_groups(self) -> None:
         for stream in self.streams:
             try:

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            consumer.ensure_groups()
+            consumer.start()
         except redis.RedisError as exc:
             self.stderr.write(f"Redis unavailable at start ({exc}); will keep trying")
         consumer.run(stop)

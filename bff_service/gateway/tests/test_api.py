@@ -1,0 +1,133 @@
+"""The BFF in-process: validation before any call, and answers when services are down.
+
+Everything that needs the services running is tested with live processes in
+tests/test_bff_live.py; here the services' URLs point at a closed port.
+"""
+
+import socket
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+LAPTOP = "a1111111-1111-1111-1111-111111111111"
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def nobody_home(settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for name in ("ORDER", "INVENTORY", "SAGA", "MARKETING"):
+        setattr(settings, f"{name}_SERVICE_URL", url)
+    settings.BFF = {**settings.BFF, "CONNECT_TIMEOUT_SECONDS": 0.2}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"customer_name": "", "product_id": LAPTOP, "quantity": 1},
+        {"customer_name": "x" * 201, "product_id": LAPTOP, "quantity": 1},
+        {"customer_name": "A", "product_id": "not-a-uuid", "quantity": 1},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": 0},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": -2},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": 100_000},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": "3"},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": 1.5},
+        {"customer_name": "A", "product_id": LAPTOP, "quantity": 1, "faults": {"X": "fail"}},
+        [],
+        "text",
+    ],
+)
+def test_bad_order_bodies_are_400_json_before_any_call(api, body):
+    response = api.post("/api/orders", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_broken_json_is_400(api):
+    response = api.post("/api/orders", "{oops", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+
+
+def test_a_service_that_does_not_answer_is_a_503_json(api):
+    response = api.get("/api/products")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    body = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
+    assert api.post("/api/orders", body, format="json").status_code == 503
+
+
+def test_the_dashboard_answers_with_what_it_has_and_names_what_is_missing(api):
+    response = api.get("/api/dashboard")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body["degraded"]) == {
+        "inventory-service",
+        "marketing-service",
+        "order-service",
+        "saga-service",
+    }
+    assert body["products"] == [] and body["marketing"] is None
+
+
+def test_events_timeline_with_its_sources_down_is_empty_and_says_why(api):
+    response = api.get("/api/events")
+    assert response.status_code == 200 and response.json() == []
+    assert set(response["X-Degraded"].split(",")) == {
+        "order-service",
+        "inventory-service",
+        "saga-service",
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/events?limit=0",
+        "/api/events?service=nope",
+        "/api/events?aggregate=xyz",
+        "/api/orders?status=SHIPPED",
+        "/api/marketing/daily?days=0",
+    ],
+)
+def test_bad_query_parameters_are_400(api, url):
+    assert api.get(url).status_code == 400
+
+
+def test_unknown_paths_are_json_404(api):
+    for url in ("/api/nope", f"/api/orders/{'x' * 5}", "/api/marketing/secrets"):
+        response = api.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["code"] == "not_found"
+
+
+def test_root_serves_the_ui_or_says_how_to_build_it(client, settings, tmp_path):
+    settings.FRONTEND_DIST = tmp_path
+    page = client.get("/")
+    assert page.status_code == 200 and b"npm" in page.content
+    (tmp_path / "index.html").write_text("<!doctype html><title>shop</title>")
+    assert b"<title>shop</title>" in b"".join(client.get("/").streaming_content)
+
+
+def test_cors_allows_only_the_dev_server(client):
+    allowed = client.get("/health", headers={"Origin": "http://localhost:3000"})
+    assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    foreign = client.get("/health", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign
+
+
+def test_idempotency_keys_name_one_order_for_good():
+    from gateway.services import order_id_for_key
+
+    assert order_id_for_key("k") == order_id_for_key("k") != order_id_for_key("k2")
+    assert isinstance(order_id_for_key(str(uuid.uuid4())), uuid.UUID)

@@ -1,0 +1,266 @@
+"""The BFF in front of the whole system: every service a real process on PostgreSQL, a
+private Redis, relays and workers running, and a service token required on commands.
+"""
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import websockets
+
+from tests.live import Database, LiveService, RedisServer
+
+pytestmark = pytest.mark.system
+
+LAPTOP = "a1111111-1111-1111-1111-111111111111"
+MONITOR = "d4444444-4444-4444-4444-444444444444"
+TIMEOUT = (3.05, 60)
+TOKEN = "live-test-token"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("bff")
+    redis_server = RedisServer(logs)
+    names = ("order", "inventory", "saga", "marketing", "bff")
+    databases = {n: Database(n) for n in names}
+    common = {"REDIS_URL": redis_server.url, "SERVICE_TOKEN": TOKEN}
+    services, started = {}, []
+    try:
+        for name in names:
+            peers = {f"{p.upper()}_SERVICE_URL": services[p].url for p in services}
+            extra = {"CONSUMER_CATCH_UP_SECONDS": "1"} if name in ("marketing", "bff") else {}
+            service = LiveService(
+                name, databases[name], log_dir=logs, workers=2, env={**common, **peers, **extra}
+            )
+            if name == "bff":  # the page a browser would open the websocket from
+                service.env["WS_ALLOWED_ORIGINS"] = service.url
+            services[name] = service
+            started.append(service.start())
+            for process in service.service.processes:
+                if process.role != "web":
+                    service.start_worker(process.role)
+        bff = services["bff"]
+        bff.ws_url = bff.url.replace("http://", "ws://")
+        bff.origin = bff.url
+        yield services
+    finally:
+        for service in started:
+            service.stop_all()
+        redis_server.stop()
+        for database in databases.values():
+            database.drop()
+
+
+def api(system, method, path, **kwargs):
+    return requests.request(method, f"{system['bff'].url}/api{path}", timeout=TIMEOUT, **kwargs)
+
+
+def order(system, product=LAPTOP, quantity=1, key=None):
+    headers = {"Idempotency-Key": key} if key else {}
+    body = {"customer_name": "Sato", "product_id": product, "quantity": quantity}
+    return api(system, "POST", "/orders", json=body, headers=headers)
+
+
+async def collect(url, origin, until, timeout=20.0):
+    """Messages from a websocket until ``until(messages)`` holds (or the timeout)."""
+    messages = []
+    async with websockets.connect(url, origin=origin, open_timeout=10) as ws:
+        deadline = time.monotonic() + timeout
+        while not until(messages) and time.monotonic() < deadline:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            messages.append(json.loads(raw))
+    return messages
+
+
+def watch_all_orders_while(system, action, until):
+    """Connect to /ws/orders/, run ``action`` once the snapshot arrived, collect messages."""
+    bff = system["bff"]
+    result = {}
+    connected = threading.Event()
+
+    def stop_when(messages):
+        if messages and not connected.is_set():
+            connected.set()
+        return "order_id" in result and until(messages, result["order_id"])
+
+    def act():
+        if not connected.wait(20):
+            return
+        response = action()
+        result["response"] = response
+        result["order_id"] = response.json()["order_id"]
+
+    actor = threading.Thread(target=act)
+    actor.start()
+    messages = asyncio.run(collect(f"{bff.ws_url}/ws/orders/", bff.origin, stop_when, 40))
+    actor.join(60)
+    return result, messages
+
+
+def for_order(messages, order_id):
+    return [m for m in messages if m.get("order_id") == order_id]
+
+
+def seen(messages, order_id, order_status, saga_status):
+    """Both ends have arrived: order and saga events travel on separate streams."""
+    mine = for_order(messages, order_id)
+    return any(m["type"] == "order.status" and m["status"] == order_status for m in mine) and any(
+        m["type"] == "saga.status" and m["status"] == saga_status for m in mine
+    )
+
+
+def test_products_and_one_product(system):
+    response = api(system, "GET", "/products")
+    assert response.status_code == 200 and response.headers["X-Total-Count"] == "5"
+    product = response.json()[0]
+    assert {"id", "product_name", "price", "quantity", "reserved", "available"} <= set(product)
+    one = api(system, "GET", f"/products/{LAPTOP}").json()
+    assert one["product_name"] == "Laptop" and one["price"] == 120_000
+    assert api(system, "GET", f"/products/{uuid.uuid4()}").status_code == 404
+
+
+def test_an_order_turns_confirmed_live_over_the_websocket(system):
+    result, messages = watch_all_orders_while(
+        system,
+        lambda: order(system, LAPTOP, 1),
+        lambda ms, oid: seen(ms, oid, "CONFIRMED", "COMPLETED"),
+    )
+    body = result["response"].json()
+    assert body["success"] is True and body["status"] == "COMPLETED"
+    assert body["message"].startswith("Order confirmed")
+    assert [s["action"] for s in body["saga_log"]] == [
+        "CreateOrder",
+        "ReserveInventory",
+        "ConfirmOrder",
+    ]
+    assert messages[0]["type"] == "snapshot"
+    statuses = [
+        m["status"] for m in for_order(messages, body["order_id"]) if m["type"] == "order.status"
+    ]
+    assert statuses == ["PENDING", "CONFIRMED"]
+
+
+def test_a_short_stock_order_shows_cancelled_and_its_compensation_live(system):
+    result, messages = watch_all_orders_while(
+        system,
+        lambda: order(system, MONITOR, 31),
+        lambda ms, oid: seen(ms, oid, "CANCELLED", "COMPENSATED"),
+    )
+    body = result["response"].json()
+    assert body["success"] is False and body["status"] == "COMPENSATED"
+    mine = for_order(messages, body["order_id"])
+    assert [m["status"] for m in mine if m["type"] == "order.status"] == ["PENDING", "CANCELLED"]
+    steps = [(m["action"], m["status"]) for m in mine if m["type"] == "saga.step"]
+    assert ("ReserveInventory", "FAILED") in steps
+    assert ("CancelOrder (COMPENSATING)", "COMPLETED") in steps
+
+
+def test_reconnecting_to_one_order_gets_its_current_state_first(system):
+    body = order(system, LAPTOP, 1).json()
+    bff = system["bff"]
+    messages = asyncio.run(
+        collect(f"{bff.ws_url}/ws/orders/{body['order_id']}/", bff.origin, lambda ms: ms)
+    )
+    snapshot = messages[0]
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["order"]["status"] == "CONFIRMED"
+    assert len(snapshot["order"]["saga_log"]) == 3
+    assert [e["event_type"] for e in snapshot["order"]["events"]] == [
+        "OrderCreated",
+        "OrderConfirmed",
+    ]
+
+
+def test_a_foreign_origin_is_refused(system):
+    bff = system["bff"]
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        asyncio.run(collect(f"{bff.ws_url}/ws/orders/", "http://evil.example", lambda ms: ms))
+    assert refused.value.response.status_code == 403
+
+
+def test_the_same_idempotency_key_places_one_order(system):
+    key = f"key-{uuid.uuid4()}"
+    barrier = threading.Barrier(5)
+    responses = [None] * 5
+
+    def client(i):
+        barrier.wait()
+        responses[i] = order(system, LAPTOP, 2, key=key)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ids = {r.json()["order_id"] for r in responses}
+    assert len(ids) == 1 and {r.status_code for r in responses} == {200}
+    (order_id,) = ids
+    events = requests.get(f"{system['order'].url}/events/{order_id}", timeout=TIMEOUT).json()
+    assert [e["event_type"] for e in events] == ["OrderCreated", "OrderConfirmed"]
+    clash = order(system, LAPTOP, 3, key=key)
+    assert clash.status_code == 409
+
+
+def test_an_unknown_product_is_a_404_json(system):
+    response = order(system, str(uuid.uuid4()), 1)
+    assert response.status_code == 404 and response.json()["code"] == "unknown_product"
+
+
+def test_orders_events_and_one_order_with_its_history(system):
+    body = order(system, LAPTOP, 1).json()
+    listing = api(system, "GET", "/orders", params={"limit": 2})
+    assert listing.status_code == 200 and int(listing.headers["X-Total-Count"]) >= 1
+    detail = api(system, "GET", f"/orders/{body['order_id']}").json()
+    assert detail["status"] == "CONFIRMED" and detail["degraded"] == []
+    assert [s["action"] for s in detail["saga_log"]][-1] == "ConfirmOrder"
+    timeline = api(system, "GET", "/events", params={"aggregate": body["order_id"]}).json()
+    assert {e["service"] for e in timeline} == {"order-service"}
+    merged = api(system, "GET", "/events", params={"limit": 30}).json()
+    assert {"order-service", "inventory-service", "saga-service"} <= {e["service"] for e in merged}
+    times = [e["created_at"] for e in merged]
+    assert times == sorted(times, reverse=True)
+    only_saga = api(system, "GET", "/events", params={"service": "saga-service"}).json()
+    assert {e["service"] for e in only_saga} == {"saga-service"}
+
+
+def test_marketing_passthrough_and_a_dashboard_that_survives_marketing_going_down(system):
+    overview = api(system, "GET", "/marketing/overview").json()
+    assert {"summary", "top_customers", "top_products", "recent_daily_sales"} <= set(overview)
+    for kind in ("customers", "products", "daily"):
+        response = api(system, "GET", f"/marketing/{kind}")
+        assert response.status_code == 200 and isinstance(response.json(), list)
+    healthy = api(system, "GET", "/dashboard").json()
+    assert healthy["degraded"] == [] and healthy["marketing"]["summary"]
+    assert set(healthy["order_counts"]) == {"PENDING", "CONFIRMED", "CANCELLED", "TOTAL"}
+    marketing = system["marketing"]
+    marketing.stop()
+    try:
+        degraded = api(system, "GET", "/dashboard")
+        assert degraded.status_code == 200
+        assert degraded.json()["degraded"] == ["marketing-service"]
+        assert degraded.json()["products"]
+        assert api(system, "GET", "/marketing/overview").status_code == 503
+    finally:
+        marketing.start(prepare=False)
+
+
+def test_commands_behind_the_bff_refuse_callers_without_the_token(system):
+    body = {
+        "customer_name": "Mallory",
+        "product_id": LAPTOP,
+        "product_name": "Laptop",
+        "quantity": 1,
+        "total_price": 1,
+    }
+    direct = requests.post(f"{system['order'].url}/commands/orders", json=body, timeout=TIMEOUT)
+    assert direct.status_code == 403
+    saga = requests.post(f"{system['saga'].url}/saga/place-order", json=body, timeout=TIMEOUT)
+    assert saga.status_code == 403
