@@ -35,7 +35,9 @@ def test_every_service_has_one_gunicorn_web_process():
         assert len(webs) == 1, service.name
         argv = webs[0].argv
         assert argv[0] == "gunicorn"
-        assert "config.wsgi:application" in argv
+        # The BFF serves HTTP and websockets over ASGI; the others are WSGI.
+        app = "config.asgi:application" if service.name == "bff" else "config.wsgi:application"
+        assert app in argv
         assert argv[argv.index("--bind") + 1] == "127.0.0.1:{port}"
 
 
