@@ -23,10 +23,12 @@ MIDDLEWARE = [
 ]
 
 ASGI_APPLICATION = "config.asgi.application"
+# Pub/sub layer: a group message is published once and each BFF worker process fans it out
+# to its own websockets, instead of being copied into one Redis list per connected client.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [shared["REDIS_URL"]], "capacity": 1000, "expiry": 30},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [shared["REDIS_URL"]]},
     }
 }
 

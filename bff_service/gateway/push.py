@@ -7,7 +7,9 @@ relay them to their clients. Pushes are at-least-once; a client that reconnects 
 current state first, so a push it missed cannot leave it wrong.
 """
 
-from asgiref.sync import async_to_sync
+import asyncio
+import threading
+
 from channels.layers import get_channel_layer
 
 from eventkit.projections import projection
@@ -37,10 +39,36 @@ def order_group(order_id) -> str:
     return f"order.{order_id}"
 
 
+class _Loop:
+    """One event loop for the worker's whole life: the channel layer keeps its Redis
+    connections per loop, and a fresh loop per message (``async_to_sync``) would reconnect
+    every time."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="push-loop", daemon=True).start()
+
+    def run(self, coroutine, timeout: float = 10.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+_loop: _Loop | None = None
+
+
 def push(order_id: str, message: dict) -> None:
+    global _loop
+    if _loop is None:
+        _loop = _Loop()
     layer = get_channel_layer()
-    for group in (ALL_ORDERS, order_group(order_id)):
-        async_to_sync(layer.group_send)(group, {"type": "push", "message": message})
+    envelope = {"type": "push", "message": message}
+
+    async def send():
+        await asyncio.gather(
+            layer.group_send(ALL_ORDERS, envelope),
+            layer.group_send(order_group(order_id), envelope),
+        )
+
+    _loop.run(send())
 
 
 def _common(recorded) -> dict:
