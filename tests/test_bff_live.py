@@ -45,6 +45,12 @@ def system(tmp_path_factory):
                 if process.role != "web":
                     service.start_worker(process.role)
         bff = services["bff"]
+        # The feed follows the streams from where they stand when it starts: wait for that
+        # starting point, or the first orders could be placed before it is taken.
+        deadline = time.monotonic() + 60
+        while bff.database.query("SELECT count(*) FROM eventkit_checkpoint") != [(2,)]:
+            assert time.monotonic() < deadline, "the BFF feed did not start"
+            time.sleep(0.1)  # polling a condition, bounded by the deadline
         bff.ws_url = bff.url.replace("http://", "ws://")
         bff.origin = bff.url
         yield services
