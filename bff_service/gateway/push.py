@@ -12,8 +12,9 @@ import threading
 
 from channels.layers import get_channel_layer
 
+from contracts import orders as order_events
+from contracts import sagas as saga_events
 from eventkit.projections import projection
-from gateway import events as e
 
 ALL_ORDERS = "orders"
 
@@ -21,17 +22,17 @@ orders = projection("ws-orders", models=[], source="order-service")
 sagas = projection("ws-sagas", models=[], source="saga-service")
 
 ORDER_STATUS = {
-    e.OrderCreated: "PENDING",
-    e.OrderConfirmed: "CONFIRMED",
-    e.OrderCancelled: "CANCELLED",
+    order_events.OrderCreated: "PENDING",
+    order_events.OrderConfirmed: "CONFIRMED",
+    order_events.OrderCancelled: "CANCELLED",
 }
 SAGA_STATUS = {
-    e.SagaStarted: "RUNNING",
-    e.SagaResumed: None,
-    e.CompensationStarted: "COMPENSATING",
-    e.SagaCompleted: "COMPLETED",
-    e.SagaCompensated: "COMPENSATED",
-    e.SagaFailed: "FAILED",
+    saga_events.SagaStarted: "RUNNING",
+    saga_events.SagaResumed: None,
+    saga_events.CompensationStarted: "COMPENSATING",
+    saga_events.SagaCompleted: "COMPLETED",
+    saga_events.SagaCompensated: "COMPENSATED",
+    saga_events.SagaFailed: "FAILED",
 }
 
 
@@ -79,7 +80,7 @@ def _common(recorded) -> dict:
     }
 
 
-@orders.on(e.OrderCreated, e.OrderConfirmed, e.OrderCancelled)
+@orders.on(order_events.OrderCreated, order_events.OrderConfirmed, order_events.OrderCancelled)
 def order_changed(event, recorded):
     order_id = str(recorded.stream_id)
     message = {
@@ -88,19 +89,23 @@ def order_changed(event, recorded):
         "status": ORDER_STATUS[type(event)],
         **_common(recorded),
     }
-    if isinstance(event, e.OrderCreated):
+    if isinstance(event, order_events.OrderCreated):
         message["order"] = {"id": order_id, "status": "PENDING", **event.to_data()}
-    if isinstance(event, e.OrderCancelled):
+    if isinstance(event, order_events.OrderCancelled):
         message["reason"] = event.reason
     push(order_id, message)
 
 
-@sagas.on(e.StepStarted, e.StepSucceeded, e.StepFailed)
+@sagas.on(saga_events.StepStarted, saga_events.StepSucceeded, saga_events.StepFailed)
 def saga_step(event, recorded):
     order_id = recorded.metadata.get("order_id")
     if not order_id:
         return  # a saga event from before sagas named their order
-    status = {e.StepStarted: "STARTED", e.StepSucceeded: "COMPLETED", e.StepFailed: "FAILED"}
+    status = {
+        saga_events.StepStarted: "STARTED",
+        saga_events.StepSucceeded: "COMPLETED",
+        saga_events.StepFailed: "FAILED",
+    }
     push(
         order_id,
         {
@@ -132,7 +137,7 @@ def saga_status(event, recorded):
             "order_id": order_id,
             "saga_id": str(recorded.stream_id),
             "status": SAGA_STATUS[type(event)],
-            "resumed": isinstance(event, e.SagaResumed),
+            "resumed": isinstance(event, saga_events.SagaResumed),
             "reason": getattr(event, "reason", None),
             **_common(recorded),
         },

@@ -21,9 +21,9 @@ from datetime import UTC
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Greatest, Least
 
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderCreated
 from eventkit.projections import projection
 from eventkit.store import Recorded
-from marketing.events import OrderCancelled, OrderConfirmed, OrderCreated
 from marketing.models import (
     CustomerProduct,
     CustomerStats,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 
-from marketing.events import OrderCreated
+from contracts.orders import OrderCreated
 from marketing.models import (
     CustomerProduct,
     CustomerStats,

@@ -1,29 +1,7 @@
-"""The order and saga services' published events, as the BFF reads them (tolerantly).
-
-Nothing is imported from those services: this is the BFF's own reading of their published
-language, with only the fields it forwards to browsers.
-"""
+"""Saga events as published on ``events.saga``. The stream id is the saga id; every event's
+metadata names its order (``metadata["order_id"]``)."""
 
 from eventkit.domain import DomainEvent, event
-
-
-@event("OrderCreated", tolerant=True)
-class OrderCreated(DomainEvent):
-    customer_name: str
-    product_id: str
-    product_name: str
-    quantity: int
-    total_price: int
-
-
-@event("OrderConfirmed", tolerant=True)
-class OrderConfirmed(DomainEvent):
-    pass
-
-
-@event("OrderCancelled", tolerant=True)
-class OrderCancelled(DomainEvent):
-    reason: str = ""
 
 
 @event("SagaStarted", tolerant=True)
