@@ -805,6 +805,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         ctx.redis_url = start_redis(ctx, sup)
         if not prepare(ctx, sup, migrate=True, seed=True):
             return 0 if sup.stopping.is_set() else 1
+        if not args.no_ui and any(s.name == "bff" for s in ctx.services):
+            build_ui(out)
         for s in ctx.services:
             for p in s.processes:
                 sup.start(process_label(s, p), ctx.argv(s, p.argv), ROOT / s.dir, ctx.env(s))
@@ -823,6 +825,40 @@ def cmd_up(args: argparse.Namespace) -> int:
         out.write("stopped.")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+NODE_HINT = (
+    "npm was not found, so the web UI is not built and the BFF shows a placeholder page. "
+    "Install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org), "
+    "then run `python3 manage_all.py up` again."
+)
+
+
+def build_ui(out: Output, frontend: Path = ROOT / "frontend") -> bool:
+    """Build frontend/dist for the BFF to serve; a failure leaves the placeholder page."""
+    if not (frontend / "package.json").exists():
+        return False
+    npm = shutil.which("npm")
+    if npm is None:
+        out.loud(NODE_HINT)
+        return False
+    lock = frontend / "package-lock.json"
+    installed = frontend / "node_modules" / ".package-lock.json"
+    steps = []
+    if not installed.exists() or (
+        lock.exists() and lock.stat().st_mtime > installed.stat().st_mtime
+    ):
+        steps.append([npm, "ci", "--no-audit", "--no-fund"])
+    steps.append([npm, "run", "build"])
+    for step in steps:
+        out.write(f"ui: {' '.join(step[1:])} ...")
+        done = subprocess.run(step, cwd=frontend, capture_output=True, text=True)
+        if done.returncode != 0:
+            out.loud(f"ui: `npm {' '.join(step[1:])}` failed; the BFF shows a placeholder page")
+            out.write(done.stdout[-2000:] + done.stderr[-2000:])
+            return False
+    out.write("ui: built frontend/dist; the BFF serves it at /")
+    return True
 
 
 def process_label(service: Service, process: Process) -> str:
@@ -1150,9 +1186,10 @@ def static_checks(run: StepRunner, venv: Venv) -> None:
 
         return action
 
-    run.step("frontend npm ci", npm("npm", "ci"))
+    run.step("frontend npm ci", npm("npm", "ci", "--no-audit", "--no-fund"))
     run.step("frontend tsc", npm("npx", "tsc", "--noEmit"))
     run.step("frontend build", npm("npm", "run", "build"))
+    run.step("frontend test", npm("npm", "test"))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -1265,6 +1302,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=HEALTH_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for every /health (default {HEALTH_TIMEOUT:g})",
+    )
+    up.add_argument(
+        "--no-ui", action="store_true", help="do not build the web UI (frontend/) before starting"
     )
     up.set_defaults(func=cmd_up)
 

@@ -253,13 +253,15 @@ class Consumer:
         missing = [p for p in wanted if p not in known]
         fetched = {}
         if missing:
-            logger.info(
-                "%s: positions %d..%d missing from the stream; reading the feed",
-                source,
-                missing[0],
-                missing[-1],
-            )
-            for page in self.feeds[source].read(missing[0] - 1, until=last):
+            if known:  # with no messages in hand this is a catch-up, not a loss
+                logger.info(
+                    "%s: positions %d..%d missing from the stream; reading the feed",
+                    source,
+                    missing[0],
+                    missing[-1],
+                )
+            limit = min(1000, last - missing[0] + 1)
+            for page in self.feeds[source].read(missing[0] - 1, until=last, limit=limit):
                 fetched.update((e.position, e) for e in page)
         events = []
         for position in wanted:
