@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets
 
-from tests.live import Database, LiveService, RedisServer
+from tests.live import System
 
 pytestmark = pytest.mark.system
 
@@ -24,42 +24,15 @@ TOKEN = "live-test-token"
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("bff")
-    redis_server = RedisServer(logs)
-    names = ("order", "inventory", "saga", "marketing", "bff")
-    databases = {n: Database(n) for n in names}
-    common = {"REDIS_URL": redis_server.url, "SERVICE_TOKEN": TOKEN}
-    services, started = {}, []
+    system = System(tmp_path_factory.mktemp("bff"), env={"SERVICE_TOKEN": TOKEN})
     try:
-        for name in names:
-            peers = {f"{p.upper()}_SERVICE_URL": services[p].url for p in services}
-            extra = {"CONSUMER_CATCH_UP_SECONDS": "1"} if name in ("marketing", "bff") else {}
-            service = LiveService(
-                name, databases[name], log_dir=logs, workers=2, env={**common, **peers, **extra}
-            )
-            if name == "bff":  # the page a browser would open the websocket from
-                service.env["WS_ALLOWED_ORIGINS"] = service.url
-            services[name] = service
-            started.append(service.start())
-            for process in service.service.processes:
-                if process.role != "web":
-                    service.start_worker(process.role)
-        bff = services["bff"]
-        # The feed follows the streams from where they stand when it starts: wait for that
-        # starting point, or the first orders could be placed before it is taken.
-        deadline = time.monotonic() + 60
-        while bff.database.query("SELECT count(*) FROM eventkit_checkpoint") != [(2,)]:
-            assert time.monotonic() < deadline, "the BFF feed did not start"
-            time.sleep(0.1)  # polling a condition, bounded by the deadline
+        system.start()
+        bff = system["bff"]
         bff.ws_url = bff.url.replace("http://", "ws://")
         bff.origin = bff.url
-        yield services
+        yield system
     finally:
-        for service in started:
-            service.stop_all()
-        redis_server.stop()
-        for database in databases.values():
-            database.drop()
+        system.stop()
 
 
 def api(system, method, path, **kwargs):
