@@ -44,8 +44,11 @@ WS_ALLOWED_ORIGINS = env.list(
 
 # The built web UI (frontend/dist), served at / by WhiteNoise.
 FRONTEND_DIST = Path(env.str("FRONTEND_DIST", default=str(REPO_ROOT / "frontend" / "dist")))
-WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
-WHITENOISE_INDEX_FILE = True
+FRONTEND_DIST.mkdir(parents=True, exist_ok=True)  # WhiteNoise wants its root to exist
+WHITENOISE_ROOT = FRONTEND_DIST
+# WhiteNoise indexes files at start; with autorefresh it also serves a UI rebuilt while the
+# BFF runs (`npm run build` during development). Off by default: indexing once is faster.
+WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=shared["DEBUG"])
 
 BFF = {
     "CONNECT_TIMEOUT_SECONDS": env.float("BFF_CONNECT_TIMEOUT_SECONDS", default=1.0),

@@ -1,0 +1,40 @@
+interface Props {
+  offset: number;
+  limit: number;
+  total: number | null;
+  shown: number;
+  onChange: (offset: number) => void;
+  label: string;
+  /** The furthest offset the endpoint serves. */
+  maxOffset?: number;
+}
+
+export function Pager({ offset, limit, total, shown, onChange, label, maxOffset }: Props) {
+  const last = total === null ? shown < limit : offset + limit >= total;
+  const capped = maxOffset !== undefined && offset + limit > maxOffset;
+  const from = shown === 0 ? 0 : offset + 1;
+  return (
+    <nav className="pager" aria-label={label}>
+      <button
+        type="button"
+        className="button button--secondary button--small"
+        disabled={offset === 0}
+        onClick={() => onChange(Math.max(0, offset - limit))}
+      >
+        Previous
+      </button>
+      <span className="pager__text">
+        {from}–{offset + shown}
+        {total !== null ? ` of ${total.toLocaleString('en-US')}` : ''}
+      </span>
+      <button
+        type="button"
+        className="button button--secondary button--small"
+        disabled={last || capped}
+        onClick={() => onChange(offset + limit)}
+      >
+        Next
+      </button>
+    </nav>
+  );
+}

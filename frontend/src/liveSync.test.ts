@@ -1,0 +1,49 @@
+import { QueryClient } from '@tanstack/react-query';
+import { describe, expect, it } from 'vitest';
+
+import type { Order, Page } from './api';
+import { applyOrderStatus, nextStatus } from './liveSync';
+import { queryKeys } from './queryKeys';
+import { order } from './test/fixtures';
+
+describe('nextStatus', () => {
+  it('lets a pending order finish but never un-finishes one', () => {
+    expect(nextStatus('PENDING', 'CONFIRMED')).toBe('CONFIRMED');
+    expect(nextStatus('CONFIRMED', 'PENDING')).toBe('CONFIRMED');
+    expect(nextStatus('CANCELLED', 'PENDING')).toBe('CANCELLED');
+  });
+});
+
+describe('applyOrderStatus', () => {
+  const push = {
+    type: 'order.status' as const,
+    event_type: 'OrderCreated',
+    position: 1,
+    at: '2026-11-25T11:00:00Z',
+  };
+
+  it('adds a new order to the first page only, within its size', () => {
+    const client = new QueryClient();
+    const first: Page<Order> = { items: [order('a'), order('b')], total: 5, degraded: [] };
+    const second: Page<Order> = { items: [order('c')], total: 5, degraded: [] };
+    client.setQueryData(queryKeys.orders(2, 0), first);
+    client.setQueryData(queryKeys.orders(2, 2), second);
+
+    applyOrderStatus(client, { ...push, order_id: 'n', status: 'PENDING', order: order('n') });
+
+    expect(client.getQueryData<Page<Order>>(queryKeys.orders(2, 0))?.items.map((o) => o.id)).toEqual(['n', 'a']);
+    expect(client.getQueryData<Page<Order>>(queryKeys.orders(2, 0))?.total).toBe(6);
+    expect(client.getQueryData<Page<Order>>(queryKeys.orders(2, 2))?.items.map((o) => o.id)).toEqual(['c']);
+  });
+
+  it('updates an order on any page and in its detail', () => {
+    const client = new QueryClient();
+    client.setQueryData(queryKeys.orders(2, 2), { items: [order('c')], total: 3, degraded: [] });
+    client.setQueryData(queryKeys.order('c'), { ...order('c'), events: [], saga: null, saga_log: [] });
+
+    applyOrderStatus(client, { ...push, order_id: 'c', status: 'CANCELLED', reason: 'out of stock' });
+
+    expect(client.getQueryData<Page<Order>>(queryKeys.orders(2, 2))?.items[0].status).toBe('CANCELLED');
+    expect(client.getQueryData<Order>(queryKeys.order('c'))?.cancel_reason).toBe('out of stock');
+  });
+});

@@ -1,0 +1,20 @@
+import type { ReactNode } from 'react';
+
+interface Props {
+  title: string;
+  /** A sentence a screen reader gets instead of the picture. */
+  description: string;
+  children: ReactNode;
+}
+
+export function ChartFigure({ title, description, children }: Props) {
+  return (
+    <figure className="card card--padded chart">
+      <figcaption className="chart__title">{title}</figcaption>
+      <p className="visually-hidden">{description}</p>
+      <div className="chart__canvas" aria-hidden="true">
+        {children}
+      </div>
+    </figure>
+  );
+}

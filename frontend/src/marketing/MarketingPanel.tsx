@@ -1,0 +1,51 @@
+import { QueryError } from '../components/QueryError';
+import {
+  useMarketingCustomers,
+  useMarketingDaily,
+  useMarketingOverview,
+  useMarketingProducts,
+} from '../queries';
+import { CustomerTable } from './CustomerTable';
+import { DailySalesChart } from './DailySalesChart';
+import { ProductPopularityChart } from './ProductPopularityChart';
+import { SummaryCards } from './SummaryCards';
+
+/** The marketing service's read models, projected from order events by its own worker. */
+export default function MarketingPanel() {
+  const overview = useMarketingOverview();
+  const products = useMarketingProducts();
+  const daily = useMarketingDaily();
+  const customers = useMarketingCustomers();
+
+  return (
+    <div className="stack">
+      <section aria-labelledby="marketing-heading">
+        <h2 id="marketing-heading" className="section-title">
+          Marketing
+        </h2>
+        <p className="lede">
+          A separate read side: the marketing service folds <code>OrderCreated</code>,{' '}
+          <code>OrderConfirmed</code> and <code>OrderCancelled</code> from Redis Streams into its own
+          tables. It is eventually consistent, and refreshes here whenever an order changes status.
+        </p>
+        {overview.isError ? (
+          <QueryError what="the overview" error={overview.error} onRetry={() => void overview.refetch()} />
+        ) : null}
+        {overview.data ? <SummaryCards summary={overview.data.summary} /> : <p className="muted">Loading…</p>}
+      </section>
+      <div className="charts">
+        {products.isError ? <QueryError what="product popularity" error={products.error} /> : null}
+        {products.data ? <ProductPopularityChart products={products.data} /> : null}
+        {daily.isError ? <QueryError what="daily sales" error={daily.error} /> : null}
+        {daily.data ? <DailySalesChart days={daily.data} /> : null}
+      </div>
+      <section aria-labelledby="customers-heading">
+        <h2 id="customers-heading" className="section-title">
+          Customers
+        </h2>
+        {customers.isError ? <QueryError what="customers" error={customers.error} /> : null}
+        {customers.data ? <CustomerTable customers={customers.data} /> : null}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,37 @@
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+
+import type { ProductStat } from '../api';
+import { ChartFigure } from './ChartFigure';
+
+interface Props {
+  products: readonly ProductStat[];
+}
+
+/** Units and orders per product, as horizontal bars so long names stay readable on phones. */
+export function ProductPopularityChart({ products }: Props) {
+  const data = [...products].sort((a, b) => b.total_units_ordered - a.total_units_ordered);
+  const description = data.length
+    ? data
+        .map((p) => `${p.product_name}: ${p.total_units_ordered} units in ${p.total_order_count} orders`)
+        .join('; ')
+    : 'No orders yet.';
+  return (
+    <ChartFigure title="Product popularity" description={description}>
+      {data.length === 0 ? (
+        <p className="muted">No orders yet.</p>
+      ) : (
+        <ResponsiveContainer width="100%" height={Math.max(220, 70 + data.length * 44)}>
+          <BarChart data={data} layout="vertical" margin={{ top: 4, right: 12, bottom: 4, left: 4 }}>
+            <CartesianGrid strokeDasharray="3 3" horizontal={false} />
+            <XAxis type="number" allowDecimals={false} tick={{ fontSize: 12 }} />
+            <YAxis type="category" dataKey="product_name" width={104} tick={{ fontSize: 12 }} />
+            <Tooltip />
+            <Legend />
+            <Bar dataKey="total_units_ordered" name="Units ordered" fill="#2457c5" />
+            <Bar dataKey="total_order_count" name="Orders" fill="#8fb0f0" />
+          </BarChart>
+        </ResponsiveContainer>
+      )}
+    </ChartFigure>
+  );
+}

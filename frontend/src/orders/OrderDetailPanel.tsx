@@ -1,0 +1,83 @@
+import { useEffect, useRef } from 'react';
+
+import { Degraded } from '../components/Degraded';
+import { QueryError } from '../components/QueryError';
+import { StatusBadge } from '../components/StatusBadge';
+import { StepList } from '../components/StepList';
+import { count, dateTime, shortId, yen } from '../format';
+import { useOrder } from '../queries';
+import { OrderEventList } from './OrderEventList';
+
+interface Props {
+  orderId: string;
+  onClose: () => void;
+}
+
+export function OrderDetailPanel({ orderId, onClose }: Props) {
+  const detail = useOrder(orderId);
+  const order = detail.data;
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  // Opening an order moves focus to it; on a phone that also scrolls it into view.
+  useEffect(() => {
+    heading.current?.focus();
+  }, [orderId]);
+
+  return (
+    <section className="card card--padded detail" aria-labelledby="order-detail-heading">
+      <div className="detail__head">
+        <h2 id="order-detail-heading" className="section-title" ref={heading} tabIndex={-1}>
+          Order <code title={orderId}>{shortId(orderId)}</code>
+        </h2>
+        <button type="button" className="button button--secondary button--small" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {detail.isPending ? <p className="muted">Loading order…</p> : null}
+      {detail.isError ? (
+        <QueryError what="the order" error={detail.error} onRetry={() => void detail.refetch()} />
+      ) : null}
+      {order ? (
+        <>
+          <Degraded services={order.degraded} />
+          <dl className="facts">
+            <div>
+              <dt>Status</dt>
+              <dd>
+                <StatusBadge status={order.status} />
+              </dd>
+            </div>
+            <div>
+              <dt>Customer</dt>
+              <dd>{order.customer_name}</dd>
+            </div>
+            <div>
+              <dt>Product</dt>
+              <dd>
+                {count(order.quantity)} × {order.product_name}
+              </dd>
+            </div>
+            <div>
+              <dt>Total</dt>
+              <dd>{yen(order.total_price)}</dd>
+            </div>
+            <div>
+              <dt>Created</dt>
+              <dd>{dateTime(order.created_at)}</dd>
+            </div>
+            {order.cancel_reason ? (
+              <div>
+                <dt>Cancel reason</dt>
+                <dd>{order.cancel_reason}</dd>
+              </div>
+            ) : null}
+          </dl>
+          <h3 className="subheading">Saga steps</h3>
+          <StepList steps={order.saga_log} label={`Saga steps of order ${shortId(orderId)}`} />
+          <h3 className="subheading">Events</h3>
+          <OrderEventList events={order.events} />
+        </>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,126 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+
+import { ConnectionBadge } from '../components/ConnectionBadge';
+import { COMPENSATED_LOG, EVENT, order } from '../test/fixtures';
+import { json, mockFetch } from '../test/mockFetch';
+import { renderWithProviders } from '../test/render';
+import { OrdersPanel } from './OrdersPanel';
+
+const A = '11111111-aaaa-4aaa-8aaa-000000000001';
+const B = '22222222-bbbb-4bbb-8bbb-000000000002';
+const NEW = '33333333-cccc-4ccc-8ccc-000000000003';
+
+function setup() {
+  const fetch = mockFetch({
+    'GET /api/orders': json([order(A, { customer_name: 'Abe' }), order(B, { status: 'CONFIRMED' })], 200, {
+      'X-Total-Count': '2',
+    }),
+    [`GET /api/orders/${A}`]: json({
+      ...order(A, { customer_name: 'Abe', status: 'CANCELLED', cancel_reason: 'insufficient stock' }),
+      events: [EVENT],
+      saga: null,
+      saga_log: COMPENSATED_LOG,
+      degraded: [],
+    }),
+  });
+  const rendered = renderWithProviders(
+    <>
+      <ConnectionBadge />
+      <OrdersPanel />
+    </>,
+  );
+  return { ...rendered, fetch };
+}
+
+describe('orders table', () => {
+  it('updates a status badge from an order.status push', async () => {
+    const { last } = setup();
+    expect(await screen.findByTestId(`status-${A}`)).toHaveTextContent('PENDING');
+
+    const socket = last();
+    socket.open();
+    socket.receive({ type: 'snapshot', orders: [] });
+    await waitFor(() => expect(screen.getByTestId('connection-state')).toHaveTextContent('Live'));
+
+    socket.receive({
+      type: 'order.status',
+      order_id: A,
+      status: 'CONFIRMED',
+      event_type: 'OrderConfirmed',
+      position: 12,
+      at: '2026-11-25T10:00:01Z',
+    });
+    await waitFor(() => expect(screen.getByTestId(`status-${A}`)).toHaveTextContent('CONFIRMED'));
+
+    // A late duplicate of the creation cannot take a finished order back to PENDING.
+    socket.receive({
+      type: 'order.status',
+      order_id: A,
+      status: 'PENDING',
+      event_type: 'OrderCreated',
+      position: 11,
+      at: '2026-11-25T10:00:00Z',
+    });
+    expect(screen.getByTestId(`status-${A}`)).toHaveTextContent('CONFIRMED');
+  });
+
+  it('adds a row for an order it has not seen', async () => {
+    const { last } = setup();
+    await screen.findByTestId(`status-${A}`);
+    const socket = last();
+    socket.open();
+    socket.receive({
+      type: 'order.status',
+      order_id: NEW,
+      status: 'PENDING',
+      event_type: 'OrderCreated',
+      position: 13,
+      at: '2026-11-25T10:05:00Z',
+      order: {
+        id: NEW,
+        status: 'PENDING',
+        customer_name: 'Newcomer',
+        product_id: 'b2222222-2222-2222-2222-222222222222',
+        product_name: 'Wireless Mouse',
+        quantity: 2,
+        total_price: 7000,
+      },
+    });
+    const badge = await screen.findByTestId(`status-${NEW}`);
+    expect(badge).toHaveTextContent('PENDING');
+    const rows = screen.getAllByRole('row').slice(1);
+    expect(rows[0]).toHaveTextContent('Newcomer');
+    expect(rows).toHaveLength(3);
+    expect(screen.getByText('1–3 of 3')).toBeInTheDocument();
+  });
+
+  it('refetches after a reconnect', async () => {
+    const { last, sockets, fetch } = setup();
+    await screen.findByTestId(`status-${A}`);
+    last().open();
+    const before = fetch.callsTo('GET', '/api/orders').length;
+
+    last().drop();
+    await waitFor(() => expect(screen.getByTestId('connection-state')).toHaveTextContent('Reconnecting…'));
+    await waitFor(() => expect(sockets).toHaveLength(2));
+    last().open();
+    last().receive({ type: 'snapshot', orders: [order(A, { status: 'CANCELLED' })] });
+
+    await waitFor(() => expect(fetch.callsTo('GET', '/api/orders').length).toBeGreaterThan(before));
+    expect(screen.getByTestId('connection-state')).toHaveTextContent('Live');
+  });
+
+  it('opens an order with its events and saga steps', async () => {
+    const { user } = setup();
+    await user.click(await screen.findByText('Abe'));
+    const detail = await screen.findByRole('region', { name: /Order 11111111/ });
+    expect(await within(detail).findByText('OrderConfirmed')).toBeInTheDocument();
+    expect(within(detail).getByText('insufficient stock')).toBeInTheDocument();
+    const steps = within(detail).getByRole('list', { name: /Saga steps/ });
+    expect(within(steps).getAllByRole('listitem')).toHaveLength(3);
+    expect(within(steps).getByText('CancelOrder (COMPENSATING)')).toBeInTheDocument();
+    await user.click(within(detail).getByRole('button', { name: 'Close' }));
+    expect(screen.queryByRole('region', { name: /Order 11111111/ })).not.toBeInTheDocument();
+  });
+});

@@ -1,0 +1,184 @@
+import { screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+
+import { COMPENSATED_LOG, LAPTOP, MOUSE } from '../test/fixtures';
+import { type Call, json, mockFetch } from '../test/mockFetch';
+import { renderWithProviders } from '../test/render';
+import { ProductsPanel } from './ProductsPanel';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function setup(post?: (call: Call) => ReturnType<typeof json>) {
+  const fetch = mockFetch({
+    'GET /api/products': json([LAPTOP, MOUSE]),
+    ...(post ? { 'POST /api/orders': post } : {}),
+  });
+  const rendered = renderWithProviders(<ProductsPanel />);
+  await screen.findByRole('option', { name: /Laptop/ });
+  return { ...rendered, fetch };
+}
+
+describe('order form validation', () => {
+  it('says what is missing and sends nothing', async () => {
+    const { user, fetch } = await setup();
+    await user.clear(screen.getByLabelText('Quantity'));
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    expect(screen.getByText('Customer name is required.')).toBeInTheDocument();
+    expect(screen.getByText('Choose a product.')).toBeInTheDocument();
+    expect(screen.getByText('Quantity is required.')).toBeInTheDocument();
+    expect(screen.getByLabelText('Customer name')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByLabelText('Customer name')).toHaveAccessibleDescription('Customer name is required.');
+    expect(screen.getByLabelText('Customer name')).toHaveFocus();
+    expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(0);
+  });
+
+  it('checks the quantity is a whole number from 1 to 10,000', async () => {
+    const { user, fetch } = await setup();
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    const quantity = screen.getByLabelText('Quantity');
+    await user.clear(quantity);
+    await user.type(quantity, '0');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(quantity).toHaveFocus();
+    expect(screen.getByText('Quantity must be between 1 and 10,000.')).toBeInTheDocument();
+    await user.clear(quantity);
+    await user.type(quantity, '10001');
+    expect(screen.getByText('Quantity must be between 1 and 10,000.')).toBeInTheDocument();
+    await user.clear(quantity);
+    await user.type(quantity, '2.5');
+    expect(screen.getByText('Quantity must be a whole number.')).toBeInTheDocument();
+    expect(quantity).toHaveAttribute('aria-invalid', 'true');
+    await user.clear(quantity);
+    await user.type(quantity, '3');
+    expect(screen.queryByText(/Quantity must/)).not.toBeInTheDocument();
+    expect(screen.getByText(/Total ¥360,000/)).toBeInTheDocument();
+    expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(0);
+  });
+
+  it("shows the BFF's 400 field errors under the fields", async () => {
+    const { user } = await setup(() =>
+      json(
+        {
+          detail: 'Invalid input.',
+          code: 'invalid',
+          errors: { customer_name: ['Ensure this field has no more than 200 characters.'] },
+        },
+        400,
+      ),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    expect(await screen.findByText('Ensure this field has no more than 200 characters.')).toBeInTheDocument();
+    expect(screen.getByLabelText('Customer name')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByRole('alert')).toHaveTextContent('Order not placed');
+  });
+
+  it('explains a faults_disabled refusal in the fault injection fieldset', async () => {
+    const { user, fetch } = await setup(() =>
+      json(
+        { detail: 'fault injection is disabled on this server (set SAGA_FAULTS=1)', code: 'faults_disabled' },
+        400,
+      ),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.selectOptions(screen.getByLabelText('ReserveInventory'), 'fail');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Order not placed');
+    expect(alert).toHaveTextContent('fault injection is disabled on this server (set SAGA_FAULTS=1)');
+    const fieldset = screen.getByRole('group', { name: 'Fault injection' });
+    expect(within(fieldset).getByTestId('faults-refusal')).toHaveTextContent(
+      'fault injection is disabled on this server (set SAGA_FAULTS=1)',
+    );
+    expect(fetch.callsTo('POST', '/api/orders')[0].body).toEqual({
+      customer_name: 'Sato',
+      product_id: LAPTOP.id,
+      quantity: 1,
+      faults: { ReserveInventory: 'fail' },
+    });
+  });
+});
+
+describe('placing an order', () => {
+  it('posts with a fresh Idempotency-Key and renders the saga log', async () => {
+    const { user, fetch } = await setup((call) =>
+      json({
+        order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a',
+        saga_id: '9060dd85-56e2-5894-950a-01bb6ffae8ef',
+        success: false,
+        status: 'COMPENSATED',
+        reason: 'insufficient stock: 48 available',
+        message: 'Order cancelled: insufficient stock: 48 available',
+        quantity: (call.body as { quantity: number }).quantity,
+        total_price: 6000000,
+        saga_log: COMPENSATED_LOG,
+      }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), '  Sato  ');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.clear(screen.getByLabelText('Quantity'));
+    await user.type(screen.getByLabelText('Quantity'), '50');
+    expect(screen.getByText(/Only 48 available/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    const banner = await screen.findByRole('alert');
+    expect(banner).toHaveTextContent('Order cancelled');
+    expect(banner).toHaveTextContent('Order cancelled: insufficient stock: 48 available');
+
+    const log = screen.getByRole('list', { name: 'Saga log' });
+    const steps = within(log).getAllByRole('listitem');
+    expect(steps).toHaveLength(3);
+    expect(steps[0]).toHaveTextContent('1CreateOrderCOMPLETED');
+    expect(steps[0]).toHaveTextContent('Duration 26.4 ms');
+    expect(steps[1]).toHaveTextContent('ReserveInventory');
+    expect(steps[1]).toHaveTextContent('FAILED');
+    expect(steps[1]).toHaveTextContent('insufficient stock: 48 available');
+    expect(steps[2]).toHaveTextContent('CancelOrder (COMPENSATING)');
+    expect(steps[2]).toHaveTextContent('compensation');
+    expect(steps[2]).toHaveClass('step--compensating');
+
+    const [post] = fetch.callsTo('POST', '/api/orders');
+    expect(post.body).toEqual({ customer_name: 'Sato', product_id: LAPTOP.id, quantity: 50 });
+    const key = post.headers.get('Idempotency-Key');
+    expect(key).toMatch(UUID);
+
+    // Every submit is a new order, so it gets a new key.
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByRole('list', { name: 'Saga log' });
+    const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toMatch(UUID);
+    expect(keys[1]).not.toEqual(key);
+  });
+
+  it('shows a success banner for a confirmed order', async () => {
+    const { user } = await setup(() =>
+      json({
+        order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a',
+        success: true,
+        status: 'COMPLETED',
+        message: 'Order confirmed: 1 x Wireless Mouse',
+        saga_log: [
+          { step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null, duration_ms: 12 },
+          { step: 2, action: 'ReserveInventory', status: 'COMPLETED', error: null, duration_ms: 9 },
+          { step: 3, action: 'ConfirmOrder', status: 'COMPLETED', error: null, duration_ms: 7 },
+        ],
+      }),
+    );
+    await user.click(screen.getByRole('button', { name: /Order this Wireless Mouse/ }));
+    expect(screen.getByLabelText('Product')).toHaveValue(MOUSE.id);
+    expect(screen.getByLabelText('Customer name')).toHaveFocus();
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    const banner = await screen.findByText('Order confirmed');
+    expect(banner.closest('.notice')).toHaveTextContent('Order confirmed: 1 x Wireless Mouse');
+    expect(within(screen.getByRole('list', { name: 'Saga log' })).getAllByRole('listitem')).toHaveLength(3);
+  });
+});

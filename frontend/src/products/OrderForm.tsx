@@ -1,0 +1,212 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useRef, useState } from 'react';
+
+import {
+  ApiError,
+  type Faults,
+  type PlaceOrderAnswer,
+  type PlaceOrderInput,
+  type Product,
+  api,
+  errorMessage,
+  newIdempotencyKey,
+} from '../api';
+import { FieldError } from '../components/FieldError';
+import { Notice } from '../components/Notice';
+import { yen } from '../format';
+import { queryKeys } from '../queryKeys';
+import { FaultFieldset } from './FaultFieldset';
+import { OrderResult } from './OrderResult';
+import {
+  FIELD_ORDER,
+  type FieldErrors,
+  MAX_QUANTITY,
+  type OrderField,
+  serverFieldErrors,
+  validateOrder,
+} from './validation';
+
+interface Props {
+  products: readonly Product[];
+  productId: string;
+  onProductChange: (id: string) => void;
+}
+
+interface Submission {
+  input: PlaceOrderInput;
+  key: string;
+}
+
+const FIELD_IDS: Record<OrderField, string> = {
+  customer_name: 'order-customer',
+  product_id: 'order-product',
+  quantity: 'order-quantity',
+};
+
+export function OrderForm({ products, productId, onProductChange }: Props) {
+  const queryClient = useQueryClient();
+  const formRef = useRef<HTMLFormElement>(null);
+  const [customerName, setCustomerName] = useState('');
+  const [quantity, setQuantity] = useState('1');
+  const [faults, setFaults] = useState<Faults>({});
+  const [submitted, setSubmitted] = useState(false);
+  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
+
+  const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
+    mutationFn: ({ input, key }) => api.placeOrder(input, key),
+    onError: (error) => {
+      if (error instanceof ApiError) setServerErrors(serverFieldErrors(error.fieldErrors));
+    },
+    onSettled: () => {
+      void queryClient.invalidateQueries({ queryKey: queryKeys.products });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.ordersAll });
+    },
+  });
+
+  const values = { customerName, productId, quantity };
+  const clientErrors = submitted ? validateOrder(values) : {};
+  const errorFor = (field: OrderField) => clientErrors[field] ?? serverErrors[field];
+
+  const clearServerError = (field: OrderField) =>
+    setServerErrors(({ [field]: _dropped, ...rest }) => rest);
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    setSubmitted(true);
+    setServerErrors({});
+    const errors = validateOrder(values);
+    const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
+    if (firstInvalid) {
+      formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS[firstInvalid]}`)?.focus();
+      return;
+    }
+    const input: PlaceOrderInput = {
+      customer_name: customerName.trim(),
+      product_id: productId,
+      quantity: Number(quantity),
+    };
+    if (Object.keys(faults).length > 0) input.faults = faults;
+    mutation.mutate({ input, key: newIdempotencyKey() });
+  };
+
+  const product = products.find((p) => p.id === productId);
+  const qty = Number(quantity);
+  const validQty = Number.isInteger(qty) && qty >= 1 && qty <= MAX_QUANTITY;
+  const error = mutation.error;
+  const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
+
+  const describedBy = (field: OrderField, hint?: string) =>
+    [hint, errorFor(field) ? `${FIELD_IDS[field]}-error` : null].filter(Boolean).join(' ') ||
+    undefined;
+
+  return (
+    <div className="order-form">
+      <form ref={formRef} noValidate onSubmit={onSubmit} aria-labelledby="order-form-heading">
+        <h2 id="order-form-heading" className="section-title">
+          Place an order
+        </h2>
+        <div className="field">
+          <label htmlFor={FIELD_IDS.customer_name}>Customer name</label>
+          <input
+            id={FIELD_IDS.customer_name}
+            name="customer_name"
+            type="text"
+            autoComplete="name"
+            maxLength={250}
+            value={customerName}
+            aria-invalid={!!errorFor('customer_name')}
+            aria-describedby={describedBy('customer_name')}
+            onChange={(event) => {
+              setCustomerName(event.target.value);
+              clearServerError('customer_name');
+            }}
+          />
+          <FieldError id={`${FIELD_IDS.customer_name}-error`} message={errorFor('customer_name')} />
+        </div>
+
+        <div className="field">
+          <label htmlFor={FIELD_IDS.product_id}>Product</label>
+          <select
+            id={FIELD_IDS.product_id}
+            name="product_id"
+            value={productId}
+            aria-invalid={!!errorFor('product_id')}
+            aria-describedby={describedBy('product_id')}
+            onChange={(event) => {
+              onProductChange(event.target.value);
+              clearServerError('product_id');
+            }}
+          >
+            <option value="">Choose a product…</option>
+            {products.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.product_name} — {yen(p.price)} ({p.available} available)
+              </option>
+            ))}
+          </select>
+          <FieldError id={`${FIELD_IDS.product_id}-error`} message={errorFor('product_id')} />
+        </div>
+
+        <div className="field">
+          <label htmlFor={FIELD_IDS.quantity}>Quantity</label>
+          <input
+            id={FIELD_IDS.quantity}
+            name="quantity"
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={MAX_QUANTITY}
+            step={1}
+            value={quantity}
+            aria-invalid={!!errorFor('quantity')}
+            aria-describedby={describedBy('quantity', 'order-quantity-hint')}
+            onChange={(event) => {
+              setQuantity(event.target.value);
+              clearServerError('quantity');
+            }}
+          />
+          <p id="order-quantity-hint" className="hint">
+            A whole number from 1 to {MAX_QUANTITY.toLocaleString('en-US')}.
+            {product && validQty ? <> Total {yen(product.price * qty)}.</> : null}
+            {product && validQty && qty > product.available ? (
+              <strong className="hint--warn">
+                {' '}
+                Only {product.available} available: the reservation will be refused and the saga
+                will compensate.
+              </strong>
+            ) : null}
+          </p>
+          <FieldError id={`${FIELD_IDS.quantity}-error`} message={errorFor('quantity')} />
+        </div>
+
+        <FaultFieldset
+          faults={faults}
+          onChange={setFaults}
+          refusal={faultsRefused ? error.message : null}
+        />
+
+        <div className="form-actions">
+          <button type="submit" className="button" disabled={mutation.isPending}>
+            Place order
+          </button>
+          {mutation.isPending ? (
+            <span className="muted" role="status">
+              Running the saga…
+            </span>
+          ) : null}
+        </div>
+      </form>
+
+      {error ? (
+        <Notice tone="danger" title="Order not placed">
+          <p>{errorMessage(error)}</p>
+          {faultsRefused ? <p>Set every fault to “none” to place the order normally.</p> : null}
+          {error instanceof ApiError && error.fieldErrors.faults ? (
+            <p>Faults: {error.fieldErrors.faults.join(' ')}</p>
+          ) : null}
+        </Notice>
+      ) : null}
+      {mutation.data && !error ? <OrderResult result={mutation.data} /> : null}
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+
+import { serverFieldErrors, validateOrder } from './validation';
+
+const ok = { customerName: 'Sato', productId: 'p', quantity: '3' };
+
+describe('validateOrder', () => {
+  it('accepts a good order', () => {
+    expect(validateOrder(ok)).toEqual({});
+  });
+
+  it.each([
+    [{ customerName: '   ' }, 'customer_name', 'Customer name is required.'],
+    [{ customerName: 'x'.repeat(201) }, 'customer_name', 'Customer name must be at most 200 characters.'],
+    [{ productId: '' }, 'product_id', 'Choose a product.'],
+    [{ quantity: '' }, 'quantity', 'Quantity is required.'],
+    [{ quantity: '1.5' }, 'quantity', 'Quantity must be a whole number.'],
+    [{ quantity: '1e3' }, 'quantity', 'Quantity must be a whole number.'],
+    [{ quantity: '0' }, 'quantity', 'Quantity must be between 1 and 10,000.'],
+    [{ quantity: '-2' }, 'quantity', 'Quantity must be between 1 and 10,000.'],
+    [{ quantity: '10001' }, 'quantity', 'Quantity must be between 1 and 10,000.'],
+  ])('%o → %s', (change, field, message) => {
+    expect(validateOrder({ ...ok, ...change })).toEqual({ [field]: message });
+  });
+
+  it('accepts the bounds', () => {
+    expect(validateOrder({ ...ok, quantity: '1' })).toEqual({});
+    expect(validateOrder({ ...ok, quantity: '10000' })).toEqual({});
+  });
+
+  it('maps server errors onto the form fields', () => {
+    expect(serverFieldErrors({ quantity: ['Too big.', 'Really.'], other: ['x'] })).toEqual({
+      quantity: 'Too big. Really.',
+    });
+  });
+});

@@ -1,0 +1,44 @@
+/** Client-side checks mirroring the BFF's own (servicekit.fields): same bounds, clearer words. */
+export const MAX_QUANTITY = 10_000;
+export const MAX_NAME_LENGTH = 200;
+
+export interface OrderFormValues {
+  customerName: string;
+  productId: string;
+  quantity: string;
+}
+
+export type OrderField = 'customer_name' | 'product_id' | 'quantity';
+export type FieldErrors = Partial<Record<OrderField, string>>;
+
+export const FIELD_ORDER: readonly OrderField[] = ['customer_name', 'product_id', 'quantity'];
+
+export function validateOrder(values: OrderFormValues): FieldErrors {
+  const errors: FieldErrors = {};
+  const name = values.customerName.trim();
+  if (!name) errors.customer_name = 'Customer name is required.';
+  else if (name.length > MAX_NAME_LENGTH)
+    errors.customer_name = `Customer name must be at most ${MAX_NAME_LENGTH} characters.`;
+
+  if (!values.productId) errors.product_id = 'Choose a product.';
+
+  const quantity = values.quantity.trim();
+  if (!quantity) errors.quantity = 'Quantity is required.';
+  else if (!/^[+-]?\d+$/.test(quantity)) errors.quantity = 'Quantity must be a whole number.';
+  else {
+    const n = Number(quantity);
+    if (n < 1 || n > MAX_QUANTITY)
+      errors.quantity = `Quantity must be between 1 and ${MAX_QUANTITY.toLocaleString('en-US')}.`;
+  }
+  return errors;
+}
+
+/** The BFF's 400 `errors` per field, as one sentence per field this form shows. */
+export function serverFieldErrors(errors: Record<string, string[]>): FieldErrors {
+  const result: FieldErrors = {};
+  for (const field of FIELD_ORDER) {
+    const messages = errors[field];
+    if (messages?.length) result[field] = messages.join(' ');
+  }
+  return result;
+}

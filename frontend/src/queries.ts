@@ -1,0 +1,50 @@
+/** TanStack Query hooks: every fetch the UI makes goes through one of these. */
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+
+import { type EventFilters, api } from './api';
+import { queryKeys } from './queryKeys';
+
+export function useProducts() {
+  return useQuery({ queryKey: queryKeys.products, queryFn: api.products });
+}
+
+export function useOrders(limit: number, offset: number) {
+  return useQuery({
+    queryKey: queryKeys.orders(limit, offset),
+    queryFn: () => api.orders({ limit, offset }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useOrder(id: string | null) {
+  return useQuery({
+    queryKey: queryKeys.order(id ?? ''),
+    queryFn: () => api.order(id ?? ''),
+    enabled: !!id,
+  });
+}
+
+export function useEvents(filters: EventFilters) {
+  return useQuery({
+    queryKey: queryKeys.events(filters),
+    queryFn: () => api.events(filters),
+    placeholderData: keepPreviousData,
+  });
+}
+
+// Marketing is eventually consistent (its own worker); pushes trigger refetches, and a slow
+// poll catches anything that landed after them.
+const MARKETING_POLL_MS = 15_000;
+
+function useMarketing<T>(kind: 'overview' | 'products' | 'daily' | 'customers', fetch: () => Promise<T>) {
+  return useQuery({
+    queryKey: queryKeys.marketing(kind),
+    queryFn: fetch,
+    refetchInterval: MARKETING_POLL_MS,
+  });
+}
+
+export const useMarketingOverview = () => useMarketing('overview', api.marketingOverview);
+export const useMarketingProducts = () => useMarketing('products', api.marketingProducts);
+export const useMarketingDaily = () => useMarketing('daily', () => api.marketingDaily(30));
+export const useMarketingCustomers = () => useMarketing('customers', api.marketingCustomers);
