@@ -100,7 +100,7 @@ def web(app: str = "config.wsgi:application", *extra: str) -> Process:
             *extra,
             app,
             "--bind",
-            "127.0.0.1:{port}",
+            "{host}:{port}",
             "--workers",
             "{workers}",
             "--worker-tmp-dir",
@@ -250,10 +250,18 @@ def service_env(
 
 
 def render_argv(
-    argv: Sequence[str], *, port: int, workers: int, venv_bin: Path | None = None
+    argv: Sequence[str],
+    *,
+    port: int,
+    workers: int,
+    venv_bin: Path | None = None,
+    host: str = HOST,
 ) -> list[str]:
-    """Fill in ``{port}``/``{workers}`` and point ``argv[0]`` at the venv's bin/."""
-    args = [a.format(port=port, workers=workers) for a in argv]
+    """Fill in ``{host}``/``{port}``/``{workers}``; point ``argv[0]`` at the venv's bin/.
+
+    Locally services listen on 127.0.0.1; in a container (compose.yaml) on 0.0.0.0.
+    """
+    args = [a.format(host=host, port=port, workers=workers) for a in argv]
     if venv_bin is not None:
         args[0] = str(venv_bin / args[0])
     return args

@@ -38,7 +38,7 @@ def test_every_service_has_one_gunicorn_web_process():
         # The BFF serves HTTP and websockets over ASGI; the others are WSGI.
         app = "config.asgi:application" if service.name == "bff" else "config.wsgi:application"
         assert app in argv
-        assert argv[argv.index("--bind") + 1] == "127.0.0.1:{port}"
+        assert argv[argv.index("--bind") + 1] == "{host}:{port}"
 
 
 def test_inventory_seeds_the_catalog():
