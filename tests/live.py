@@ -115,6 +115,18 @@ class LiveService:
             time.sleep(0.1)  # polling a condition (health), bounded by the deadline
         raise RuntimeError(f"{self.service.name} not healthy in 60 s: {self.log_path.read_text()}")
 
+    def kill(self, role: str = "web") -> None:
+        """SIGKILL a process (and its workers) with no warning, as a crash would."""
+        process = self.process if role == "web" else self.workers_started[role]
+        manage_all.signal_group(process.pid, 9)
+        process.wait(10)
+
+    def restart(self, role: str = "web") -> None:
+        if role == "web":
+            self.start(prepare=False)
+        else:
+            self.start_worker(role)
+
     def start_worker(self, role: str) -> None:
         """Start another process of the service's table entry (e.g. the saga resumer)."""
         self.workers_started[role] = self._spawn(role)
@@ -146,8 +158,12 @@ class RedisServer:
         self.port = manage_all.free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         binary = manage_all.redis_server_binary(manage_all.VENV, manage_all.Output())
+        self.argv = manage_all.redis_server_argv(binary, self.port, data_dir)
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.process = subprocess.Popen(
-            manage_all.redis_server_argv(binary, self.port, data_dir),
+            self.argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -160,6 +176,12 @@ class RedisServer:
 
     def stop(self) -> None:
         _terminate(self.process)
+
+    def crash_and_restart(self) -> None:
+        """Kill it and start it again: without persistence, everything it held is gone."""
+        manage_all.signal_group(self.process.pid, 9)
+        self.process.wait(10)
+        self._spawn()
 
 
 SYSTEM = ("order", "inventory", "saga", "marketing", "bff")
