@@ -241,6 +241,12 @@ def service_env(
     env["DATABASE_URL"] = database_url_for(service, var_dir, environ)
     env["REDIS_URL"] = redis_url or redis_url_for(offset, environ)
     env["SERVICE_NAME"] = service.service_name
+    if offset and "WS_ALLOWED_ORIGINS" not in environ:
+        # The UI is served by the BFF, so its page's origin moves with the port offset.
+        bff = next(s for s in SERVICES if s.name == "bff")
+        env["WS_ALLOWED_ORIGINS"] = ",".join(
+            f"http://{host}:{web_port(bff, offset)}" for host in ("127.0.0.1", "localhost")
+        )
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env["PYTHONUNBUFFERED"] = "1"
     if venv_bin is not None:
@@ -708,11 +714,30 @@ class Context:
         )
 
 
+# Creates the service's PostgreSQL database when DATABASE_URL names one that does not exist
+# yet (SQLite files are created by Django itself). Runs with the venv's python and psycopg.
+CREATE_DATABASE = (
+    "python",
+    "-c",
+    "import os, environ, psycopg\n"
+    "db = environ.Env.db_url_config(os.environ['DATABASE_URL'])\n"
+    "if 'postgresql' in db['ENGINE']:\n"
+    "    args = dict(host=db['HOST'] or None, port=db['PORT'] or None, user=db['USER'] or None,"
+    " password=db['PASSWORD'] or None, autocommit=True)\n"
+    "    with psycopg.connect(dbname='postgres', **args) as conn:\n"
+    "        if not conn.execute('SELECT 1 FROM pg_database WHERE datname = %s',"
+    " [db['NAME']]).fetchone():\n"
+    "            conn.execute('CREATE DATABASE \"%s\"' % db['NAME'].replace('\"', ''))\n"
+    "            print('created database', db['NAME'])\n",
+)
+
+
 def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool:
     """Run ``migrate --noinput`` and/or the seed commands of every service, in table order."""
     for service in ctx.services:
         commands = []
         if migrate:
+            commands.append(CREATE_DATABASE)
             commands.append(manage("migrate", "--noinput"))
         if seed:
             commands.extend(service.seed)

@@ -104,7 +104,10 @@ class Consumer:
         """Claim stale messages, read new ones, apply them; returns events applied."""
         messages = self._claim_stale() + self._read_new()
         applied = self._handle(messages)
-        if time.monotonic() - self._last_catch_up >= self.catch_up_seconds:
+        # Only when the stream had nothing for us: a worker with a backlog in Redis reads
+        # it from Redis, and the feed is for what Redis never had or lost at the tail.
+        idle = not messages
+        if idle and time.monotonic() - self._last_catch_up >= self.catch_up_seconds:
             applied += self._catch_up_safely()
         return applied
 

@@ -15,16 +15,21 @@ further behind than that reads the rest from the source's HTTP feed.
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import psycopg
 import redis
 from django.db import connection
+from django.utils import timezone
 
-from eventkit.models import Event, RelayCursor
+from eventkit.conf import setting
+from eventkit.models import CommandRecord, Event, RelayCursor
 from eventkit.store import NOTIFY_CHANNEL
 from eventkit.wire import from_row
 
 logger = logging.getLogger(__name__)
+
+PRUNE_EVERY_SECONDS = 3600
 
 
 class Wakeup:
@@ -98,9 +103,15 @@ class Relay:
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         wakeup = Wakeup()
         backoff = 0.1
+        next_prune = 0.0
         logger.info("relay %s -> %s from position %d", self.source, self.stream, self.position())
         try:
             while not stop.is_set():
+                if time.monotonic() >= next_prune:
+                    # The relay runs beside every event-sourced service, so it also keeps
+                    # the idempotency log from growing for ever.
+                    prune_command_log()
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 try:
                     published = self.publish_once()
                     backoff = 0.1
@@ -113,6 +124,20 @@ class Relay:
                     wakeup.wait(poll_seconds, stop)
         finally:
             wakeup.close()
+
+
+def stale_commands(days: float | None = None):
+    """Command outcomes older than ``days`` (default ``EVENTKIT["COMMAND_RETENTION_DAYS"]``)."""
+    days = setting("COMMAND_RETENTION_DAYS") if days is None else days
+    return CommandRecord.objects.filter(recorded_at__lt=timezone.now() - timedelta(days=days))
+
+
+def prune_command_log(days: float | None = None) -> int:
+    """Delete command outcomes past the retention period; returns how many."""
+    deleted, _ = stale_commands(days).delete()
+    if deleted:
+        logger.info("pruned %d command outcomes past their retention", deleted)
+    return deleted
 
 
 def wait_until_published(relay: Relay, position: int, timeout: float = 10.0) -> bool:

@@ -2,16 +2,15 @@
 
 The command log answers retries of commands that carried an idempotency key. Retries come
 within minutes, so keeping outcomes for ``EVENTKIT["COMMAND_RETENTION_DAYS"]`` (7) is plenty;
-without pruning the table would grow with every command for ever. Events are not touched.
+without pruning the table would grow with every command for ever. The relay
+(``publish_events``) prunes hourly on its own; this command is for doing it by hand.
+Events are not touched.
 """
 
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from eventkit.conf import setting
-from eventkit.models import CommandRecord
+from eventkit.relay import prune_command_log, stale_commands
 
 
 class Command(BaseCommand):
@@ -23,9 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than_days, dry_run, **options):
         days = setting("COMMAND_RETENTION_DAYS") if older_than_days is None else older_than_days
-        stale = CommandRecord.objects.filter(recorded_at__lt=timezone.now() - timedelta(days=days))
         if dry_run:
-            self.stdout.write(f"{stale.count()} command outcomes older than {days} days")
+            self.stdout.write(
+                f"{stale_commands(days).count()} command outcomes older than {days} days"
+            )
             return
-        deleted, _ = stale.delete()
+        deleted = prune_command_log(days)
         self.stdout.write(f"deleted {deleted} command outcomes older than {days} days")
