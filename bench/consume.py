@@ -188,23 +188,7 @@ class Bench:
 
     def generate(self, events: int) -> dict:
         started = time.perf_counter()
-        with psycopg.connect(self.order_db.url) as conn:
-            conn.execute(
-                GENERATE_EVENTS,
-                {
-                    "ids": [p[0] for p in PRODUCTS],
-                    "names": [p[1] for p in PRODUCTS],
-                    "prices": [p[2] for p in PRODUCTS],
-                    "orders": (events + 1) // 2,
-                    "customers": CUSTOMERS,
-                    "events": events,
-                },
-            )
-            conn.execute(
-                "UPDATE eventkit_position_counter SET last_position = %s WHERE id = 1", (events,)
-            )
-        with psycopg.connect(self.order_db.url, autocommit=True) as conn:
-            conn.execute("ANALYZE eventkit_event")
+        write_order_events(self.order_db.url, events)
         return self.emit("generate", events=events, seconds=time.perf_counter() - started)
 
     def publish(self, events: int) -> dict:
@@ -450,6 +434,28 @@ class Watcher(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(5)
+
+
+def write_order_events(database_url: str, events: int) -> None:
+    """Write ``events`` synthetic order events (``GENERATE_EVENTS``) into a migrated order
+    database with no events yet, and move its position counter to the last one."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            GENERATE_EVENTS,
+            {
+                "ids": [p[0] for p in PRODUCTS],
+                "names": [p[1] for p in PRODUCTS],
+                "prices": [p[2] for p in PRODUCTS],
+                "orders": (events + 1) // 2,
+                "customers": CUSTOMERS,
+                "events": events,
+            },
+        )
+        conn.execute(
+            "UPDATE eventkit_position_counter SET last_position = %s WHERE id = 1", (events,)
+        )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ANALYZE eventkit_event")
 
 
 def expected_totals(events: int) -> tuple[int, int, int, int, int]:

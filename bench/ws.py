@@ -13,6 +13,7 @@ client and every message (same machine, same clock). Prints JSON.
 import argparse
 import asyncio
 import json
+import os
 import sys
 import threading
 import time
@@ -55,6 +56,63 @@ def place_orders(bff: str, rate: float, seconds: float, placed: list) -> None:
         n += 1
 
 
+async def measure(
+    bff: str,
+    inventory: str,
+    *,
+    clients: int,
+    rate: float,
+    seconds: float,
+    service_token: str = "",
+    drain_seconds: float = 2.0,
+) -> dict:
+    """Restock, open ``clients`` websockets, place orders at ``rate`` for ``seconds``.
+
+    After the last order, waits up to ``drain_seconds`` for the messages still on their way
+    (a message that comes later is counted as missing and has no latency).
+    """
+    headers = {"Authorization": f"Bearer {service_token}"} if service_token else {}
+    requests.post(
+        f"{inventory}/commands/inventory/{PRODUCT}/restock",
+        json={"quantity": int(rate * seconds) + 10},
+        headers=headers,
+        timeout=(3, 30),
+    )
+    url = bff.replace("http", "ws", 1) + "/ws/orders/"
+    latencies: list[float] = []
+    stop = asyncio.Event()
+    readies = [asyncio.Event() for _ in range(clients)]
+    tasks = [asyncio.create_task(client(url, bff, latencies, ready, stop)) for ready in readies]
+    connect_started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+    connect_seconds = time.monotonic() - connect_started
+    placed: list[int] = []
+    orders = threading.Thread(target=place_orders, args=(bff, rate, seconds, placed))
+    orders.start()
+    while orders.is_alive():
+        await asyncio.sleep(0.2)
+    expected = len(placed) * 2 * clients  # PENDING and CONFIRMED, to every client
+    drain_deadline = time.monotonic() + drain_seconds
+    while len(latencies) < expected and time.monotonic() < drain_deadline:
+        await asyncio.sleep(0.1)  # let the last pushes arrive before closing
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    ordered = sorted(latencies)
+    return {
+        "benchmark": "ws",
+        "clients": clients,
+        "connect_seconds": round(connect_seconds, 2),
+        "orders": len(placed),
+        "order_statuses": {str(s): placed.count(s) for s in set(placed)},
+        "messages": len(ordered),
+        "messages_expected": expected,
+        "p50_ms": round(percentile(ordered, 50), 1),
+        "p95_ms": round(percentile(ordered, 95), 1),
+        "p99_ms": round(percentile(ordered, 99), 1),
+        "max_ms": round(ordered[-1], 1) if ordered else None,
+    }
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bff", default="http://127.0.0.1:8000")
@@ -62,51 +120,22 @@ async def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="orders per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--drain", type=float, default=2.0, help="seconds to wait for late messages at the end"
+    )
     args = parser.parse_args()
 
-    requests.post(
-        f"{args.inventory}/commands/inventory/{PRODUCT}/restock",
-        json={"quantity": int(args.rate * args.seconds) + 10},
-        timeout=(3, 30),
+    result = await measure(
+        args.bff,
+        args.inventory,
+        clients=args.clients,
+        rate=args.rate,
+        seconds=args.seconds,
+        service_token=os.environ.get("SERVICE_TOKEN", ""),
+        drain_seconds=args.drain,
     )
-    url = args.bff.replace("http", "ws", 1) + "/ws/orders/"
-    latencies: list[float] = []
-    stop = asyncio.Event()
-    readies = [asyncio.Event() for _ in range(args.clients)]
-    tasks = [
-        asyncio.create_task(client(url, args.bff, latencies, ready, stop)) for ready in readies
-    ]
-    connect_started = time.monotonic()
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
-    connect_seconds = time.monotonic() - connect_started
-    placed: list[int] = []
-    orders = threading.Thread(target=place_orders, args=(args.bff, args.rate, args.seconds, placed))
-    orders.start()
-    while orders.is_alive():
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2)  # let the last pushes arrive before closing
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    ordered = sorted(latencies)
-    expected = len(placed) * 2 * args.clients  # PENDING and CONFIRMED, to every client
-    print(
-        json.dumps(
-            {
-                "benchmark": "ws",
-                "clients": args.clients,
-                "connect_seconds": round(connect_seconds, 2),
-                "orders": len(placed),
-                "order_statuses": {str(s): placed.count(s) for s in set(placed)},
-                "messages": len(ordered),
-                "messages_expected": expected,
-                "p50_ms": round(percentile(ordered, 50), 1),
-                "p95_ms": round(percentile(ordered, 95), 1),
-                "p99_ms": round(percentile(ordered, 99), 1),
-                "max_ms": round(ordered[-1], 1) if ordered else None,
-            }
-        )
-    )
-    return 0 if len(ordered) == expected else 1
+    print(json.dumps(result))
+    return 0 if result["messages"] == result["messages_expected"] else 1
 
 
 if __name__ == "__main__":
