@@ -11,8 +11,7 @@ Two ways to read ``/events``:
 Both answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from eventkit.conf import setting
 from eventkit.models import Event
 from eventkit.store import head_position
+from servicekit.fields import MAX_OFFSET
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -45,9 +45,19 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class FeedQuery(serializers.Serializer):
-    after = serializers.IntegerField(required=False, min_value=0)
-    limit = serializers.IntegerField(required=False, min_value=1, default=100)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    after = serializers.IntegerField(
+        required=False, min_value=0, help_text="feed mode: events after this"
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, default=100, help_text="page size (max 1000)"
+    )
+    offset = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_OFFSET,
+        default=0,
+        help_text="newest-first mode: skip this many",
+    )
     event_type = serializers.CharField(required=False, max_length=100)
     aggregate_type = serializers.CharField(required=False, max_length=100)
 
@@ -55,17 +65,8 @@ class FeedQuery(serializers.Serializer):
         return min(value, setting("FEED_MAX_LIMIT"))
 
 
-FEED_PARAMETERS = [
-    OpenApiParameter("after", OpenApiTypes.INT, description="feed mode: events after this"),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="page size (max 1000)"),
-    OpenApiParameter("offset", OpenApiTypes.INT, description="newest-first mode: skip this many"),
-    OpenApiParameter("event_type", OpenApiTypes.STR),
-    OpenApiParameter("aggregate_type", OpenApiTypes.STR),
-]
-
-
 class EventListView(APIView):
-    @extend_schema(parameters=FEED_PARAMETERS, responses=EventSerializer(many=True))
+    @extend_schema(parameters=[FeedQuery], responses={200: EventSerializer(many=True), 400: None})
     def get(self, request):
         query = FeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -91,7 +92,12 @@ class EventListView(APIView):
 
 
 class StreamEventsView(APIView):
-    @extend_schema(responses=EventSerializer(many=True))
+    @extend_schema(
+        responses={
+            200: EventSerializer(many=True),
+            404: OpenApiResponse(description="`aggregate_id` is not a UUID"),
+        }
+    )
     def get(self, request, aggregate_id):
         events = Event.objects.in_stream(aggregate_id)
         data = EventSerializer(events, many=True).data

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit.fields import MAX_OFFSET
 from servicekit.permissions import ServiceTokenRequired
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -18,14 +19,17 @@ class CommandApi(APIView):
 
 
 class PageQuery(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=100, help_text="page size"
+    )
+    offset = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_OFFSET, default=0, help_text="rows to skip"
+    )
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="page size (1-500, default 100)"),
-    OpenApiParameter("offset", OpenApiTypes.INT, description="rows to skip"),
-]
+# A query serializer in ``parameters`` documents its fields with their bounds, so the schema
+# says what the view validates.
+PAGE_PARAMETERS = [PageQuery]
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,

@@ -6,6 +6,7 @@ from rest_framework import serializers
 DEFAULT_MAX_QUANTITY = 10_000
 MAX_NAME_LENGTH = 200
 MAX_PRICE = 10**12  # yen; far above any real basket, far below integer overflow
+MAX_OFFSET = 10**12  # rows to skip; far above any real table, far below SQL's 64-bit OFFSET
 
 
 def max_quantity() -> int:

@@ -27,7 +27,7 @@ def with_degraded(body: dict, degraded: list[str]) -> Response:
 
 
 class ProductListApi(APIView):
-    @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: list[dict], 400: None})
     def get(self, request):
         limit, offset = page(request)
         return passthrough(
@@ -36,20 +36,13 @@ class ProductListApi(APIView):
 
 
 class ProductDetailApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: None})
     def get(self, request, product_id):
         return passthrough(get("inventory-service", f"/queries/products/{product_id}"))
 
 
 class OrderListApi(APIView):
-    @extend_schema(
-        parameters=[
-            *PAGE_PARAMETERS,
-            OpenApiParameter("status", OpenApiTypes.STR),
-            OpenApiParameter("customer", OpenApiTypes.STR),
-        ],
-        responses=OpenApiTypes.OBJECT,
-    )
+    @extend_schema(parameters=[OrderQuery], responses={200: list[dict], 400: None})
     def get(self, request):
         q = validated(OrderQuery, request.query_params)
         answer = get(
@@ -65,11 +58,18 @@ class OrderListApi(APIView):
     @extend_schema(
         request=PlaceOrderInput,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: None, 404: None},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            202: OpenApiTypes.OBJECT,
+            400: None,
+            404: None,
+            409: None,
+        },
         description="Place an order: the product is looked up and priced, and the place-order "
         "saga runs. Answers `{order_id, success, status, message, saga_log, ...}`: 200 for "
         "both confirmed and cancelled orders, 202 if the saga has not finished. The same "
-        "`Idempotency-Key` again answers with the same order and places nothing twice.",
+        "`Idempotency-Key` again answers with the same order and places nothing twice; with "
+        "other details, 409.",
     )
     def post(self, request):
         data = validated(PlaceOrderInput, request.data)
@@ -85,7 +85,7 @@ class OrderListApi(APIView):
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: None})
     def get(self, request, order_id):
         detail, degraded = services.order_detail(order_id)
         return with_degraded(detail, degraded)
@@ -93,14 +93,8 @@ class OrderDetailApi(APIView):
 
 class EventListApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT),
-            OpenApiParameter("offset", OpenApiTypes.INT),
-            OpenApiParameter("service", OpenApiTypes.STR, enum=list(services.EVENT_SOURCES)),
-            OpenApiParameter("type", OpenApiTypes.STR, description="event type"),
-            OpenApiParameter("aggregate", OpenApiTypes.UUID, description="aggregate id"),
-        ],
-        responses=OpenApiTypes.OBJECT,
+        parameters=[EventsQuery],
+        responses={200: list[dict], 400: None},
         description="One timeline merged from the order, inventory and saga logs, newest "
         "first; each event names its `service`. `X-Degraded` lists services that did not "
         "answer.",
@@ -131,8 +125,13 @@ class MarketingApi(APIView):
     KINDS = ("overview", "customers", "products", "daily")
 
     @extend_schema(
-        parameters=[*PAGE_PARAMETERS, OpenApiParameter("days", OpenApiTypes.INT)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=KINDS),
+            DailyQuery,
+        ],
+        responses={200: dict | list[dict], 400: None, 404: None},
+        description="The marketing service's view of that name: `overview` is an object, "
+        "`customers`, `products` and `daily` are lists.",
     )
     def get(self, request, kind):
         if kind not in self.KINDS:

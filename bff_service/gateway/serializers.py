@@ -38,8 +38,8 @@ class EventsQuery(PageQuery):
     service = serializers.ChoiceField(
         choices=["order-service", "inventory-service", "saga-service"], required=False
     )
-    type = serializers.CharField(required=False, max_length=100)
-    aggregate = serializers.UUIDField(required=False)
+    type = serializers.CharField(required=False, max_length=100, help_text="event type")
+    aggregate = serializers.UUIDField(required=False, help_text="aggregate id")
 
 
 class DailyQuery(PageQuery):

@@ -29,7 +29,9 @@ REFUSALS = {400: None, 404: None, 409: None}
 
 
 class ProductListApi(APIView):
-    @extend_schema(parameters=PAGE_PARAMETERS, responses=ProductSerializer(many=True))
+    @extend_schema(
+        parameters=PAGE_PARAMETERS, responses={200: ProductSerializer(many=True), 400: None}
+    )
     def get(self, request):
         limit, offset = page(request)
         products, total = selectors.product_list(limit=limit, offset=offset)

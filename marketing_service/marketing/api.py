@@ -1,7 +1,6 @@
 """The marketing service's HTTP API: read-only views over the projected read models."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -54,13 +53,7 @@ class ProductListApi(APIView):
 
 class DailySalesApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "days", OpenApiTypes.INT, description="only the last n UTC days, today included"
-            ),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="page size (1-500, 366)"),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="rows to skip"),
-        ],
+        parameters=[DailyQuery],
         responses={200: DailySalesSerializer(many=True), **BAD_QUERY},
         description="Days with orders, newest first. Orders are booked on the UTC date they "
         "were created, also when confirmed or cancelled later.",

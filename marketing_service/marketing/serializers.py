@@ -1,7 +1,6 @@
 """Output shapes of the marketing API (the seed's field names, plus a few of ours) and its
 query parameters."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -29,7 +28,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "favourite_product_name",
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_favourite_product_name(self, customer) -> str | None:
         return customer.favourite_product_name if customer.favourite_product_id else None
 
@@ -83,5 +82,12 @@ class OverviewSerializer(serializers.Serializer):
 
 
 class DailyQuery(PageQuery):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=366)
-    days = serializers.IntegerField(required=False, min_value=1, max_value=366)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=366, help_text="page size"
+    )
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=366,
+        help_text="only the last n UTC days, today included",
+    )

@@ -2,8 +2,7 @@
 
 import uuid
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,7 +17,6 @@ from orders.serializers import (
 )
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
-    PAGE_PARAMETERS,
     CommandApi,
     command_id,
     command_response,
@@ -81,16 +79,7 @@ class CancelOrderApi(CommandApi):
 
 
 class OrderListApi(APIView):
-    @extend_schema(
-        parameters=[
-            *PAGE_PARAMETERS,
-            OpenApiParameter(
-                "status", OpenApiTypes.STR, enum=["PENDING", "CONFIRMED", "CANCELLED"]
-            ),
-            OpenApiParameter("customer", OpenApiTypes.STR, description="exact customer name"),
-        ],
-        responses=OrderSerializer(many=True),
-    )
+    @extend_schema(parameters=[OrderQuery], responses={200: OrderSerializer(many=True), 400: None})
     def get(self, request):
         q = validated(OrderQuery, request.query_params)
         orders, total = selectors.order_list(

@@ -48,4 +48,6 @@ class CancelOrderInput(CommandInput):
 
 class OrderQuery(PageQuery):
     status = serializers.ChoiceField(choices=OrderView.Status.choices, required=False)
-    customer = serializers.CharField(required=False, max_length=MAX_NAME_LENGTH)
+    customer = serializers.CharField(
+        required=False, max_length=MAX_NAME_LENGTH, help_text="exact customer name"
+    )

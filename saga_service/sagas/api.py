@@ -1,7 +1,6 @@
 """The saga service's HTTP API."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,18 +12,24 @@ from sagas.serializers import (
     SagaQuery,
     SagaSummarySerializer,
 )
-from servicekit.api import PAGE_PARAMETERS, CommandApi, list_response, validated
+from servicekit.api import CommandApi, list_response, validated
 
 
 class PlaceOrderApi(CommandApi):
     @extend_schema(
         request=PlaceOrderInput,
-        responses={200: SagaOutcomeSerializer, 202: SagaOutcomeSerializer, 400: None, 404: None},
+        responses={
+            200: SagaOutcomeSerializer,
+            202: SagaOutcomeSerializer,
+            400: None,
+            404: None,
+            409: None,
+        },
         description="Run the place-order saga: CreateOrder, ReserveInventory, ConfirmOrder, "
         "compensating on failure. 200 for both business outcomes (`success` says which); "
         "202 when it has not finished yet (a compensation waits for a participant, or the "
         "same order is still being placed by another request). The same `order_id` again "
-        "answers with that saga's outcome and runs nothing twice.",
+        "answers with that saga's outcome and runs nothing twice; with other details, 409.",
     )
     def post(self, request):
         data = validated(PlaceOrderInput, request.data)
@@ -42,15 +47,7 @@ class PlaceOrderApi(CommandApi):
 
 class SagaListApi(APIView):
     @extend_schema(
-        parameters=[
-            *PAGE_PARAMETERS,
-            OpenApiParameter(
-                "status",
-                OpenApiTypes.STR,
-                enum=["RUNNING", "COMPENSATING", "COMPLETED", "COMPENSATED", "FAILED"],
-            ),
-        ],
-        responses=SagaSummarySerializer(many=True),
+        parameters=[SagaQuery], responses={200: SagaSummarySerializer(many=True), 400: None}
     )
     def get(self, request):
         q = validated(SagaQuery, request.query_params)
