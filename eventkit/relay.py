@@ -138,13 +138,3 @@ def prune_command_log(days: float | None = None) -> int:
     if deleted:
         logger.info("pruned %d command outcomes past their retention", deleted)
     return deleted
-
-
-def wait_until_published(relay: Relay, position: int, timeout: float = 10.0) -> bool:
-    """For tests and tools: block until the relay's cursor reaches ``position``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if relay.position() >= position:
-            return True
-        time.sleep(0.02)
-    return False

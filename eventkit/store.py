@@ -41,7 +41,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -335,10 +335,6 @@ def _replay(prior: CommandRecord, command_type: str, request_fingerprint: str) -
     return Outcome(value=prior.outcome, replayed=True)
 
 
-def read_stream(stream_id) -> list[Event]:
-    return list(Event.objects.in_stream(stream_id))
-
-
 def iter_recorded(
     *, after: int = 0, until: int | None = None, batch_size: int = 2000
 ) -> Iterator[list[Recorded]]:
@@ -356,7 +352,3 @@ def iter_recorded(
 
 def head_position() -> int:
     return Event.objects.aggregate(m=Max("position"))["m"] or 0
-
-
-def decode_all(rows: Iterable[Event]) -> list[Recorded]:
-    return [recorded_from_row(r) for r in rows]

@@ -31,6 +31,9 @@ class PageQuery(serializers.Serializer):
 # says what the view validates.
 PAGE_PARAMETERS = [PageQuery]
 
+# The refusals every command can answer, for @extend_schema(responses=...).
+REFUSALS = {400: None, 404: None, 409: None}
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
     OpenApiTypes.STR,

@@ -17,6 +17,7 @@ from inventory.serializers import (
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     PAGE_PARAMETERS,
+    REFUSALS,
     CommandApi,
     command_id,
     command_response,
@@ -24,8 +25,6 @@ from servicekit.api import (
     page,
     validated,
 )
-
-REFUSALS = {400: None, 404: None, 409: None}
 
 
 class ProductListApi(APIView):

@@ -17,14 +17,13 @@ from orders.serializers import (
 )
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
+    REFUSALS,
     CommandApi,
     command_id,
     command_response,
     list_response,
     validated,
 )
-
-REFUSALS = {400: None, 404: None, 409: None}
 
 
 class CreateOrderApi(CommandApi):
