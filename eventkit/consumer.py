@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import redis
 import requests
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
@@ -84,6 +85,9 @@ class Consumer:
         self.dead_letter_stream = f"deadletter.{group}"
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
+        self._last_claim = 0.0
+        self._applied: dict[str, int] = {}  # source -> checkpoint as of our last commit
+        self._started: set[str] = set()  # sources whose checkpoint row exists
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -102,7 +106,12 @@ class Consumer:
 
     def poll_once(self) -> int:
         """Claim stale messages, read new ones, apply them; returns events applied."""
-        messages = self._claim_stale() + self._read_new()
+        messages = []
+        # A message is only stale after claim_idle_ms, so looking more often finds nothing.
+        if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
+            self._last_claim = time.monotonic()
+            messages += self._claim_stale()
+        messages += self._read_new()
         applied = self._handle(messages)
         # Only when the stream had nothing for us: a worker with a backlog in Redis reads
         # it from Redis, and the feed is for what Redis never had or lost at the tail.
@@ -200,7 +209,9 @@ class Consumer:
             if self.start_at_head:
                 self._start_at(source, min(events) - 1)
             applied += self.advance(source, max(events), events)
-            done = self.checkpoint(source)
+            done = self._applied.get(source)
+            if done is None:
+                done = self.checkpoint(source)
             acks = defaultdict(list)
             for stream, message_id, position in ids[source]:
                 if position <= done:
@@ -226,29 +237,55 @@ class Consumer:
             applied += count
 
     def checkpoint(self, source: str) -> int:
-        row = Checkpoint.objects.filter(pk=source).first()
-        return row.position if row else 0
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT_CHECKPOINT, [source])
+            row = cursor.fetchone()
+        return row[0] if row else 0
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
+        self._applied.pop(source, None)  # unknown until this transaction has committed
         with transaction.atomic():
-            checkpoint = self._lock_checkpoint(source)
-            if checkpoint.position >= upto:
-                return 0
-            last = min(upto, checkpoint.position + self.batch_size)
-            events = self._events(source, checkpoint.position, last, known)
-            for event in events:
-                self._apply(source, event)
-            if events:
-                checkpoint.position = events[-1].position
-                checkpoint.save(update_fields=["position", "updated_at"])
-            return len(events)
+            position = self._lock_checkpoint(source)
+            if position >= upto:
+                applied = 0
+            else:
+                last = min(upto, position + self.batch_size)
+                events = self._events(source, position, last, known)
+                for event in events:
+                    self._apply(source, event)
+                applied = len(events)
+                if events:
+                    position = events[-1].position
+                    self._write_checkpoint(source, position)
+        self._applied[source] = position
+        return applied
 
     def _start_at(self, source: str, position: int) -> None:
-        Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
+        if source not in self._started:
+            Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
+            self._started.add(source)
 
-    def _lock_checkpoint(self, source: str) -> Checkpoint:
-        Checkpoint.objects.get_or_create(source=source)
-        return Checkpoint.objects.select_for_update().get(pk=source)
+    def _lock_checkpoint(self, source: str) -> int:
+        """Our checkpoint for ``source``, locked until the transaction ends."""
+        sql = _SELECT_CHECKPOINT
+        if connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [source])
+            row = cursor.fetchone()
+            if row is None:
+                Checkpoint.objects.get_or_create(source=source)
+                self._started.add(source)
+                cursor.execute(sql, [source])
+                row = cursor.fetchone()
+        return row[0]
+
+    def _write_checkpoint(self, source: str, position: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
+                [position, _prep_now(), source],
+            )
 
     def _events(self, source, after: int, last: int, known) -> list[WireEvent]:
         """Events after..last in order: from the messages we hold, the rest from the feed."""
@@ -302,8 +339,7 @@ class Consumer:
     def _dead_letter(self, source: str, failure: HandlerFailed) -> None:
         event = failure.event
         with transaction.atomic():
-            checkpoint = self._lock_checkpoint(source)
-            if checkpoint.position != event.position - 1:
+            if self._lock_checkpoint(source) != event.position - 1:
                 return  # someone else moved on meanwhile
             DeadLetter.objects.create(
                 source=source,
@@ -314,8 +350,8 @@ class Consumer:
                 error=repr(failure.cause),
                 attempts=self.max_attempts,
             )
-            checkpoint.position = event.position
-            checkpoint.save(update_fields=["position", "updated_at"])
+            self._write_checkpoint(source, event.position)
+        self._applied[source] = event.position
         logger.error(
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
         )
@@ -344,6 +380,13 @@ class Consumer:
         except requests.RequestException as exc:
             logger.warning("catch-up skipped, a feed is unreachable: %s", exc)
             return 0
+
+
+_SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
+
+
+def _prep_now():
+    return Checkpoint._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
 
 
 def _text(value) -> str:

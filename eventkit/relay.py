@@ -22,14 +22,22 @@ import redis
 from django.db import connection
 from django.utils import timezone
 
+from eventkit import wire
 from eventkit.conf import setting
-from eventkit.models import CommandRecord, Event, RelayCursor
+from eventkit.models import CommandRecord, RelayCursor
 from eventkit.store import NOTIFY_CHANNEL
-from eventkit.wire import from_row
 
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600
+
+
+def _greatest() -> str:
+    return "GREATEST" if connection.vendor == "postgresql" else "MAX"
+
+
+def _db_now():
+    return RelayCursor._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
 
 
 class Wakeup:
@@ -72,6 +80,7 @@ class Relay:
         self.batch_size = batch_size
         self.maxlen = maxlen
         self.cursor_name = f"redis:{stream}"
+        self._position: int | None = None  # the cursor as we last wrote it
 
     def position(self) -> int:
         cursor, _ = RelayCursor.objects.get_or_create(name=self.cursor_name)
@@ -79,26 +88,38 @@ class Relay:
 
     def publish_once(self) -> int:
         """Publish the next batch after the cursor; returns how many events went out."""
-        after = self.position()
-        rows = list(
-            Event.objects.filter(position__gt=after).order_by("position")[: self.batch_size]
-        )
+        if self._position is None:
+            self._position = self.position()
+        rows = self._rows_after(self._position)
         if not rows:
             return 0
         pipe = self.client.pipeline(transaction=False)
         for row in rows:
-            pipe.xadd(
-                self.stream,
-                from_row(row, self.source).to_fields(),
-                maxlen=self.maxlen,
-                approximate=True,
-            )
+            pipe.xadd(self.stream, row.to_fields(), maxlen=self.maxlen, approximate=True)
         pipe.execute()
-        RelayCursor.objects.filter(name=self.cursor_name).update(position=rows[-1].position)
-        logger.debug(
-            "published %d events up to %d to %s", len(rows), rows[-1].position, self.stream
-        )
+        last = rows[-1].position
+        # GREATEST: a second relay of the same service (during a deploy, say) publishes the
+        # same events again, which consumers ignore, but never moves the cursor backwards.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE eventkit_relay_cursor SET position = {_greatest()}(position, %s), "
+                "updated_at = %s WHERE name = %s",
+                [last, _db_now(), self.cursor_name],
+            )
+        self._position = last
+        logger.debug("published %d events up to %d to %s", len(rows), last, self.stream)
         return len(rows)
+
+    def _rows_after(self, after: int) -> list[wire.WireEvent]:
+        # Plain SQL: the relay runs this on every commit of its service.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(wire.COLUMNS)} FROM eventkit_event "
+                "WHERE position > %s ORDER BY position LIMIT %s",
+                [after, self.batch_size],
+            )
+            rows = cursor.fetchall()
+        return [wire.from_values(row, self.source) for row in rows]
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         wakeup = Wakeup()

@@ -109,43 +109,47 @@ class Session:
         self.metadata = metadata
         self.recorded: list[Recorded] = []
 
-    def load(self, aggregate_class: type[A], stream_id, *, lock: bool = True) -> A:
+    def load(
+        self, aggregate_class: type[A], stream_id, *, lock: bool = True, cached: A | None = None
+    ) -> A:
         """The aggregate as of now; with ``lock``, no other command can append until we end.
 
         A stream that does not exist yet loads as a fresh aggregate at version 0; two
         commands creating the same stream are kept apart by the stream's primary key.
+        ``cached`` is an instance the caller kept from its last save: if the stream is still
+        at its version it is returned as it is, and no event is read.
         """
         stream_id = uuid.UUID(str(stream_id))
-        streams = Stream.objects.filter(pk=stream_id)
-        if lock:
-            streams = streams.select_for_update()
-        stream = streams.first()
+        row = _select_stream(stream_id, lock=lock)
         aggregate = aggregate_class(stream_id)
-        if stream is None:
+        if row is None:
             return aggregate
-        if stream.stream_type != aggregate_class.stream_type:
+        stream_type, version, snapshot, snapshot_version, snapshot_schema = row
+        if stream_type != aggregate_class.stream_type:
             raise Conflict(
-                f"{stream_id} is a {stream.stream_type}, not a {aggregate_class.stream_type}",
-                stream_type=stream.stream_type,
+                f"{stream_id} is a {stream_type}, not a {aggregate_class.stream_type}",
+                stream_type=stream_type,
             )
         if (
-            aggregate_class.snapshot_schema is not None
-            and stream.snapshot is not None
-            and stream.snapshot_schema == aggregate_class.snapshot_schema
+            cached is not None
+            and type(cached) is aggregate_class
+            and cached.id == stream_id
+            and cached.version == version
+            and not cached.pending_events()
         ):
-            aggregate.restore_snapshot(stream.snapshot)
-            aggregate.version = stream.snapshot_version
-        if aggregate.version < stream.version:  # an up-to-date snapshot needs no query
-            newer = Event.objects.filter(stream_id=stream_id, version__gt=aggregate.version)
-            aggregate.fold(
-                decode_event(event_type, schema_version, data)
-                for event_type, schema_version, data in newer.order_by("version").values_list(
-                    "event_type", "schema_version", "data"
-                )
-            )
-        if aggregate.version != stream.version:
+            return cached
+        if (
+            aggregate_class.snapshot_schema is not None
+            and snapshot is not None
+            and snapshot_schema == aggregate_class.snapshot_schema
+        ):
+            aggregate.restore_snapshot(_json_value(snapshot))
+            aggregate.version = snapshot_version
+        if aggregate.version < version:  # an up-to-date snapshot needs no query
+            aggregate.fold(_select_events(stream_id, after_version=aggregate.version))
+        if aggregate.version != version:
             raise ConcurrencyError(
-                f"stream {stream_id} is at version {stream.version} but {aggregate.version} "
+                f"stream {stream_id} is at version {version} but {aggregate.version} "
                 "events were folded"
             )
         return aggregate
@@ -160,53 +164,131 @@ class Session:
         expected = aggregate.version
         first = allocate_positions(len(pending))
         now = timezone.now()
-        rows = [
-            Event(
+        recorded = [
+            Recorded(
                 position=first + i,
                 event_id=uuid.uuid4(),
                 stream_id=aggregate.id,
                 stream_type=aggregate.stream_type,
                 version=expected + i + 1,
-                event_type=e.event_type,
-                schema_version=e.schema_version,
-                data=_json_ready(e.to_data()),
-                metadata=self.metadata,
-                recorded_at=now,
-            )
-            for i, e in enumerate(pending)
-        ]
-        Event.objects.bulk_create(rows)
-        new_version = expected + len(pending)
-        aggregate.mark_saved()
-        stream_fields = {"version": new_version, "updated_at": now}
-        if aggregate.snapshot_schema is not None:
-            stream_fields |= {
-                "snapshot": _json_ready(aggregate.to_snapshot()),
-                "snapshot_version": new_version,
-                "snapshot_schema": aggregate.snapshot_schema,
-            }
-        if expected == 0:
-            Stream.objects.create(
-                stream_id=aggregate.id, stream_type=aggregate.stream_type, **stream_fields
-            )
-        elif not Stream.objects.filter(pk=aggregate.id, version=expected).update(**stream_fields):
-            raise ConcurrencyError(f"stream {aggregate.id} moved past version {expected}")
-        recorded = [
-            Recorded(
-                position=row.position,
-                event_id=row.event_id,
-                stream_id=row.stream_id,
-                stream_type=row.stream_type,
-                version=row.version,
                 event=e,
                 recorded_at=now,
                 metadata=self.metadata,
             )
-            for row, e in zip(rows, pending, strict=True)
+            for i, e in enumerate(pending)
         ]
+        _insert_events(recorded)
+        new_version = expected + len(pending)
+        snapshot = None
+        if aggregate.snapshot_schema is not None:
+            snapshot = _json_ready(aggregate.to_snapshot())
+        aggregate.mark_saved()
+        _write_stream(aggregate, expected, new_version, snapshot, now)
         registry.apply(recorded)
         self.recorded.extend(recorded)
         return recorded
+
+
+# -- SQL of the hot path ------------------------------------------------------------------
+# Every command runs these, so they are written as plain SQL on Django's connection: the
+# ORM's query building costs several times the statement itself. Values pass through the
+# fields' own adapters, so the same code runs on PostgreSQL and SQLite.
+
+_EVENT_COLUMNS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+)
+
+
+def _prep(model, name: str, value):
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _json_value(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _select_stream(stream_id: uuid.UUID, *, lock: bool):
+    sql = (
+        "SELECT stream_type, version, snapshot, snapshot_version, snapshot_schema "
+        "FROM eventkit_stream WHERE stream_id = %s"
+    )
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_prep(Stream, "stream_id", stream_id)])
+        return cursor.fetchone()
+
+
+def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEvent]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_type, schema_version, data FROM eventkit_event "
+            "WHERE stream_id = %s AND version > %s ORDER BY version",
+            [_prep(Event, "stream_id", stream_id), after_version],
+        )
+        rows = cursor.fetchall()
+    return [decode_event(t, v, _json_value(data)) for t, v, data in rows]
+
+
+def _insert_events(recorded: list[Recorded]) -> None:
+    values, params = [], []
+    for r in recorded:
+        values.append("(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")")
+        row = {
+            "position": r.position,
+            "event_id": r.event_id,
+            "stream_id": r.stream_id,
+            "stream_type": r.stream_type,
+            "version": r.version,
+            "event_type": r.event.event_type,
+            "schema_version": r.event.schema_version,
+            "data": _json_ready(r.event.to_data()),
+            "metadata": r.metadata,
+            "recorded_at": r.recorded_at,
+        }
+        params += [_prep(Event, name, row[name]) for name in _EVENT_COLUMNS]
+    sql = f"INSERT INTO eventkit_event ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join(values)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, now) -> None:
+    snapshot_fields = []
+    if snapshot is not None:
+        snapshot_fields = [
+            ("snapshot", snapshot),
+            ("snapshot_version", version),
+            ("snapshot_schema", aggregate.snapshot_schema),
+        ]
+    elif expected == 0:
+        snapshot_fields = [("snapshot_version", 0)]
+    fields = [("version", version), ("updated_at", now), *snapshot_fields]
+    stream_id = _prep(Stream, "stream_id", aggregate.id)
+    with connection.cursor() as cursor:
+        if expected == 0:
+            fields = [("stream_id", aggregate.id), ("stream_type", aggregate.stream_type), *fields]
+            cursor.execute(
+                f"INSERT INTO eventkit_stream ({', '.join(n for n, _ in fields)}) "
+                f"VALUES ({', '.join(['%s'] * len(fields))})",
+                [_prep(Stream, n, v) for n, v in fields],
+            )
+            return
+        cursor.execute(
+            f"UPDATE eventkit_stream SET {', '.join(f'{n} = %s' for n, _ in fields)} "
+            "WHERE stream_id = %s AND version = %s",
+            [*(_prep(Stream, n, v) for n, v in fields), stream_id, expected],
+        )
+        if cursor.rowcount != 1:
+            raise ConcurrencyError(f"stream {aggregate.id} moved past version {expected}")
 
 
 def allocate_positions(count: int) -> int:
@@ -297,13 +379,13 @@ def execute(
         try:
             with transaction.atomic():
                 if command_id is not None:
-                    prior = CommandRecord.objects.filter(pk=command_id).first()
+                    prior = _select_command(command_id)
                     if prior is not None:
-                        return _replay(prior, command_type, request_fingerprint)
+                        return _replay(command_id, *prior, command_type, request_fingerprint)
                 session = Session(metadata)
                 value = command(session)
                 if command_id is not None:
-                    CommandRecord.objects.create(
+                    _insert_command(
                         command_id=command_id,
                         command_type=command_type,
                         fingerprint=request_fingerprint,
@@ -325,14 +407,42 @@ def execute(
     raise AssertionError("unreachable")
 
 
-def _replay(prior: CommandRecord, command_type: str, request_fingerprint: str) -> Outcome:
-    if prior.command_type != command_type or prior.fingerprint != request_fingerprint:
+def _replay(
+    command_id: str,
+    prior_type: str,
+    prior_fingerprint: str,
+    prior_outcome: Any,
+    command_type: str,
+    request_fingerprint: str,
+) -> Outcome:
+    if prior_type != command_type or prior_fingerprint != request_fingerprint:
         raise Conflict(
-            f"command id {prior.command_id} was already used for a different request",
-            command_id=prior.command_id,
+            f"command id {command_id} was already used for a different request",
+            command_id=command_id,
         )
-    logger.info("%s %s already applied; answering from the command log", command_type, prior.pk)
-    return Outcome(value=prior.outcome, replayed=True)
+    logger.info("%s %s already applied; answering from the command log", command_type, command_id)
+    return Outcome(value=prior_outcome, replayed=True)
+
+
+def _select_command(command_id: str) -> tuple[str, str, Any] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT command_type, fingerprint, outcome FROM eventkit_command WHERE command_id = %s",
+            [command_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], row[1], _json_value(row[2])
+
+
+def _insert_command(**fields) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO eventkit_command ({', '.join(fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            [_prep(CommandRecord, name, value) for name, value in fields.items()],
+        )
 
 
 def iter_recorded(

@@ -9,12 +9,11 @@ that it missed something and fetch it from the source's feed.
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from eventkit.domain import decode_event
-from eventkit.models import Event
 from eventkit.store import Recorded
 
 
@@ -61,20 +60,47 @@ class WireEvent:
         )
 
 
-def from_row(row: Event, source: str) -> WireEvent:
+# Columns of eventkit_event that make a WireEvent, in the order from_values reads them.
+COLUMNS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+)
+
+
+def from_values(values, source: str) -> WireEvent:
+    """An event from a raw row of :data:`COLUMNS`, as PostgreSQL or SQLite hand it back."""
+    position, event_id, stream_id, stream_type, version, event_type, schema, data, meta, at = values
     return WireEvent(
         source=source,
-        position=row.position,
-        event_id=str(row.event_id),
-        stream_id=str(row.stream_id),
-        stream_type=row.stream_type,
-        version=row.version,
-        event_type=row.event_type,
-        schema_version=row.schema_version,
-        data=row.data,
-        metadata=row.metadata,
-        recorded_at=row.recorded_at.isoformat(),
+        position=position,
+        event_id=str(uuid.UUID(str(event_id))),
+        stream_id=str(uuid.UUID(str(stream_id))),
+        stream_type=stream_type,
+        version=version,
+        event_type=event_type,
+        schema_version=schema,
+        data=_json(data),
+        metadata=_json(meta) or {},
+        recorded_at=_aware(at).isoformat(),
     )
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite without converters
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def from_fields(fields: dict) -> WireEvent:

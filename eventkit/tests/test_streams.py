@@ -93,8 +93,9 @@ def test_everything_delivered_twice_is_counted_once(pipeline):
     for amount in (1, 2, 3):
         add(t, amount)
     publish_all(relay)
-    RelayCursor.objects.update(position=0)  # as if the relay crashed before saving its cursor
-    publish_all(relay)
+    # As if the relay crashed before saving its cursor, and a new one started.
+    RelayCursor.objects.update(position=0)
+    publish_all(Relay(client=client, stream=name, source=REMOTE_SOURCE, batch_size=100))
     assert client.xlen(name) == 8
     worker = consumer()
     drain(worker)

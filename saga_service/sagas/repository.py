@@ -39,6 +39,7 @@ class SagaRepository:
         self.owner = owner
         self.lease_seconds = lease_seconds
         self._order_ids: dict = {}
+        self._sagas: dict = {}  # saga id -> the saga as we last committed it
 
     def _lease_until(self):
         return timezone.now() + timedelta(seconds=self.lease_seconds)
@@ -75,6 +76,8 @@ class SagaRepository:
         outcome = store.execute(
             command, command_type="PlaceOrder", metadata={"order_id": details.order_id}
         )
+        if outcome.value in (STARTED, RESUMED):
+            self._remember(found["saga"])
         return found["saga"], outcome.value
 
     def take_over(self, saga_id) -> PlaceOrderSaga | None:
@@ -91,27 +94,45 @@ class SagaRepository:
             return True
 
         store.execute(command, command_type="ResumeSaga", metadata=self._about(saga_id))
+        if "saga" in found:
+            self._remember(found["saga"])
         return found.get("saga")
 
     def record(self, saga_id, change: Callable[[PlaceOrderSaga], None]) -> PlaceOrderSaga:
+        """Apply ``change`` to the saga and save it, if we still hold its lease.
+
+        The saga we saved last is reused when its stream has not moved (it cannot while we
+        hold the lease), so a step costs a row lock and the writes, not a replay.
+        """
+        cached = self._sagas.pop(saga_id, None)
         found: dict = {}
 
         def command(session: Session) -> None:
-            saga = session.load(PlaceOrderSaga, saga_id)  # stream first, then lease: one lock order
-            lease = SagaLease.objects.select_for_update().filter(pk=saga_id).first()
-            if lease is None or lease.owner != self.owner:
-                raise LeaseLost(f"saga {saga_id} is driven by {lease.owner if lease else 'nobody'}")
+            nonlocal cached
+            # stream first, then lease: the lock order of every saga transaction
+            saga = session.load(PlaceOrderSaga, saga_id, cached=cached)
+            cached = None  # a retried transaction reads the stream again
             change(saga)
             session.save(saga)
-            if saga.finished:
-                lease.delete()
-            else:
-                lease.expires_at = self._lease_until()
-                lease.save(update_fields=["expires_at"])
+            if not self._keep_lease(saga_id, finished=saga.finished):
+                owner = SagaLease.objects.filter(pk=saga_id).values_list("owner", flat=True)
+                raise LeaseLost(f"saga {saga_id} is driven by {owner.first() or 'nobody'}")
             found["saga"] = saga
 
         store.execute(command, command_type="RecordSagaStep", metadata=self._about(saga_id))
-        return found["saga"]
+        return self._remember(found["saga"])
+
+    def _keep_lease(self, saga_id, *, finished: bool) -> bool:
+        """Extend our lease, or end it with the saga; False if it is not ours any more."""
+        ours = SagaLease.objects.filter(pk=saga_id, owner=self.owner)
+        if finished:
+            return ours.delete()[0] > 0
+        return ours.update(expires_at=self._lease_until()) > 0
+
+    def _remember(self, saga: PlaceOrderSaga) -> PlaceOrderSaga:
+        if not saga.finished:
+            self._sagas[saga.id] = saga
+        return saga
 
     def _about(self, saga_id) -> dict:
         """Every saga event names its order, so subscribers need no saga-to-order lookup."""
