@@ -67,6 +67,7 @@ class Consumer:
         max_attempts: int = 3,
         catch_up_seconds: float = 5.0,
         start_at_head: bool = False,
+        linger_ms: int = 0,
     ):
         self.client = client
         self.group = group
@@ -82,6 +83,10 @@ class Consumer:
         # A consumer that only relays live changes (the BFF's websocket feed) starts at the
         # sources' current head instead of replaying their whole history.
         self.start_at_head = start_at_head
+        # After a small batch, wait this long before reading again so that the next read
+        # finds several events: one transaction, one XACK and one push for all of them
+        # instead of one each. It bounds the delay it adds.
+        self.linger = linger_ms / 1000
         self.dead_letter_stream = f"deadletter.{group}"
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
@@ -96,8 +101,10 @@ class Consumer:
         backoff = 0.1
         while not stop.is_set():
             try:
-                self.poll_once()
+                applied = self.poll_once()
                 backoff = 0.1
+                if 0 < applied < self.batch_size and self.linger:
+                    stop.wait(self.linger)
             except redis.RedisError as exc:
                 logger.warning("Redis unavailable (%s); catching up from the feeds", exc)
                 self._catch_up_safely()
@@ -258,6 +265,8 @@ class Consumer:
                     position = events[-1].position
                     self._write_checkpoint(source, position)
         self._applied[source] = position
+        if applied:
+            registry.committed(source=source)
         return applied
 
     def _start_at(self, source: str, position: int) -> None:

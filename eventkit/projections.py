@@ -38,6 +38,7 @@ class Projection:
         self.models = tuple(models)
         self.source = source
         self._handlers: dict[str, Handler] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     def __repr__(self):
         return f"<Projection {self.name}>"
@@ -51,6 +52,20 @@ class Projection:
             return handler
 
         return register
+
+    def after_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Register ``callback`` to run after a consumer commits a batch it fed us.
+
+        For projections whose effect is outside the database (the BFF's websocket pushes):
+        handlers queue their effect with ``transaction.on_commit`` (dropped if the batch
+        rolls back) and the callback sends what is queued, once per batch.
+        """
+        self._after_commit.append(callback)
+        return callback
+
+    def committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
 
     def apply(self, recorded: Recorded) -> None:
         handler = self._handlers.get(recorded.event_type)
@@ -102,6 +117,12 @@ class Registry:
         for r in recorded:
             for projection in projections:
                 projection.apply(r)
+
+    def committed(self, *, source: str | None = None) -> None:
+        """A batch of ``source``'s events was committed: run the after-commit callbacks."""
+        for projection in self._projections.values():
+            if projection.source == source:
+                projection.committed()
 
     def sources(self) -> set[str]:
         return {p.source for p in self._projections.values() if p.source is not None}

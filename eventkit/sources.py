@@ -12,13 +12,20 @@ logger = logging.getLogger(__name__)
 TIMEOUT = (2.0, 10.0)
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    # Peers are addressed directly: no proxy or .netrc lookup in the environment per call.
+    session.trust_env = False
+    return session
+
+
 class FeedReader:
     """``GET <url>/events?after=&limit=`` of one source, page by page, in position order."""
 
     def __init__(self, source: str, url: str, *, session: requests.Session | None = None):
         self.source = source
         self.url = url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or _session()
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position."""

@@ -39,8 +39,9 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
         if content == {"type": "ping"}:
             await self.send_json({"type": "pong"})
 
-    async def push(self, event):
-        await self.send_json(event["message"])
+    async def push_batch(self, event):
+        for message in event["messages"]:
+            await self.send_json(message)
 
     def group_name(self) -> str:
         raise NotImplementedError(".group_name() must be overridden")

@@ -51,6 +51,7 @@ def session() -> requests.Session:
     global _session
     if _session is None:
         s = requests.Session()
+        s.trust_env = False  # peers are addressed directly: no proxy lookup per call
         adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
         s.mount("http://", adapter)
         s.mount("https://", adapter)

@@ -1,20 +1,28 @@
 """The websocket feed: order and saga events, forwarded to the browsers that watch them.
 
 ``manage.py consume_events`` (consumer group ``bff`` on ``events.order`` and ``events.saga``)
-hands each event to these handlers, which send one message to the channel-layer group of
-all orders and one to the group of that order. Websocket consumers (``gateway.consumers``)
-relay them to their clients. Pushes are at-least-once; a client that reconnects is sent the
-current state first, so a push it missed cannot leave it wrong.
+hands each event to these handlers, which queue a message for the channel-layer group of
+all orders and for the group of that order; after each committed batch the queue goes out as
+one ``push.batch`` per group. Websocket consumers (``gateway.consumers``) send each message
+of it to their clients as a frame of its own. A batch applied again after a crash is pushed
+again; a batch whose push fails (channel layer down) is logged and not retried. Either way a
+client that reconnects is sent the current state first, so a push it missed cannot leave it
+wrong.
 """
 
 import asyncio
+import logging
 import threading
+from collections import defaultdict
 
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from contracts import orders as order_events
 from contracts import sagas as saga_events
 from eventkit.projections import projection
+
+logger = logging.getLogger(__name__)
 
 ALL_ORDERS = "orders"
 
@@ -54,22 +62,48 @@ class _Loop:
 
 
 _loop: _Loop | None = None
+_outbox: list[tuple[str, dict]] = []  # pushes of the batch being committed, in order
 
 
 def push(order_id: str, message: dict) -> None:
+    """Queue ``message`` for the watchers of every order and of this one.
+
+    It joins the outbox only if the consumer's transaction commits, and the outbox goes out
+    once per batch (:func:`send_pushes`): one channel-layer message per group instead of
+    two per event.
+    """
+    transaction.on_commit(lambda: _outbox.append((order_id, message)))
+
+
+@orders.after_commit
+@sagas.after_commit
+def send_pushes() -> None:
     global _loop
+    if not _outbox:
+        return
+    batch = list(_outbox)
+    _outbox.clear()
+    by_order: dict[str, list[dict]] = defaultdict(list)
+    for order_id, message in batch:
+        by_order[order_id].append(message)
     if _loop is None:
         _loop = _Loop()
     layer = get_channel_layer()
-    envelope = {"type": "push", "message": message}
 
     async def send():
         await asyncio.gather(
-            layer.group_send(ALL_ORDERS, envelope),
-            layer.group_send(order_group(order_id), envelope),
+            layer.group_send(ALL_ORDERS, _envelope([m for _, m in batch])),
+            *(layer.group_send(order_group(o), _envelope(m)) for o, m in by_order.items()),
         )
 
-    _loop.run(send())
+    try:
+        _loop.run(send())
+    except Exception:  # a push is best effort; a client resyncs on reconnect
+        logger.warning("could not push %d messages to websocket clients", len(batch), exc_info=True)
+
+
+def _envelope(messages: list[dict]) -> dict:
+    return {"type": "push.batch", "messages": messages}
 
 
 def _common(recorded) -> dict:

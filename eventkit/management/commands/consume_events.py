@@ -41,8 +41,16 @@ class Command(BaseCommand):
             help="how often an idle worker asks the sources' feeds whether it missed events",
         )
         parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument(
+            "--linger-ms",
+            type=int,
+            default=int(env.get("CONSUMER_LINGER_MS", 20)),
+            help="after a small batch, wait this long so the next read finds more events",
+        )
 
-    def handle(self, *args, name, claim_idle_ms, catch_up_seconds, batch_size, **options):
+    def handle(
+        self, *args, name, claim_idle_ms, catch_up_seconds, batch_size, linger_ms, **options
+    ):
         config = setting("CONSUMER")
         if not config:
             raise CommandError("set EVENTKIT['CONSUMER'] (GROUP, SOURCES) in settings")
@@ -61,6 +69,7 @@ class Command(BaseCommand):
             claim_idle_ms=claim_idle_ms,
             catch_up_seconds=catch_up_seconds,
             start_at_head=config.get("START_AT_HEAD", False),
+            linger_ms=linger_ms,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,6 +5,7 @@ Runs until SIGINT/SIGTERM. Stream and source name come from ``settings.EVENTKIT`
 ``--once`` publishes what is pending and exits.
 """
 
+import os
 import signal
 import threading
 
@@ -22,8 +23,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="publish what is pending, exit")
         parser.add_argument("--poll-seconds", type=float, default=1.0)
+        parser.add_argument(
+            "--linger-ms",
+            type=int,
+            default=int(os.environ.get("RELAY_LINGER_MS", 5)),
+            help="woken by a commit, wait this long so later commits go out in the same batch",
+        )
 
-    def handle(self, *args, once, poll_seconds, **options):
+    def handle(self, *args, once, poll_seconds, linger_ms, **options):
         stream = setting("STREAM")
         if not stream:
             raise CommandError('set EVENTKIT = {"STREAM": "events.<name>"} in settings')
@@ -35,6 +42,7 @@ class Command(BaseCommand):
             stream=stream,
             source=settings.SERVICE_NAME,
             maxlen=setting("STREAM_MAXLEN"),
+            linger_ms=linger_ms,
         )
         if once:
             total = 0
