@@ -239,9 +239,9 @@ class Consumer:
             except requests.RequestException as exc:
                 logger.warning("cannot read the %s feed to fill a gap: %s", source, exc)
                 return applied
-            if count == 0:
-                return applied
             applied += count
+            if count == 0 or self._applied.get(source, 0) >= upto:
+                return applied
 
     def checkpoint(self, source: str) -> int:
         with connection.cursor() as cursor:

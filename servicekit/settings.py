@@ -36,10 +36,27 @@ def database_config(env: environ.Env, default_sqlite: Path) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
-        db["CONN_HEALTH_CHECKS"] = True
         db.setdefault("OPTIONS", {})
         db["OPTIONS"].setdefault("connect_timeout", 5)
+        if env.bool("DB_POOL", default=True):
+            # A bounded pool per process: the saga's threads share a few connections
+            # instead of each keeping its own, so a burst of requests waits for a
+            # connection (then answers 503) instead of exhausting PostgreSQL's
+            # max_connections for every service on the server.
+            db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django returns them
+            db["OPTIONS"]["pool"] = {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+                "max_idle": 300,
+            }
+        else:
+            db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
+            db["CONN_HEALTH_CHECKS"] = True
+        # Parameters travel apart from the SQL and psycopg prepares a statement after it has
+        # run a few times on a connection, so PostgreSQL parses and plans the hot statements
+        # once per connection instead of on every execution.
+        db["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", True))
     db["ATOMIC_REQUESTS"] = False
     return db
 

@@ -33,17 +33,15 @@ def place_order(
     faults: dict | None = None,
 ) -> Answer:
     """Look the product up, price the order, run the saga; the saga's answer, enriched."""
-    product = get("inventory-service", f"/queries/products/{product_id}")
-    if product.status == 404:
-        raise UnknownProduct(f"no product {product_id}", product_id=str(product_id))
+    product_name, price = product_terms(product_id)
     order_id = order_id_for_key(idempotency_key) if idempotency_key else uuid.uuid4()
     body = {
         "order_id": str(order_id),
         "customer_name": customer_name,
         "product_id": str(product_id),
-        "product_name": product.body["product_name"],
+        "product_name": product_name,
         "quantity": quantity,
-        "total_price": product.body["price"] * quantity,
+        "total_price": price * quantity,
     }
     if faults:
         body["faults"] = faults
@@ -61,6 +59,28 @@ def place_order(
     outcome = dict(answer.body)
     outcome["message"] = _message(outcome)
     return Answer(answer.status, outcome, answer.headers)
+
+
+# A product's name and price are fixed when it is registered (inventory refuses to register
+# an id again with other terms), so once read they are kept: one inventory call per product
+# for the life of the process instead of one per order. Bounded, in case of many products.
+_terms: dict[str, tuple[str, int]] = {}
+MAX_CACHED_PRODUCTS = 10_000
+
+
+def product_terms(product_id: uuid.UUID) -> tuple[str, int]:
+    """The product's name and unit price; UnknownProduct if inventory does not know it."""
+    key = str(product_id)
+    if key in _terms:
+        return _terms[key]
+    product = get("inventory-service", f"/queries/products/{product_id}")
+    if product.status == 404:
+        raise UnknownProduct(f"no product {product_id}", product_id=key)
+    terms = (product.body["product_name"], product.body["price"])
+    if len(_terms) >= MAX_CACHED_PRODUCTS:
+        _terms.clear()
+    _terms[key] = terms
+    return terms
 
 
 def _message(outcome: dict) -> str:
