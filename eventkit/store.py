@@ -43,7 +43,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -82,19 +82,6 @@ class Recorded:
     @property
     def event_type(self) -> str:
         return self.event.event_type
-
-
-def recorded_from_row(row: Event) -> Recorded:
-    return Recorded(
-        position=row.position,
-        event_id=row.event_id,
-        stream_id=row.stream_id,
-        stream_type=row.stream_type,
-        version=row.version,
-        event=decode_event(row.event_type, row.schema_version, row.data),
-        recorded_at=row.recorded_at,
-        metadata=row.metadata,
-    )
 
 
 def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
@@ -445,19 +432,47 @@ def _insert_command(**fields) -> None:
         )
 
 
+_RECORDED_COLUMNS = (
+    "position, event_id, stream_id, stream_type, version, event_type, schema_version, data, "
+    "metadata, recorded_at"
+)
+
+
 def iter_recorded(
     *, after: int = 0, until: int | None = None, batch_size: int = 2000
 ) -> Iterator[list[Recorded]]:
     """Every event after ``after`` in position order, in batches (keyset paging)."""
+    sql = f"SELECT {_RECORDED_COLUMNS} FROM eventkit_event WHERE position > %s"
+    if until is not None:
+        sql += " AND position <= %s"
+    sql += " ORDER BY position LIMIT %s"
     while True:
-        rows = Event.objects.filter(position__gt=after)
-        if until is not None:
-            rows = rows.filter(position__lte=until)
-        batch = list(rows.order_by("position")[:batch_size])
-        if not batch:
+        with connection.cursor() as cursor:
+            params = [after, until, batch_size] if until is not None else [after, batch_size]
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not rows:
             return
-        yield [recorded_from_row(r) for r in batch]
-        after = batch[-1].position
+        yield [_recorded_from_values(row) for row in rows]
+        after = rows[-1][0]
+
+
+def _recorded_from_values(row) -> Recorded:
+    position, event_id, stream_id, stream_type, version, event_type, schema, data, meta, at = row
+    if isinstance(at, str):  # SQLite hands back text
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return Recorded(
+        position=position,
+        event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+        stream_id=stream_id if isinstance(stream_id, uuid.UUID) else uuid.UUID(stream_id),
+        stream_type=stream_type,
+        version=version,
+        event=decode_event(event_type, schema, _json_value(data)),
+        recorded_at=at,
+        metadata=_json_value(meta) or {},
+    )
 
 
 def head_position() -> int:

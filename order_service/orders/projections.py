@@ -1,15 +1,48 @@
-"""How order events change the order read model (applied in the appending transaction)."""
+"""How order events change the order read model (applied in the appending transaction).
+
+One batch handler: an append brings one or two events, a rebuild page two thousand. The
+events are folded into rows in memory first, so an order created and confirmed in the same
+page is inserted once in its final state (``bulk_create``) and every other order is updated
+once with its last state.
+"""
 
 from eventkit.projections import projection
+from eventkit.store import Recorded
 from orders.domain import OrderCancelled, OrderConfirmed, OrderCreated
 from orders.models import OrderView
 
 orders = projection("orders", models=[OrderView])
 
 
-@orders.on(OrderCreated)
-def order_created(event, recorded):
-    OrderView.objects.create(
+@orders.batch
+def apply_orders(batch: list[Recorded]) -> None:
+    new: dict = {}  # order id -> OrderView to insert
+    moved: dict = {}  # order id -> changes to an order created before this batch
+    for recorded in batch:
+        event = recorded.event
+        if isinstance(event, OrderCreated):
+            new[recorded.stream_id] = _created(event, recorded)
+            continue
+        if isinstance(event, OrderConfirmed):
+            changes = {"status": OrderView.Status.CONFIRMED}
+        elif isinstance(event, OrderCancelled):
+            changes = {"status": OrderView.Status.CANCELLED, "cancel_reason": event.reason}
+        else:
+            continue
+        changes |= {"version": recorded.version, "updated_at": recorded.recorded_at}
+        if recorded.stream_id in new:
+            for name, value in changes.items():
+                setattr(new[recorded.stream_id], name, value)
+        else:
+            moved.setdefault(recorded.stream_id, {}).update(changes)
+    if new:
+        OrderView.objects.bulk_create(new.values())
+    for order_id, changes in moved.items():
+        OrderView.objects.filter(pk=order_id).update(**changes)
+
+
+def _created(event: OrderCreated, recorded: Recorded) -> OrderView:
+    return OrderView(
         id=recorded.stream_id,
         customer_name=event.customer_name,
         product_id=event.product_id,
@@ -21,19 +54,3 @@ def order_created(event, recorded):
         created_at=recorded.recorded_at,
         updated_at=recorded.recorded_at,
     )
-
-
-def _move(recorded, **changes):
-    OrderView.objects.filter(pk=recorded.stream_id).update(
-        version=recorded.version, updated_at=recorded.recorded_at, **changes
-    )
-
-
-@orders.on(OrderConfirmed)
-def order_confirmed(event, recorded):
-    _move(recorded, status=OrderView.Status.CONFIRMED)
-
-
-@orders.on(OrderCancelled)
-def order_cancelled(event, recorded):
-    _move(recorded, status=OrderView.Status.CANCELLED, cancel_reason=event.reason)

@@ -68,8 +68,7 @@ class Command(BaseCommand):
             elif check:
                 self.stdout.write(self.style.SUCCESS(f"{summary}; read models match the events"))
             else:
-                verdict = "were already exact" if report.clean else "repaired the differences above"
-                self.stdout.write(self.style.SUCCESS(f"{summary}; {verdict}"))
+                self.stdout.write(self.style.SUCCESS(f"{summary}; rebuilt"))
         bar.close()
         if drifted:
             raise CommandError(f"{', '.join(drifted)}: the read models drifted from the events")
