@@ -1,8 +1,9 @@
 """A fault drill: orders keep coming while processes are killed, Redis loses its data and
 database connections are cut. Afterwards the system must be exactly consistent.
 
-Bounded: at least 160 orders from 8 clients through the BFF (more while the storm is still
-going), one crash of each kind a second apart, a few minutes at most. Clients behave as a
+Bounded: 500 orders from 8 clients through the BFF (more if the storm is still going), one
+crash of each kind, each at a random point of the run (when a randomly chosen number of
+orders has been answered), a few minutes at most. Clients behave as a
 real client should: a failed request is retried with the same Idempotency-Key, so retries
 cannot place an order twice.
 """
@@ -26,7 +27,7 @@ PRODUCTS = {
     "b2222222-2222-2222-2222-222222222222": 200,
     "d4444444-4444-4444-4444-444444444444": 30,
 }
-ORDERS, CLIENTS = 160, 8
+ORDERS, CLIENTS = 500, 8
 TIMEOUT = (3.05, 60)
 
 
@@ -78,8 +79,9 @@ def client(system, orders: list, results: dict, stop, storm_over):
             time.sleep(0.2)  # a client's pause before retrying, not a wait on the system
 
 
-def chaos(system, stop: threading.Event, log: list):
-    """One of each failure, in a random order, spaced out while orders flow."""
+def chaos(system, stop: threading.Event, log: list, answered):
+    """One of each failure, in a random order, each once a random number of orders has been
+    answered, so that every one of them hits live traffic at a different point of the run."""
     crashes = [
         ("saga web", lambda: _crash(system["saga"], "web")),
         ("order web", lambda: _crash(system["order"], "web")),
@@ -93,10 +95,13 @@ def chaos(system, stop: threading.Event, log: list):
         ("order db connections", lambda: _cut_connections(system["order"].database)),
         ("inventory db connections", lambda: _cut_connections(system["inventory"].database)),
     ]
-    random.Random(7).shuffle(crashes)
-    for name, crash in crashes:
-        if stop.wait(1.0):
-            return
+    rng = random.Random(7)
+    rng.shuffle(crashes)
+    points = sorted(rng.sample(range(10, ORDERS - 20), len(crashes)))
+    for (name, crash), point in zip(crashes, points, strict=True):
+        while answered() < point:
+            if stop.wait(0.05):  # polling the clients' progress
+                return
         crash()
         log.append(name)
 
@@ -148,7 +153,7 @@ def test_the_system_is_exactly_consistent_after_a_storm_of_failures(system):
     stop, storm_over, crashed = threading.Event(), threading.Event(), []
 
     def run_storm():
-        chaos(system, stop, crashed)
+        chaos(system, stop, crashed, answered=lambda: len(results))
         storm_over.set()
 
     clients = [
@@ -158,7 +163,7 @@ def test_the_system_is_exactly_consistent_after_a_storm_of_failures(system):
     storm = threading.Thread(target=run_storm)
     for t in [*clients, storm]:
         t.start()
-    storm.join(180)
+    storm.join(300)
     for t in clients:
         t.join(300)
     stop.set()
