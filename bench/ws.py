@@ -36,10 +36,11 @@ async def client(url: str, origin: str, latencies: list, ready: asyncio.Event, s
             except TimeoutError:
                 continue
             received = time.time()
-            message = json.loads(raw)
-            if message.get("type") == "order.status":
-                at = datetime.fromisoformat(message["at"]).timestamp()
-                latencies.append((received - at) * 1000)
+            decoded = json.loads(raw)  # changes come in arrays of messages
+            for message in decoded if isinstance(decoded, list) else [decoded]:
+                if message.get("type") == "order.status":
+                    at = datetime.fromisoformat(message["at"]).timestamp()
+                    latencies.append((received - at) * 1000)
 
 
 def place_orders(bff: str, rate: float, seconds: float, placed: list) -> None:

@@ -258,8 +258,7 @@ class Consumer:
             else:
                 last = min(upto, position + self.batch_size)
                 events = self._events(source, position, last, known)
-                for event in events:
-                    self._apply(source, event)
+                self._apply_all(source, events)
                 applied = len(events)
                 if events:
                     position = events[-1].position
@@ -320,17 +319,34 @@ class Consumer:
             events.append(event)
         return events
 
-    def _apply(self, source: str, event: WireEvent) -> None:
-        try:
-            recorded = event.recorded()
-        except LookupError:
-            return  # an event type this service does not consume
-        except Exception as exc:
-            raise HandlerFailed(event, exc) from exc
-        try:
-            registry.apply([recorded], source=source)
-        except Exception as exc:
-            raise HandlerFailed(event, exc) from exc
+    def _apply_all(self, source: str, events: list[WireEvent]) -> None:
+        """Feed ``events`` to the projections as one batch; if that fails, one at a time, so
+        that the event to blame is known (:class:`HandlerFailed`)."""
+        decoded = []
+        for event in events:
+            try:
+                decoded.append((event, event.recorded()))
+            except LookupError:
+                continue  # an event type this service does not consume
+            except Exception as exc:
+                raise HandlerFailed(event, exc) from exc
+        if len(decoded) > 1:
+            try:
+                with transaction.atomic():  # a savepoint: a failure leaves the batch usable
+                    registry.apply([recorded for _, recorded in decoded], source=source)
+                return
+            except Exception as exc:
+                logger.info(
+                    "%s: a batch of %d events failed (%r); applying them one at a time",
+                    source,
+                    len(decoded),
+                    exc,
+                )
+        for event, recorded in decoded:
+            try:
+                registry.apply([recorded], source=source)
+            except Exception as exc:
+                raise HandlerFailed(event, exc) from exc
 
     def _after_failure(self, source: str, failure: HandlerFailed, known) -> int:
         position = failure.event.position

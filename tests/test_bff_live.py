@@ -55,7 +55,8 @@ async def collect(url, origin, until, timeout=20.0):
                 raw = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 break
-            messages.append(json.loads(raw))
+            decoded = json.loads(raw)  # changes come in arrays, the snapshot alone
+            messages += decoded if isinstance(decoded, list) else [decoded]
     return messages
 
 

@@ -1,7 +1,8 @@
 """Websocket endpoints: ``/ws/orders/`` (every order) and ``/ws/orders/<id>/`` (one order).
 
-On connect a client first joins its group, then is sent a ``snapshot`` of the current state,
-then every change as it happens. Joining before reading means no change can fall between the
+On connect a client first joins its group, then is sent a ``snapshot`` of the current state
+(a JSON object), then every change as it happens, in JSON arrays of messages (one frame per
+batch the feed applied). Joining before reading means no change can fall between the
 snapshot and the first push (at worst one arrives twice; messages carry positions, and a
 status is idempotent to apply).
 """
@@ -40,8 +41,7 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def push_batch(self, event):
-        for message in event["messages"]:
-            await self.send_json(message)
+        await self.send(text_data=event["frame"])  # a JSON array, encoded once by the feed
 
     def group_name(self) -> str:
         raise NotImplementedError(".group_name() must be overridden")

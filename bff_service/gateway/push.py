@@ -3,14 +3,16 @@
 ``manage.py consume_events`` (consumer group ``bff`` on ``events.order`` and ``events.saga``)
 hands each event to these handlers, which queue a message for the channel-layer group of
 all orders and for the group of that order; after each committed batch the queue goes out as
-one ``push.batch`` per group. Websocket consumers (``gateway.consumers``) send each message
-of it to their clients as a frame of its own. A batch applied again after a crash is pushed
-again; a batch whose push fails (channel layer down) is logged and not retried. Either way a
-client that reconnects is sent the current state first, so a push it missed cannot leave it
-wrong.
+one ``push.batch`` per group, and websocket consumers (``gateway.consumers``) send it to
+their clients as one frame: a JSON array of messages. A client's frame rate is therefore
+bounded by the feed's batching (``CONSUMER_LINGER_MS``), not by the order rate. A batch
+applied again after a crash is pushed again; a batch whose push fails (channel layer down) is
+logged and not retried. Either way a client that reconnects is sent the current state first,
+so a push it missed cannot leave it wrong.
 """
 
 import asyncio
+import json
 import logging
 import threading
 from collections import defaultdict
@@ -81,19 +83,21 @@ def send_pushes() -> None:
     global _loop
     if not _outbox:
         return
-    batch = list(_outbox)
+    # Each message is encoded here, once, not by each of the hundreds of websocket
+    # consumers that send it on; each group gets one frame per batch.
+    batch = [(order_id, json.dumps(message)) for order_id, message in _outbox]
     _outbox.clear()
-    by_order: dict[str, list[dict]] = defaultdict(list)
-    for order_id, message in batch:
-        by_order[order_id].append(message)
+    by_order: dict[str, list[str]] = defaultdict(list)
+    for order_id, frame in batch:
+        by_order[order_id].append(frame)
     if _loop is None:
         _loop = _Loop()
     layer = get_channel_layer()
 
     async def send():
         await asyncio.gather(
-            layer.group_send(ALL_ORDERS, _envelope([m for _, m in batch])),
-            *(layer.group_send(order_group(o), _envelope(m)) for o, m in by_order.items()),
+            layer.group_send(ALL_ORDERS, _envelope([f for _, f in batch])),
+            *(layer.group_send(order_group(o), _envelope(f)) for o, f in by_order.items()),
         )
 
     try:
@@ -102,8 +106,9 @@ def send_pushes() -> None:
         logger.warning("could not push %d messages to websocket clients", len(batch), exc_info=True)
 
 
-def _envelope(messages: list[dict]) -> dict:
-    return {"type": "push.batch", "messages": messages}
+def _envelope(encoded: list[str]) -> dict:
+    """One websocket frame: the JSON array of the batch's messages for that group."""
+    return {"type": "push.batch", "frame": f"[{','.join(encoded)}]"}
 
 
 def _common(recorded) -> dict:

@@ -53,6 +53,19 @@ describe('LiveClient', () => {
     live.stop();
   });
 
+  it('relays each message of a batch frame in order, skipping junk inside it', () => {
+    const { live, last } = client();
+    const received: unknown[] = [];
+    live.onMessage((m) => received.push(m));
+    live.start();
+    last().open();
+    const created = { type: 'order.status', order_id: 'o1', status: 'PENDING', position: 1 };
+    const step = { type: 'saga.step', order_id: 'o1', step: 1, status: 'STARTED', position: 2 };
+    last().receiveRaw(JSON.stringify([created, { no: 'type' }, step]));
+    expect(received).toEqual([created, step]);
+    live.stop();
+  });
+
   it('reconnects with exponential backoff capped at 10 s, and resets after a success', () => {
     const { live, sockets, last, states } = client({ offlineAfter: 100 });
     live.start();

@@ -185,8 +185,12 @@ export class LiveClient {
     } catch {
       return;
     }
-    if (!isLiveMessage(message) || message.type === 'pong') return;
-    for (const listener of this.messageListeners) listener(message);
+    // Changes arrive as arrays (one frame per batch the BFF's feed applied); the snapshot
+    // and pong as single objects.
+    for (const item of Array.isArray(message) ? message : [message]) {
+      if (!isLiveMessage(item) || item.type === 'pong') continue;
+      for (const listener of this.messageListeners) listener(item);
+    }
   }
 
   private scheduleRetry(): void {

@@ -3,8 +3,13 @@
 The consumer (``manage.py consume_events``) reads ``events.order`` and calls
 ``registry.apply(batch, source="order-service")`` in the transaction that also moves its
 checkpoint, so each event is applied exactly once and workers take turns on the checkpoint
-row lock. A rebuild folds the order service's log through these same handlers, which is why
-they read times only from ``recorded.recorded_at``.
+row lock. A rebuild folds the order service's log through this same handler, which is why it
+reads times only from ``recorded.recorded_at``.
+
+The handler takes a whole batch: it folds the events into per-row changes in memory and then
+writes each touched row once (an order created and confirmed in one batch is inserted once;
+a product's counters are updated once per batch, not once per order), so a catch-up or a
+rebuild costs statements per row, not per event.
 
 An order's contribution to the counters depends on its status (:func:`_contribution`); a
 status change subtracts the old contribution and adds the new one. So the totals always
@@ -16,6 +21,8 @@ same order created twice) raises :class:`InconsistentEvent` rather than bend the
 the consumer then sets the event aside as a poison message.
 """
 
+import uuid
+from collections import defaultdict
 from datetime import UTC
 
 from django.db.models import DateTimeField, F, Value
@@ -54,98 +61,210 @@ class DuplicateOrder(InconsistentEvent):
     pass
 
 
-@analytics.on(OrderCreated)
-def order_created(event: OrderCreated, recorded: Recorded) -> None:
-    order_id, at = recorded.stream_id, recorded.recorded_at
-    if OrderFact.objects.filter(pk=order_id).exists():
-        raise DuplicateOrder(
-            f"OrderCreated at position {recorded.position}: order {order_id} already exists"
+@analytics.batch
+def apply_marketing(batch: list[Recorded]) -> None:
+    """Fold a batch of order events in memory, then write each touched row once."""
+    created = [r.stream_id for r in batch if isinstance(r.event, OrderCreated)]
+    book = _Book(
+        existing=set(OrderFact.objects.filter(pk__in=created).values_list("pk", flat=True))
+    )
+    for recorded in batch:
+        event = recorded.event
+        if isinstance(event, OrderCreated):
+            book.order_created(event, recorded)
+        elif isinstance(event, OrderConfirmed):
+            book.move(recorded, OrderFact.Status.CONFIRMED)
+        elif isinstance(event, OrderCancelled):
+            book.move(recorded, OrderFact.Status.CANCELLED, cancel_reason=event.reason)
+    book.write()
+
+
+class _Row:
+    """What a batch does to one row of a counter table: increments, assignments, and the
+    values to insert it with if it does not exist yet (None: it must exist)."""
+
+    def __init__(self):
+        self.counters: dict[str, int] = defaultdict(int)
+        self.assign: dict = {}
+        self.create: dict | None = None
+
+
+class _Book:
+    def __init__(self, *, existing: set):
+        self.existing = existing  # orders of this batch's OrderCreated that have a fact already
+        self.new_facts: dict[uuid.UUID, OrderFact] = {}
+        self.moved_facts: dict[uuid.UUID, OrderFact] = {}  # existing facts, with their changes
+        self.rows: dict[type, dict] = defaultdict(lambda: defaultdict(_Row))
+        self.favourites: set[str] = set()  # customers whose confirmed units changed
+
+    # -- events -------------------------------------------------------------------------
+
+    def order_created(self, event: OrderCreated, recorded: Recorded) -> None:
+        order_id, at = recorded.stream_id, recorded.recorded_at
+        product_id = OrderFact._meta.get_field("product_id").to_python(event.product_id)
+        if order_id in self.new_facts or order_id in self.existing:
+            raise DuplicateOrder(
+                f"OrderCreated at position {recorded.position}: order {order_id} already exists"
+            )
+        fact = OrderFact(
+            id=order_id,
+            customer_name=event.customer_name,
+            product_id=product_id,
+            product_name=event.product_name,
+            quantity=event.quantity,
+            total_price=event.total_price,
+            status=OrderFact.Status.PENDING,
+            sale_date=at.astimezone(UTC).date(),
+            version=recorded.version,
+            created_at=at,
+            updated_at=at,
         )
-    fact = OrderFact.objects.create(
-        id=order_id,
-        customer_name=event.customer_name,
-        product_id=event.product_id,
-        product_name=event.product_name,
-        quantity=event.quantity,
-        total_price=event.total_price,
-        status=OrderFact.Status.PENDING,
-        sale_date=at.astimezone(UTC).date(),
-        version=recorded.version,
-        created_at=at,
-        updated_at=at,
-    )
-    moment = Value(at, output_field=DateTimeField())
-    _add(
-        CustomerStats,
-        fact.customer_name,
-        create={"first_order_at": at, "last_order_at": at},
-        assign={
-            "first_order_at": Least("first_order_at", moment),
-            "last_order_at": Greatest("last_order_at", moment),
-        },
-        total_orders=1,
-    )
-    first_of_customer = _add(
-        CustomerProduct,
-        customer_product_key(fact.customer_name, fact.product_id),
-        create={
-            "customer_name": fact.customer_name,
-            "product_id": fact.product_id,
-            "product_name": fact.product_name,
-        },
-        assign={"product_name": fact.product_name},
-        orders=1,
-    )
-    _add(
-        ProductStats,
-        fact.product_id,
-        create={"product_name": fact.product_name},
-        assign={"product_name": fact.product_name},
-        total_order_count=1,
-        unique_customers=int(first_of_customer),
-    )
-    _add(DailySales, fact.sale_date, total_orders=1)
-
-
-@analytics.on(OrderConfirmed)
-def order_confirmed(event: OrderConfirmed, recorded: Recorded) -> None:
-    _move(recorded, OrderFact.Status.CONFIRMED)
-
-
-@analytics.on(OrderCancelled)
-def order_cancelled(event: OrderCancelled, recorded: Recorded) -> None:
-    _move(recorded, OrderFact.Status.CANCELLED, cancel_reason=event.reason)
-
-
-def _move(recorded: Recorded, status: str, **changes) -> None:
-    fact = OrderFact.objects.select_for_update().filter(pk=recorded.stream_id).first()
-    if fact is None:
-        raise UnknownOrder(
-            f"{recorded.event_type} at position {recorded.position}: "
-            f"order {recorded.stream_id} was never created"
+        self.new_facts[order_id] = fact
+        customer = self._row(CustomerStats, fact.customer_name, {})
+        customer.counters["total_orders"] += 1
+        first = min(customer.assign.get("first_order_at", at), at)
+        last = max(customer.assign.get("last_order_at", at), at)
+        customer.assign |= {"first_order_at": first, "last_order_at": last}
+        customer.create |= {"first_order_at": first, "last_order_at": last}
+        names = {"product_name": fact.product_name}
+        pair = self._row(
+            CustomerProduct,
+            customer_product_key(fact.customer_name, product_id),
+            {"customer_name": fact.customer_name, "product_id": product_id},
         )
-    OrderFact.objects.filter(pk=fact.pk).update(
-        status=status, version=recorded.version, updated_at=recorded.recorded_at, **changes
+        pair.counters["orders"] += 1
+        pair.assign |= names
+        pair.create |= names
+        product = self._row(ProductStats, product_id, {})
+        product.counters["total_order_count"] += 1
+        product.assign |= names
+        product.create |= names
+        self._row(DailySales, fact.sale_date, {}).counters["total_orders"] += 1
+
+    def move(self, recorded: Recorded, status: str, **changes) -> None:
+        fact = self._fact(recorded)
+        before = fact.status
+        fact.status, fact.version, fact.updated_at = status, recorded.version, recorded.recorded_at
+        for name, value in changes.items():
+            setattr(fact, name, value)
+        if status == before:
+            return
+        old, new = _contribution(fact, before), _contribution(fact, status)
+        keys = {
+            "customer": (CustomerStats, fact.customer_name),
+            "customer_product": (
+                CustomerProduct,
+                customer_product_key(fact.customer_name, fact.product_id),
+            ),
+            "product": (ProductStats, uuid.UUID(str(fact.product_id))),
+            "day": (DailySales, fact.sale_date),
+        }
+        for table, (model, pk) in keys.items():
+            row = self._row(model, pk)
+            for name, value in new[table].items():
+                row.counters[name] += value - old[table][name]
+        if status == OrderFact.Status.CONFIRMED:
+            pair = self._row(*keys["customer_product"])
+            pair.assign["last_confirmed_at"] = recorded.recorded_at
+        if new["customer_product"]["confirmed_units"] != old["customer_product"]["confirmed_units"]:
+            self.favourites.add(fact.customer_name)
+
+    def _fact(self, recorded: Recorded) -> OrderFact:
+        order_id = recorded.stream_id
+        fact = self.new_facts.get(order_id) or self.moved_facts.get(order_id)
+        if fact is None:
+            fact = OrderFact.objects.select_for_update().filter(pk=order_id).first()
+            if fact is None:
+                raise UnknownOrder(
+                    f"{recorded.event_type} at position {recorded.position}: "
+                    f"order {order_id} was never created"
+                )
+            self.moved_facts[order_id] = fact
+        return fact
+
+    def _row(self, model, pk, create: dict | None = None) -> _Row:
+        row = self.rows[model][pk]
+        if create is not None and row.create is None:
+            row.create = dict(create)  # this batch may insert it
+        return row
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write(self) -> None:
+        if self.new_facts:
+            OrderFact.objects.bulk_create(self.new_facts.values())
+        for fact in self.moved_facts.values():
+            OrderFact.objects.filter(pk=fact.pk).update(
+                status=fact.status,
+                version=fact.version,
+                updated_at=fact.updated_at,
+                cancel_reason=fact.cancel_reason,
+            )
+        # Customer-product rows first: a new one adds a unique customer to its product.
+        for pk, row in self.rows[CustomerProduct].items():
+            if self._write(CustomerProduct, pk, row):
+                product = self.rows[ProductStats][row.create["product_id"]]
+                product.counters["unique_customers"] += 1
+        for customer_name, best in _favourites(self.favourites).items():
+            self._row(CustomerStats, customer_name).assign |= {
+                "favourite_product_id": best["product_id"] if best else None,
+                "favourite_product_name": best["product_name"] if best else "",
+            }
+        for model in (CustomerStats, ProductStats, DailySales):
+            for pk, row in self.rows[model].items():
+                self._write(model, pk, row)
+
+    def _write(self, model, pk, row: _Row) -> bool:
+        """Apply the row's changes: one UPDATE if it exists, else one INSERT if this batch
+        may create it. Returns whether it was inserted.
+
+        Increments are ``F() + n`` in the database, never read-modify-write in Python; two
+        workers inserting the same new row would clash on its primary key, but the
+        consumer's checkpoint lock lets one apply at a time.
+        """
+        changes = {name: F(name) + n for name, n in row.counters.items() if n}
+        if not changes and not row.assign and row.create is None:
+            return False  # touched by a move that changed nothing here
+        for name, value in row.assign.items():
+            if name == "first_order_at":
+                value = Least(name, Value(value, output_field=DateTimeField()))
+            elif name == "last_order_at":
+                value = Greatest(name, Value(value, output_field=DateTimeField()))
+            changes[name] = value
+        rows = model.objects.filter(pk=pk)
+        if rows.update(**changes) if changes else rows.exists():
+            return False
+        if row.create is None:
+            raise InconsistentEvent(
+                f"{model._meta.label} row {pk} is missing; rebuild the projection"
+            )
+        model.objects.create(
+            pk=pk,
+            **row.create,
+            **{k: v for k, v in row.assign.items() if k not in row.create},
+            **{k: n for k, n in row.counters.items()},
+        )
+        return True
+
+
+def _favourites(customers: set[str]) -> dict[str, dict | None]:
+    """Each customer's favourite: most confirmed units; a tie goes to the latest confirmed,
+    then to the lowest product id. One query for all of them."""
+    best: dict[str, dict | None] = dict.fromkeys(customers)
+    rows = (
+        CustomerProduct.objects.filter(customer_name__in=customers, confirmed_units__gt=0)
+        .order_by(
+            "customer_name",
+            "-confirmed_units",
+            F("last_confirmed_at").desc(nulls_last=True),
+            "product_id",
+        )
+        .values("customer_name", "product_id", "product_name")
     )
-    if status == fact.status:
-        return
-    before, after = _contribution(fact, fact.status), _contribution(fact, status)
-    delta = {
-        table: {name: after[table][name] - value for name, value in counters.items()}
-        for table, counters in before.items()
-    }
-    confirmed_now = status == OrderFact.Status.CONFIRMED
-    _shift(CustomerStats, fact.customer_name, **delta["customer"])
-    _shift(
-        CustomerProduct,
-        customer_product_key(fact.customer_name, fact.product_id),
-        assign={"last_confirmed_at": recorded.recorded_at} if confirmed_now else {},
-        **delta["customer_product"],
-    )
-    _shift(ProductStats, fact.product_id, **delta["product"])
-    _shift(DailySales, fact.sale_date, **delta["day"])
-    if delta["customer_product"]["confirmed_units"]:
-        _choose_favourite(fact.customer_name)
+    for row in rows:
+        if best[row["customer_name"]] is None:
+            best[row["customer_name"]] = row
+    return best
 
 
 def _contribution(fact: OrderFact, status: str) -> dict[str, dict[str, int]]:
@@ -174,41 +293,3 @@ def _contribution(fact: OrderFact, status: str) -> dict[str, dict[str, int]]:
             "total_revenue": revenue,
         },
     }
-
-
-def _choose_favourite(customer_name: str) -> None:
-    """Most confirmed units; a tie goes to the latest confirmed, then the lowest product id."""
-    best = (
-        CustomerProduct.objects.filter(customer_name=customer_name, confirmed_units__gt=0)
-        .order_by("-confirmed_units", F("last_confirmed_at").desc(nulls_last=True), "product_id")
-        .values("product_id", "product_name")
-        .first()
-    )
-    CustomerStats.objects.filter(pk=customer_name).update(
-        favourite_product_id=best["product_id"] if best else None,
-        favourite_product_name=best["product_name"] if best else "",
-    )
-
-
-def _add(model, pk, *, create=None, assign=None, **counters) -> bool:
-    """Add ``counters`` to the row ``pk`` and apply ``assign``; if there is no such row,
-    insert one from ``create`` and the counters. Returns whether the row is new.
-
-    Increments are ``F() + n`` in the database, never read-modify-write in Python, and the
-    usual case (the row exists) is one UPDATE. Two workers inserting the same new row would
-    clash on its primary key, but the consumer's checkpoint lock lets one apply at a time.
-    """
-    changes = {name: F(name) + n for name, n in counters.items() if n} | (assign or {})
-    rows = model.objects.filter(pk=pk)
-    if rows.update(**changes) if changes else rows.exists():
-        return False
-    model.objects.create(pk=pk, **(create or {}), **counters)
-    return True
-
-
-def _shift(model, pk, *, assign=None, **deltas) -> None:
-    """Move the counters of a row that the order's creation made; if it is gone, the tables
-    no longer match the events, and guessing would only hide it."""
-    changes = {name: F(name) + n for name, n in deltas.items() if n} | (assign or {})
-    if changes and not model.objects.filter(pk=pk).update(**changes):
-        raise InconsistentEvent(f"{model._meta.label} row {pk} is missing; rebuild the projection")

@@ -273,6 +273,16 @@ def test_folding_the_same_events_again_recreates_identical_rows(feed, shop):
     assert analytics.rows() == folded_once
 
 
+@pytest.mark.parametrize("size", [2, 3, 5])
+def test_the_rows_do_not_depend_on_how_events_are_batched(feed, shop, size):
+    feed.cancel(shop[7], when="2025-03-04 09:00")
+    one_by_one = analytics.rows()
+    analytics.clear()
+    for start in range(0, len(feed.log), size):
+        apply(*feed.log[start : start + size])
+    assert analytics.rows() == one_by_one
+
+
 def test_a_read_model_row_gone_missing_is_reported_not_recreated(feed, shop):
     DailySales.objects.filter(sale_date=date(2025, 3, 3)).delete()
     with pytest.raises(InconsistentEvent, match="DailySales row 2025-03-03 is missing"):
