@@ -53,10 +53,6 @@ def database_config(env: environ.Env, default_sqlite: Path) -> dict:
         else:
             db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
             db["CONN_HEALTH_CHECKS"] = True
-        # Parameters travel apart from the SQL and psycopg prepares a statement after it has
-        # run a few times on a connection, so PostgreSQL parses and plans the hot statements
-        # once per connection instead of on every execution.
-        db["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", True))
     db["ATOMIC_REQUESTS"] = False
     return db
 

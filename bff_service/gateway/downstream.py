@@ -7,6 +7,7 @@ failing the whole page: the BFF answers with what it has and a ``degraded`` list
 """
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -68,8 +69,14 @@ def call(
     json: object = None,
     headers: dict | None = None,
     read_timeout: float | None = None,
+    reconnects: int = 0,
 ) -> Answer:
-    """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable."""
+    """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
+
+    ``reconnects``: for calls that are safe to repeat (the saga places an order id once), how
+    often to send again when the connection failed before any answer came back (a reset of
+    a pooled keep-alive connection, a refused connect while a worker restarts).
+    """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
     sent = dict(headers or {})
     if settings.SERVICE_TOKEN:
@@ -81,9 +88,17 @@ def call(
         read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
     )
     try:
-        response = session().request(
-            method, url, params=params, json=json, headers=sent, timeout=timeout
-        )
+        for attempt in range(reconnects + 1):
+            try:
+                response = session().request(
+                    method, url, params=params, json=json, headers=sent, timeout=timeout
+                )
+                break
+            except requests.ConnectionError as exc:
+                if attempt == reconnects:
+                    raise
+                logger.info("%s %s %s: %s; sending again", service, method, path, exc)
+                time.sleep(0.05 * (attempt + 1))  # a moment for a restarting worker
     except requests.RequestException as exc:
         logger.warning("%s %s %s failed: %s", service, method, path, exc)
         raise ServiceUnavailable(f"{service} did not answer", service=service) from exc

@@ -53,6 +53,7 @@ def place_order(
         "/saga/place-order",
         json=body,
         read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
+        reconnects=2,  # safe: the saga places this order id once, however often it is sent
     )
     if answer.status >= 400 or not isinstance(answer.body, dict):
         return answer

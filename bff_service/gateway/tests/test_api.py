@@ -131,3 +131,32 @@ def test_idempotency_keys_name_one_order_for_good():
 
     assert order_id_for_key("k") == order_id_for_key("k") != order_id_for_key("k2")
     assert isinstance(order_id_for_key(str(uuid.uuid4())), uuid.UUID)
+
+
+def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
+    from gateway.downstream import ServiceUnavailable, call
+
+    with (
+        caplog.at_level("INFO", logger="gateway.downstream"),
+        pytest.raises(ServiceUnavailable),
+    ):
+        call("saga-service", "POST", "/saga/place-order", json={}, reconnects=2)
+    assert sum("sending again" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
+    from gateway import services
+    from gateway.downstream import Answer
+
+    calls = []
+
+    def inventory(service, path, **params):
+        calls.append(path)
+        return Answer(200, {"product_name": "Laptop", "price": 120000}, {})
+
+    monkeypatch.setattr(services, "get", inventory)
+    monkeypatch.setattr(services, "_terms", {})
+    product = uuid.UUID(LAPTOP)
+    assert services.product_terms(product) == ("Laptop", 120000)
+    assert services.product_terms(product) == ("Laptop", 120000)
+    assert calls == [f"/queries/products/{product}"]
