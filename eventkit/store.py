@@ -130,7 +130,7 @@ class Session:
             and snapshot is not None
             and snapshot_schema == aggregate_class.snapshot_schema
         ):
-            aggregate.restore_snapshot(_json_value(snapshot))
+            aggregate.restore_snapshot(json_value(snapshot))
             aggregate.version = snapshot_version
         if aggregate.version < version:  # an up-to-date snapshot needs no query
             aggregate.fold(_select_events(stream_id, after_version=aggregate.version))
@@ -181,7 +181,8 @@ class Session:
 # ORM's query building costs several times the statement itself. Values pass through the
 # fields' own adapters, so the same code runs on PostgreSQL and SQLite.
 
-_EVENT_COLUMNS = (
+# The columns of eventkit_event in the order every raw statement here (and the relay) uses.
+EVENT_COLUMNS = (
     "position",
     "event_id",
     "stream_id",
@@ -199,8 +200,16 @@ def _prep(model, name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
-def _json_value(value):
+def json_value(value):
+    """A JSON column as raw SQL hands it back: text (SQLite, Django's jsonb loader) or data."""
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def aware_datetime(value) -> datetime:
+    """A timestamp column as raw SQL hands it back: aware, naive UTC or ISO text (SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _select_stream(stream_id: uuid.UUID, *, lock: bool):
@@ -223,13 +232,13 @@ def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEv
             [_prep(Event, "stream_id", stream_id), after_version],
         )
         rows = cursor.fetchall()
-    return [decode_event(t, v, _json_value(data)) for t, v, data in rows]
+    return [decode_event(t, v, json_value(data)) for t, v, data in rows]
 
 
 def _insert_events(recorded: list[Recorded]) -> None:
     values, params = [], []
     for r in recorded:
-        values.append("(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")")
+        values.append("(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")")
         row = {
             "position": r.position,
             "event_id": r.event_id,
@@ -242,8 +251,8 @@ def _insert_events(recorded: list[Recorded]) -> None:
             "metadata": r.metadata,
             "recorded_at": r.recorded_at,
         }
-        params += [_prep(Event, name, row[name]) for name in _EVENT_COLUMNS]
-    sql = f"INSERT INTO eventkit_event ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join(values)}"
+        params += [_prep(Event, name, row[name]) for name in EVENT_COLUMNS]
+    sql = f"INSERT INTO eventkit_event ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join(values)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -420,7 +429,7 @@ def _select_command(command_id: str) -> tuple[str, str, Any] | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return row[0], row[1], _json_value(row[2])
+    return row[0], row[1], json_value(row[2])
 
 
 def _insert_command(**fields) -> None:
@@ -432,17 +441,11 @@ def _insert_command(**fields) -> None:
         )
 
 
-_RECORDED_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, event_type, schema_version, data, "
-    "metadata, recorded_at"
-)
-
-
 def iter_recorded(
     *, after: int = 0, until: int | None = None, batch_size: int = 2000
 ) -> Iterator[list[Recorded]]:
     """Every event after ``after`` in position order, in batches (keyset paging)."""
-    sql = f"SELECT {_RECORDED_COLUMNS} FROM eventkit_event WHERE position > %s"
+    sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventkit_event WHERE position > %s"
     if until is not None:
         sql += " AND position <= %s"
     sql += " ORDER BY position LIMIT %s"
@@ -459,19 +462,15 @@ def iter_recorded(
 
 def _recorded_from_values(row) -> Recorded:
     position, event_id, stream_id, stream_type, version, event_type, schema, data, meta, at = row
-    if isinstance(at, str):  # SQLite hands back text
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
     return Recorded(
         position=position,
         event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
         stream_id=stream_id if isinstance(stream_id, uuid.UUID) else uuid.UUID(stream_id),
         stream_type=stream_type,
         version=version,
-        event=decode_event(event_type, schema, _json_value(data)),
-        recorded_at=at,
-        metadata=_json_value(meta) or {},
+        event=decode_event(event_type, schema, json_value(data)),
+        recorded_at=aware_datetime(at),
+        metadata=json_value(meta) or {},
     )
 
 

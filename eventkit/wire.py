@@ -9,12 +9,12 @@ that it missed something and fetch it from the source's feed.
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from eventkit.domain import decode_event
-from eventkit.store import Recorded
+from eventkit.store import EVENT_COLUMNS, Recorded, aware_datetime, json_value
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,7 @@ class WireEvent:
 
 
 # Columns of eventkit_event that make a WireEvent, in the order from_values reads them.
-COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_type",
-    "version",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "recorded_at",
-)
+COLUMNS = EVENT_COLUMNS
 
 
 def from_values(values, source: str) -> WireEvent:
@@ -87,20 +76,10 @@ def from_values(values, source: str) -> WireEvent:
         version=version,
         event_type=event_type,
         schema_version=schema,
-        data=_json(data),
-        metadata=_json(meta) or {},
-        recorded_at=_aware(at).isoformat(),
+        data=json_value(data),
+        metadata=json_value(meta) or {},
+        recorded_at=aware_datetime(at).isoformat(),
     )
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _aware(value) -> datetime:
-    if isinstance(value, str):  # SQLite without converters
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def from_fields(fields: dict) -> WireEvent:
