@@ -3,8 +3,9 @@
 The event table *is* the outbox: an event is committed with the state change it records,
 and the relay tails the table by position and copies what it has not published yet to
 Redis with ``XADD``. Its cursor is a database row advanced only after Redis accepted the
-batch, so a crash between the two republishes the batch (consumers ignore positions they
-have applied) and nothing committed is ever lost, whatever Redis or the relay go through.
+batch (and at most every ``cursor_seconds``, since each write is a commit), so a crash
+republishes what came after the last write (consumers ignore positions they have applied)
+and nothing committed is ever lost, whatever Redis or the relay go through.
 
 It wakes within milliseconds of a commit on PostgreSQL (``LISTEN``; every append sends a
 ``NOTIFY`` that is delivered at commit) and polls as a fallback and on SQLite. Streams are
@@ -12,6 +13,7 @@ trimmed to about ``maxlen`` entries so Redis memory stays bounded; a consumer th
 further behind than that reads the rest from the source's HTTP feed.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +21,7 @@ from datetime import timedelta
 
 import psycopg
 import redis
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from eventkit import wire
@@ -76,6 +78,7 @@ class Relay:
         batch_size: int = 500,
         maxlen: int = 100_000,
         linger_ms: int = 0,
+        cursor_seconds: float = 0.0,
     ):
         self.client = client
         self.stream = stream
@@ -86,7 +89,12 @@ class Relay:
         # Woken by a commit, wait this long first: the commits that land meanwhile go out in
         # the same XADD pipeline and cursor update instead of one round each.
         self.linger = linger_ms / 1000
-        self._position: int | None = None  # the cursor as we last wrote it
+        self._position: int | None = None  # how far we have published
+        self._saved: int | None = None  # the cursor as we last wrote it
+        # Writing the cursor is a commit. Written at most every cursor_seconds, a crash
+        # publishes up to that much again, which consumers skip by position.
+        self.cursor_seconds = cursor_seconds
+        self._next_save = 0.0
 
     def position(self) -> int:
         cursor, _ = RelayCursor.objects.get_or_create(name=self.cursor_name)
@@ -95,26 +103,36 @@ class Relay:
     def publish_once(self) -> int:
         """Publish the next batch after the cursor; returns how many events went out."""
         if self._position is None:
-            self._position = self.position()
+            self._position = self._saved = self.position()
         rows = self._rows_after(self._position)
         if not rows:
+            self.save_cursor(when_due=True)
             return 0
         pipe = self.client.pipeline(transaction=False)
         for row in rows:
             pipe.xadd(self.stream, row.to_fields(), maxlen=self.maxlen, approximate=True)
         pipe.execute()
-        last = rows[-1].position
+        self._position = rows[-1].position
+        self.save_cursor(when_due=True)
+        logger.debug("published %d events up to %d to %s", len(rows), self._position, self.stream)
+        return len(rows)
+
+    def save_cursor(self, *, when_due: bool = False) -> None:
+        """Write how far we have published (with ``when_due``, only every cursor_seconds)."""
+        if self._position is None or self._position == self._saved:
+            return
+        if when_due and time.monotonic() < self._next_save:
+            return
         # GREATEST: a second relay of the same service (during a deploy, say) publishes the
         # same events again, which consumers ignore, but never moves the cursor backwards.
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE eventkit_relay_cursor SET position = {_greatest()}(position, %s), "
                 "updated_at = %s WHERE name = %s",
-                [last, _db_now(), self.cursor_name],
+                [self._position, _db_now(), self.cursor_name],
             )
-        self._position = last
-        logger.debug("published %d events up to %d to %s", len(rows), last, self.stream)
-        return len(rows)
+        self._saved = self._position
+        self._next_save = time.monotonic() + self.cursor_seconds
 
     def _rows_after(self, after: int) -> list[wire.WireEvent]:
         # Plain SQL: the relay runs this on every commit of its service.
@@ -152,6 +170,8 @@ class Relay:
                     stop.wait(self.linger)
         finally:
             wakeup.close()
+            with contextlib.suppress(DatabaseError):
+                self.save_cursor()  # on the way out; if it fails, a restart republishes
 
 
 def stale_commands(days: float | None = None):

@@ -87,6 +87,21 @@ def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
     assert relay.publish_once() == 0  # its progress is kept: nothing is sent twice
 
 
+def test_the_cursor_is_written_at_most_every_cursor_seconds(pipeline):
+    client, name, _, _ = pipeline
+    relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, cursor_seconds=3600)
+    t = open_tally()
+    add(t, 1)
+    publish_all(relay)  # the first write is due at once
+    assert RelayCursor.objects.get().position == 2
+    add(t, 2)
+    publish_all(relay)
+    assert client.xlen(name) == 3  # published ...
+    assert RelayCursor.objects.get().position == 2  # ... but not yet a commit of its own
+    relay.save_cursor()  # as on shutdown
+    assert RelayCursor.objects.get().position == 3
+
+
 def test_everything_delivered_twice_is_counted_once(pipeline):
     client, name, relay, consumer = pipeline
     t = open_tally()

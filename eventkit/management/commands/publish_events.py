@@ -29,8 +29,14 @@ class Command(BaseCommand):
             default=int(os.environ.get("RELAY_LINGER_MS", 5)),
             help="woken by a commit, wait this long so later commits go out in the same batch",
         )
+        parser.add_argument(
+            "--cursor-seconds",
+            type=float,
+            default=float(os.environ.get("RELAY_CURSOR_SECONDS", 1.0)),
+            help="write the cursor at most this often; a crash republishes up to this much",
+        )
 
-    def handle(self, *args, once, poll_seconds, linger_ms, **options):
+    def handle(self, *args, once, poll_seconds, linger_ms, cursor_seconds, **options):
         stream = setting("STREAM")
         if not stream:
             raise CommandError('set EVENTKIT = {"STREAM": "events.<name>"} in settings')
@@ -43,11 +49,13 @@ class Command(BaseCommand):
             source=settings.SERVICE_NAME,
             maxlen=setting("STREAM_MAXLEN"),
             linger_ms=linger_ms,
+            cursor_seconds=cursor_seconds,
         )
         if once:
             total = 0
             while (n := relay.publish_once()) > 0:
                 total += n
+            relay.save_cursor()
             self.stdout.write(f"published {total} events to {stream}")
             return
         stop = threading.Event()
