@@ -113,7 +113,10 @@ def call(
 
 
 def get(service: str, path: str, **params) -> Answer:
-    return call(service, "GET", path, params={k: v for k, v in params.items() if v is not None})
+    # A read is safe to repeat; once is enough for a pooled connection the server had just
+    # closed (its keep-alive timer ran out as we reused it).
+    params = {k: v for k, v in params.items() if v is not None}
+    return call(service, "GET", path, params=params, reconnects=1)
 
 
 def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], list[str]]:
