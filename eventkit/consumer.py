@@ -34,6 +34,7 @@ from django.utils import timezone
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.sources import FeedReader
+from eventkit.store import db_value, locking
 from eventkit.wire import WireEvent, from_fields
 
 logger = logging.getLogger(__name__)
@@ -275,9 +276,7 @@ class Consumer:
 
     def _lock_checkpoint(self, source: str) -> int:
         """Our checkpoint for ``source``, locked until the transaction ends."""
-        sql = _SELECT_CHECKPOINT
-        if connection.features.has_select_for_update:
-            sql += " FOR UPDATE"
+        sql = locking(_SELECT_CHECKPOINT)
         with connection.cursor() as cursor:
             cursor.execute(sql, [source])
             row = cursor.fetchone()
@@ -292,7 +291,7 @@ class Consumer:
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
-                [position, _prep_now(), source],
+                [position, db_value(Checkpoint, "updated_at", timezone.now()), source],
             )
 
     def _events(self, source, after: int, last: int, known) -> list[WireEvent]:
@@ -408,10 +407,6 @@ class Consumer:
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
-
-
-def _prep_now():
-    return Checkpoint._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
 
 
 def _text(value) -> str:

@@ -85,9 +85,6 @@ class Projection:
         for callback in self._after_commit:
             callback()
 
-    def apply(self, recorded: Recorded) -> None:
-        self.apply_batch([recorded])
-
     def apply_batch(self, batch: list[Recorded]) -> None:
         if self._batch_handler is not None:
             if batch:

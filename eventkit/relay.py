@@ -27,7 +27,7 @@ from django.utils import timezone
 from eventkit import wire
 from eventkit.conf import setting
 from eventkit.models import CommandRecord, RelayCursor
-from eventkit.store import NOTIFY_CHANNEL
+from eventkit.store import NOTIFY_CHANNEL, db_value
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,6 @@ PRUNE_EVERY_SECONDS = 3600
 
 def _greatest() -> str:
     return "GREATEST" if connection.vendor == "postgresql" else "MAX"
-
-
-def _db_now():
-    return RelayCursor._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
 
 
 class Wakeup:
@@ -129,7 +125,11 @@ class Relay:
             cursor.execute(
                 f"UPDATE eventkit_relay_cursor SET position = {_greatest()}(position, %s), "
                 "updated_at = %s WHERE name = %s",
-                [self._position, _db_now(), self.cursor_name],
+                [
+                    self._position,
+                    db_value(RelayCursor, "updated_at", timezone.now()),
+                    self.cursor_name,
+                ],
             )
         self._saved = self._position
         self._next_save = time.monotonic() + self.cursor_seconds

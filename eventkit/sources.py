@@ -6,17 +6,11 @@ from collections.abc import Iterator
 import requests
 
 from eventkit.wire import WireEvent, from_feed
+from servicekit.http import peer_session
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = (2.0, 10.0)
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    # Peers are addressed directly: no proxy or .netrc lookup in the environment per call.
-    session.trust_env = False
-    return session
 
 
 class FeedReader:
@@ -25,7 +19,7 @@ class FeedReader:
     def __init__(self, source: str, url: str, *, session: requests.Session | None = None):
         self.source = source
         self.url = url.rstrip("/")
-        self.session = session or _session()
+        self.session = session or peer_session()
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position."""

@@ -196,8 +196,24 @@ EVENT_COLUMNS = (
 )
 
 
-def _prep(model, name: str, value):
+def db_value(model, name: str, value):
+    """``value`` as a raw statement must pass it for ``model``'s field ``name``."""
     return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def locking(sql: str) -> str:
+    """``sql`` (a SELECT) with ``FOR UPDATE`` where the database has it (not SQLite, whose
+    writers take the whole database)."""
+    return f"{sql} FOR UPDATE" if connection.features.has_select_for_update else sql
+
+
+def insert_row(cursor, model, fields: dict[str, Any]) -> None:
+    """``INSERT`` one row of ``model`` with ``fields``, each through its field's adapter."""
+    cursor.execute(
+        f"INSERT INTO {model._meta.db_table} ({', '.join(fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})",
+        [db_value(model, name, value) for name, value in fields.items()],
+    )
 
 
 def json_value(value):
@@ -217,10 +233,10 @@ def _select_stream(stream_id: uuid.UUID, *, lock: bool):
         "SELECT stream_type, version, snapshot, snapshot_version, snapshot_schema "
         "FROM eventkit_stream WHERE stream_id = %s"
     )
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
+    if lock:
+        sql = locking(sql)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_prep(Stream, "stream_id", stream_id)])
+        cursor.execute(sql, [db_value(Stream, "stream_id", stream_id)])
         return cursor.fetchone()
 
 
@@ -229,7 +245,7 @@ def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEv
         cursor.execute(
             "SELECT event_type, schema_version, data FROM eventkit_event "
             "WHERE stream_id = %s AND version > %s ORDER BY version",
-            [_prep(Event, "stream_id", stream_id), after_version],
+            [db_value(Event, "stream_id", stream_id), after_version],
         )
         rows = cursor.fetchall()
     return [decode_event(t, v, json_value(data)) for t, v, data in rows]
@@ -251,7 +267,7 @@ def _insert_events(recorded: list[Recorded]) -> None:
             "metadata": r.metadata,
             "recorded_at": r.recorded_at,
         }
-        params += [_prep(Event, name, row[name]) for name in EVENT_COLUMNS]
+        params += [db_value(Event, name, row[name]) for name in EVENT_COLUMNS]
     sql = f"INSERT INTO eventkit_event ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join(values)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -268,20 +284,16 @@ def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, n
     elif expected == 0:
         snapshot_fields = [("snapshot_version", 0)]
     fields = [("version", version), ("updated_at", now), *snapshot_fields]
-    stream_id = _prep(Stream, "stream_id", aggregate.id)
+    stream_id = db_value(Stream, "stream_id", aggregate.id)
     with connection.cursor() as cursor:
         if expected == 0:
-            fields = [("stream_id", aggregate.id), ("stream_type", aggregate.stream_type), *fields]
-            cursor.execute(
-                f"INSERT INTO eventkit_stream ({', '.join(n for n, _ in fields)}) "
-                f"VALUES ({', '.join(['%s'] * len(fields))})",
-                [_prep(Stream, n, v) for n, v in fields],
-            )
+            identity = {"stream_id": aggregate.id, "stream_type": aggregate.stream_type}
+            insert_row(cursor, Stream, identity | dict(fields))
             return
         cursor.execute(
             f"UPDATE eventkit_stream SET {', '.join(f'{n} = %s' for n, _ in fields)} "
             "WHERE stream_id = %s AND version = %s",
-            [*(_prep(Stream, n, v) for n, v in fields), stream_id, expected],
+            [*(db_value(Stream, n, v) for n, v in fields), stream_id, expected],
         )
         if cursor.rowcount != 1:
             raise ConcurrencyError(f"stream {aggregate.id} moved past version {expected}")
@@ -434,11 +446,7 @@ def _select_command(command_id: str) -> tuple[str, str, Any] | None:
 
 def _insert_command(**fields) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO eventkit_command ({', '.join(fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})",
-            [_prep(CommandRecord, name, value) for name, value in fields.items()],
-        )
+        insert_row(cursor, CommandRecord, fields)
 
 
 def iter_recorded(

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from eventkit.errors import Unavailable
 from servicekit.context import current_correlation_id
+from servicekit.http import peer_session
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +51,7 @@ class Answer:
 def session() -> requests.Session:
     global _session
     if _session is None:
-        s = requests.Session()
-        s.trust_env = False  # peers are addressed directly: no proxy lookup per call
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
-        _session = s
+        _session = peer_session(pool_connections=8, pool_maxsize=64)
     return _session
 
 

@@ -18,10 +18,10 @@ import logging
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from sagas.domain import OK, REJECTED, UNKNOWN, PlaceOrderSaga
 from sagas.orchestrator import Reply
+from servicekit.http import peer_session
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,7 @@ _session: requests.Session | None = None
 def session() -> requests.Session:
     global _session
     if _session is None:
-        s = requests.Session()
-        s.trust_env = False  # peers are addressed directly: no proxy lookup per call
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
+        s = peer_session(pool_connections=4, pool_maxsize=64)
         if settings.SERVICE_TOKEN:
             s.headers["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
         _session = s
