@@ -4,6 +4,8 @@
 ``Stream``       one row per aggregate: its current version (the row that writers lock)
                  and, for long streams, a snapshot of the folded state.
 ``PositionCounter`` the single row that hands out positions (see ``eventkit.store``).
+``PendingEvent`` on PostgreSQL, events of an open transaction that get their positions
+                 (and move to ``Event``) when it commits.
 ``CommandRecord``   outcomes of commands that carried an id, so a retry is answered from
                  here instead of being applied twice.
 """
@@ -88,6 +90,32 @@ class PositionCounter(models.Model):
 
     def __str__(self):
         return f"last position {self.last_position}"
+
+
+class PendingEvent(models.Model):
+    """An event appended by a transaction that has not committed yet (PostgreSQL only).
+
+    A deferred trigger moves the transaction's rows to ``eventkit_event`` at commit, taking
+    their positions from the counter there (see ``eventkit.store``). Outside an open
+    transaction the table is always empty: other transactions never see these rows.
+    """
+
+    seq = models.BigAutoField(primary_key=True)  # the order of appends within a transaction
+    event_id = models.UUIDField()
+    stream_id = models.UUIDField()
+    stream_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "eventkit_pending_event"
+
+    def __str__(self):
+        return f"pending {self.event_type} {self.stream_type}/{self.stream_id}"
 
 
 class CommandRecord(models.Model):

@@ -6,10 +6,11 @@ How a command runs (:func:`execute`)::
       answer from CommandRecord if this command id was seen before      (idempotency)
       SELECT ... FROM eventkit_stream WHERE stream_id = ? FOR UPDATE    (one writer per stream)
       fold snapshot + newer events -> aggregate; the domain decides
-      UPDATE eventkit_position_counter ... RETURNING last_position      (positions, see below)
-      INSERT events; UPDATE stream version + snapshot; update read models
-      INSERT CommandRecord
+      INSERT events into eventkit_pending_event; UPDATE stream version + snapshot
+      update read models; INSERT CommandRecord
     COMMIT
+      (trigger) UPDATE eventkit_position_counter ... RETURNING          (positions, see below)
+      (trigger) move the pending events into eventkit_event
 
 Why a reader of the feed can never skip an event
 -------------------------------------------------
@@ -23,11 +24,23 @@ or rolls back. So position ``p + 1`` can only be handed out after the transactio
 ``p`` has finished. If it committed, ``p`` is visible before ``p + 1`` exists; if it rolled
 back, its increment rolled back too and ``p`` is handed out again. Hence: positions have no
 holes, they become visible in order, and "everything after my cursor" is always complete.
-On SQLite the same holds trivially because there is only ever one writer.
 
-The price is that appends are serialised from the counter update to commit. That window is
-kept short: the domain decides before positions are taken, and only the inserts, the read
-model updates and the commit happen inside it.
+The price is that appends are serialised from the counter update to the end of the commit,
+so that window must be short. On PostgreSQL it runs inside the server: events are first
+written to ``eventkit_pending_event``, and a trigger deferred to commit takes their
+positions and moves them into the log (migration ``0004_pending_events``). No client round
+trip happens while the counter is held, so a busy client (a thread waiting for the GIL, a
+process waiting for a core) never makes every other appender wait. Positions therefore
+follow commit order, and inside the appending transaction ``recorded.position`` is None:
+read models written there must not need it (consumers of the feed always have it).
+
+On SQLite the positions are taken at once: its writers hold the whole database until
+commit anyway, so there is nothing to gain.
+
+A command that runs inside a caller's transaction (a test, or several commands composed
+into one) takes its positions before :func:`execute` returns, holding the counter until the
+caller commits: a savepoint's release is not a commit, and the events must be in the log by
+the time the command has answered.
 
 Contention on one stream is handled by locking its ``eventkit_stream`` row for the whole
 command, so concurrent commands on one product wait their turn instead of failing on a
@@ -55,12 +68,13 @@ from django.utils import timezone
 from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict
-from eventkit.models import CommandRecord, Event, PositionCounter, Stream
+from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from servicekit.context import current_correlation_id
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "eventkit_events"
+NOTIFY_CHANNEL = "eventkit_events"  # notified by the commit trigger; the relay listens
+POSITION_TRIGGER = "eventkit_pending_event_position"  # see migrations/0004_pending_events
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -68,9 +82,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Recorded:
-    """An event as stored: the domain event plus where and when it was recorded."""
+    """An event as stored: the domain event plus where and when it was recorded.
 
-    position: int
+    ``position`` is None only inside the appending transaction, before the events are
+    written (see the module doc).
+    """
+
+    position: int | None
     event_id: uuid.UUID
     stream_id: uuid.UUID
     stream_type: str
@@ -149,11 +167,10 @@ class Session:
         if not pending:
             return []
         expected = aggregate.version
-        first = allocate_positions(len(pending))
         now = timezone.now()
         recorded = [
             Recorded(
-                position=first + i,
+                position=None,
                 event_id=uuid.uuid4(),
                 stream_id=aggregate.id,
                 stream_type=aggregate.stream_type,
@@ -164,7 +181,7 @@ class Session:
             )
             for i, e in enumerate(pending)
         ]
-        _insert_events(recorded)
+        _append_events(recorded)
         new_version = expected + len(pending)
         snapshot = None
         if aggregate.snapshot_schema is not None:
@@ -209,11 +226,37 @@ def locking(sql: str) -> str:
 
 def insert_row(cursor, model, fields: dict[str, Any]) -> None:
     """``INSERT`` one row of ``model`` with ``fields``, each through its field's adapter."""
+    insert_rows(cursor, model, [fields])
+
+
+def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` rows of ``model`` in one statement; every row names the same fields."""
+    if not rows:
+        return
+    names = list(rows[0])
+    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
     cursor.execute(
-        f"INSERT INTO {model._meta.db_table} ({', '.join(fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})",
-        [db_value(model, name, value) for name, value in fields.items()],
+        f"INSERT INTO {model._meta.db_table} ({', '.join(names)}) "
+        f"VALUES {', '.join([placeholders] * len(rows))}",
+        [db_value(model, name, row[name]) for row in rows for name in names],
     )
+
+
+def update_row(cursor, model, pk, fields: dict[str, Any], increments=None) -> int:
+    """``UPDATE`` the row of ``model`` with primary key ``pk``: set ``fields``, add
+    ``increments`` ({column: amount}) to what the row holds. Returns the rows changed."""
+    increments = increments or {}
+    sets = [f"{name} = %s" for name in fields] + [f"{name} = {name} + %s" for name in increments]
+    pk_field = model._meta.pk
+    cursor.execute(
+        f"UPDATE {model._meta.db_table} SET {', '.join(sets)} WHERE {pk_field.column} = %s",
+        [
+            *(db_value(model, name, value) for name, value in fields.items()),
+            *increments.values(),
+            pk_field.get_db_prep_save(pk, connection),
+        ],
+    )
+    return cursor.rowcount
 
 
 def json_value(value):
@@ -251,26 +294,49 @@ def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEv
     return [decode_event(t, v, json_value(data)) for t, v, data in rows]
 
 
-def _insert_events(recorded: list[Recorded]) -> None:
-    values, params = [], []
-    for r in recorded:
-        values.append("(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")")
-        row = {
-            "position": r.position,
-            "event_id": r.event_id,
-            "stream_id": r.stream_id,
-            "stream_type": r.stream_type,
-            "version": r.version,
-            "event_type": r.event.event_type,
-            "schema_version": r.event.schema_version,
-            "data": _json_ready(r.event.to_data()),
-            "metadata": r.metadata,
-            "recorded_at": r.recorded_at,
-        }
-        params += [db_value(Event, name, row[name]) for name in EVENT_COLUMNS]
-    sql = f"INSERT INTO eventkit_event ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join(values)}"
+def _append_events(recorded: list[Recorded]) -> None:
+    """Write events: pending until commit on PostgreSQL, positioned at once on SQLite."""
+    rows = [_event_row(r) for r in recorded]
+    if _positions_at_commit():
+        table, columns = PendingEvent._meta.db_table, EVENT_COLUMNS[1:]
+    else:
+        first = allocate_positions(len(rows))
+        rows = [[position, *row] for position, row in enumerate(rows, start=first)]
+        table, columns = Event._meta.db_table, EVENT_COLUMNS
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+def _positions_at_commit() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def take_positions_now() -> None:
+    """Move this transaction's pending events into the log now instead of at commit."""
+    if _positions_at_commit():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET CONSTRAINTS {POSITION_TRIGGER} IMMEDIATE")
+            cursor.execute(f"SET CONSTRAINTS {POSITION_TRIGGER} DEFERRED")
+
+
+def _event_row(r: Recorded) -> list:
+    """The values of ``r``'s row in :data:`EVENT_COLUMNS` order, without its position."""
+    row = {
+        "event_id": r.event_id,
+        "stream_id": r.stream_id,
+        "stream_type": r.stream_type,
+        "version": r.version,
+        "event_type": r.event.event_type,
+        "schema_version": r.event.schema_version,
+        "data": _json_ready(r.event.to_data()),
+        "metadata": r.metadata,
+        "recorded_at": r.recorded_at,
+    }
+    return [db_value(Event, name, row[name]) for name in EVENT_COLUMNS[1:]]
 
 
 def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, now) -> None:
@@ -300,15 +366,12 @@ def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, n
 
 
 def allocate_positions(count: int) -> int:
-    """Reserve ``count`` consecutive positions and return the first; see the module doc."""
+    """Reserve ``count`` consecutive positions and return the first (SQLite's appends; on
+    PostgreSQL the commit trigger does this); see the module doc."""
     sql = (
         "UPDATE eventkit_position_counter SET last_position = last_position + %s "
         "WHERE id = 1 RETURNING last_position"
     )
-    if connection.vendor == "postgresql":
-        # Wake the relay when (and only if) this transaction commits; riding on the same
-        # statement costs no extra round trip. Notifications are delivered at commit.
-        sql += f", pg_notify('{NOTIFY_CHANNEL}', '')"
     with connection.cursor() as cursor:
         cursor.execute(sql, [count])
         row = cursor.fetchone()
@@ -383,6 +446,7 @@ def execute(
     metadata = {k: v for k, v in metadata.items() if v is not None}
     request_fingerprint = fingerprint(payload)
     attempts = setting("APPEND_ATTEMPTS")
+    nested = connection.in_atomic_block  # the caller's transaction commits, not ours
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():
@@ -401,6 +465,8 @@ def execute(
                         outcome=_json_ready({"value": value})["value"],
                         recorded_at=timezone.now(),
                     )
+                if nested:
+                    take_positions_now()
             return Outcome(value=value, recorded=tuple(session.recorded))
         except Exception as exc:
             if not _is_transient(exc):

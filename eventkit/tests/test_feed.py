@@ -91,14 +91,13 @@ def wait_until(predicate, timeout=10.0):
 def test_a_late_committing_append_is_never_skipped_by_a_reader():
     """Writer A appends first and commits last; a reader polling in between misses nothing.
 
-    With positions from a sequence, B (position p+1) would commit while A (p) is still open;
-    a reader would see p+1, move its cursor there, and never read p. Here B cannot even take
-    a position until A has finished.
+    With positions from a sequence, A would hold p and B take p+1 and commit while A is still
+    open; a reader would see p+1, move its cursor there, and never read p. Here positions
+    are taken at commit: B gets p, and A, committing later, gets p+1.
     """
     a_id, b_id = open_tally("a"), open_tally("b")
     cursor_position = store.head_position()
     a_appended, a_may_commit = threading.Event(), threading.Event()
-    b_pid, b_done = [], threading.Event()
 
     def writer_a():
         with transaction.atomic():
@@ -110,34 +109,73 @@ def test_a_late_committing_append_is_never_skipped_by_a_reader():
             a_may_commit.wait(10)
         connection.close()
 
-    def writer_b():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            b_pid.append(cursor.fetchone()[0])
-        add(b_id, 1)
-        b_done.set()
-        connection.close()
-
     ta = threading.Thread(target=writer_a)
     ta.start()
     assert a_appended.wait(10)
-    tb = threading.Thread(target=writer_b)
-    tb.start()
-    wait_until(lambda: b_pid and waiting_on_lock(b_pid[0]))
+    add(b_id, 1)  # does not wait for A: no position is held before commit
 
-    # A holds position p uncommitted; B waits for it. A reader sees nothing new yet.
-    seen = list(store.iter_recorded(after=cursor_position))
-    assert seen == []
-    assert not b_done.is_set()
+    seen = [r for batch in store.iter_recorded(after=cursor_position) for r in batch]
+    assert [(r.position, r.stream_id) for r in seen] == [(cursor_position + 1, b_id)]
 
     a_may_commit.set()
     ta.join(10)
-    tb.join(10)
-    assert b_done.is_set()
-    batches = list(store.iter_recorded(after=cursor_position))
-    recorded = [r for batch in batches for r in batch]
-    assert [r.position for r in recorded] == [cursor_position + 1, cursor_position + 2]
-    assert [r.stream_id for r in recorded] == [a_id, b_id]
+    recorded = [r for batch in store.iter_recorded(after=seen[-1].position) for r in batch]
+    assert [(r.position, r.stream_id) for r in recorded] == [(cursor_position + 2, a_id)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM eventkit_pending_event")
+        assert cursor.fetchone()[0] == 0  # nothing is left behind by a commit
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_waits_while_appends_are_locked_and_then_takes_the_next_positions():
+    """A rebuild locks appends: a command runs up to its commit and waits there."""
+    tally_id = open_tally("t")
+    locked, may_unlock = threading.Event(), threading.Event()
+    adder_pid, added = [], threading.Event()
+
+    def rebuild_like():
+        with transaction.atomic():
+            store.lock_appends()
+            locked.set()
+            may_unlock.wait(10)
+        connection.close()
+
+    def adder():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            adder_pid.append(cursor.fetchone()[0])
+        add(tally_id, 5)
+        added.set()
+        connection.close()
+
+    start = store.head_position()
+    tr = threading.Thread(target=rebuild_like)
+    tr.start()
+    assert locked.wait(10)
+    ta = threading.Thread(target=adder)
+    ta.start()
+    wait_until(lambda: adder_pid and waiting_on_lock(adder_pid[0]))
+    assert not added.is_set() and store.head_position() == start
+
+    may_unlock.set()
+    tr.join(10)
+    ta.join(10)
+    assert added.is_set()
+    [batch] = store.iter_recorded(after=start)
+    assert [(r.position, r.event.event_type) for r in batch] == [(start + 1, "TallyAdded")]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")
+@pytest.mark.django_db(transaction=True)
+def test_a_command_inside_a_callers_transaction_is_in_the_log_when_it_returns():
+    tally_id = open_tally("t")
+    start = store.head_position()
+    with transaction.atomic():
+        add(tally_id, 1)
+        assert store.head_position() == start + 1  # positions taken, not waiting for commit
+        add(tally_id, 2)
+        assert store.head_position() == start + 2
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")

@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from eventkit import store
-from eventkit.store import Session
+from eventkit.store import Session, db_value, insert_row
 from sagas.domain import PlaceOrderSaga, SagaStarted
 from sagas.models import SagaLease, SagaView
 
@@ -60,9 +60,9 @@ class SagaRepository:
             if not saga.exists:
                 saga.begin(details)
                 session.save(saga)
-                SagaLease.objects.create(
-                    saga_id=saga_id, owner=self.owner, expires_at=self._lease_until()
-                )
+                with connection.cursor() as cursor:
+                    lease = {"saga_id": saga_id, "owner": self.owner}
+                    insert_row(cursor, SagaLease, lease | {"expires_at": self._lease_until()})
                 return STARTED
             saga.begin(details)  # same order again: no-op, other details: DetailsMismatch
             if saga.finished:
@@ -124,10 +124,22 @@ class SagaRepository:
 
     def _keep_lease(self, saga_id, *, finished: bool) -> bool:
         """Extend our lease, or end it with the saga; False if it is not ours any more."""
-        ours = SagaLease.objects.filter(pk=saga_id, owner=self.owner)
         if finished:
-            return ours.delete()[0] > 0
-        return ours.update(expires_at=self._lease_until()) > 0
+            return SagaLease.objects.filter(pk=saga_id, owner=self.owner).delete()[0] > 0
+        return self._extend_lease(saga_id)
+
+    def _extend_lease(self, saga_id) -> bool:
+        # Every step of every saga runs this: plain SQL, not a queryset to compile.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE sagas_lease SET expires_at = %s WHERE saga_id = %s AND owner = %s",
+                [
+                    db_value(SagaLease, "expires_at", self._lease_until()),
+                    db_value(SagaLease, "saga_id", saga_id),
+                    self.owner,
+                ],
+            )
+            return cursor.rowcount > 0
 
     def _remember(self, saga: PlaceOrderSaga) -> PlaceOrderSaga:
         if not saga.finished:
@@ -145,10 +157,7 @@ class SagaRepository:
         return {"order_id": str(order_id)} if order_id else {}
 
     def renew(self, saga_id) -> None:
-        renewed = SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(
-            expires_at=self._lease_until()
-        )
-        if not renewed:
+        if not self._extend_lease(saga_id):
             raise LeaseLost(f"saga {saga_id} is no longer ours")
 
     def release(self, saga_id) -> None:
