@@ -135,9 +135,10 @@ SERVICES: tuple[Service, ...] = (
         "saga_service",
         8003,
         "SAGA",
-        # Threads: a saga request mostly waits on its participants' HTTP answers.
+        # Threads: a saga request mostly waits on its participants' HTTP answers; more than
+        # 8 per process cost CPU in contention for the GIL (docs/scaling.md).
         processes=(
-            web("config.wsgi:application", "--worker-class", "gthread", "--threads", "16"),
+            web("config.wsgi:application", "--worker-class", "gthread", "--threads", "8"),
             Process("resumer", manage("resume_sagas", "--watch")),
             RELAY,
         ),
