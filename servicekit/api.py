@@ -1,5 +1,8 @@
 """Small helpers that keep DRF views thin and alike across services."""
 
+import uuid
+from datetime import UTC, datetime
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -81,3 +84,13 @@ def command_response(outcome, *, created: bool = False) -> Response:
     status = 201 if created and not outcome.replayed else 200
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return Response(outcome.value, status=status, headers=headers)
+
+
+def api_value(value):
+    """``value`` as a DRF serializer field represents it: UUIDs as text, times as ISO 8601
+    in UTC with a ``Z``. For answers built from ``values()`` rows, without a serializer."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value

@@ -7,22 +7,26 @@ from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField, YenField
 
 
+# What the API shows of an order (the list, the detail and every command's answer).
+ORDER_FIELDS = [
+    "id",
+    "customer_name",
+    "product_id",
+    "product_name",
+    "quantity",
+    "total_price",
+    "status",
+    "cancel_reason",
+    "version",
+    "created_at",
+    "updated_at",
+]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderView
-        fields = [
-            "id",
-            "customer_name",
-            "product_id",
-            "product_name",
-            "quantity",
-            "total_price",
-            "status",
-            "cancel_reason",
-            "version",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ORDER_FIELDS
 
 
 class CreateOrderInput(CommandInput):

@@ -10,7 +10,6 @@ from eventkit import store
 from eventkit.store import Outcome, Session
 from orders import selectors
 from orders.domain import Order, OrderCreated
-from orders.serializers import OrderSerializer
 
 
 def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, payload: dict):
@@ -18,7 +17,7 @@ def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, p
         order = session.load(Order, order_id)
         decide(order)
         session.save(order)
-        return OrderSerializer(selectors.order_get(order_id=order_id)).data
+        return selectors.order_answer(order_id=order_id)
 
     return store.execute(command, command_type=command_type, command_id=command_id, payload=payload)
 

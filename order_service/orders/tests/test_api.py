@@ -169,3 +169,13 @@ def test_commands_need_the_service_token_when_one_is_set(api, settings):
         "/commands/orders", body(), format="json", headers={"Authorization": "Bearer nope"}
     )
     assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
+
+
+def test_command_answers_show_an_order_exactly_as_the_query_api_does(api):
+    """Commands answer from plain values, queries through OrderSerializer: the same JSON."""
+    created = create(api).json()
+    order_id = created["id"]
+    assert api.get(f"/queries/orders/{order_id}").json() == created
+    cancelled = api.post(f"/commands/orders/{order_id}/cancel", {"reason": "r"}, format="json")
+    assert cancelled.json() == api.get(f"/queries/orders/{order_id}").json()
+    assert cancelled.json()["status"] == "CANCELLED" and created["updated_at"].endswith("Z")
