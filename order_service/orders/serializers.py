@@ -6,7 +6,6 @@ from orders.models import OrderView
 from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField, YenField
 
-
 # What the API shows of an order (the list, the detail and every command's answer).
 ORDER_FIELDS = [
     "id",
