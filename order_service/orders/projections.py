@@ -2,12 +2,14 @@
 
 One batch handler: an append brings one or two events, a rebuild page two thousand. The
 events are folded into rows in memory first, so an order created and confirmed in the same
-page is inserted once in its final state (``bulk_create``) and every other order is updated
-once with its last state.
+page is inserted once in its final state (one INSERT, or a COPY for a rebuild's page) and
+every other order is updated once with its last state, in plain SQL.
 """
 
+from django.db import connection
+
 from eventkit.projections import projection
-from eventkit.store import Recorded
+from eventkit.store import Recorded, insert_rows, update_row
 from orders.domain import OrderCancelled, OrderConfirmed, OrderCreated
 from orders.models import OrderView
 
@@ -16,7 +18,7 @@ orders = projection("orders", models=[OrderView])
 
 @orders.batch
 def apply_orders(batch: list[Recorded]) -> None:
-    new: dict = {}  # order id -> OrderView to insert
+    new: dict = {}  # order id -> the row to insert
     moved: dict = {}  # order id -> changes to an order created before this batch
     for recorded in batch:
         event = recorded.event
@@ -31,26 +33,26 @@ def apply_orders(batch: list[Recorded]) -> None:
             continue
         changes |= {"version": recorded.version, "updated_at": recorded.recorded_at}
         if recorded.stream_id in new:
-            for name, value in changes.items():
-                setattr(new[recorded.stream_id], name, value)
+            new[recorded.stream_id].update(changes)
         else:
             moved.setdefault(recorded.stream_id, {}).update(changes)
-    if new:
-        OrderView.objects.bulk_create(new.values())
-    for order_id, changes in moved.items():
-        OrderView.objects.filter(pk=order_id).update(**changes)
+    with connection.cursor() as cursor:
+        insert_rows(cursor, OrderView, list(new.values()))
+        for order_id, changes in moved.items():
+            update_row(cursor, OrderView, order_id, changes)
 
 
-def _created(event: OrderCreated, recorded: Recorded) -> OrderView:
-    return OrderView(
-        id=recorded.stream_id,
-        customer_name=event.customer_name,
-        product_id=event.product_id,
-        product_name=event.product_name,
-        quantity=event.quantity,
-        total_price=event.total_price,
-        status=OrderView.Status.PENDING,
-        version=recorded.version,
-        created_at=recorded.recorded_at,
-        updated_at=recorded.recorded_at,
-    )
+def _created(event: OrderCreated, recorded: Recorded) -> dict:
+    return {
+        "id": recorded.stream_id,
+        "customer_name": event.customer_name,
+        "product_id": event.product_id,
+        "product_name": event.product_name,
+        "quantity": event.quantity,
+        "total_price": event.total_price,
+        "status": OrderView.Status.PENDING,
+        "cancel_reason": "",
+        "version": recorded.version,
+        "created_at": recorded.recorded_at,
+        "updated_at": recorded.recorded_at,
+    }

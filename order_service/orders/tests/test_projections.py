@@ -45,3 +45,15 @@ def test_a_rebuild_folds_to_the_live_rows_at_any_batch_size(batch_size):
     report = rebuild([orders], batch_size=batch_size)
     assert report.clean and report.events == 5
     assert live_rows() == before
+
+
+def test_a_rebuild_page_large_enough_to_be_copied_folds_to_the_live_rows():
+    from eventkit.store import COPY_MIN_ROWS
+
+    placed = [place(f"customer {i}") for i in range(COPY_MIN_ROWS + 5)]
+    for order_id in placed[::3]:
+        order_confirm(order_id=order_id)
+    before = live_rows()
+    report = rebuild([orders], batch_size=2 * COPY_MIN_ROWS)
+    assert report.events == len(placed) + len(placed[::3])
+    assert live_rows() == before
