@@ -28,9 +28,9 @@ class EventQuerySet(models.QuerySet):
         return self.filter(stream_id=stream_id).order_by("version")
 
 
-class Event(models.Model):
-    position = models.BigIntegerField(primary_key=True)
-    event_id = models.UUIDField(unique=True)
+class EventColumns(models.Model):
+    """What an event is, before (``PendingEvent``) and after (``Event``) it has a position."""
+
     stream_id = models.UUIDField()
     stream_type = models.CharField(max_length=100)
     version = models.PositiveIntegerField()
@@ -39,6 +39,14 @@ class Event(models.Model):
     data = models.JSONField()
     metadata = models.JSONField(default=dict)
     recorded_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Event(EventColumns):
+    position = models.BigIntegerField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
 
     objects = EventQuerySet.as_manager()
 
@@ -92,7 +100,7 @@ class PositionCounter(models.Model):
         return f"last position {self.last_position}"
 
 
-class PendingEvent(models.Model):
+class PendingEvent(EventColumns):
     """An event appended by a transaction that has not committed yet (PostgreSQL only).
 
     A deferred trigger moves the transaction's rows to ``eventkit_event`` at commit, taking
@@ -101,15 +109,7 @@ class PendingEvent(models.Model):
     """
 
     seq = models.BigAutoField(primary_key=True)  # the order of appends within a transaction
-    event_id = models.UUIDField()
-    stream_id = models.UUIDField()
-    stream_type = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
-    event_type = models.CharField(max_length=100)
-    schema_version = models.PositiveSmallIntegerField(default=1)
-    data = models.JSONField()
-    metadata = models.JSONField(default=dict)
-    recorded_at = models.DateTimeField()
+    event_id = models.UUIDField()  # unique once in the log
 
     class Meta:
         db_table = "eventkit_pending_event"

@@ -311,19 +311,13 @@ def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEv
 
 def _append_events(recorded: list[Recorded]) -> None:
     """Write events: pending until commit on PostgreSQL, positioned at once on SQLite."""
-    rows = [_event_row(r) for r in recorded]
-    if _positions_at_commit():
-        table, columns = PendingEvent._meta.db_table, EVENT_COLUMNS[1:]
-    else:
+    rows, model = [_event_row(r) for r in recorded], PendingEvent
+    if not _positions_at_commit():
         first = allocate_positions(len(rows))
-        rows = [[position, *row] for position, row in enumerate(rows, start=first)]
-        table, columns = Event._meta.db_table, EVENT_COLUMNS
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))}"
-    )
+        rows = [{"position": p, **row} for p, row in enumerate(rows, start=first)]
+        model = Event
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+        insert_rows(cursor, model, rows)
 
 
 def _positions_at_commit() -> bool:
@@ -338,9 +332,9 @@ def take_positions_now() -> None:
             cursor.execute(f"SET CONSTRAINTS {POSITION_TRIGGER} DEFERRED")
 
 
-def _event_row(r: Recorded) -> list:
-    """The values of ``r``'s row in :data:`EVENT_COLUMNS` order, without its position."""
-    row = {
+def _event_row(r: Recorded) -> dict[str, Any]:
+    """``r``'s row of the event table, without its position."""
+    return {
         "event_id": r.event_id,
         "stream_id": r.stream_id,
         "stream_type": r.stream_type,
@@ -351,7 +345,6 @@ def _event_row(r: Recorded) -> list:
         "metadata": r.metadata,
         "recorded_at": r.recorded_at,
     }
-    return [db_value(Event, name, row[name]) for name in EVENT_COLUMNS[1:]]
 
 
 def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, now) -> None:

@@ -1,44 +1,37 @@
 """Positions taken at commit: PostgreSQL moves a transaction's events into the log as it commits.
 
 An append inserts its events into ``eventkit_pending_event``. A constraint trigger, deferred
-to commit, then takes positions for all of the transaction's pending events with one
-increment of the counter, inserts them into ``eventkit_event`` in append order, empties the
-transaction's pending rows and wakes the relay. The counter row stays locked from there to
-the end of the commit, a window that runs entirely inside the server: no client round trip,
-no Python thread waiting for the GIL while every other appender waits for it.
+to commit, fires for each pending row in the order they were inserted: it takes the next
+position from the counter, inserts the event into ``eventkit_event`` with it, deletes the
+pending row and wakes the relay. The counter row stays locked from the first firing to the
+end of the commit, a window that runs entirely inside the server: no client round trip, no
+Python thread waiting for the GIL while every other appender waits for it.
 
-Other transactions never see a pending row (it is uncommitted until it is gone), so
-``SELECT`` and ``DELETE`` of the table see exactly the committing transaction's own events.
-The first firing moves them all; the firings for the other rows find nothing and return.
+Each firing touches only its own row, by primary key: the pending table is empty at rest
+but collects dead rows between vacuums, so nothing here may scan it.
 """
 
 from django.db import migrations, models
 
 CREATE_TRIGGER = """
-CREATE OR REPLACE FUNCTION eventkit_position_pending_events() RETURNS trigger
+CREATE OR REPLACE FUNCTION eventkit_position_pending_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    pending bigint;
-    last bigint;
+    taken bigint;
 BEGIN
-    SELECT count(*) INTO pending FROM eventkit_pending_event;
-    IF pending = 0 THEN
-        RETURN NULL;  -- an earlier row's firing has moved this transaction's events
-    END IF;
-    UPDATE eventkit_position_counter SET last_position = last_position + pending
-        WHERE id = 1 RETURNING last_position INTO last;
+    UPDATE eventkit_position_counter SET last_position = last_position + 1
+        WHERE id = 1 RETURNING last_position INTO taken;
     IF NOT FOUND THEN
         -- The counter row is created by a migration; a test flush can remove it.
         INSERT INTO eventkit_position_counter (id, last_position)
-            SELECT 1, coalesce(max(position), 0) + pending FROM eventkit_event
-            RETURNING last_position INTO last;
+            SELECT 1, coalesce(max(position), 0) + 1 FROM eventkit_event
+            RETURNING last_position INTO taken;
     END IF;
     INSERT INTO eventkit_event (position, event_id, stream_id, stream_type, version,
                                 event_type, schema_version, data, metadata, recorded_at)
-        SELECT last - pending + row_number() OVER (ORDER BY seq), event_id, stream_id,
-               stream_type, version, event_type, schema_version, data, metadata, recorded_at
-        FROM eventkit_pending_event;
-    DELETE FROM eventkit_pending_event;
+        VALUES (taken, NEW.event_id, NEW.stream_id, NEW.stream_type, NEW.version,
+                NEW.event_type, NEW.schema_version, NEW.data, NEW.metadata, NEW.recorded_at);
+    DELETE FROM eventkit_pending_event WHERE seq = NEW.seq;
     PERFORM pg_notify('eventkit_events', '');  -- store.NOTIFY_CHANNEL, heard at commit
     RETURN NULL;
 END;
@@ -46,12 +39,12 @@ $$;
 CREATE CONSTRAINT TRIGGER eventkit_pending_event_position
     AFTER INSERT ON eventkit_pending_event
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION eventkit_position_pending_events();
+    FOR EACH ROW EXECUTE FUNCTION eventkit_position_pending_event();
 """
 
 DROP_TRIGGER = """
 DROP TRIGGER IF EXISTS eventkit_pending_event_position ON eventkit_pending_event;
-DROP FUNCTION IF EXISTS eventkit_position_pending_events();
+DROP FUNCTION IF EXISTS eventkit_position_pending_event();
 """
 
 

@@ -204,3 +204,23 @@ def test_a_transaction_that_began_first_but_appends_last_gets_the_later_position
     ta.join(10)
     after = [r.stream_id for batch in store.iter_recorded(after=start) for r in batch]
     assert after == [b_id, a_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_events_of_one_command_get_consecutive_positions_in_their_order():
+    tally_id = open_tally("t")
+    start = store.head_position()
+
+    def add_three(session):
+        tally = session.load(Tally, tally_id)
+        for amount in (1, 2, 3):
+            tally.add(amount)
+        session.save(tally)
+
+    store.execute(add_three, command_type="AddThree")
+    [batch] = store.iter_recorded(after=start)
+    assert [(r.position, r.version, r.event.amount) for r in batch] == [
+        (start + 1, 2, 1),
+        (start + 2, 3, 2),
+        (start + 3, 4, 3),
+    ]
