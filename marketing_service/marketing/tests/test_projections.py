@@ -307,3 +307,16 @@ def test_a_malformed_order_event_raises_and_changes_nothing(feed, shop):
     with pytest.raises(ValidationError):
         feed.record(uuid.uuid4(), bad, at("2025-03-04 09:00"))
     assert analytics.rows() == before
+
+
+def test_a_batch_large_enough_to_be_copied_folds_like_single_events(feed):
+    from eventkit.store import COPY_MIN_ROWS
+
+    for i in range(COPY_MIN_ROWS + 10):
+        order = feed.create(f"customer {i % 7}", MOUSE, when=f"2025-03-0{1 + i % 3} 10:00")
+        if i % 4 == 0:
+            feed.confirm(order, when=f"2025-03-0{1 + i % 3} 11:00")
+    one_by_one = analytics.rows()
+    analytics.clear()
+    apply(*feed.log)  # one batch: the new facts are COPYed
+    assert analytics.rows() == one_by_one
