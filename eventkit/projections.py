@@ -14,12 +14,13 @@ tables and folds the whole log through the *same* handlers (see ``eventkit.rebui
 handlers must be deterministic: take times from ``recorded.recorded_at``, never ``now()``.
 """
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from django.db import models
 
 from eventkit.domain import DomainEvent
-from eventkit.store import Recorded
+from eventkit.store import Recorded, insert_rows, update_row
 
 Handler = Callable[[DomainEvent, Recorded], None]
 BatchHandler = Callable[[list[Recorded]], None]
@@ -152,6 +153,38 @@ class Registry:
 
 
 registry = Registry()
+
+
+class RowWrites:
+    """What a batch handler does to one table: rows to insert, changes to rows that exist.
+
+    A change to a row this batch inserts goes into that row, so an order created and
+    confirmed in one rebuild page is inserted once, in its final state. :meth:`write` then
+    issues one INSERT (or COPY) for the new rows and one UPDATE per changed row, in plain SQL.
+    """
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        self.new: dict = {}  # pk -> every column
+        self.changed: dict = defaultdict(dict)  # pk -> columns to set
+        self.added: dict = defaultdict(dict)  # pk -> {column: amount to add}
+
+    def change(self, pk, **columns) -> None:
+        if pk in self.new:
+            self.new[pk].update(columns)
+        else:
+            self.changed[pk].update(columns)
+
+    def add(self, pk, column: str, amount: int) -> None:
+        if pk in self.new:
+            self.new[pk][column] += amount
+        else:
+            self.added[pk][column] = self.added[pk].get(column, 0) + amount
+
+    def write(self, cursor) -> None:
+        insert_rows(cursor, self.model, list(self.new.values()))
+        for pk in dict.fromkeys([*self.changed, *self.added]):  # in the order of events
+            update_row(cursor, self.model, pk, self.changed.get(pk, {}), self.added.get(pk))
 
 
 def projection(

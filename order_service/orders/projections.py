@@ -8,8 +8,8 @@ every other order is updated once with its last state, in plain SQL.
 
 from django.db import connection
 
-from eventkit.projections import projection
-from eventkit.store import Recorded, insert_rows, update_row
+from eventkit.projections import RowWrites, projection
+from eventkit.store import Recorded
 from orders.domain import OrderCancelled, OrderConfirmed, OrderCreated
 from orders.models import OrderView
 
@@ -18,12 +18,11 @@ orders = projection("orders", models=[OrderView])
 
 @orders.batch
 def apply_orders(batch: list[Recorded]) -> None:
-    new: dict = {}  # order id -> the row to insert
-    moved: dict = {}  # order id -> changes to an order created before this batch
+    rows = RowWrites(OrderView)
     for recorded in batch:
         event = recorded.event
         if isinstance(event, OrderCreated):
-            new[recorded.stream_id] = _created(event, recorded)
+            rows.new[recorded.stream_id] = _created(event, recorded)
             continue
         if isinstance(event, OrderConfirmed):
             changes = {"status": OrderView.Status.CONFIRMED}
@@ -31,15 +30,11 @@ def apply_orders(batch: list[Recorded]) -> None:
             changes = {"status": OrderView.Status.CANCELLED, "cancel_reason": event.reason}
         else:
             continue
-        changes |= {"version": recorded.version, "updated_at": recorded.recorded_at}
-        if recorded.stream_id in new:
-            new[recorded.stream_id].update(changes)
-        else:
-            moved.setdefault(recorded.stream_id, {}).update(changes)
+        rows.change(
+            recorded.stream_id, **changes, version=recorded.version, updated_at=recorded.recorded_at
+        )
     with connection.cursor() as cursor:
-        insert_rows(cursor, OrderView, list(new.values()))
-        for order_id, changes in moved.items():
-            update_row(cursor, OrderView, order_id, changes)
+        rows.write(cursor)
 
 
 def _created(event: OrderCreated, recorded: Recorded) -> dict:

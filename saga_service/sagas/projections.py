@@ -7,13 +7,10 @@ new rows and one UPDATE per changed row, in plain SQL: the saga service appends 
 per order, and building ORM queries cost more than running them.
 """
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-
 from django.db import connection
 
-from eventkit.projections import projection
-from eventkit.store import Recorded, insert_rows, update_row
+from eventkit.projections import RowWrites, projection
+from eventkit.store import Recorded
 from sagas.domain import (
     CompensationStarted,
     SagaCompensated,
@@ -33,43 +30,17 @@ Status = SagaView.Status
 StepStatus = SagaStepView.Status
 
 
-@dataclass
-class _Rows:
-    """One table's writes for a batch: rows to insert, changes to rows that exist."""
-
-    new: dict = field(default_factory=dict)  # pk -> every column
-    changed: dict = field(default_factory=lambda: defaultdict(dict))  # pk -> columns to set
-    added: dict = field(default_factory=lambda: defaultdict(dict))  # pk -> {column: amount}
-
-    def change(self, pk, **columns) -> None:
-        if pk in self.new:
-            self.new[pk].update(columns)
-        else:
-            self.changed[pk].update(columns)
-
-    def add(self, pk, column: str, amount: int) -> None:
-        if pk in self.new:
-            self.new[pk][column] += amount
-        else:
-            self.added[pk][column] = self.added[pk].get(column, 0) + amount
-
-    def write(self, cursor, model) -> None:
-        insert_rows(cursor, model, list(self.new.values()))
-        for pk in dict.fromkeys([*self.changed, *self.added]):  # in the order of events
-            update_row(cursor, model, pk, self.changed.get(pk, {}), self.added.get(pk))
-
-
 @sagas.batch
 def apply_sagas(batch: list[Recorded]) -> None:
-    saga_rows, step_rows = _Rows(), _Rows()
+    saga_rows, step_rows = RowWrites(SagaView), RowWrites(SagaStepView)
     for recorded in batch:
         _fold(recorded, saga_rows, step_rows)
     with connection.cursor() as cursor:
-        saga_rows.write(cursor, SagaView)
-        step_rows.write(cursor, SagaStepView)
+        saga_rows.write(cursor)
+        step_rows.write(cursor)
 
 
-def _fold(recorded: Recorded, saga_rows: _Rows, step_rows: _Rows) -> None:
+def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> None:
     event, saga_id, at = recorded.event, recorded.stream_id, recorded.recorded_at
     match event:
         case SagaStarted():

@@ -60,9 +60,9 @@ class SagaRepository:
             if not saga.exists:
                 saga.begin(details)
                 session.save(saga)
+                lease = {"saga_id": saga_id, "owner": self.owner, "expires_at": self._lease_until()}
                 with connection.cursor() as cursor:
-                    lease = {"saga_id": saga_id, "owner": self.owner}
-                    insert_row(cursor, SagaLease, lease | {"expires_at": self._lease_until()})
+                    insert_row(cursor, SagaLease, lease)
                 return STARTED
             saga.begin(details)  # same order again: no-op, other details: DetailsMismatch
             if saga.finished:
