@@ -33,8 +33,8 @@ from django.utils import timezone
 
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
+from eventkit.rows import db_value, locking
 from eventkit.sources import FeedReader
-from eventkit.store import db_value, locking
 from eventkit.wire import WireEvent, from_fields
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from django.db import models
 
 from eventkit.domain import DomainEvent
-from eventkit.store import Recorded, insert_rows, update_row
+from eventkit.rows import insert_rows, update_row
+from eventkit.store import Recorded
 
 Handler = Callable[[DomainEvent, Recorded], None]
 BatchHandler = Callable[[list[Recorded]], None]

@@ -27,7 +27,8 @@ from django.utils import timezone
 from eventkit import wire
 from eventkit.conf import setting
 from eventkit.models import CommandRecord, RelayCursor
-from eventkit.store import NOTIFY_CHANNEL, db_value
+from eventkit.rows import db_value
+from eventkit.store import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -69,6 +69,7 @@ from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
+from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
 
 logger = logging.getLogger(__name__)
@@ -211,79 +212,6 @@ EVENT_COLUMNS = (
     "metadata",
     "recorded_at",
 )
-
-
-def db_value(model, name: str, value):
-    """``value`` as a raw statement must pass it for ``model``'s field ``name``."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
-
-
-def locking(sql: str) -> str:
-    """``sql`` (a SELECT) with ``FOR UPDATE`` where the database has it (not SQLite, whose
-    writers take the whole database)."""
-    return f"{sql} FOR UPDATE" if connection.features.has_select_for_update else sql
-
-
-def insert_row(cursor, model, fields: dict[str, Any]) -> None:
-    """``INSERT`` one row of ``model`` with ``fields``, each through its field's adapter."""
-    insert_rows(cursor, model, [fields])
-
-
-# From about this many rows, PostgreSQL's COPY beats one multi-row INSERT: a rebuild's page
-# is copied, a live append's row or two are inserted.
-COPY_MIN_ROWS = 100
-
-
-def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
-    """``INSERT`` rows of ``model`` in one statement (or one ``COPY`` for many rows on
-    PostgreSQL); every row names the same fields."""
-    if not rows:
-        return
-    names = list(rows[0])
-    fields = [model._meta.get_field(name) for name in names]
-    values = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
-    table, columns = model._meta.db_table, ", ".join(f.column for f in fields)
-    if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-        return
-    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
-    cursor.execute(
-        f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))}",
-        [value for row in values for value in row],
-    )
-
-
-def update_row(cursor, model, pk, fields: dict[str, Any], increments=None) -> int:
-    """``UPDATE`` the row of ``model`` with primary key ``pk``: set ``fields``, add
-    ``increments`` ({field: amount}) to what the row holds. Returns the rows changed."""
-    increments = increments or {}
-    meta = model._meta
-    columns = {name: meta.get_field(name).column for name in [*fields, *increments]}
-    sets = [f"{columns[name]} = %s" for name in fields]
-    sets += [f"{columns[name]} = {columns[name]} + %s" for name in increments]
-    cursor.execute(
-        f"UPDATE {meta.db_table} SET {', '.join(sets)} WHERE {meta.pk.column} = %s",
-        [
-            *(db_value(model, name, value) for name, value in fields.items()),
-            *increments.values(),
-            meta.pk.get_db_prep_save(pk, connection),
-        ],
-    )
-    return cursor.rowcount
-
-
-def json_value(value):
-    """A JSON column as raw SQL hands it back: text (SQLite, Django's jsonb loader) or data."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def aware_datetime(value) -> datetime:
-    """A timestamp column as raw SQL hands it back: aware, naive UTC or ISO text (SQLite)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _select_stream(stream_id: uuid.UUID, *, lock: bool):

@@ -14,7 +14,8 @@ from datetime import datetime
 from django.core.serializers.json import DjangoJSONEncoder
 
 from eventkit.domain import decode_event
-from eventkit.store import EVENT_COLUMNS, Recorded, aware_datetime, json_value
+from eventkit.rows import aware_datetime, json_value
+from eventkit.store import EVENT_COLUMNS, Recorded
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Every reserve and release runs these, so they write in plain SQL (``insert_row``
 from django.db import connection
 
 from eventkit.projections import projection
-from eventkit.store import insert_row, update_row
+from eventkit.rows import insert_row, update_row
 from inventory.domain import (
     ProductRegistered,
     ReservationVoided,

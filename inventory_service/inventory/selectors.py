@@ -1,5 +1,6 @@
 """Reads of the inventory's read models."""
 
+from eventkit.rows import select_row
 from inventory import domain
 from inventory.models import ProductView, Reservation, reservation_id
 
@@ -14,11 +15,16 @@ def product_get(*, product_id) -> ProductView | None:
 
 
 def reservation_of(*, product_id, order_id) -> domain.Reservation | None:
-    """The ledger entry the reserve and release commands decide on."""
-    row = Reservation.objects.filter(pk=reservation_id(product_id, order_id)).first()
+    """The ledger entry the reserve and release commands decide on (every reserve reads it:
+    plain SQL)."""
+    row = select_row(
+        Reservation, ["order_id", "quantity", "status"], id=reservation_id(product_id, order_id)
+    )
     if row is None:
         return None
-    return domain.Reservation(order_id=str(row.order_id), quantity=row.quantity, status=row.status)
+    return domain.Reservation(
+        order_id=str(row["order_id"]), quantity=row["quantity"], status=row["status"]
+    )
 
 
 def reservations_of_order(*, order_id) -> list[Reservation]:

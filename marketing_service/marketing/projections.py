@@ -26,12 +26,11 @@ from collections import defaultdict
 from datetime import UTC
 
 from django.db import connection
-from django.db.models import DateTimeField, F, Value
-from django.db.models.functions import Greatest, Least
 
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderCreated
 from eventkit.projections import projection
-from eventkit.store import Recorded, insert_rows, update_row
+from eventkit.rows import insert_row, insert_rows, select_row, select_rows, update_row
+from eventkit.store import Recorded
 from marketing.models import (
     CustomerProduct,
     CustomerStats,
@@ -66,9 +65,7 @@ class DuplicateOrder(InconsistentEvent):
 def apply_marketing(batch: list[Recorded]) -> None:
     """Fold a batch of order events in memory, then write each touched row once."""
     created = [r.stream_id for r in batch if isinstance(r.event, OrderCreated)]
-    book = _Book(
-        existing=set(OrderFact.objects.filter(pk__in=created).values_list("pk", flat=True))
-    )
+    book = _Book(existing={row["id"] for row in select_rows(OrderFact, ["id"], id=created)})
     for recorded in batch:
         event = recorded.event
         if isinstance(event, OrderCreated):
@@ -174,13 +171,13 @@ class _Book:
         order_id = recorded.stream_id
         fact = self.new_facts.get(order_id) or self.moved_facts.get(order_id)
         if fact is None:
-            fact = OrderFact.objects.select_for_update().filter(pk=order_id).first()
-            if fact is None:
+            row = select_row(OrderFact, FACT_COLUMNS, id=order_id, lock=True)
+            if row is None:
                 raise UnknownOrder(
                     f"{recorded.event_type} at position {recorded.position}: "
                     f"order {order_id} was never created"
                 )
-            self.moved_facts[order_id] = fact
+            fact = self.moved_facts[order_id] = OrderFact(**row)
         return fact
 
     def _row(self, model, pk, create: dict | None = None) -> _Row:
@@ -192,58 +189,63 @@ class _Book:
     # -- writing ------------------------------------------------------------------------
 
     def write(self) -> None:
-        # Facts in plain SQL (a catch-up's page of new facts is one COPY); the counters
-        # below keep the ORM for their LEAST/GREATEST/F() updates.
+        """Every write in plain SQL: it runs for every order event (a catch-up's page of
+        new facts is one COPY)."""
         new_facts = [_columns(fact, FACT_COLUMNS) for fact in self.new_facts.values()]
         with connection.cursor() as cursor:
             insert_rows(cursor, OrderFact, new_facts)
             for fact in self.moved_facts.values():
                 update_row(cursor, OrderFact, fact.pk, _columns(fact, MOVED_COLUMNS))
-        # Customer-product rows first: a new one adds a unique customer to its product.
-        for pk, row in self.rows[CustomerProduct].items():
-            if self._write(CustomerProduct, pk, row):
-                product = self.rows[ProductStats][row.create["product_id"]]
-                product.counters["unique_customers"] += 1
-        for customer_name, best in _favourites(self.favourites).items():
-            self._row(CustomerStats, customer_name).assign |= {
-                "favourite_product_id": best["product_id"] if best else None,
-                "favourite_product_name": best["product_name"] if best else "",
-            }
-        for model in (CustomerStats, ProductStats, DailySales):
-            for pk, row in self.rows[model].items():
-                self._write(model, pk, row)
+            # Customer-product rows first: a new one adds a unique customer to its product.
+            for pk, row in self.rows[CustomerProduct].items():
+                if _write(cursor, CustomerProduct, pk, row):
+                    product = self.rows[ProductStats][row.create["product_id"]]
+                    product.counters["unique_customers"] += 1
+            for customer_name, best in _favourites(self.favourites).items():
+                self._row(CustomerStats, customer_name).assign |= {
+                    "favourite_product_id": best["product_id"] if best else None,
+                    "favourite_product_name": best["product_name"] if best else "",
+                }
+            for model in (CustomerStats, ProductStats, DailySales):
+                for pk, row in self.rows[model].items():
+                    _write(cursor, model, pk, row)
 
-    def _write(self, model, pk, row: _Row) -> bool:
-        """Apply the row's changes: one UPDATE if it exists, else one INSERT if this batch
-        may create it. Returns whether it was inserted.
 
-        Increments are ``F() + n`` in the database, never read-modify-write in Python; two
-        workers inserting the same new row would clash on its primary key, but the
-        consumer's checkpoint lock lets one apply at a time.
-        """
-        changes = {name: F(name) + n for name, n in row.counters.items() if n}
-        if not changes and not row.assign and row.create is None:
-            return False  # touched by a move that changed nothing here
-        for name, value in row.assign.items():
-            if name == "first_order_at":
-                value = Least(name, Value(value, output_field=DateTimeField()))
-            elif name == "last_order_at":
-                value = Greatest(name, Value(value, output_field=DateTimeField()))
-            changes[name] = value
-        rows = model.objects.filter(pk=pk)
-        if rows.update(**changes) if changes else rows.exists():
-            return False
-        if row.create is None:
-            raise InconsistentEvent(
-                f"{model._meta.label} row {pk} is missing; rebuild the projection"
-            )
-        model.objects.create(
-            pk=pk,
-            **row.create,
-            **{k: v for k, v in row.assign.items() if k not in row.create},
-            **{k: n for k, n in row.counters.items()},
+# Times a batch can only move outwards: the earliest and the latest order of a customer.
+EARLIEST, LATEST = ("first_order_at",), ("last_order_at",)
+
+
+def _write(cursor, model, pk, row: _Row) -> bool:
+    """Apply the row's changes: one UPDATE if it exists, else one INSERT if this batch may
+    create it. Returns whether it was inserted.
+
+    Increments are added in the database, never read-modify-write in Python; two workers
+    inserting the same new row would clash on its primary key, but the consumer's
+    checkpoint lock lets one apply at a time.
+    """
+    increments = {name: n for name, n in row.counters.items() if n}
+    if not increments and not row.assign and row.create is None:
+        return False  # touched by a move that changed nothing here
+    assign = {k: v for k, v in row.assign.items() if k not in EARLIEST + LATEST}
+    at_most = {k: v for k, v in row.assign.items() if k in EARLIEST}
+    at_least = {k: v for k, v in row.assign.items() if k in LATEST}
+    if increments or row.assign:
+        found = update_row(
+            cursor, model, pk, assign, increments, at_least=at_least, at_most=at_most
         )
-        return True
+    else:
+        key = model._meta.pk.name
+        found = select_row(model, [key], **{key: pk}) is not None
+    if found:
+        return False
+    if row.create is None:
+        raise InconsistentEvent(f"{model._meta.label} row {pk} is missing; rebuild the projection")
+    # A model instance fills in the field defaults an INSERT naming every column needs.
+    new = model(pk=pk, **row.create, **{k: v for k, v in row.assign.items() if k not in row.create})
+    for name, n in row.counters.items():
+        setattr(new, name, n)
+    insert_row(cursor, model, {f.name: getattr(new, f.name) for f in model._meta.concrete_fields})
+    return True
 
 
 FACT_COLUMNS = [f.name for f in OrderFact._meta.concrete_fields]
@@ -258,20 +260,25 @@ def _favourites(customers: set[str]) -> dict[str, dict | None]:
     """Each customer's favourite: most confirmed units; a tie goes to the latest confirmed,
     then to the lowest product id. One query for all of them."""
     best: dict[str, dict | None] = dict.fromkeys(customers)
-    rows = (
-        CustomerProduct.objects.filter(customer_name__in=customers, confirmed_units__gt=0)
-        .order_by(
-            "customer_name",
-            "-confirmed_units",
-            F("last_confirmed_at").desc(nulls_last=True),
-            "product_id",
-        )
-        .values("customer_name", "product_id", "product_name")
-    )
-    for row in rows:
-        if best[row["customer_name"]] is None:
+    names = ["customer_name", "product_id", "product_name", "confirmed_units", "last_confirmed_at"]
+    for row in select_rows(CustomerProduct, names, customer_name=list(customers)):
+        if row["confirmed_units"] > 0 and _beats(row, best[row["customer_name"]]):
             best[row["customer_name"]] = row
-    return best
+    return {
+        customer: row and {"product_id": row["product_id"], "product_name": row["product_name"]}
+        for customer, row in best.items()
+    }
+
+
+def _beats(row: dict, best: dict | None) -> bool:
+    if best is None:
+        return True
+    if row["confirmed_units"] != best["confirmed_units"]:
+        return row["confirmed_units"] > best["confirmed_units"]
+    mine, theirs = row["last_confirmed_at"], best["last_confirmed_at"]
+    if mine != theirs:
+        return theirs is None or (mine is not None and mine > theirs)
+    return uuid.UUID(str(row["product_id"])) < uuid.UUID(str(best["product_id"]))
 
 
 def _contribution(fact: OrderFact, status: str) -> dict[str, dict[str, int]]:

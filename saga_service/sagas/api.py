@@ -60,7 +60,7 @@ class SagaListApi(APIView):
 class SagaDetailApi(APIView):
     @extend_schema(responses={200: SagaOutcomeSerializer, 404: None})
     def get(self, request, order_id):
-        saga = selectors.saga_get(order_id=order_id)
-        if saga is None:
+        outcome = selectors.saga_outcome(order_id=order_id)
+        if outcome is None:
             raise NotFound(f"no saga for order {order_id}", order_id=str(order_id))
-        return Response(selectors.saga_outcome(saga))
+        return Response(outcome)

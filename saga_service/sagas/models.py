@@ -83,7 +83,12 @@ class SagaStepView(models.Model):
 
     @property
     def action(self) -> str:
-        return f"{self.step} (COMPENSATING)" if self.compensating else self.step
+        return step_action(self.step, self.compensating)
+
+
+def step_action(step: str, compensating: bool) -> str:
+    """A step as the saga log names it (the seed's ``action``)."""
+    return f"{step} (COMPENSATING)" if compensating else step
 
 
 class SagaLease(models.Model):

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from eventkit import store
-from eventkit.store import Session, db_value, insert_row
+from eventkit.rows import db_value, insert_row
+from eventkit.store import Session
 from sagas.domain import PlaceOrderSaga, SagaStarted
 from sagas.models import SagaLease, SagaView
 
@@ -125,11 +126,12 @@ class SagaRepository:
     def _keep_lease(self, saga_id, *, finished: bool) -> bool:
         """Extend our lease, or end it with the saga; False if it is not ours any more."""
         if finished:
-            return SagaLease.objects.filter(pk=saga_id, owner=self.owner).delete()[0] > 0
+            return self._end_lease(saga_id)
         return self._extend_lease(saga_id)
 
+    # Every step of every saga runs one of these two: plain SQL, not a queryset to compile.
+
     def _extend_lease(self, saga_id) -> bool:
-        # Every step of every saga runs this: plain SQL, not a queryset to compile.
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE sagas_lease SET expires_at = %s WHERE saga_id = %s AND owner = %s",
@@ -138,6 +140,14 @@ class SagaRepository:
                     db_value(SagaLease, "saga_id", saga_id),
                     self.owner,
                 ],
+            )
+            return cursor.rowcount > 0
+
+    def _end_lease(self, saga_id) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM sagas_lease WHERE saga_id = %s AND owner = %s",
+                [db_value(SagaLease, "saga_id", saga_id), self.owner],
             )
             return cursor.rowcount > 0
 

@@ -1,50 +1,84 @@
 """Reads of the saga read models, shaped as the API answers them."""
 
-from sagas.models import SagaStepView, SagaView
+from eventkit.rows import select_row, select_rows
+from sagas.models import SagaStepView, SagaView, step_action
+
+STEP_FIELDS = [
+    "seq",
+    "step",
+    "status",
+    "error",
+    "message",
+    "compensating",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+]
+OUTCOME_FIELDS = [
+    "order_id",
+    "saga_id",
+    "status",
+    "reason",
+    "customer_name",
+    "product_id",
+    "product_name",
+    "quantity",
+    "total_price",
+    "resumptions",
+    "created_at",
+    "finished_at",
+]
 
 
 def saga_log(saga_id) -> list[dict]:
     """The seed's saga_log entries (step, action, status, error), plus ours."""
     return [
         {
-            "step": s.seq,
-            "action": s.action,
-            "status": s.status,
-            "error": s.error or None,
-            "message": s.message,
-            "compensating": s.compensating,
-            "attempts": s.attempts,
-            "timestamp": s.started_at.isoformat(),
-            "finished_at": s.finished_at.isoformat() if s.finished_at else None,
-            "duration_ms": s.duration_ms,
+            "step": s["seq"],
+            "action": step_action(s["step"], s["compensating"]),
+            "status": s["status"],
+            "error": s["error"] or None,
+            "message": s["message"],
+            "compensating": s["compensating"],
+            "attempts": s["attempts"],
+            "timestamp": s["started_at"].isoformat(),
+            "finished_at": s["finished_at"].isoformat() if s["finished_at"] else None,
+            "duration_ms": s["duration_ms"],
         }
-        for s in SagaStepView.objects.filter(saga_id=saga_id).order_by("seq")
+        for s in select_rows(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"])
     ]
 
 
-def saga_outcome(saga: SagaView) -> dict:
+def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
+    """The saga of ``saga_id`` (or of ``order_id``) as the API answers it, or None.
+
+    Every placed order is answered with it, so it is read in plain SQL."""
+    where = {"saga_id": saga_id} if saga_id else {"order_id": order_id}
+    saga = select_row(SagaView, OUTCOME_FIELDS, **where)
+    if saga is None:
+        return None
     return {
-        "order_id": str(saga.order_id),
-        "saga_id": str(saga.saga_id),
-        "success": saga.status == SagaView.Status.COMPLETED,
-        "status": saga.status,
-        "reason": saga.reason or None,
-        "customer_name": saga.customer_name,
-        "product_id": str(saga.product_id),
-        "product_name": saga.product_name,
-        "quantity": saga.quantity,
-        "total_price": saga.total_price,
-        "resumed": saga.resumptions > 0,
-        "created_at": saga.created_at.isoformat(),
-        "finished_at": saga.finished_at.isoformat() if saga.finished_at else None,
-        "saga_log": saga_log(saga.saga_id),
+        "order_id": str(saga["order_id"]),
+        "saga_id": str(saga["saga_id"]),
+        "success": saga["status"] == SagaView.Status.COMPLETED,
+        "status": saga["status"],
+        "reason": saga["reason"] or None,
+        "customer_name": saga["customer_name"],
+        "product_id": str(saga["product_id"]),
+        "product_name": saga["product_name"],
+        "quantity": saga["quantity"],
+        "total_price": saga["total_price"],
+        "resumed": saga["resumptions"] > 0,
+        "created_at": saga["created_at"].isoformat(),
+        "finished_at": saga["finished_at"].isoformat() if saga["finished_at"] else None,
+        "saga_log": saga_log(saga["saga_id"]),
     }
 
 
-def saga_get(*, saga_id=None, order_id=None) -> SagaView | None:
-    sagas = SagaView.objects.all()
-    sagas = sagas.filter(saga_id=saga_id) if saga_id else sagas.filter(order_id=order_id)
-    return sagas.first()
+def saga_finished(saga_id) -> bool:
+    row = select_row(SagaView, ["finished_at"], saga_id=saga_id)
+    return row is not None and row["finished_at"] is not None
 
 
 def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[SagaView], int]:

@@ -83,8 +83,8 @@ def place_order(
         _wait_until_finished(saga.id, wait_seconds)
     elif standing != FINISHED:
         _drive(repository, saga)
-    view = selectors.saga_get(saga_id=saga.id)
-    return selectors.saga_outcome(view), view.finished_at is not None
+    outcome = selectors.saga_outcome(saga_id=saga.id)
+    return outcome, outcome["finished_at"] is not None
 
 
 def _price(product_id, quantity, product_name, total_price) -> tuple[str, int]:
@@ -113,8 +113,7 @@ def _drive(repository: SagaRepository, saga) -> None:
 def _wait_until_finished(saga_id, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        view = selectors.saga_get(saga_id=saga_id)
-        if view is not None and view.finished_at is not None:
+        if selectors.saga_finished(saga_id):
             return
         time.sleep(0.05)  # another process is driving it; poll its committed state
 

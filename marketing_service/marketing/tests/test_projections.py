@@ -310,7 +310,7 @@ def test_a_malformed_order_event_raises_and_changes_nothing(feed, shop):
 
 
 def test_a_batch_large_enough_to_be_copied_folds_like_single_events(feed):
-    from eventkit.store import COPY_MIN_ROWS
+    from eventkit.rows import COPY_MIN_ROWS
 
     for i in range(COPY_MIN_ROWS + 10):
         order = feed.create(f"customer {i % 7}", MOUSE, when=f"2025-03-0{1 + i % 3} 10:00")

@@ -48,7 +48,7 @@ def test_a_rebuild_folds_to_the_live_rows_at_any_batch_size(batch_size):
 
 
 def test_a_rebuild_page_large_enough_to_be_copied_folds_to_the_live_rows():
-    from eventkit.store import COPY_MIN_ROWS
+    from eventkit.rows import COPY_MIN_ROWS
 
     placed = [place(f"customer {i}") for i in range(COPY_MIN_ROWS + 5)]
     for order_id in placed[::3]:

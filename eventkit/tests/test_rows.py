@@ -1,0 +1,114 @@
+"""Plain-SQL rows: the same values as the ORM, and the updates the read models rely on."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+
+from eventkit.models import Event
+from eventkit.rows import insert_row, select_row, select_rows, update_row
+from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.testapp.models import TallyView
+
+pytestmark = pytest.mark.django_db
+
+EVENT_FIELDS = [
+    "position",
+    "event_id",
+    "stream_id",
+    "event_type",
+    "data",
+    "metadata",
+    "recorded_at",
+]
+
+
+def test_select_rows_gives_what_values_gives_for_uuids_json_and_times():
+    a, b = open_tally("a"), open_tally("b")
+    add(a, 2)
+    add(b, 3)
+
+    for where in ({"stream_id": a}, {"stream_id": [a, b]}, {"event_type": "TallyAdded"}):
+        expected = list(
+            Event.objects.filter(**where_orm(where)).order_by("-position").values(*EVENT_FIELDS)
+        )
+        assert select_rows(Event, EVENT_FIELDS, order_by=["-position"], **where) == expected
+    assert len(select_rows(Event, ["position"], stream_id=[a, b])) == 4
+    assert select_rows(Event, ["position"], stream_id=[]) == []
+
+    row = select_row(
+        Event, ["stream_id", "data", "recorded_at"], stream_id=a, event_type="TallyAdded"
+    )
+    assert isinstance(row["stream_id"], uuid.UUID) and row["data"] == {"amount": 2, "note": ""}
+    assert row["recorded_at"].tzinfo is not None
+    assert select_row(Event, ["position"], stream_id=uuid.uuid4()) is None
+
+
+def where_orm(where: dict) -> dict:
+    return {f"{k}__in" if isinstance(v, list) else k: v for k, v in where.items()}
+
+
+def new_tally(**fields) -> uuid.UUID:
+    pk = uuid.uuid4()
+    row = {"id": pk, "name": "t", "total": 0, "additions": 0, "updated_at": datetime.now(UTC)}
+    with connection.cursor() as cursor:
+        insert_row(cursor, TallyView, row | fields)
+    return pk
+
+
+def test_update_row_sets_adds_and_only_moves_bounds_outwards():
+    noon = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    pk = new_tally(total=5, updated_at=noon)
+    with connection.cursor() as cursor:
+        changed = update_row(
+            cursor,
+            TallyView,
+            pk,
+            {"name": "renamed"},
+            {"additions": 2},
+            at_least={"updated_at": noon - timedelta(hours=1)},  # earlier: kept
+            at_most={"total": 9},  # more: kept
+        )
+        assert changed == 1
+        row = TallyView.objects.get(pk=pk)
+        assert (row.name, row.additions, row.updated_at, row.total) == ("renamed", 2, noon, 5)
+
+        update_row(
+            cursor,
+            TallyView,
+            pk,
+            {},
+            at_least={"updated_at": noon + timedelta(hours=1)},
+            at_most={"total": 3},
+        )
+        row = TallyView.objects.get(pk=pk)
+        assert (row.updated_at, row.total) == (noon + timedelta(hours=1), 3)
+        assert update_row(cursor, TallyView, uuid.uuid4(), {"name": "x"}) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_select_holds_the_row_until_commit():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite locks the whole database instead")
+    pk = new_tally()  # committed: this test runs outside a wrapping transaction
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
+    try:
+        with transaction.atomic():
+            assert select_row(TallyView, ["name"], id=pk, lock=True) == {"name": "t"}
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(
+                    "SELECT 1 FROM testapp_tallyview WHERE id = %s FOR UPDATE NOWAIT", [pk]
+                )
+        other.execute("SELECT 1 FROM testapp_tallyview WHERE id = %s FOR UPDATE NOWAIT", [pk])
+    finally:
+        other.close()
