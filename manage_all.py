@@ -157,7 +157,7 @@ SERVICES: tuple[Service, ...] = (
         "BFF",
         # ASGI: HTTP and the order websockets on one port; the feed pushes saga progress.
         processes=(
-            web("config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"),
+            web("config.asgi:application", "--worker-class", "config.workers.PushWorker"),
             Process("feed", manage("consume_events")),
         ),
     ),
