@@ -159,6 +159,21 @@ def test_reconnecting_to_one_order_gets_its_current_state_first(system):
     ]
 
 
+def test_pushes_are_not_compressed(system):
+    """The client offers permessage-deflate; the BFF declines (config.workers.PushWorker),
+    since compressing every push once per client costs more than it saves."""
+    bff = system["bff"]
+
+    async def extensions():
+        async with websockets.connect(f"{bff.ws_url}/ws/orders/", origin=bff.origin) as ws:
+            offered = ws.request.headers.get("Sec-WebSocket-Extensions", "")
+            return offered, ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    offered, accepted = asyncio.run(extensions())
+    assert "permessage-deflate" in offered
+    assert accepted is None
+
+
 def test_a_foreign_origin_is_refused(system):
     bff = system["bff"]
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
