@@ -19,6 +19,12 @@ def db_value(model, name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+def quoted(name: str) -> str:
+    """A table or column name as SQL must spell it, so that a column called ``order`` or
+    ``user`` works too."""
+    return connection.ops.quote_name(name)
+
+
 def locking(sql: str) -> str:
     """``sql`` (a SELECT) with ``FOR UPDATE`` where the database has it (not SQLite, whose
     writers take the whole database)."""
@@ -42,17 +48,19 @@ def select_rows(
         if isinstance(value, list | tuple):
             if not value:
                 return []
-            conditions.append(f"{field.column} IN ({', '.join(['%s'] * len(value))})")
+            conditions.append(f"{quoted(field.column)} IN ({', '.join(['%s'] * len(value))})")
             params += [field.get_db_prep_value(v, connection) for v in value]
         else:
-            conditions.append(f"{field.column} = %s")
+            conditions.append(f"{quoted(field.column)} = %s")
             params.append(field.get_db_prep_value(value, connection))
-    sql = f"SELECT {', '.join(f.column for f in fields)} FROM {meta.db_table}"
+    sql = f"SELECT {', '.join(quoted(f.column) for f in fields)} FROM {quoted(meta.db_table)}"
     if conditions:
         sql += f" WHERE {' AND '.join(conditions)}"
     if order_by:
         sql += " ORDER BY " + ", ".join(
-            f"{meta.get_field(n[1:]).column} DESC" if n[0] == "-" else meta.get_field(n).column
+            f"{quoted(meta.get_field(n[1:]).column)} DESC"
+            if n[0] == "-"
+            else quoted(meta.get_field(n).column)
             for n in order_by
         )
     if lock:
@@ -100,7 +108,8 @@ def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
     names = list(rows[0])
     fields = [model._meta.get_field(name) for name in names]
     values = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
-    table, columns = model._meta.db_table, ", ".join(f.column for f in fields)
+    table = quoted(model._meta.db_table)
+    columns = ", ".join(quoted(f.column) for f in fields)
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in values:
@@ -129,7 +138,7 @@ def update_row(
     row holds (an earliest and a latest time). Returns the rows changed."""
     increments, at_least, at_most = increments or {}, at_least or {}, at_most or {}
     meta = model._meta
-    columns = {name: meta.get_field(name).column for name in [*fields, *increments]}
+    columns = {name: quoted(meta.get_field(name).column) for name in [*fields, *increments]}
     sets = [f"{columns[name]} = %s" for name in fields]
     sets += [f"{columns[name]} = {columns[name]} + %s" for name in increments]
     params = [db_value(model, name, value) for name, value in fields.items()]
@@ -141,11 +150,11 @@ def update_row(
         ("MIN" if sqlite else "LEAST", at_most),
     ):
         for name, value in bounds.items():
-            column = meta.get_field(name).column
+            column = quoted(meta.get_field(name).column)
             sets.append(f"{column} = {function}({column}, %s)")
             params.append(db_value(model, name, value))
     cursor.execute(
-        f"UPDATE {meta.db_table} SET {', '.join(sets)} WHERE {meta.pk.column} = %s",
+        f"UPDATE {quoted(meta.db_table)} SET {', '.join(sets)} WHERE {quoted(meta.pk.column)} = %s",
         [*params, meta.pk.get_db_prep_save(pk, connection)],
     )
     return cursor.rowcount

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from eventkit.models import Event
 from eventkit.rows import insert_row, select_row, select_rows, update_row
 from eventkit.tests.helpers import add, open_tally
-from eventkit.tests.testapp.models import TallyView
+from eventkit.tests.testapp.models import Keywords, TallyView
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,14 @@ def test_a_locking_select_holds_the_row_until_commit():
         other.execute("SELECT 1 FROM testapp_tallyview WHERE id = %s FOR UPDATE NOWAIT", [pk])
     finally:
         other.close()
+
+
+def test_tables_and_columns_named_like_sql_keywords():
+    pk = uuid.uuid4()
+    with connection.cursor() as cursor:
+        insert_row(cursor, Keywords, {"id": pk, "order": 1, "user": "u"})
+        update_row(cursor, Keywords, pk, {"user": "v"}, {"order": 2})
+        update_row(cursor, Keywords, pk, {}, at_most={"order": 2})
+    assert select_rows(Keywords, ["order", "user"], order_by=["-order"], user=["v"]) == [
+        {"order": 2, "user": "v"}
+    ]

@@ -21,3 +21,14 @@ class RemoteTallyView(models.Model):
 
     def __str__(self):
         return f"{self.id}: {self.total}"
+
+
+class Keywords(models.Model):
+    """Columns named like SQL keywords, for the plain-SQL row helpers."""
+
+    id = models.UUIDField(primary_key=True)
+    order = models.IntegerField(default=0)
+    user = models.CharField(max_length=20, default="")
+
+    def __str__(self):
+        return f"{self.order} {self.user}"
