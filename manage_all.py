@@ -459,6 +459,16 @@ class Venv:
 VENV = Venv(ROOT / ".venv")
 
 
+def run_in_venv(script: str) -> None:
+    """Re-run ``script`` (with this process's arguments) in the project's venv, creating it
+    first if needed; return at once if this is that venv. For tools such as
+    ``bench/run_all.py`` that need the project's libraries but are run as ``python3 ...``."""
+    if Path(sys.prefix).resolve() == VENV.path.resolve():
+        return
+    VENV.ensure(Output(sys.stderr))
+    os.execv(VENV.python, [str(VENV.python), script, *sys.argv[1:]])
+
+
 def venv_python_ok(venv: Venv, code: str, *args: str, timeout: float = 30) -> bool:
     """True if ``code`` runs without error in the venv's python."""
     try:

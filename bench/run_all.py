@@ -1,8 +1,11 @@
 """The whole system on PostgreSQL in one command: one table, one JSON file.
 
-    .venv/bin/python bench/run_all.py                              # a fresh system of its own
-    .venv/bin/python bench/run_all.py --orders 200 --rebuild-events 100000 1000000
-    .venv/bin/python bench/run_all.py --target running             # a running `manage_all.py up`
+    python3 bench/run_all.py                              # a fresh system of its own
+    python3 bench/run_all.py --orders 200 --rebuild-events 100000 1000000
+    python3 bench/run_all.py --target running             # a running `manage_all.py up`
+
+Any ``python3`` will do: the script goes on in the project's venv (``.venv``, created and
+installed as ``manage_all.py`` does if it is missing).
 
 ``--target fresh`` (the default) starts every service of the process table on fresh
 PostgreSQL databases (``TEST_DATABASE_URL``) with a private Redis, as ``tests/live.py``'s
@@ -61,15 +64,20 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, manage_all
+import manage_all
+
+if __name__ == "__main__":
+    # `python3 bench/run_all.py` from any Python: go on in the project's venv (as
+    # manage_all.py does), where psycopg, requests and websockets are installed.
+    manage_all.run_in_venv(__file__)
+
+import consume
 import psycopg
 import requests
+import ws
 from stats import summary
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, manage_all
-import consume
-import ws
-
-import manage_all
 from tests import live
 
 TIMEOUT = (3.05, 60)

@@ -309,3 +309,18 @@ def test_up_runs_seeds_and_stops_cleanly(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_run_all_runs_from_a_python_outside_the_venv():
+    """`python3 bench/run_all.py` must work as the README says, not only from .venv."""
+    outside = Path(sys.base_prefix) / "bin" / "python3"
+    if not outside.exists() or Path(sys.prefix) == Path(sys.base_prefix):
+        pytest.skip("no interpreter outside a venv to try")
+    result = subprocess.run(
+        [str(outside), str(ma.ROOT / "bench" / "run_all.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--target" in result.stdout
