@@ -278,7 +278,7 @@ def _beats(row: dict, best: dict | None) -> bool:
     mine, theirs = row["last_confirmed_at"], best["last_confirmed_at"]
     if mine != theirs:
         return theirs is None or (mine is not None and mine > theirs)
-    return uuid.UUID(str(row["product_id"])) < uuid.UUID(str(best["product_id"]))
+    return row["product_id"] < best["product_id"]  # UUIDs: select_rows converts them
 
 
 def _contribution(fact: OrderFact, status: str) -> dict[str, dict[str, int]]:
