@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from django.db import models
 
 from eventkit.domain import DomainEvent
-from eventkit.rows import insert_rows, update_row
+from eventkit.rows import insert_rows, select_row, update_row
 from eventkit.store import Recorded
 
 Handler = Callable[[DomainEvent, Recorded], None]
@@ -156,12 +156,25 @@ class Registry:
 registry = Registry()
 
 
-class RowWrites:
-    """What a batch handler does to one table: rows to insert, changes to rows that exist.
+class MissingRow(LookupError):
+    """A change to a read-model row that is not there and may not be created: the table has
+    drifted from the log (``rebuild_projections`` repairs it)."""
 
-    A change to a row this batch inserts goes into that row, so an order created and
-    confirmed in one rebuild page is inserted once, in its final state. :meth:`write` then
-    issues one INSERT (or COPY) for the new rows and one UPDATE per changed row, in plain SQL.
+
+class RowWrites:
+    """What a batch handler does to one table, folded in memory, then written once per row.
+
+    - ``new[pk]``: a row the batch creates (every column). Changes to it go into it, so an
+      order created and confirmed in one rebuild page is inserted once, in its final state.
+    - :meth:`change`, :meth:`add`, :meth:`at_least`, :meth:`at_most`: changes to a row that
+      exists: set columns, add to counters, move a time only outwards (earliest, latest).
+    - :meth:`create_if_missing`: a row that may or may not exist yet (a counter per day):
+      it is updated if found, else inserted with these values, the model's defaults and the
+      batch's changes applied to them.
+
+    :meth:`write` issues one INSERT (or COPY) for the new rows and one UPDATE per changed
+    row, in plain SQL; a changed row found missing is inserted (if it may be) or raises
+    :class:`MissingRow`. Counters are added in the database, never read-modify-write.
     """
 
     def __init__(self, model: type[models.Model]):
@@ -169,23 +182,77 @@ class RowWrites:
         self.new: dict = {}  # pk -> every column
         self.changed: dict = defaultdict(dict)  # pk -> columns to set
         self.added: dict = defaultdict(dict)  # pk -> {column: amount to add}
+        self.lowest: dict = defaultdict(dict)  # pk -> {column: value it must be at most}
+        self.highest: dict = defaultdict(dict)  # pk -> {column: value it must be at least}
+        self.creates: dict = {}  # pk -> columns to insert with if missing
+        self.touched: dict = {}  # pk -> None, in the order the batch touched them
 
     def change(self, pk, **columns) -> None:
         if pk in self.new:
             self.new[pk].update(columns)
         else:
             self.changed[pk].update(columns)
+            self.touched[pk] = None
 
     def add(self, pk, column: str, amount: int) -> None:
+        if not amount:
+            return
         if pk in self.new:
             self.new[pk][column] += amount
         else:
             self.added[pk][column] = self.added[pk].get(column, 0) + amount
+            self.touched[pk] = None
 
-    def write(self, cursor) -> None:
+    def at_most(self, pk, **columns) -> None:
+        self._bound(pk, columns, self.lowest, min)
+
+    def at_least(self, pk, **columns) -> None:
+        self._bound(pk, columns, self.highest, max)
+
+    def _bound(self, pk, columns: dict, bounds: dict, pick) -> None:
+        target = self.new[pk] if pk in self.new else bounds[pk]
+        for name, value in columns.items():
+            target[name] = pick(target[name], value) if name in target else value
+        if pk not in self.new:
+            self.touched[pk] = None
+
+    def create_if_missing(self, pk, **columns) -> None:
+        self.creates.setdefault(pk, {}).update(columns)
+        self.touched[pk] = None
+
+    def write(self, cursor) -> list:
+        """Write every row; returns the primary keys inserted by :meth:`create_if_missing`."""
         insert_rows(cursor, self.model, list(self.new.values()))
-        for pk in dict.fromkeys([*self.changed, *self.added]):  # in the order of events
-            update_row(cursor, self.model, pk, self.changed.get(pk, {}), self.added.get(pk))
+        inserted = []
+        for pk in self.touched:
+            if self._update(cursor, pk):
+                continue
+            if pk not in self.creates:
+                raise MissingRow(f"{self.model._meta.label} row {pk} is missing")
+            insert_rows(cursor, self.model, [self._created(pk)])
+            inserted.append(pk)
+        return inserted
+
+    def _update(self, cursor, pk) -> bool:
+        """Whether the row exists, after applying its changes to it."""
+        parts = (self.changed, self.added, self.highest, self.lowest)
+        if not any(pk in part for part in parts):
+            key = self.model._meta.pk.name
+            return select_row(self.model, [key], **{key: pk}) is not None
+        changed, added = self.changed.get(pk, {}), self.added.get(pk)
+        highest, lowest = self.highest.get(pk), self.lowest.get(pk)
+        return bool(
+            update_row(cursor, self.model, pk, changed, added, at_least=highest, at_most=lowest)
+        )
+
+    def _created(self, pk) -> dict:
+        # A model instance fills in the field defaults an INSERT naming every column needs.
+        values = self.creates[pk] | self.changed.get(pk, {})
+        values |= self.highest.get(pk, {}) | self.lowest.get(pk, {})
+        row = self.model(pk=pk, **values)
+        for name, amount in self.added.get(pk, {}).items():
+            setattr(row, name, getattr(row, name) + amount)
+        return {f.name: getattr(row, f.name) for f in self.model._meta.concrete_fields}
 
 
 def projection(
