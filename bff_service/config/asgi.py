@@ -12,6 +12,7 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from gateway.routing import websocket_urlpatterns  # noqa: E402
+from servicekit.runtime import freeze_startup_objects  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -19,3 +20,4 @@ application = ProtocolTypeRouter(
         "websocket": OriginValidator(URLRouter(websocket_urlpatterns), settings.WS_ALLOWED_ORIGINS),
     }
 )
+freeze_startup_objects()
