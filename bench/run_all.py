@@ -29,13 +29,16 @@ Measurements, each skippable (``--skip-orders`` ...) and bounded in count and ti
    level. Both 2 and 3 wait ``--settle`` seconds after the level (PostgreSQL 15 flushes an
    idle backend's counters within 10 s) and subtract an idle baseline measured for
    ``--quiet`` seconds just before it: they are the cost of the orders alone.
-4. floor: one connection (then ``--floor-connections``) inserting one row and committing,
+4. hop: ``--hop-requests`` commands the order service refuses at validation (400), from 8
+   clients: the CPU one HTTP hop costs server and client with no work behind it (an order
+   makes five).
+5. floor: one connection (then ``--floor-connections``) inserting one row and committing,
    in a loop, in a scratch database on the same server: the commits/s the disk allows.
-5. burst: 100 simultaneous orders for the 4K Monitor (stock 30 on a fresh system):
+6. burst: 100 simultaneous orders for the 4K Monitor (stock 30 on a fresh system):
    confirmed must equal min(100, available).
-6. rebuild: ``--rebuild-events`` synthetic order events (bench/consume.py's SQL) in a fresh
+7. rebuild: ``--rebuild-events`` synthetic order events (bench/consume.py's SQL) in a fresh
    migrated order database, then ``manage.py rebuild_projections --no-progress``.
-7. catch-up, lag: bench/consume.py's relay + marketing catch-up and end-to-end lag, on its
+8. catch-up, lag: bench/consume.py's relay + marketing catch-up and end-to-end lag, on its
    own order + marketing services; ws: bench/ws.py's websocket push latency to the BFF.
 
 Progress goes to stderr, the table to stdout, everything to ``--json``. Exit status 1 if a
@@ -78,6 +81,7 @@ import requests
 import ws
 from stats import summary
 
+from servicekit.http import peer_session
 from tests import live
 
 TIMEOUT = (3.05, 60)
@@ -710,6 +714,50 @@ class Probe:
         return {"cpu": cpu, "commits": commits}
 
 
+def hop(target, args) -> dict:
+    """What one HTTP hop costs with no work behind it: ``--hop-requests`` commands that the
+    order service refuses at validation (an empty body: 400), from ``--hop-clients`` clients.
+
+    The service runs what each of an order's five hops runs except the work itself:
+    gunicorn, Django's middleware, DRF's dispatch, the service-token check, a serializer
+    and a JSON body. The client side is ``requests``, as the BFF and the saga use it. Both
+    are measured like an order level (the probe's idle baseline subtracted).
+    """
+    url = f"{target.urls['order']}/commands/orders"
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+    numbers = itertools.count()
+
+    def client() -> None:
+        session = peer_session()  # as the BFF and the saga send
+        while next(numbers) < args.hop_requests:
+            try:
+                status = session.post(url, json={}, headers=auth(target.token), timeout=TIMEOUT)
+                status = status.status_code
+            except requests.RequestException as exc:
+                status = type(exc).__name__
+            with lock:
+                statuses[status] += 1
+
+    probe = Probe(target, args)
+    probe.baseline()
+    log(f"hop: {args.hop_requests} refused commands from {args.hop_clients} clients")
+    started = time.perf_counter()
+    join_all([threading.Thread(target=client, daemon=True) for _ in range(args.hop_clients)])
+    elapsed = time.perf_counter() - started
+    cpu = probe.finish(args.hop_requests, args.hop_clients)["cpu"]
+    per_process = cpu["by_process_ms_per_order"]
+    return {
+        "requests": args.hop_requests,
+        "clients": args.hop_clients,
+        "per_second": round(args.hop_requests / elapsed, 1),
+        "statuses": dict(statuses),
+        "server_ms_per_request": per_process.get("order/web", {}).get("ms_per_order"),
+        "client_ms_per_request": cpu["bench_client_ms_per_order"],
+        "postgres_ms_per_request": cpu["postgres_system_backends_ms_per_order"],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # 4. The database's single-row commit floor
 # --------------------------------------------------------------------------------------------
@@ -1010,6 +1058,18 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
                 row(f"  {db}", fmt(per, 2))
     elif cost:
         row("CPU / commits per order", f"error: {cost['error']}")
+    hop_result = results.get("hop")
+    if hop_result and "error" in hop_result:
+        row("one hop, no work behind it", f"error: {hop_result['error']}")
+    elif hop_result:
+        server, client = hop_result["server_ms_per_request"], hop_result["client_ms_per_request"]
+        # An order is served five times (BFF, saga, order twice, inventory) and sent four
+        # times by services (BFF to saga, saga to its three participant commands).
+        row(
+            "one hop, no work (a 400): CPU ms",
+            f"served {fmt(server, 2)}, sent {fmt(client, 2)}; "
+            f"5 served + 4 sent per order = {fmt(5 * (server or 0) + 4 * client, 1)}",
+        )
     floor = results.get("floor")
     if floor and "error" not in floor:
         row("DB single-row commits/s (1 conn)", fmt(floor["commits_per_second_1"]))
@@ -1124,6 +1184,9 @@ def correctness_failures(results: dict) -> list[str]:
         failures.append("marketing lag: orders never appeared")
     if results.get("ws", {}).get("complete") is False:
         failures.append("ws: messages lost")
+    hop_statuses = results.get("hop", {}).get("statuses", {})
+    if set(hop_statuses) - {400}:
+        failures.append(f"hop: the refused command answered {hop_statuses}, not only 400")
     return failures
 
 
@@ -1131,7 +1194,7 @@ def correctness_failures(results: dict) -> list[str]:
 # main
 # --------------------------------------------------------------------------------------------
 
-STEPS = ("orders", "cpu", "burst", "ws", "floor", "rebuild", "catch-up", "lag")
+STEPS = ("orders", "cpu", "burst", "ws", "hop", "floor", "rebuild", "catch-up", "lag")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -1156,6 +1219,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--service-token", default=os.environ.get("SERVICE_TOKEN", ""))
     parser.add_argument("--allow-burst", action="store_true", help="running: place the burst")
     parser.add_argument("--burst-orders", type=int, default=100)
+    parser.add_argument("--hop-requests", type=int, default=2000)
+    parser.add_argument("--hop-clients", type=int, default=8)
     parser.add_argument("--floor-seconds", type=float, default=5.0)
     parser.add_argument("--floor-connections", type=int, default=8)
     parser.add_argument("--rebuild-events", type=int, nargs="+", default=[100_000])
@@ -1202,6 +1267,8 @@ def measure(args, results: dict) -> None:
                 log(f"burst skipped (--allow-burst): 4K Monitor has {available} available")
         if not args.skip_ws:
             attempt(results, "ws", lambda: push_latency(target, args))
+        if not args.skip_hop:
+            attempt(results, "hop", lambda: hop(target, args))
     finally:
         target.stop()  # a fresh system is not needed any more: free its cores
     if not args.skip_floor:

@@ -89,3 +89,22 @@ def test_shared_fields_bound_their_input(data, error_fields):
     probe = Probe(data=data)
     probe.is_valid()
     assert set(probe.errors) == error_fields
+
+
+def test_a_loaded_worker_freezes_its_start_up_objects_after_importing_its_views():
+    import gc
+    import sys
+
+    from django.conf import settings
+    from django.urls import clear_url_caches
+
+    from servicekit.runtime import freeze_startup_objects
+
+    sys.modules.pop(settings.ROOT_URLCONF, None)
+    clear_url_caches()
+    try:
+        freeze_startup_objects()
+        assert settings.ROOT_URLCONF in sys.modules  # the views are loaded before the freeze
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
