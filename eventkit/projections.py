@@ -221,29 +221,43 @@ class RowWrites:
         self.touched[pk] = None
 
     def write(self, cursor) -> list:
-        """Write every row; returns the primary keys inserted by :meth:`create_if_missing`."""
+        """Write every row; returns the primary keys inserted by :meth:`create_if_missing`.
+
+        Rows that must exist are checked as their UPDATE comes back, so inside
+        :func:`eventkit.batching.batched` these statements go out with the command's others.
+        """
         insert_rows(cursor, self.model, list(self.new.values()))
         inserted = []
         for pk in self.touched:
-            if self._update(cursor, pk):
-                continue
             if pk not in self.creates:
-                raise MissingRow(f"{self.model._meta.label} row {pk} is missing")
-            insert_rows(cursor, self.model, [self._created(pk)])
-            inserted.append(pk)
+                self._update(cursor, pk, missing=self._missing(pk))
+            elif not self._update(cursor, pk):
+                insert_rows(cursor, self.model, [self._created(pk)])
+                inserted.append(pk)
         return inserted
 
-    def _update(self, cursor, pk) -> bool:
-        """Whether the row exists, after applying its changes to it."""
+    def _missing(self, pk) -> Callable[[], MissingRow]:
+        return lambda: MissingRow(f"{self.model._meta.label} row {pk} is missing")
+
+    def _update(self, cursor, pk, missing=None) -> bool:
+        """Apply the row's changes; whether it exists (known now only without ``missing``)."""
         parts = (self.changed, self.added, self.highest, self.lowest)
         if not any(pk in part for part in parts):
             key = self.model._meta.pk.name
             return select_row(self.model, [key], **{key: pk}) is not None
         changed, added = self.changed.get(pk, {}), self.added.get(pk)
         highest, lowest = self.highest.get(pk), self.lowest.get(pk)
-        return bool(
-            update_row(cursor, self.model, pk, changed, added, at_least=highest, at_most=lowest)
+        found = update_row(
+            cursor,
+            self.model,
+            pk,
+            changed,
+            added,
+            at_least=highest,
+            at_most=lowest,
+            missing=missing,
         )
+        return found is None or found > 0
 
     def _created(self, pk) -> dict:
         # A model instance fills in the field defaults an INSERT naming every column needs.

@@ -7,11 +7,13 @@ statement stays as portable (PostgreSQL and SQLite) and as typed as the ORM's.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
+
+from eventkit.batching import flush, send
 
 
 def db_value(model, name: str, value):
@@ -111,12 +113,14 @@ def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
     table = quoted(model._meta.db_table)
     columns = ", ".join(quoted(f.column) for f in fields)
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        flush()  # COPY bypasses Django's cursor: what is queued must go first
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row(row)
         return
     placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
-    cursor.execute(
+    send(  # queued inside eventkit.batching.batched(): nothing reads its result
+        cursor,
         f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))}",
         [value for row in values for value in row],
     )
@@ -131,11 +135,16 @@ def update_row(
     *,
     at_least: dict[str, Any] | None = None,
     at_most: dict[str, Any] | None = None,
-) -> int:
+    missing: Callable[[], Exception] | None = None,
+) -> int | None:
     """``UPDATE`` the row of ``model`` with primary key ``pk``: set ``fields``, add
     ``increments`` ({field: amount}) to what the row holds, and lower the fields of
     ``at_most`` / raise those of ``at_least`` to the value given where it is beyond what the
-    row holds (an earliest and a latest time). Returns the rows changed."""
+    row holds (an earliest and a latest time). Returns the rows changed.
+
+    With ``missing``, the row must exist (``missing()`` is raised if it does not), and the
+    statement may be queued by :func:`eventkit.batching.batched`: it then returns None and
+    is checked when it has run."""
     increments, at_least, at_most = increments or {}, at_least or {}, at_most or {}
     meta = model._meta
     columns = {name: quoted(meta.get_field(name).column) for name in [*fields, *increments]}
@@ -153,11 +162,18 @@ def update_row(
             column = quoted(meta.get_field(name).column)
             sets.append(f"{column} = {function}({column}, %s)")
             params.append(db_value(model, name, value))
-    cursor.execute(
-        f"UPDATE {quoted(meta.db_table)} SET {', '.join(sets)} WHERE {quoted(meta.pk.column)} = %s",
-        [*params, meta.pk.get_db_prep_save(pk, connection)],
-    )
-    return cursor.rowcount
+    table, key = quoted(meta.db_table), quoted(meta.pk.column)
+    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {key} = %s"
+    params.append(meta.pk.get_db_prep_save(pk, connection))
+    if missing is None:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+    def check(rowcount: int) -> None:
+        if rowcount == 0:
+            raise missing()
+
+    return send(cursor, sql, params, check)
 
 
 def json_value(value):
