@@ -31,6 +31,7 @@ import requests
 from django.db import connection, transaction
 from django.utils import timezone
 
+from eventkit.batching import batched, send
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -252,7 +253,7 @@ class Consumer:
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
-        with transaction.atomic():
+        with transaction.atomic(), batched():  # the handlers' writes go out together
             position = self._lock_checkpoint(source)
             if position >= upto:
                 applied = 0
@@ -289,7 +290,8 @@ class Consumer:
 
     def _write_checkpoint(self, source: str, position: int) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(
+            send(
+                cursor,
                 "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
                 [position, db_value(Checkpoint, "updated_at", timezone.now()), source],
             )

@@ -107,6 +107,22 @@ def test_rolling_back_to_a_savepoint_drops_what_was_queued_inside_it():
     assert not TallyView.objects.filter(pk=dropped).exists()
 
 
+def test_a_savepoint_carries_the_queue_too():
+    pk = uuid.uuid4()
+    sent = Sent()
+    with transaction.atomic(), batched(), connection.execute_wrapper(sent):
+        with connection.cursor() as cursor:
+            insert_row(cursor, TallyView, row(pk))
+        with transaction.atomic():  # SAVEPOINT: no parameters of its own
+            pass
+        assert TallyView.objects.filter(pk=pk).exists()
+    first = sent.sql[0].split(";\n")
+    if JOINS:
+        assert first[0].startswith("INSERT") and first[1].startswith("SAVEPOINT")
+    else:
+        assert first[0].startswith("INSERT") and sent.sql[1].startswith("SAVEPOINT")
+
+
 def test_without_batching_every_statement_runs_at_once():
     pk = uuid.uuid4()
     with connection.cursor() as cursor:
