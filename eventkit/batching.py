@@ -83,14 +83,15 @@ def _send_queue_first(execute, sql, params, many, context):
         # (setting it sent everything queued before).
         return execute(sql, params, many, context)
     cursor = context["cursor"]
+    joined_params = params
     if params is None and "%" not in sql:
-        params = ()  # SAVEPOINT, RELEASE, SET CONSTRAINTS: nothing to mistake for a parameter
-    if connection.vendor != "postgresql" or many or not isinstance(params, list | tuple):
+        joined_params = ()  # SAVEPOINT, RELEASE, SET CONSTRAINTS: nothing to mistake for one
+    if connection.vendor != "postgresql" or many or not isinstance(joined_params, list | tuple):
         # One by one: SQLite runs one statement per call, and SQL passed without parameters
         # is not escaped for them (a literal %), so it cannot be joined to ours.
         _one_by_one(cursor, lambda q_sql, q_params: execute(q_sql, q_params, False, context), queue)
         return execute(sql, params, many, context)
-    result = execute(*_joined(queue, sql, params), many, context)
+    result = execute(*_joined(queue, sql, joined_params), many, context)
     _check_each(cursor, queue, last=False)  # the caller's result is the one left current
     return result
 
