@@ -31,7 +31,6 @@ import requests
 from django.db import connection, transaction
 from django.utils import timezone
 
-from eventkit.batching import batched, send
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -253,7 +252,7 @@ class Consumer:
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
-        with transaction.atomic(), batched():  # the handlers' writes go out together
+        with transaction.atomic():
             position = self._lock_checkpoint(source)
             if position >= upto:
                 applied = 0
@@ -290,8 +289,7 @@ class Consumer:
 
     def _write_checkpoint(self, source: str, position: int) -> None:
         with connection.cursor() as cursor:
-            send(
-                cursor,
+            cursor.execute(
                 "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
                 [position, db_value(Checkpoint, "updated_at", timezone.now()), source],
             )
