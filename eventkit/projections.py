@@ -156,11 +156,6 @@ class Registry:
 registry = Registry()
 
 
-class MissingRow(LookupError):
-    """A change to a read-model row that is not there and may not be created: the table has
-    drifted from the log (``rebuild_projections`` repairs it)."""
-
-
 class RowWrites:
     """What a batch handler does to one table, folded in memory, then written once per row.
 
@@ -230,17 +225,14 @@ class RowWrites:
         inserted = []
         for pk in self.touched:
             if pk not in self.creates:
-                self._update(cursor, pk, missing=self._missing(pk))
+                self._update(cursor, pk, must_exist=True)
             elif not self._update(cursor, pk):
                 insert_rows(cursor, self.model, [self._created(pk)])
                 inserted.append(pk)
         return inserted
 
-    def _missing(self, pk) -> Callable[[], MissingRow]:
-        return lambda: MissingRow(f"{self.model._meta.label} row {pk} is missing")
-
-    def _update(self, cursor, pk, missing=None) -> bool:
-        """Apply the row's changes; whether it exists (known now only without ``missing``)."""
+    def _update(self, cursor, pk, *, must_exist: bool = False) -> bool:
+        """Apply the row's changes; whether it exists (known now only if it need not)."""
         parts = (self.changed, self.added, self.highest, self.lowest)
         if not any(pk in part for part in parts):
             key = self.model._meta.pk.name
@@ -255,7 +247,7 @@ class RowWrites:
             added,
             at_least=highest,
             at_most=lowest,
-            missing=missing,
+            must_exist=must_exist,
         )
         return found is None or found > 0
 

@@ -7,13 +7,18 @@ statement stays as portable (PostgreSQL and SQLite) and as typed as the ORM's.
 """
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
 
 from eventkit.batching import flush, send
+
+
+class MissingRow(LookupError):
+    """A change to a read-model row that is not there and may not be created: the table has
+    drifted from the log (``rebuild_projections`` repairs it)."""
 
 
 def db_value(model, name: str, value):
@@ -135,16 +140,16 @@ def update_row(
     *,
     at_least: dict[str, Any] | None = None,
     at_most: dict[str, Any] | None = None,
-    missing: Callable[[], Exception] | None = None,
+    must_exist: bool = False,
 ) -> int | None:
     """``UPDATE`` the row of ``model`` with primary key ``pk``: set ``fields``, add
     ``increments`` ({field: amount}) to what the row holds, and lower the fields of
     ``at_most`` / raise those of ``at_least`` to the value given where it is beyond what the
     row holds (an earliest and a latest time). Returns the rows changed.
 
-    With ``missing``, the row must exist (``missing()`` is raised if it does not), and the
-    statement may be queued by :func:`eventkit.batching.batched`: it then returns None and
-    is checked when it has run."""
+    With ``must_exist``, a missing row raises :class:`MissingRow`, and the statement may be
+    queued by :func:`eventkit.batching.batched`: it then returns None and is checked when it
+    has run."""
     increments, at_least, at_most = increments or {}, at_least or {}, at_most or {}
     meta = model._meta
     columns = {name: quoted(meta.get_field(name).column) for name in [*fields, *increments]}
@@ -165,13 +170,13 @@ def update_row(
     table, key = quoted(meta.db_table), quoted(meta.pk.column)
     sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {key} = %s"
     params.append(meta.pk.get_db_prep_save(pk, connection))
-    if missing is None:
+    if not must_exist:
         cursor.execute(sql, params)
         return cursor.rowcount
 
     def check(rowcount: int) -> None:
         if rowcount == 0:
-            raise missing()
+            raise MissingRow(f"{meta.label} row {pk} is missing")
 
     return send(cursor, sql, params, check)
 

@@ -8,8 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from eventkit.batching import batched
-from eventkit.projections import MissingRow
-from eventkit.rows import insert_row, select_row, update_row
+from eventkit.rows import MissingRow, insert_row, select_row, update_row
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import TallyView
 
@@ -41,7 +40,7 @@ def test_queued_writes_go_out_with_the_next_read_which_sees_them():
         with connection.cursor() as cursor:
             insert_row(cursor, TallyView, row(a))
             insert_row(cursor, TallyView, row(b))
-            update_row(cursor, TallyView, a, {"name": "b"}, {"total": 5}, missing=KeyError)
+            update_row(cursor, TallyView, a, {"name": "b"}, {"total": 5}, must_exist=True)
         assert sent.sql == []  # nothing has gone out yet
         found = select_row(TallyView, ["name", "total"], id=a)
     assert found == {"name": "b", "total": 5}
@@ -57,23 +56,23 @@ def test_what_is_queued_at_the_end_of_the_block_is_sent_then():
     with transaction.atomic():
         with batched(), connection.cursor() as cursor:
             insert_row(cursor, TallyView, row(pk))
-            update_row(cursor, TallyView, pk, {}, {"total": 2}, missing=KeyError)
+            update_row(cursor, TallyView, pk, {}, {"total": 2}, must_exist=True)
         assert TallyView.objects.get(pk=pk).total == 2
 
 
 def test_a_failed_check_raises_when_its_statement_comes_back():
     pk = uuid.uuid4()
     with (
-        pytest.raises(MissingRow, match="gone"),
+        pytest.raises(MissingRow, match=f"testapp.TallyView row {pk} is missing"),
         transaction.atomic(),
         batched(),
         connection.cursor() as cursor,
     ):
-        update_row(cursor, TallyView, pk, {"name": "x"}, missing=lambda: MissingRow("gone"))
+        update_row(cursor, TallyView, pk, {"name": "x"}, must_exist=True)
         # queued: it raises at the end of the block
     with pytest.raises(MissingRow), transaction.atomic(), batched():
         with connection.cursor() as cursor:
-            update_row(cursor, TallyView, pk, {"name": "x"}, missing=lambda: MissingRow("gone"))
+            update_row(cursor, TallyView, pk, {"name": "x"}, must_exist=True)
         select_row(TallyView, ["name"], id=pk)  # the read carries the queue: raises here
 
 
@@ -127,9 +126,9 @@ def test_without_batching_every_statement_runs_at_once():
     pk = uuid.uuid4()
     with connection.cursor() as cursor:
         insert_row(cursor, TallyView, row(pk))
-        assert update_row(cursor, TallyView, pk, {"name": "n"}, missing=KeyError) == 1
-        with pytest.raises(KeyError):
-            update_row(cursor, TallyView, uuid.uuid4(), {"name": "n"}, missing=KeyError)
+        assert update_row(cursor, TallyView, pk, {"name": "n"}, must_exist=True) == 1
+        with pytest.raises(MissingRow):
+            update_row(cursor, TallyView, uuid.uuid4(), {"name": "n"}, must_exist=True)
     assert TallyView.objects.get(pk=pk).name == "n"
 
 

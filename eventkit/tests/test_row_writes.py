@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from eventkit.projections import MissingRow, RowWrites
+from eventkit.projections import RowWrites
+from eventkit.rows import MissingRow
 from eventkit.tests.testapp.models import TallyView
 
 pytestmark = pytest.mark.django_db

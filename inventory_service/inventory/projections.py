@@ -6,7 +6,7 @@ Every reserve and release runs these, so they write in plain SQL (``insert_row``
 
 from django.db import connection
 
-from eventkit.projections import MissingRow, projection
+from eventkit.projections import projection
 from eventkit.rows import insert_row, update_row
 from inventory.domain import (
     ProductRegistered,
@@ -29,7 +29,7 @@ def _move_stock(recorded, *, quantity=0, reserved=0):
             recorded.stream_id,
             {"updated_at": recorded.recorded_at},
             {"quantity": quantity, "reserved": reserved, "available": quantity - reserved},
-            missing=lambda: MissingRow(f"product {recorded.stream_id} has no stock row"),
+            must_exist=True,
         )
 
 
@@ -88,10 +88,4 @@ def reservation_released(event, recorded):
     changes = {"status": Reservation.Status.RELEASED, "updated_at": recorded.recorded_at}
     row_id = reservation_id(recorded.stream_id, event.order_id)
     with connection.cursor() as cursor:
-        update_row(
-            cursor,
-            Reservation,
-            row_id,
-            changes,
-            missing=lambda: MissingRow(f"reservation {row_id} is missing"),
-        )
+        update_row(cursor, Reservation, row_id, changes, must_exist=True)

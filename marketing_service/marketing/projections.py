@@ -26,8 +26,8 @@ from datetime import UTC
 from django.db import connection
 
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderCreated
-from eventkit.projections import MissingRow, RowWrites, projection
-from eventkit.rows import select_row, select_rows
+from eventkit.projections import RowWrites, projection
+from eventkit.rows import MissingRow, select_row, select_rows
 from eventkit.store import Recorded
 from marketing.models import (
     CustomerProduct,
