@@ -163,10 +163,12 @@ def test_the_system_is_exactly_consistent_after_a_storm_of_failures(system):
     storm = threading.Thread(target=run_storm)
     for t in [*clients, storm]:
         t.start()
-    storm.join(300)
-    for t in clients:
-        t.join(300)
-    stop.set()
+    try:
+        storm.join(300)
+        for t in clients:
+            t.join(300)
+    finally:
+        stop.set()  # also when the test times out: no client may outlive it
     assert len(crashed) == 11, f"only {crashed} happened"
 
     # 1. No order is left PENDING once the resumer has finished every saga.

@@ -1,9 +1,11 @@
 """The place-order saga as an event-sourced aggregate: plain Python, no HTTP, no ORM.
 
-The saga's state is the fold of its own events, and every event is committed before the
-step it announces is attempted (write-ahead): ``StepStarted`` is in the database before the
-participant is called, so a process that restarts knows which step may have happened and
-runs it again (every participant call is idempotent).
+The saga's state is the fold of its own events. ``SagaStarted`` is committed before any
+participant is called, and every decision that changes the saga's course (a failure, the
+compensation that follows, the end) is committed before it is acted on. A successful step
+is committed together with whatever is written next (``sagas.orchestrator``; ADR 0005): a
+process that restarts runs the steps after the last commit again, and each one that had
+happened answers as it did, since every participant call is idempotent.
 
     SagaStarted -> StepStarted(CreateOrder) -> StepSucceeded -> StepStarted(ReserveInventory)
       -> StepFailed(rejected) -> CompensationStarted -> StepStarted(CancelOrder, compensating)

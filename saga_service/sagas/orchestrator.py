@@ -11,6 +11,7 @@ if they still cannot finish, left started for the resumer, because a compensatio
 eventually happen. A refusal (4xx) is final at once.
 """
 
+import copy
 import logging
 import os
 import random
@@ -74,6 +75,7 @@ class Driver:
         sleep: Callable[[float], None] = time.sleep,
         crash: Callable[[str], None] = crash_process,
         correlation_id: str | None = None,
+        unsaved_seconds: float = 5.0,
     ):
         self.repository = repository
         self.participants = participants
@@ -83,27 +85,62 @@ class Driver:
         self.sleep = sleep
         self.crash = crash
         self.correlation_id = correlation_id
+        self.unsaved_seconds = unsaved_seconds
 
     def run(self, saga: PlaceOrderSaga) -> PlaceOrderSaga:
-        """Drive ``saga`` until it finishes or a compensation has to wait for the resumer."""
+        """Drive ``saga`` until it finishes or a compensation has to wait for the resumer.
+
+        A forward step that succeeded is written together with whatever is written next,
+        not in a transaction of its own: should this process die first, the resumer starts
+        again from the last write, and each step that had already happened answers as it
+        did then, because every participant call is idempotent. What changes the saga's
+        course is written before it is acted on: a failure before its compensations, the
+        end before the answer. So is a success that kept the saga unwritten for longer than
+        ``unsaved_seconds``, well inside its lease.
+        """
+        unsaved: list[StepResult] = []
+        written_at = self.clock()
+
+        def write() -> None:
+            nonlocal saga, written_at
+            saga = self.repository.record(saga.id, _recorder(tuple(unsaved)))
+            written_at = self.clock()
+            logger.info(
+                "saga %s: %s -> %s%s",
+                saga.id,
+                ", ".join(r.kind for r in unsaved),
+                saga.status,
+                f", next {saga.current.action}" if saga.current else "",
+            )
+            unsaved.clear()
+
+        def before_retry() -> None:
+            # Waiting anyway: bring the written saga up to the step being retried, so
+            # that its log shows what the saga is waiting for. That extends the lease too.
+            if unsaved:
+                write()
+            else:
+                self.repository.renew(saga.id)
+
         while saga.current is not None and not saga.finished:
-            result = self.attempt(saga)
+            result = self.attempt(saga, before_retry)
             if result is None:
                 logger.warning(
                     "saga %s: %s still failing; left for the resumer", saga.id, saga.current.step
                 )
                 break
-            saga = self.repository.record(saga.id, lambda s, r=result: s.record_result(r))
-            logger.info(
-                "saga %s: %s -> %s%s",
-                saga.id,
-                result.kind,
-                saga.status,
-                f", next {saga.current.action}" if saga.current else "",
-            )
+            unsaved.append(result)
+            if result.ok and not saga.current.compensating:
+                ahead = copy.deepcopy(saga)  # the saga the repository keeps stays as written
+                ahead.record_result(result)
+                if not ahead.finished and self.clock() - written_at < self.unsaved_seconds:
+                    saga = ahead
+                    continue
+            write()
         return saga
 
-    def attempt(self, saga: PlaceOrderSaga) -> StepResult | None:
+    def attempt(self, saga: PlaceOrderSaga, before_retry: Callable[[], None]) -> StepResult | None:
+        """Call the current step until it answers for sure, or its time is up."""
         step = saga.current
         started = self.clock()
         if step.compensating:
@@ -126,7 +163,7 @@ class Driver:
                 pause,
             )
             self.sleep(pause)
-            self.repository.renew(saga.id)
+            before_retry()
         if step.compensating and reply.kind == UNKNOWN:
             return None
         message = reply.message
@@ -153,3 +190,11 @@ class Driver:
         if fault == "crash_after" and reply.kind == OK and saga.resumptions == 0:
             self.crash(step)
         return reply
+
+
+def _recorder(results: tuple[StepResult, ...]) -> Callable[[PlaceOrderSaga], None]:
+    def record(saga: PlaceOrderSaga) -> None:
+        for result in results:
+            saga.record_result(result)
+
+    return record

@@ -39,6 +39,8 @@ def _driver(repository: SagaRepository) -> Driver:
         policy=RetryPolicy(compensation_seconds=_config("COMPENSATION_SECONDS")),
         faults_enabled=_config("FAULTS_ENABLED"),
         correlation_id=current_correlation_id(),
+        # a success may wait for the next write while the lease has most of its time left
+        unsaved_seconds=_config("LEASE_SECONDS") / 3,
     )
 
 

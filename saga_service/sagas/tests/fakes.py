@@ -9,6 +9,7 @@ from sagas.orchestrator import Reply
 class MemoryRepository:
     def __init__(self):
         self.streams: dict = {}
+        self.writes = 0  # transactions, as the real repository would run them
 
     def begin(self, details: SagaStarted) -> PlaceOrderSaga:
         saga = PlaceOrderSaga(uuid.uuid4())
@@ -29,6 +30,7 @@ class MemoryRepository:
         pass
 
     def _save(self, saga):
+        self.writes += 1
         self.streams.setdefault(saga.id, []).extend(saga.pending_events())
         saga.mark_saved()
 

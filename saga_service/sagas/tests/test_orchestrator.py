@@ -182,16 +182,110 @@ def test_crash_after_a_step_then_resume_runs_the_step_again_and_finishes():
     with pytest.raises(Crashed):
         driver.run(saga)
     survivor = repository.load(saga.id)
-    assert survivor.current.step == "ReserveInventory"  # write-ahead: it may have happened
+    # Successes wait for the next write, so the saga is still at its first step: the
+    # resumer runs every step again, and each one that had happened answers as before.
+    assert survivor.current.step == "CreateOrder"
     repository.record(saga.id, lambda s: s.resume("resumer"))
     saga = driver.run(repository.load(saga.id))
     assert saga.status == COMPLETED
     assert participants.calls == [
         "CreateOrder",
         "ReserveInventory",
+        "CreateOrder",
         "ReserveInventory",
         "ConfirmOrder",
     ]
+    assert log(repository, saga) == [
+        ("CreateOrder", "COMPLETED"),
+        ("ReserveInventory", "COMPLETED"),
+        ("ConfirmOrder", "COMPLETED"),
+    ]
+
+
+def test_a_saga_that_succeeds_is_written_twice_its_start_and_its_end():
+    saga, repository, *_ = run(ScriptedParticipants())
+    assert saga.status == COMPLETED
+    assert repository.writes == 2
+
+
+def test_a_failure_is_written_before_its_compensation_runs():
+    seen = {}
+
+    class Watching(ScriptedParticipants):
+        def call(self, step, saga, **kwargs):
+            if step == "CancelOrder":
+                written = repository.load(saga.id)
+                seen["status"], seen["log"] = written.status, log(repository, written)
+            return super().call(step, saga, **kwargs)
+
+    participants = Watching(ReserveInventory=[REFUSED])
+    clock = FakeClock()
+    repository = MemoryRepository()
+    saga = repository.begin(details(clock=clock))
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert driver.run(saga).status == COMPENSATED
+    assert seen["status"] == COMPENSATING
+    assert seen["log"] == [
+        ("CreateOrder", "COMPLETED"),
+        ("ReserveInventory", "FAILED"),
+        ("CancelOrder (COMPENSATING)", "STARTED"),
+    ]
+
+
+def test_a_step_being_retried_is_in_the_written_log():
+    written = []
+
+    class Watching(ScriptedParticipants):
+        def call(self, step, saga, **kwargs):
+            written.append(log(repository, repository.load(saga.id)))
+            return super().call(step, saga, **kwargs)
+
+    participants = Watching(ReserveInventory=[TIMEOUT, Reply(OK, "held")])
+    clock = FakeClock()
+    repository = MemoryRepository()
+    saga = repository.begin(details(clock=clock))
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert driver.run(saga).status == COMPLETED
+    # The first reserve is called with CreateOrder's success still unwritten; the retry
+    # is not: whoever looks at the saga meanwhile sees what it is waiting for.
+    assert written[1] == [("CreateOrder", "STARTED")]
+    assert written[2] == [("CreateOrder", "COMPLETED"), ("ReserveInventory", "STARTED")]
+    assert repository.writes == 3
+
+
+def test_a_success_after_a_long_wait_is_written_at_once():
+    clock = FakeClock()
+
+    class Slow(ScriptedParticipants):
+        def call(self, step, saga, **kwargs):
+            if step == "CreateOrder":
+                clock.now += 6.0  # longer than unsaved_seconds
+            return super().call(step, saga, **kwargs)
+
+    repository = MemoryRepository()
+    saga = repository.begin(details(clock=clock))
+    driver = Driver(
+        repository=repository,
+        participants=Slow(),
+        policy=RetryPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+        unsaved_seconds=5.0,
+    )
+    assert driver.run(saga).status == COMPLETED
+    assert repository.writes == 3  # the start, CreateOrder at once, then the rest at the end
 
 
 def test_the_same_order_with_other_details_is_refused():
