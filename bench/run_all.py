@@ -601,6 +601,8 @@ def orders(target, args, results: dict) -> None:
                 probe = None
         log(f"orders: {args.orders} at concurrency {concurrency}")
         result = order_level(target, concurrency, args.orders, args.level_timeout)
+        if probe is not None:
+            probe.level_over()
         log(
             f"  {result['per_second']} orders/s, {result['confirmed_per_second']} confirmed/s, "
             f"p99 {result['p99_ms']} ms, statuses {result['statuses']}"
@@ -635,6 +637,11 @@ class Probe:
         self.quiet_start = self.snapshot()
         time.sleep(self.args.quiet)  # the idle baseline window
         self.before = self.snapshot()
+
+    def level_over(self) -> None:
+        """The orders are answered: the machine's busy share is taken up to here, without
+        the settling that follows (which the CPU per process does include)."""
+        self.level_end = machine_ticks()
 
     def finish(self, orders_placed: int, concurrency: int) -> dict:
         log(f"  settling {self.args.settle} s for async work and the counters")
@@ -688,7 +695,7 @@ class Probe:
             "bench_client_ms_per_order": round(client, 3),
             "machine_busy_ms_per_order": round(machine, 3),
             "other_machine_ms_per_order": round(machine - known / n, 3),
-            "machine_busy_share": busy["machine_busy_share"],
+            "machine_busy_share": self._level_busy_share(),
             "idle_machine_busy_share": idle["machine_busy_share"],
             "processes_vanished": busy["processes_vanished"],
         }
@@ -712,6 +719,13 @@ class Probe:
                 "per_order_by_database": {k: round(v["net"] / n, 2) for k, v in by_db.items()},
             }
         return {"cpu": cpu, "commits": commits}
+
+    def _level_busy_share(self) -> float | None:
+        if not hasattr(self, "level_end"):
+            return None
+        start = self.before["cpu"]["machine"]
+        busy, total = self.level_end[0] - start[0], self.level_end[1] - start[1]
+        return round(busy / total, 3) if total else None
 
 
 def hop(target, args) -> dict:
@@ -1047,7 +1061,7 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
         row("bench client CPU ms/order", fmt(cpu["bench_client_ms_per_order"], 2))
         row(
             "machine busy during level (share)",
-            f"{fmt(cpu['machine_busy_share'] * 100, 0)}% (idle before: "
+            f"{fmt((cpu['machine_busy_share'] or 0) * 100, 0)}% (idle before: "
             f"{fmt(cpu['idle_machine_busy_share'] * 100, 0)}%)",
         )
         row("other work on machine ms/order", fmt(cpu["other_machine_ms_per_order"], 2))
