@@ -208,7 +208,27 @@ def test_a_saga_that_succeeds_is_written_twice_its_start_and_its_end():
     assert repository.writes == 2
 
 
+def begun():
+    clock = FakeClock()
+    repository = MemoryRepository()
+    return repository.begin(details(clock=clock)), repository, clock
+
+
+def drive(saga, repository, clock, participants, **options) -> str:
+    """Run ``saga`` to its end with a fresh driver; its final status."""
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+        **options,
+    )
+    return driver.run(saga).status
+
+
 def test_a_failure_is_written_before_its_compensation_runs():
+    saga, repository, clock = begun()
     seen = {}
 
     class Watching(ScriptedParticipants):
@@ -218,18 +238,7 @@ def test_a_failure_is_written_before_its_compensation_runs():
                 seen["status"], seen["log"] = written.status, log(repository, written)
             return super().call(step, saga, **kwargs)
 
-    participants = Watching(ReserveInventory=[REFUSED])
-    clock = FakeClock()
-    repository = MemoryRepository()
-    saga = repository.begin(details(clock=clock))
-    driver = Driver(
-        repository=repository,
-        participants=participants,
-        policy=RetryPolicy(),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    assert driver.run(saga).status == COMPENSATED
+    assert drive(saga, repository, clock, Watching(ReserveInventory=[REFUSED])) == COMPENSATED
     assert seen["status"] == COMPENSATING
     assert seen["log"] == [
         ("CreateOrder", "COMPLETED"),
@@ -239,6 +248,7 @@ def test_a_failure_is_written_before_its_compensation_runs():
 
 
 def test_a_step_being_retried_is_in_the_written_log():
+    saga, repository, clock = begun()
     written = []
 
     class Watching(ScriptedParticipants):
@@ -247,17 +257,7 @@ def test_a_step_being_retried_is_in_the_written_log():
             return super().call(step, saga, **kwargs)
 
     participants = Watching(ReserveInventory=[TIMEOUT, Reply(OK, "held")])
-    clock = FakeClock()
-    repository = MemoryRepository()
-    saga = repository.begin(details(clock=clock))
-    driver = Driver(
-        repository=repository,
-        participants=participants,
-        policy=RetryPolicy(),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    assert driver.run(saga).status == COMPLETED
+    assert drive(saga, repository, clock, participants) == COMPLETED
     # The first reserve is called with CreateOrder's success still unwritten; the retry
     # is not: whoever looks at the saga meanwhile sees what it is waiting for.
     assert written[1] == [("CreateOrder", "STARTED")]
@@ -266,7 +266,7 @@ def test_a_step_being_retried_is_in_the_written_log():
 
 
 def test_a_success_after_a_long_wait_is_written_at_once():
-    clock = FakeClock()
+    saga, repository, clock = begun()
 
     class Slow(ScriptedParticipants):
         def call(self, step, saga, **kwargs):
@@ -274,17 +274,7 @@ def test_a_success_after_a_long_wait_is_written_at_once():
                 clock.now += 6.0  # longer than unsaved_seconds
             return super().call(step, saga, **kwargs)
 
-    repository = MemoryRepository()
-    saga = repository.begin(details(clock=clock))
-    driver = Driver(
-        repository=repository,
-        participants=Slow(),
-        policy=RetryPolicy(),
-        clock=clock,
-        sleep=clock.sleep,
-        unsaved_seconds=5.0,
-    )
-    assert driver.run(saga).status == COMPLETED
+    assert drive(saga, repository, clock, Slow(), unsaved_seconds=5.0) == COMPLETED
     assert repository.writes == 3  # the start, CreateOrder at once, then the rest at the end
 
 
