@@ -623,6 +623,7 @@ class Probe:
         self.target, self.args = target, args
         self.names = [database_name(u) for u in target.database_urls.values()]
         self.cpu = CpuProbe(target.roots, self.backends)
+        self.level_end: tuple[int, int] | None = None  # machine ticks when the level ended
 
     def backends(self) -> set[int]:
         return backend_pids(self.target.admin_url, self.names) if self.names else set()
@@ -721,7 +722,7 @@ class Probe:
         return {"cpu": cpu, "commits": commits}
 
     def _level_busy_share(self) -> float | None:
-        if not hasattr(self, "level_end"):
+        if self.level_end is None:
             return None
         start = self.before["cpu"]["machine"]
         busy, total = self.level_end[0] - start[0], self.level_end[1] - start[1]
@@ -759,6 +760,7 @@ def hop(target, args) -> dict:
     started = time.perf_counter()
     join_all([threading.Thread(target=client, daemon=True) for _ in range(args.hop_clients)])
     elapsed = time.perf_counter() - started
+    probe.level_over()
     cpu = probe.finish(args.hop_requests, args.hop_clients)["cpu"]
     per_process = cpu["by_process_ms_per_order"]
     return {
@@ -992,6 +994,10 @@ def verdict(ok: bool | None) -> str:
     return "" if ok is None else ("met" if ok else "NOT MET")
 
 
+def percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
 def fmt(value, digits: int = 1) -> str:
     if value is None:
         return "-"
@@ -1061,8 +1067,8 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
         row("bench client CPU ms/order", fmt(cpu["bench_client_ms_per_order"], 2))
         row(
             "machine busy during level (share)",
-            f"{fmt((cpu['machine_busy_share'] or 0) * 100, 0)}% (idle before: "
-            f"{fmt(cpu['idle_machine_busy_share'] * 100, 0)}%)",
+            f"{fmt(percent(cpu['machine_busy_share']), 0)}% (idle before: "
+            f"{fmt(percent(cpu['idle_machine_busy_share']), 0)}%)",
         )
         row("other work on machine ms/order", fmt(cpu["other_machine_ms_per_order"], 2))
         commits = cost.get("commits")
