@@ -56,3 +56,12 @@ def test_prune_commands_removes_only_old_outcomes():
     call_command("prune_commands", stdout=io.StringIO())
     assert list(CommandRecord.objects.values_list("pk", flat=True)) == ["new"]
     assert Event.objects.filter(stream_id=t).count() == 3
+
+
+def test_a_consumer_lingers_as_its_settings_say_unless_the_environment_overrides():
+    from eventkit.management.commands.consume_events import default_linger_ms
+
+    assert default_linger_ms({}, environ={}) == 20
+    assert default_linger_ms({"LINGER_MS": 50}, environ={}) == 50
+    assert default_linger_ms({"LINGER_MS": 50}, environ={"CONSUMER_LINGER_MS": "5"}) == 5
+    assert default_linger_ms({"LINGER_MS": 50}, environ={"CONSUMER_LINGER_MS": ""}) == 50

@@ -4,7 +4,8 @@ Configured by ``settings.EVENTKIT["CONSUMER"]``::
 
     {"GROUP": "marketing",
      "SOURCES": {"order-service": {"stream": "events.order", "url": "http://127.0.0.1:8001"}},
-     "START_AT_HEAD": False}   # True: skip history, follow only what happens from now on
+     "START_AT_HEAD": False,   # True: skip history, follow only what happens from now on
+     "LINGER_MS": 20}          # see --linger-ms; CONSUMER_LINGER_MS overrides it
 
 Any number of workers may run; see ``eventkit.consumer`` for the guarantees.
 """
@@ -20,6 +21,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from eventkit.conf import setting
 from eventkit.consumer import Consumer, Source
+
+
+DEFAULT_LINGER_MS = 20
+
+
+def default_linger_ms(config: dict, environ=os.environ) -> int:
+    """How long to wait after a small batch: ``CONSUMER_LINGER_MS`` if set, else the
+    consumer's own ``LINGER_MS`` (a read model that may trail further batches more)."""
+    if environ.get("CONSUMER_LINGER_MS"):
+        return int(environ["CONSUMER_LINGER_MS"])
+    return int(config.get("LINGER_MS", DEFAULT_LINGER_MS))
 
 
 class Command(BaseCommand):
@@ -44,8 +56,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--linger-ms",
             type=int,
-            default=int(env.get("CONSUMER_LINGER_MS", 20)),
-            help="after a small batch, wait this long so the next read finds more events",
+            help="after a small batch, wait this long so the next read finds more events "
+            "(default: CONSUMER_LINGER_MS, else the consumer's LINGER_MS, else 20)",
         )
 
     def handle(
@@ -69,7 +81,7 @@ class Command(BaseCommand):
             claim_idle_ms=claim_idle_ms,
             catch_up_seconds=catch_up_seconds,
             start_at_head=config.get("START_AT_HEAD", False),
-            linger_ms=linger_ms,
+            linger_ms=default_linger_ms(config) if linger_ms is None else linger_ms,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
