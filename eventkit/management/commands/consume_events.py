@@ -22,7 +22,6 @@ from django.core.management.base import BaseCommand, CommandError
 from eventkit.conf import setting
 from eventkit.consumer import Consumer, Source
 
-
 DEFAULT_LINGER_MS = 20
 
 
