@@ -136,9 +136,17 @@ SERVICES: tuple[Service, ...] = (
         8003,
         "SAGA",
         # Threads: a saga request mostly waits on its participants' HTTP answers; more than
-        # 8 per process cost CPU in contention for the GIL (docs/scaling.md).
+        # 8 per process cost CPU in contention for the GIL (docs/scaling.md). A process takes
+        # no more connections than it has threads, and none is kept alive: a kept-alive
+        # connection stays with the process that accepted it, so a BFF's call could wait
+        # for that process's threads while another's were free. Now each call waits in the
+        # listen queue, in arrival order, for the first free thread (bench/journey.py).
         processes=(
-            web("config.wsgi:application", "--worker-class", "gthread", "--threads", "8"),
+            web(
+                "config.wsgi:application",
+                *("--worker-class", "gthread", "--threads", "8"),
+                *("--worker-connections", "8", "--keep-alive", "0"),
+            ),
             Process("resumer", manage("resume_sagas", "--watch")),
             RELAY,
         ),
