@@ -1,7 +1,9 @@
 """Reads of the saga read models, shaped as the API answers them."""
 
+from django.utils import timezone
+
 from eventkit.rows import select_row, select_rows
-from sagas.models import SagaStepView, SagaView, step_action
+from sagas.models import SagaLease, SagaStepView, SagaView, step_action
 
 STEP_FIELDS = [
     "seq",
@@ -88,10 +90,18 @@ def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[Saga
     return list(sagas[offset : offset + limit]), sagas.count()
 
 
-def unfinished_saga_ids(limit: int = 100) -> list:
+def abandoned_saga_ids(limit: int = 100) -> list:
+    """Unfinished sagas that no live process drives: their lease has lapsed, or is gone.
+
+    Under load dozens of sagas are running at any moment, each driven by a web thread; the
+    resumer must not lock each of their streams every few seconds only to find the lease
+    held. Whoever takes one over checks the lease again under the lock
+    (``SagaRepository.take_over``): a lease renewed since this read wins."""
     unfinished = (SagaView.Status.RUNNING, SagaView.Status.COMPENSATING)
+    driven = SagaLease.objects.filter(expires_at__gte=timezone.now()).values("saga_id")
     return list(
         SagaView.objects.filter(status__in=unfinished)
+        .exclude(saga_id__in=driven)
         .order_by("created_at")
         .values_list("saga_id", flat=True)[:limit]
     )

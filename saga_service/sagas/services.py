@@ -138,7 +138,7 @@ def resume_unfinished(*, workers: int = 4) -> list[str]:
             connection.close()  # each pool thread has its own connection
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(resume, selectors.unfinished_saga_ids()):
+        for result in pool.map(resume, selectors.abandoned_saga_ids()):
             if result:
                 taken.append(result)
     return taken

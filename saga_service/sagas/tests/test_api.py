@@ -125,6 +125,19 @@ def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
     assert SagaView.objects.get(pk=saga.id).resumptions == 1
 
 
+def test_the_resumer_looks_only_at_sagas_whose_lease_lapsed():
+    from sagas.selectors import abandoned_saga_ids
+
+    repository = SagaRepository(owner="web", lease_seconds=60)
+    driven, _ = repository.begin_or_join(details())
+    lapsed, _ = repository.begin_or_join(details())
+    orphan, _ = repository.begin_or_join(details())
+    SagaLease.objects.filter(pk=lapsed.id).update(expires_at="2000-01-01T00:00Z")
+    SagaLease.objects.filter(pk=orphan.id).delete()
+    found = set(abandoned_saga_ids())
+    assert found == {lapsed.id, orphan.id} and driven.id not in found
+
+
 def test_a_finished_saga_is_answered_not_rerun():
     from sagas.domain import OK, StepResult
 
