@@ -106,10 +106,10 @@ class Relay:
             self.save_cursor(when_due=True)
             return 0
         pipe = self.client.pipeline(transaction=False)
-        for row in rows:
-            pipe.xadd(self.stream, row.to_fields(), maxlen=self.maxlen, approximate=True)
+        for fields in rows:
+            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
         pipe.execute()
-        self._position = rows[-1].position
+        self._position = int(rows[-1]["position"])
         self.save_cursor(when_due=True)
         logger.debug("published %d events up to %d to %s", len(rows), self._position, self.stream)
         return len(rows)
@@ -135,7 +135,7 @@ class Relay:
         self._saved = self._position
         self._next_save = time.monotonic() + self.cursor_seconds
 
-    def _rows_after(self, after: int) -> list[wire.WireEvent]:
+    def _rows_after(self, after: int) -> list[dict[str, str]]:
         # Plain SQL: the relay runs this on every commit of its service.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -144,7 +144,7 @@ class Relay:
                 [after, self.batch_size],
             )
             rows = cursor.fetchall()
-        return [wire.from_values(row, self.source) for row in rows]
+        return [wire.fields_from_values(row, self.source) for row in rows]
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         wakeup = Wakeup()

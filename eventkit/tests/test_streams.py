@@ -14,11 +14,12 @@ import pytest
 import redis
 
 from eventkit.consumer import Consumer, Source
-from eventkit.models import Checkpoint, DeadLetter, RelayCursor
+from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import RemoteTallyView
 from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE
+from eventkit.wire import from_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,6 +84,11 @@ def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
     entries = client.xrange(name)
     assert [int(f["position"]) for _, f in entries] == [1, 2]
     assert entries[1][1]["type"] == "TallyAdded" and entries[1][1]["source"] == REMOTE_SOURCE
+    # The stored JSON text is passed on as it is; what consumers decode is what was stored.
+    published, stored = from_fields(entries[1][1]), Event.objects.get(position=2)
+    assert (published.data, published.metadata) == (stored.data, stored.metadata)
+    assert published.metadata["command_type"] and published.event_id == str(stored.event_id)
+    assert published.stream_id == str(t) and published.recorded().recorded_at == stored.recorded_at
     assert RelayCursor.objects.get().position == 2
     assert relay.publish_once() == 0  # its progress is kept: nothing is sent twice
 
