@@ -11,9 +11,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventkit.batching import flush, send
+
+
+def _db():
+    """This thread's default connection itself. ``django.db.connection`` is a proxy that
+    looks the connection up again on every attribute read (a microsecond or two each), and
+    adapting one value to a field reads it several times: the helpers below adapt every
+    value of every hot-path statement, so they resolve it once per call."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 class MissingRow(LookupError):
@@ -23,19 +31,19 @@ class MissingRow(LookupError):
 
 def db_value(model, name: str, value):
     """``value`` as a raw statement must pass it for ``model``'s field ``name``."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    return model._meta.get_field(name).get_db_prep_save(value, _db())
 
 
 def quoted(name: str) -> str:
     """A table or column name as SQL must spell it, so that a column called ``order`` or
     ``user`` works too."""
-    return connection.ops.quote_name(name)
+    return _db().ops.quote_name(name)
 
 
 def locking(sql: str) -> str:
     """``sql`` (a SELECT) with ``FOR UPDATE`` where the database has it (not SQLite, whose
     writers take the whole database)."""
-    return f"{sql} FOR UPDATE" if connection.features.has_select_for_update else sql
+    return f"{sql} FOR UPDATE" if _db().features.has_select_for_update else sql
 
 
 def select_rows(
@@ -47,7 +55,7 @@ def select_rows(
     ``where`` maps field names to a value (``=``) or to a list or tuple (``IN``);
     ``order_by`` names fields, ``-name`` for descending.
     """
-    meta = model._meta
+    meta, connection = model._meta, _db()
     fields = [meta.get_field(name) for name in names]
     conditions, params = [], []
     for name, value in where.items():
@@ -112,7 +120,7 @@ def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
     PostgreSQL); every row names the same fields."""
     if not rows:
         return
-    names = list(rows[0])
+    names, connection = list(rows[0]), _db()
     fields = [model._meta.get_field(name) for name in names]
     values = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
     table = quoted(model._meta.db_table)
@@ -151,7 +159,7 @@ def update_row(
     queued by :func:`eventkit.batching.batched`: it then returns None and is checked when it
     has run."""
     increments, at_least, at_most = increments or {}, at_least or {}, at_most or {}
-    meta = model._meta
+    meta, connection = model._meta, _db()
     columns = {name: quoted(meta.get_field(name).column) for name in [*fields, *increments]}
     sets = [f"{columns[name]} = %s" for name in fields]
     sets += [f"{columns[name]} = {columns[name]} + %s" for name in increments]
