@@ -36,7 +36,7 @@ from stats import closed_loop
 
 TIMEOUT = (3.05, 60)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse
-STEPS = {"CreateOrder": "order", "ReserveInventory": "inventory", "ConfirmOrder": "order"}
+STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
 # servicekit.middleware's line: "... [<correlation id>] POST /path -> 201 in 2.8 ms"
 TEXT_LINE = re.compile(
     r"\[(?P<cid>[^\]]+)\] (?P<method>[A-Z]+) (?P<path>\S+) -> \d+ in (?P<ms>[\d.]+) ms"

@@ -70,7 +70,7 @@ def fields_from_values(values, source: str) -> dict[str, str]:
 
     The relay turns every event into these. The JSON columns come back as text (Django's
     jsonb loader, SQLite), and that text goes on as it is: decoding it only to encode it
-    again was a quarter of the relay's CPU.
+    again was about a fifth of the relay's CPU.
     """
     position, event_id, stream_id, stream_type, version, event_type, schema, data, meta, at = values
     return {

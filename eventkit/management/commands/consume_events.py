@@ -27,7 +27,8 @@ DEFAULT_LINGER_MS = 20
 
 def default_linger_ms(config: dict, environ=os.environ) -> int:
     """How long to wait after a small batch: ``CONSUMER_LINGER_MS`` if set, else the
-    consumer's own ``LINGER_MS`` (a read model that may trail further batches more)."""
+    consumer's own ``LINGER_MS`` (longer for a read model that may trail further behind,
+    so that each batch carries more events), else 20."""
     if environ.get("CONSUMER_LINGER_MS"):
         return int(environ["CONSUMER_LINGER_MS"])
     return int(config.get("LINGER_MS", DEFAULT_LINGER_MS))
