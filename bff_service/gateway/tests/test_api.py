@@ -134,7 +134,7 @@ def test_idempotency_keys_name_one_order_for_good():
 
 
 def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
-    from gateway.downstream import ServiceUnavailable, call
+    from gateway.downstream import ServiceUnavailable, call, reconnect_pause
 
     with (
         caplog.at_level("INFO", logger="gateway.downstream"),
@@ -142,6 +142,9 @@ def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
     ):
         call("saga-service", "POST", "/saga/place-order", json={}, reconnects=2)
     assert sum("sending again" in r.getMessage() for r in caplog.records) == 2
+    # place_order's seven reconnects wait long enough for a crashed gunicorn to restart
+    pauses = [reconnect_pause(attempt) for attempt in range(7)]
+    assert pauses[0] == 0.05 and max(pauses) == 1.0 and 3.0 < sum(pauses) < 4.0
 
 
 def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
