@@ -33,19 +33,19 @@ class WireEvent:
     recorded_at: str
 
     def to_fields(self) -> dict[str, str]:
-        return {
-            "event_id": self.event_id,
-            "source": self.source,
-            "stream_id": self.stream_id,
-            "stream_type": self.stream_type,
-            "version": str(self.version),
-            "position": str(self.position),
-            "type": self.event_type,
-            "schema_version": str(self.schema_version),
-            "data": json.dumps(self.data, cls=DjangoJSONEncoder),
-            "metadata": json.dumps(self.metadata, cls=DjangoJSONEncoder),
-            "recorded_at": self.recorded_at,
-        }
+        return _fields(
+            source=self.source,
+            position=self.position,
+            event_id=self.event_id,
+            stream_id=self.stream_id,
+            stream_type=self.stream_type,
+            version=self.version,
+            event_type=self.event_type,
+            schema_version=self.schema_version,
+            data=json.dumps(self.data, cls=DjangoJSONEncoder),
+            metadata=json.dumps(self.metadata, cls=DjangoJSONEncoder),
+            recorded_at=self.recorded_at,
+        )
 
     def recorded(self) -> Recorded:
         """Decode with this process's event classes; LookupError if the type is unknown."""
@@ -73,18 +73,49 @@ def fields_from_values(values, source: str) -> dict[str, str]:
     again was about a fifth of the relay's CPU.
     """
     position, event_id, stream_id, stream_type, version, event_type, schema, data, meta, at = values
+    return _fields(
+        source=source,
+        position=position,
+        event_id=_uuid_text(event_id),
+        stream_id=_uuid_text(stream_id),
+        stream_type=stream_type,
+        version=version,
+        event_type=event_type,
+        schema_version=schema,
+        data=_json_text(data),
+        metadata=_json_text(meta) if meta is not None else "{}",
+        recorded_at=aware_datetime(at).isoformat(),
+    )
+
+
+def _fields(
+    *,
+    source: str,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    data: str,
+    metadata: str,
+    recorded_at: str,
+) -> dict[str, str]:
+    """The message's fields, spelled in this one place; ``data`` and ``metadata`` are JSON
+    text already."""
     return {
-        "event_id": _uuid_text(event_id),
+        "event_id": event_id,
         "source": source,
-        "stream_id": _uuid_text(stream_id),
+        "stream_id": stream_id,
         "stream_type": stream_type,
         "version": str(version),
         "position": str(position),
         "type": event_type,
-        "schema_version": str(schema),
-        "data": _json_text(data),
-        "metadata": _json_text(meta) if meta is not None else "{}",
-        "recorded_at": aware_datetime(at).isoformat(),
+        "schema_version": str(schema_version),
+        "data": data,
+        "metadata": metadata,
+        "recorded_at": recorded_at,
     }
 
 
