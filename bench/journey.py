@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from stats import closed_loop
+from stats import closed_loop, restock
 
 TIMEOUT = (3.05, 60)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse
@@ -120,13 +120,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    token = {"Authorization": f"Bearer {args.service_token}"} if args.service_token else {}
-    requests.post(
-        f"{args.inventory_url}/commands/inventory/{PRODUCT}/restock",
-        json={"quantity": args.orders + args.warm_up},
-        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}", **token},
-        timeout=TIMEOUT,
-    ).raise_for_status()
+    restock(args.inventory_url, PRODUCT, args.orders + args.warm_up, token=args.service_token)
     run = uuid.uuid4().hex[:8]
     orders: dict[str, dict] = {}
 

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from stats import closed_loop
+from stats import closed_loop, restock
 
 TIMEOUT = (3.05, 30)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse
@@ -37,13 +37,7 @@ def main() -> int:
     results = []
     for concurrency in args.concurrency:
         orders = [str(uuid.uuid4()) for _ in range(args.requests)]
-        restock = requests.post(
-            f"{base}/restock",
-            json={"quantity": args.requests},
-            headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"},
-            timeout=TIMEOUT,
-        )
-        restock.raise_for_status()
+        restock(args.url, args.product, args.requests, timeout=TIMEOUT)
 
         def reserve(session: requests.Session, i: int, orders=orders) -> int:
             body = {"order_id": orders[i], "quantity": 1}

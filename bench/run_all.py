@@ -62,7 +62,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -78,8 +77,8 @@ if __name__ == "__main__":
 import consume
 import psycopg
 import requests
+import stats
 import ws
-from stats import summary
 
 from servicekit.http import peer_session
 from tests import live
@@ -476,13 +475,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def restock(target, product: str, quantity: int) -> None:
-    response = requests.post(
-        f"{target.urls['inventory']}/commands/inventory/{product}/restock",
-        json={"quantity": quantity},
-        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}", **auth(target.token)},
-        timeout=TIMEOUT,
-    )
-    response.raise_for_status()
+    stats.restock(target.urls["inventory"], product, quantity, token=target.token)
 
 
 def product(target, product_id: str) -> dict:
@@ -543,7 +536,7 @@ class Outcomes:
         return sum(n for s, n in self.statuses.items() if isinstance(s, int) and s >= 500)
 
     def report(self, elapsed: float) -> dict:
-        result = summary(self.latencies, elapsed, self.statuses)
+        result = stats.summary(self.latencies, elapsed, self.statuses)
         result.update(
             confirmed=self.confirmed,
             confirmed_per_second=round(self.confirmed / elapsed, 1) if elapsed else None,

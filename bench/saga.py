@@ -13,10 +13,9 @@ object per level and a summary; run it on PostgreSQL for numbers that mean somet
 import argparse
 import json
 import sys
-import uuid
 
 import requests
-from stats import closed_loop
+from stats import closed_loop, restock
 
 TIMEOUT = (3.05, 60)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse, 3,500 yen
@@ -33,12 +32,7 @@ def main() -> int:
 
     results = []
     for concurrency in args.concurrency:
-        requests.post(
-            f"{args.inventory_url}/commands/inventory/{args.product}/restock",
-            json={"quantity": args.requests},
-            headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"},
-            timeout=TIMEOUT,
-        ).raise_for_status()
+        restock(args.inventory_url, args.product, args.requests)
         completed = []
 
         def place(session: requests.Session, i: int, completed=completed) -> int:

@@ -1,8 +1,9 @@
-"""Timing helpers shared by the benchmarks: closed-loop load and latency percentiles."""
+"""Helpers shared by the benchmarks: closed-loop load, latency percentiles, restocking."""
 
 import statistics
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,3 +61,17 @@ def closed_loop(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, range(total)))
     return summary(latencies, time.perf_counter() - started, statuses)
+
+
+def restock(
+    inventory_url: str, product: str, quantity: int, *, token: str = "", timeout=(3.05, 60)
+) -> None:
+    """Add ``quantity`` units of ``product``, so that a benchmark's orders or reserves can
+    all succeed; raises if the inventory service refuses."""
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    requests.post(
+        f"{inventory_url}/commands/inventory/{product}/restock",
+        json={"quantity": quantity},
+        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}", **auth},
+        timeout=timeout,
+    ).raise_for_status()
