@@ -12,93 +12,142 @@ block. Each queued statement may carry a check of its row count (the stream's ve
 check, a read-model row that must exist), run as its result comes back. Django's
 client-side binding cursor sends several statements in one simple query; on SQLite, which
 cannot, the queue is run one statement at a time, in the same order.
+
+On PostgreSQL each statement is rendered with its values as it is queued (psycopg's
+``mogrify``, what its client-side cursor does on ``execute``), and the joined text goes
+out without parameters. psycopg remembers how to split a statement of up to 50
+parameters, so rendering the statements one by one costs little, while the joined text of
+a saga's write (over 50 parameters) would be parsed afresh on every execute.
+
+The block also lends one cursor to everything that runs in it (:func:`command_cursor`): opening a
+Django cursor costs about as much as rendering a statement, and a command used to open six.
 """
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 Check = Callable[[int], None]  # receives a statement's row count; raises if it is wrong
 
 _local = threading.local()
 
 
-def _queue() -> list | None:
-    return getattr(_local, "queue", None)
+class _Batch:
+    """One :func:`batched` block's state: its connection, its queue and its cursor."""
+
+    __slots__ = ("connection", "cursor", "joins", "queue")
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.joins = connection.vendor == "postgresql"
+        # (sql, params, check): on PostgreSQL the sql is rendered and params is None
+        self.queue: list[tuple[str, list | None, Check | None]] = []
+        self.cursor = None
+
+    def take_queue(self) -> list:
+        queue, self.queue = self.queue, []
+        return queue
+
+
+def _batch() -> _Batch | None:
+    return getattr(_local, "batch", None)
 
 
 @contextmanager
 def batched() -> Iterator[None]:
     """Queue the writes :func:`send` is given in this block; send them with the next
     other statement or at the end. A block inside another is part of the outer one."""
-    if _queue() is not None:
+    if _batch() is not None:
         yield
         return
-    _local.queue = []
+    batch = _local.batch = _Batch(connections[DEFAULT_DB_ALIAS])
     try:
-        with connection.execute_wrapper(_send_queue_first):
+        with batch.connection.execute_wrapper(_send_queue_first):
             yield
             flush()
     finally:
-        _local.queue = None  # an exception drops the queue: its transaction rolls back
+        _local.batch = None  # an exception drops the queue: its transaction rolls back
+        if batch.cursor is not None:
+            # a broken connection cannot close it; the error that broke it is on its way up
+            with suppress(batch.connection.Database.Error):
+                batch.cursor.close()
+
+
+@contextmanager
+def command_cursor():
+    """A cursor on the default connection. Inside :func:`batched`, the block's own, which
+    stays open until the block ends; outside, a new one, closed on leaving."""
+    batch = _batch()
+    if batch is None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as fresh:
+            yield fresh
+        return
+    if batch.cursor is None:
+        batch.cursor = batch.connection.cursor()
+    yield batch.cursor
 
 
 def send(cursor, sql: str, params: list, check: Check | None = None) -> int | None:
     """Run ``sql`` now and return its row count, or queue it inside :func:`batched`
     (returning None): then ``check`` sees the row count when it comes back."""
-    queue = _queue()
-    if queue is not None:
-        queue.append((sql, list(params), check))
-        return None
-    cursor.execute(sql, params)
-    if check is not None:
-        check(cursor.rowcount)
-    return cursor.rowcount
+    batch = _batch()
+    if batch is None:
+        cursor.execute(sql, params)
+        if check is not None:
+            check(cursor.rowcount)
+        return cursor.rowcount
+    if batch.joins:
+        batch.queue.append((cursor.cursor.mogrify(sql, params), None, check))
+    else:
+        batch.queue.append((sql, list(params), check))
+    return None
 
 
 def flush() -> None:
     """Send whatever is queued now (before a statement that bypasses Django's cursor)."""
-    queue = _queue()
-    if not queue:
+    batch = _batch()
+    if batch is None or not batch.queue:
         return
-    _local.queue = []
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            _one_by_one(cursor, cursor.execute, queue)
+    queue = batch.take_queue()
+    with command_cursor() as shared:
+        if not batch.joins:
+            _one_by_one(shared, shared.execute, queue)
             return
-        cursor.execute(*_joined(queue))
-        _check_each(cursor, queue, last=True)
+        shared.execute(_joined(queue), None)
+        _check_each(shared, queue, last=True)
 
 
 def _send_queue_first(execute, sql, params, many, context):
     """Django's execute wrapper while batching: the queue goes out with this statement."""
-    queue = _queue()
-    if not queue:
+    batch = _batch()
+    if batch is None or not batch.queue:
         return execute(sql, params, many, context)
-    _local.queue = []
+    queue = batch.take_queue()
     if sql.startswith("ROLLBACK"):
         # Rolling back to a savepoint: what was queued since it was set is undone anyway
         # (setting it sent everything queued before).
         return execute(sql, params, many, context)
-    cursor = context["cursor"]
-    joined_params = params
-    if params is None and "%" not in sql:
-        joined_params = ()  # SAVEPOINT, RELEASE, SET CONSTRAINTS: nothing to mistake for one
-    if connection.vendor != "postgresql" or many or not isinstance(joined_params, list | tuple):
-        # One by one: SQLite runs one statement per call, and SQL passed without parameters
-        # is not escaped for them (a literal %), so it cannot be joined to ours.
-        _one_by_one(cursor, lambda q_sql, q_params: execute(q_sql, q_params, False, context), queue)
+    if not batch.joins or many:
+        # One by one: SQLite runs one statement per call.
+        _one_by_one(
+            context["cursor"],
+            lambda q_sql, q_params: execute(q_sql, q_params, False, context),
+            queue,
+        )
         return execute(sql, params, many, context)
-    result = execute(*_joined(queue, sql, joined_params), many, context)
-    _check_each(cursor, queue, last=False)  # the caller's result is the one left current
+    if params is not None:
+        sql = context["cursor"].cursor.mogrify(sql, params)
+    # SQL passed without parameters (SAVEPOINT, RELEASE, SET CONSTRAINTS) is sent as written
+    result = execute(_joined(queue, sql), None, many, context)
+    _check_each(context["cursor"], queue, last=False)  # the caller's result is left current
     return result
 
 
-def _joined(queue: list, sql: str | None = None, params=()) -> tuple[str, list]:
-    statements = [q[0] for q in queue] + ([sql] if sql is not None else [])
-    return ";\n".join(statements), [p for q in queue for p in q[1]] + list(params)
+def _joined(queue: list, sql: str | None = None) -> str:
+    """The rendered statements of ``queue`` (and ``sql``) as one text."""
+    return ";\n".join([q[0] for q in queue] + ([sql] if sql is not None else []))
 
 
 def _check_each(cursor, queue: list, *, last: bool) -> None:

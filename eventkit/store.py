@@ -61,11 +61,18 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Max
 from django.utils import timezone
 
-from eventkit.batching import batched, send
+from eventkit.batching import batched, command_cursor, send
 from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict
@@ -222,13 +229,13 @@ def _select_stream(stream_id: uuid.UUID, *, lock: bool):
     )
     if lock:
         sql = locking(sql)
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         cursor.execute(sql, [db_value(Stream, "stream_id", stream_id)])
         return cursor.fetchone()
 
 
 def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEvent]:
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         cursor.execute(
             "SELECT event_type, schema_version, data FROM eventkit_event "
             "WHERE stream_id = %s AND version > %s ORDER BY version",
@@ -245,18 +252,18 @@ def _append_events(recorded: list[Recorded]) -> None:
         first = allocate_positions(len(rows))
         rows = [{"position": p, **row} for p, row in enumerate(rows, start=first)]
         model = Event
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         insert_rows(cursor, model, rows)
 
 
 def _positions_at_commit() -> bool:
-    return connection.vendor == "postgresql"
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 def take_positions_now() -> None:
     """Move this transaction's pending events into the log now instead of at commit."""
     if _positions_at_commit():
-        with connection.cursor() as cursor:
+        with command_cursor() as cursor:
             cursor.execute(f"SET CONSTRAINTS {POSITION_TRIGGER} IMMEDIATE")
             cursor.execute(f"SET CONSTRAINTS {POSITION_TRIGGER} DEFERRED")
 
@@ -288,7 +295,7 @@ def _write_stream(aggregate: Aggregate, expected: int, version: int, snapshot, n
         snapshot_fields = [("snapshot_version", 0)]
     fields = [("version", version), ("updated_at", now), *snapshot_fields]
     stream_id = db_value(Stream, "stream_id", aggregate.id)
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         if expected == 0:
             identity = {"stream_id": aggregate.id, "stream_type": aggregate.stream_type}
             insert_row(cursor, Stream, identity | dict(fields))
@@ -314,7 +321,7 @@ def allocate_positions(count: int) -> int:
         "UPDATE eventkit_position_counter SET last_position = last_position + %s "
         "WHERE id = 1 RETURNING last_position"
     )
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         cursor.execute(sql, [count])
         row = cursor.fetchone()
         if row is None:
@@ -443,7 +450,7 @@ def _replay(
 
 
 def _select_command(command_id: str) -> tuple[str, str, Any] | None:
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         cursor.execute(
             "SELECT command_type, fingerprint, outcome FROM eventkit_command WHERE command_id = %s",
             [command_id],
@@ -455,7 +462,7 @@ def _select_command(command_id: str) -> tuple[str, str, Any] | None:
 
 
 def _insert_command(**fields) -> None:
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         insert_row(cursor, CommandRecord, fields)
 
 

@@ -4,8 +4,7 @@ Every reserve and release runs these, so they write in plain SQL (``insert_row``
 ``update_row``) rather than through querysets, whose building costs more than the statement.
 """
 
-from django.db import connection
-
+from eventkit.batching import command_cursor
 from eventkit.projections import projection
 from eventkit.rows import insert_row, update_row
 from inventory.domain import (
@@ -22,7 +21,7 @@ reservations = projection("reservations", models=[Reservation])
 
 
 def _move_stock(recorded, *, quantity=0, reserved=0):
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         update_row(
             cursor,
             ProductView,
@@ -69,7 +68,7 @@ def _open_reservation(recorded, order_id, quantity, status):
         "created_at": recorded.recorded_at,
         "updated_at": recorded.recorded_at,
     }
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         insert_row(cursor, Reservation, row)
 
 
@@ -87,5 +86,5 @@ def reservation_voided(event, recorded):
 def reservation_released(event, recorded):
     changes = {"status": Reservation.Status.RELEASED, "updated_at": recorded.recorded_at}
     row_id = reservation_id(recorded.stream_id, event.order_id)
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         update_row(cursor, Reservation, row_id, changes, must_exist=True)

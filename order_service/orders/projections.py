@@ -6,8 +6,7 @@ page is inserted once in its final state (one INSERT, or a COPY for a rebuild's 
 every other order is updated once with its last state, in plain SQL.
 """
 
-from django.db import connection
-
+from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
 from eventkit.store import Recorded
 from orders.domain import OrderCancelled, OrderConfirmed, OrderCreated
@@ -33,7 +32,7 @@ def apply_orders(batch: list[Recorded]) -> None:
         rows.change(
             recorded.stream_id, **changes, version=recorded.version, updated_at=recorded.recorded_at
         )
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         rows.write(cursor)
 
 

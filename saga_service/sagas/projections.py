@@ -7,8 +7,7 @@ new rows and one UPDATE per changed row, in plain SQL: the saga service appends 
 per order, and building ORM queries cost more than running them.
 """
 
-from django.db import connection
-
+from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
 from eventkit.store import Recorded
 from sagas.domain import (
@@ -35,7 +34,7 @@ def apply_sagas(batch: list[Recorded]) -> None:
     saga_rows, step_rows = RowWrites(SagaView), RowWrites(SagaStepView)
     for recorded in batch:
         _fold(recorded, saga_rows, step_rows)
-    with connection.cursor() as cursor:
+    with command_cursor() as cursor:
         saga_rows.write(cursor)
         step_rows.write(cursor)
 

@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from eventkit import store
+from eventkit.batching import command_cursor
 from eventkit.rows import db_value, insert_row
 from eventkit.store import Session
 from sagas.domain import PlaceOrderSaga, SagaStarted
@@ -62,7 +63,7 @@ class SagaRepository:
                 saga.begin(details)
                 session.save(saga)
                 lease = {"saga_id": saga_id, "owner": self.owner, "expires_at": self._lease_until()}
-                with connection.cursor() as cursor:
+                with command_cursor() as cursor:
                     insert_row(cursor, SagaLease, lease)
                 return STARTED
             saga.begin(details)  # same order again: no-op, other details: DetailsMismatch
@@ -132,7 +133,7 @@ class SagaRepository:
     # Every step of every saga runs one of these two: plain SQL, not a queryset to compile.
 
     def _extend_lease(self, saga_id) -> bool:
-        with connection.cursor() as cursor:
+        with command_cursor() as cursor:
             cursor.execute(
                 "UPDATE sagas_lease SET expires_at = %s WHERE saga_id = %s AND owner = %s",
                 [
@@ -144,7 +145,7 @@ class SagaRepository:
             return cursor.rowcount > 0
 
     def _end_lease(self, saga_id) -> bool:
-        with connection.cursor() as cursor:
+        with command_cursor() as cursor:
             cursor.execute(
                 "DELETE FROM sagas_lease WHERE saga_id = %s AND owner = %s",
                 [db_value(SagaLease, "saga_id", saga_id), self.owner],
