@@ -3,10 +3,8 @@
 import logging
 from collections.abc import Iterator
 
-import requests
-
 from eventkit.wire import WireEvent, from_feed
-from servicekit.http import peer_session
+from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
 
@@ -16,14 +14,14 @@ TIMEOUT = (2.0, 10.0)
 class FeedReader:
     """``GET <url>/events?after=&limit=`` of one source, page by page, in position order."""
 
-    def __init__(self, source: str, url: str, *, session: requests.Session | None = None):
+    def __init__(self, source: str, url: str, *, client: PeerClient | None = None):
         self.source = source
         self.url = url.rstrip("/")
-        self.session = session or peer_session()
+        self.client = client or PeerClient()
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position."""
-        response = self.session.get(
+        response = self.client.get(
             f"{self.url}/events", params={"after": after, "limit": limit}, timeout=TIMEOUT
         )
         response.raise_for_status()

@@ -1,9 +1,9 @@
 """Calls from the BFF to the services behind it.
 
-One pooled ``requests.Session`` per process, a connect and a read timeout on every call,
-the service token on every call, and the correlation id passed along. :func:`gather` runs
-independent calls in parallel and reports which services could not answer instead of
-failing the whole page: the BFF answers with what it has and a ``degraded`` list.
+One pooled :class:`servicekit.http.PeerClient` per process, a connect and a read timeout on
+every call, the service token on every call, and the correlation id passed along.
+:func:`gather` runs independent calls in parallel and reports which services could not
+answer instead of failing the whole page: the BFF answers with what it has and a ``degraded`` list.
 """
 
 import logging
@@ -17,7 +17,7 @@ from django.conf import settings
 
 from eventkit.errors import Unavailable
 from servicekit.context import current_correlation_id
-from servicekit.http import peer_session
+from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SERVICE_URL_SETTINGS = {
     "marketing-service": "MARKETING_SERVICE_URL",
 }
 
-_session: requests.Session | None = None
+_client: PeerClient | None = None
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="downstream")
 
 
@@ -48,11 +48,11 @@ class Answer:
         return int(value) if value is not None else None
 
 
-def session() -> requests.Session:
-    global _session
-    if _session is None:
-        _session = peer_session(pool_connections=8, pool_maxsize=64)
-    return _session
+def client() -> PeerClient:
+    global _client
+    if _client is None:
+        _client = PeerClient(pool_connections=8, pool_maxsize=64)
+    return _client
 
 
 def call(
@@ -87,7 +87,7 @@ def call(
     try:
         for attempt in range(reconnects + 1):
             try:
-                response = session().request(
+                response = client().request(
                     method, url, params=params, json=json, headers=sent, timeout=timeout
                 )
                 break

@@ -1,8 +1,8 @@
 """HTTP calls to the saga's participants, each mapped to a :class:`Reply`.
 
-One pooled ``requests.Session`` per process, connect and read timeouts on every call, and an
-``Idempotency-Key`` derived from the saga and the step, so a retry, a resume or a duplicate
-request never applies a command twice.
+One pooled :class:`servicekit.http.PeerClient` per process, connect and read timeouts on every
+call, and an ``Idempotency-Key`` derived from the saga and the step, so a retry, a resume or
+a duplicate request never applies a command twice.
 
 How answers are read:
 
@@ -21,22 +21,22 @@ from django.conf import settings
 
 from sagas.domain import OK, REJECTED, UNKNOWN, PlaceOrderSaga
 from sagas.orchestrator import Reply
-from servicekit.http import peer_session
+from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
 
 
-_session: requests.Session | None = None
+_client: PeerClient | None = None
 
 
-def session() -> requests.Session:
-    global _session
-    if _session is None:
-        s = peer_session(pool_connections=4, pool_maxsize=64)
+def client() -> PeerClient:
+    global _client
+    if _client is None:
+        headers = {}
         if settings.SERVICE_TOKEN:
-            s.headers["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
-        _session = s
-    return _session
+            headers["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
+        _client = PeerClient(pool_connections=4, pool_maxsize=64, headers=headers)
+    return _client
 
 
 def timeouts() -> tuple[float, float]:
@@ -46,7 +46,7 @@ def timeouts() -> tuple[float, float]:
 def lookup_product(product_id) -> dict | None:
     """The product as inventory shows it, or None if inventory does not know it."""
     url = f"{settings.INVENTORY_SERVICE_URL}/queries/products/{product_id}"
-    response = session().get(url, timeout=timeouts())
+    response = client().get(url, timeout=timeouts())
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -67,9 +67,7 @@ class Participants:
         if correlation_id:
             headers["X-Correlation-ID"] = correlation_id
         try:
-            response = session().request(
-                method, url, json=body, headers=headers, timeout=timeouts()
-            )
+            response = client().request(method, url, json=body, headers=headers, timeout=timeouts())
         except requests.Timeout as exc:
             return Reply(UNKNOWN, f"timed out: {exc.__class__.__name__}", "timeout")
         except requests.RequestException as exc:
