@@ -80,7 +80,7 @@ import requests
 import stats
 import ws
 
-from servicekit.http import peer_session
+from servicekit.http import PeerClient
 from tests import live
 
 TIMEOUT = (3.05, 60)
@@ -728,8 +728,8 @@ def hop(target, args) -> dict:
 
     The service runs what each of an order's five hops runs except the work itself:
     gunicorn, Django's middleware, DRF's dispatch, the service-token check, a serializer
-    and a JSON body. The client side is ``requests``, as the BFF and the saga use it. Both
-    are measured like an order level (the probe's idle baseline subtracted).
+    and a JSON body. The client side is ``servicekit.http.PeerClient``, as the BFF and the
+    saga send. Both are measured like an order level (the probe's idle baseline subtracted).
     """
     url = f"{target.urls['order']}/commands/orders"
     statuses: Counter = Counter()
@@ -737,11 +737,13 @@ def hop(target, args) -> dict:
     numbers = itertools.count()
 
     def client() -> None:
-        session = peer_session()  # as the BFF and the saga send
+        peer = PeerClient()  # as the BFF and the saga send
         while next(numbers) < args.hop_requests:
             try:
-                status = session.post(url, json={}, headers=auth(target.token), timeout=TIMEOUT)
-                status = status.status_code
+                answer = peer.request(
+                    "POST", url, json={}, headers=auth(target.token), timeout=TIMEOUT
+                )
+                status = answer.status_code
             except requests.RequestException as exc:
                 status = type(exc).__name__
             with lock:
