@@ -19,7 +19,6 @@ from rest_framework.views import APIView
 from eventkit.conf import setting
 from eventkit.models import Event
 from eventkit.store import head_position
-from servicekit.api import Input
 from servicekit.fields import MAX_OFFSET
 
 
@@ -45,7 +44,7 @@ class EventSerializer(serializers.ModelSerializer):
         ]
 
 
-class FeedQuery(Input):
+class FeedQuery(serializers.Serializer):
     after = serializers.IntegerField(
         required=False, min_value=0, help_text="feed mode: events after this"
     )

@@ -2,14 +2,14 @@
 
 from rest_framework import serializers
 
-from servicekit.api import Input, PageQuery
+from servicekit.api import PageQuery
 from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField
 
 FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
 
 
-class PlaceOrderInput(Input):
+class PlaceOrderInput(serializers.Serializer):
     customer_name = NameField()
     product_id = serializers.UUIDField()
     quantity = QuantityField()

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from sagas.definition import STEP_NAMES
 from sagas.models import SagaView
 from sagas.orchestrator import FAULT_MODES
-from servicekit.api import Input, PageQuery
+from servicekit.api import PageQuery
 from servicekit.fields import NameField, QuantityField, YenField
 
 
@@ -29,7 +29,7 @@ class FaultsField(serializers.DictField):
         return value
 
 
-class PlaceOrderInput(Input):
+class PlaceOrderInput(serializers.Serializer):
     order_id = serializers.UUIDField(
         required=False, help_text="Client-chosen; the same id again answers with that saga."
     )
