@@ -71,6 +71,10 @@ def locking(sql: str) -> str:
     return f"{sql} FOR UPDATE" if _db().features.has_select_for_update else sql
 
 
+# IN lists up to this long have their statement planned once, per length.
+CACHED_IN_LIST = 8
+
+
 def select_rows(
     model, names: Iterable[str], *, order_by: Iterable[str] = (), lock: bool = False, **where
 ) -> list[dict[str, Any]]:
@@ -88,9 +92,13 @@ def select_rows(
     if any(size == 0 for _, size in shape):
         return []
     connection = _db()
-    sql, where_fields, converters = _plan(
-        connection, ("select", model, names, shape, tuple(order_by), lock), _select_plan
-    )
+    key = ("select", model, names, shape, tuple(order_by), lock)
+    if any(size is not None and size > CACHED_IN_LIST for _, size in shape):
+        # a long IN list (a rebuild's or a consumer's page) is planned afresh: every length
+        # would otherwise keep a plan of its own for the life of the process
+        sql, where_fields, converters = _select_plan(connection, key)
+    else:
+        sql, where_fields, converters = _plan(connection, key, _select_plan)
     params = []
     for field, value in zip(where_fields, where.values(), strict=True):
         if isinstance(value, list | tuple):

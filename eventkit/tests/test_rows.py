@@ -123,3 +123,16 @@ def test_tables_and_columns_named_like_sql_keywords():
     assert select_rows(Keywords, ["order", "user"], order_by=["-order"], user=["v"]) == [
         {"order": 2, "user": "v"}
     ]
+
+
+def test_statements_are_planned_once_but_long_in_lists_each_time():
+    from eventkit import rows
+
+    tallies = [open_tally(f"t{i}") for i in range(rows.CACHED_IN_LIST + 4)]
+    plans = rows._plans.setdefault(rows._db(), {})
+    for many in (2, len(tallies), 2, len(tallies)):
+        found = select_rows(TallyView, ["id", "name"], id=tallies[:many])
+        assert {row["id"] for row in found} == set(tallies[:many])
+    shapes = [key[3] for key in plans if key[0] == "select" and key[1] is TallyView]
+    assert shapes.count((("id", 2),)) == 1  # the short list's plan, kept once
+    assert (("id", len(tallies)),) not in shapes  # none for the long one
