@@ -69,8 +69,9 @@ def call(
     """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
 
     ``reconnects``: for calls that are safe to repeat (the saga places an order id once), how
-    often to send again when the connection failed before any answer came back (a reset of
-    a pooled keep-alive connection, a refused connect while a worker restarts). The pauses
+    often to send again when the connection failed before a whole answer came back (a reset
+    of a pooled keep-alive connection, a refused connect while a worker restarts, an answer
+    cut off by a worker killed while sending it). The pauses
     double from 50 ms up to a second: seven reconnects wait about 3.5 s in all, enough for a
     whole gunicorn to come back after a crash.
     """
@@ -91,7 +92,9 @@ def call(
                     method, url, params=params, json=json, headers=sent, timeout=timeout
                 )
                 break
-            except requests.ConnectionError as exc:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the answer broke off (its server died while sending
+                # it), which is no answer either
                 if attempt == reconnects:
                     raise
                 logger.info("%s %s %s: %s; sending again", service, method, path, exc)

@@ -4,6 +4,7 @@ Everything that needs the services running is tested with live processes in
 tests/test_bff_live.py; here the services' URLs point at a closed port.
 """
 
+import json
 import socket
 import uuid
 
@@ -145,6 +146,34 @@ def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
     # place_order's seven reconnects wait long enough for a crashed gunicorn to restart
     pauses = [reconnect_pause(attempt) for attempt in range(7)]
     assert pauses[0] == 0.05 and max(pauses) == 1.0 and 3.0 < sum(pauses) < 4.0
+
+
+def test_an_answer_cut_off_midway_is_asked_for_again(settings):
+    """A saga worker killed while it sends its answer leaves the BFF half a body."""
+    import threading
+
+    from gateway.downstream import call
+
+    answered = json.dumps({"order_id": "o", "success": True}).encode()
+    listener = socket.create_server(("127.0.0.1", 0))
+    settings.SAGA_SERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    def serve(times: int) -> None:
+        for n in range(times):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(answered)}\r\n\r\n"
+                conn.sendall(head.encode() + (answered[:5] if n == 0 else answered))
+
+    server = threading.Thread(target=serve, args=(2,), daemon=True)
+    server.start()
+    try:
+        answer = call("saga-service", "POST", "/saga/place-order", json={}, reconnects=1)
+    finally:
+        server.join(5)
+        listener.close()
+    assert answer.status == 200 and answer.body == {"order_id": "o", "success": True}
 
 
 def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
