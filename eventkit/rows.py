@@ -11,7 +11,6 @@ worked out once per process, not on every call.
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -57,12 +56,7 @@ def db_value(model, name: str, value):
 def quoted(name: str, connection=None) -> str:
     """A table or column name as SQL must spell it, so that a column called ``order`` or
     ``user`` works too."""
-    return _quoted((connection or _db()).vendor, name)
-
-
-@cache
-def _quoted(vendor: str, name: str) -> str:
-    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
+    return (connection or _db()).ops.quote_name(name)
 
 
 def locking(sql: str) -> str:
@@ -231,15 +225,12 @@ def update_row(
     increments, at_least, at_most = increments or {}, at_least or {}, at_most or {}
     connection = _db()
     key = ("update", model, tuple(fields), tuple(increments), tuple(at_least), tuple(at_most))
-    sql, set_fields = _plan(connection, key, _update_plan)
+    sql, adapters = _plan(connection, key, _update_plan)
+    values = [*fields.values(), *increments.values(), *at_least.values(), *at_most.values(), pk]
     params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(
-            set_fields, [*fields.values(), *at_least.values(), *at_most.values()], strict=True
-        )
+        value if field is None else field.get_db_prep_save(value, connection)
+        for field, value in zip(adapters, values, strict=True)
     ]
-    params[len(fields) : len(fields)] = increments.values()
-    params.append(model._meta.pk.get_db_prep_save(pk, connection))
     if not must_exist:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -252,8 +243,8 @@ def update_row(
 
 
 def _update_plan(connection, key) -> tuple[str, list]:
-    """The text of an :func:`update_row` statement and the fields whose values it takes,
-    in order (the increments are plain numbers)."""
+    """The text of an :func:`update_row` statement and, for each of its parameters in
+    order, the field that adapts its value (None for an increment: a plain number)."""
     _, model, fields, increments, at_least, at_most = key
     meta = model._meta
 
@@ -271,7 +262,9 @@ def _update_plan(connection, key) -> tuple[str, list]:
         sets += [f"{column(name)} = {function}({column(name)}, %s)" for name in bounds]
     table, pk = quoted(meta.db_table, connection), quoted(meta.pk.column, connection)
     sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {pk} = %s"
-    return sql, [meta.get_field(name) for name in (*fields, *at_least, *at_most)]
+    adapters = [meta.get_field(name) for name in fields] + [None] * len(increments)
+    adapters += [meta.get_field(name) for name in (*at_least, *at_most)]
+    return sql, [*adapters, meta.pk]
 
 
 def json_value(value):
