@@ -1,6 +1,6 @@
 """Calls from the BFF to the services behind it.
 
-One pooled :class:`servicekit.http.PeerClient` per process, a connect and a read timeout on
+One :class:`servicekit.http.PeerClient` per process, a connect and a read timeout on
 every call, the service token on every call, and the correlation id passed along.
 :func:`gather` runs independent calls in parallel and reports which services could not
 answer instead of failing the whole page: the BFF answers with what it has and a ``degraded`` list.
@@ -51,7 +51,7 @@ class Answer:
 def client() -> PeerClient:
     global _client
     if _client is None:
-        _client = PeerClient(pool_connections=8, pool_maxsize=64)
+        _client = PeerClient()
     return _client
 
 
@@ -118,7 +118,7 @@ def reconnect_pause(attempt: int) -> float:
 
 
 def get(service: str, path: str, **params) -> Answer:
-    # A read is safe to repeat; once is enough for a pooled connection the server had just
+    # A read is safe to repeat; once is enough for a kept-alive connection the server had just
     # closed (its keep-alive timer ran out as we reused it).
     params = {k: v for k, v in params.items() if v is not None}
     return call(service, "GET", path, params=params, reconnects=1)

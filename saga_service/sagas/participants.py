@@ -1,6 +1,6 @@
 """HTTP calls to the saga's participants, each mapped to a :class:`Reply`.
 
-One pooled :class:`servicekit.http.PeerClient` per process, connect and read timeouts on every
+One :class:`servicekit.http.PeerClient` per process, connect and read timeouts on every
 call, and an ``Idempotency-Key`` derived from the saga and the step, so a retry, a resume or
 a duplicate request never applies a command twice.
 
@@ -35,7 +35,7 @@ def client() -> PeerClient:
         headers = {}
         if settings.SERVICE_TOKEN:
             headers["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
-        _client = PeerClient(pool_connections=4, pool_maxsize=64, headers=headers)
+        _client = PeerClient(headers=headers)
     return _client
 
 

@@ -59,7 +59,7 @@ def server():
     httpd.server_close()
 
 
-def test_a_call_sends_its_method_query_json_and_headers_over_one_pooled_connection(server):
+def test_a_call_sends_its_method_query_json_and_headers_over_one_kept_alive_connection(server):
     client = PeerClient(headers={"Authorization": "Bearer t"})
     first = client.request(
         "POST",
@@ -80,7 +80,7 @@ def test_a_call_sends_its_method_query_json_and_headers_over_one_pooled_connecti
     assert (get["method"], get["path"], get["body"]) == ("GET", "/queries/orders", b"")
     assert get["headers"]["Authorization"] == "Bearer t"
     assert "Idempotency-Key" not in get["headers"]  # a call's own headers stay its own
-    assert post["port"] == get["port"]  # the connection went back to the pool and was reused
+    assert post["port"] == get["port"]  # the peer kept the connection alive: it was reused
     client.close()
 
 
@@ -101,3 +101,113 @@ def test_failures_raise_requests_own_exceptions(server):
         port = unused.getsockname()[1]
     with pytest.raises(requests.ConnectionError):
         client.get(f"http://127.0.0.1:{port}/health", timeout=TIMEOUT)
+
+
+class ScriptedPeer:
+    """A raw TCP peer: each accepted connection is handed to ``serve(conn)`` in turn."""
+
+    def __init__(self, *serves):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.ports: list[int] = []
+        self.thread = threading.Thread(target=self._run, args=(serves,), daemon=True)
+        self.thread.start()
+
+    def _run(self, serves):
+        for serve in serves:
+            conn, address = self.listener.accept()
+            self.ports.append(address[1])
+            with conn:
+                serve(conn)
+
+    def close(self):
+        self.listener.close()
+
+
+def read_request(conn) -> bytes:
+    """The whole request, body too: a socket closed with unread data resets the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return data
+
+
+def answer(body: bytes, *, length: int | None = None, close: bool = False) -> bytes:
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {length or len(body)}\r\n"
+    return (head + ("Connection: close\r\n" if close else "") + "\r\n").encode() + body
+
+
+def test_a_connection_the_peer_closes_is_opened_again_for_the_next_call():
+    def closes_after_one(conn):
+        read_request(conn)
+        conn.sendall(answer(b'{"n": 1}', close=True))
+
+    peer = ScriptedPeer(closes_after_one, closes_after_one)
+    client = PeerClient()
+    answers = [client.get(f"{peer.url}/x", timeout=TIMEOUT).json() for _ in range(2)]
+    peer.thread.join(2)
+    assert answers == [{"n": 1}, {"n": 1}]
+    assert len(set(peer.ports)) == 2
+    client.close()
+    peer.close()
+
+
+def test_a_kept_alive_connection_the_peer_dropped_while_idle_is_not_used():
+    dropped = threading.Event()
+
+    def keeps_alive_then_drops(conn):
+        read_request(conn)
+        conn.sendall(answer(b'{"n": 1}'))  # no Connection: close, then hang up while idle
+        conn.shutdown(socket.SHUT_RDWR)
+        dropped.set()
+
+    def answers_again(conn):
+        read_request(conn)
+        conn.sendall(answer(b'{"n": 2}', close=True))
+
+    peer = ScriptedPeer(keeps_alive_then_drops, answers_again)
+    client = PeerClient()
+    first = client.get(f"{peer.url}/x", timeout=TIMEOUT).json()
+    assert dropped.wait(2)
+    second = client.request("POST", f"{peer.url}/x", json={}, timeout=TIMEOUT).json()
+    assert (first, second) == ({"n": 1}, {"n": 2})
+    client.close()
+    peer.close()
+
+
+def test_an_answer_cut_off_midway_is_a_chunked_encoding_error():
+    def dies_while_answering(conn):
+        read_request(conn)
+        conn.sendall(answer(b'{"status": "COMP', length=40))
+
+    peer = ScriptedPeer(dies_while_answering)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        PeerClient().request("POST", f"{peer.url}/saga", json={}, timeout=TIMEOUT)
+    peer.close()
+
+
+def test_a_peer_that_hangs_up_without_answering_is_a_connection_error():
+    def hangs_up(conn):
+        read_request(conn)
+
+    peer = ScriptedPeer(hangs_up)
+    with pytest.raises(requests.ConnectionError):
+        PeerClient().request("POST", f"{peer.url}/saga", json={}, timeout=TIMEOUT)
+    peer.close()
+
+
+def test_only_plain_http_peers():
+    with pytest.raises(requests.exceptions.InvalidURL):
+        PeerClient().get("https://127.0.0.1:1/x", timeout=TIMEOUT)
