@@ -14,6 +14,7 @@ import http.client
 import json as jsonlib
 import select
 import threading
+import weakref
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -43,7 +44,9 @@ class PeerClient:
     def __init__(self, *, headers: dict[str, str] | None = None):
         self.headers = dict(headers or {})
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []  # by every thread, for close()
+        # Every thread's connections, for close(). Weak: a thread that ends (a resumer
+        # round's pool) takes its connections with it.
+        self._opened: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def request(
@@ -91,7 +94,7 @@ class PeerClient:
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
+            opened, self._opened = list(self._opened), weakref.WeakSet()
         for conn in opened:
             conn.close()
         self._local = threading.local()
@@ -105,7 +108,7 @@ class PeerClient:
         if conn is None:
             conn = mine[host, port] = http.client.HTTPConnection(host, port)
             with self._lock:
-                self._opened.append(conn)
+                self._opened.add(conn)
         elif conn.sock is not None and _closed_by_peer(conn.sock):
             conn.close()
         if conn.sock is None:

@@ -211,3 +211,13 @@ def test_a_peer_that_hangs_up_without_answering_is_a_connection_error():
 def test_only_plain_http_peers():
     with pytest.raises(requests.exceptions.InvalidURL):
         PeerClient().get("https://127.0.0.1:1/x", timeout=TIMEOUT)
+
+
+def test_connections_of_a_thread_that_ended_are_not_kept(server):
+    client = PeerClient()
+    worker = threading.Thread(target=lambda: client.get(f"{server}/x", timeout=TIMEOUT))
+    worker.start()
+    worker.join()
+    client.get(f"{server}/x", timeout=TIMEOUT)
+    assert len(client._opened) == 1  # this thread's; the ended thread's went with it
+    client.close()
