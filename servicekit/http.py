@@ -66,7 +66,10 @@ class PeerClient:
         sent = {**self.headers, **headers} if headers else dict(self.headers)
         body = None
         if json is not None:
-            body = jsonlib.dumps(json).encode()
+            try:
+                body = jsonlib.dumps(json, allow_nan=False).encode()
+            except ValueError as exc:  # NaN or infinity, which JSON cannot say
+                raise requests.exceptions.InvalidJSONError(str(exc)) from exc
             sent["Content-Type"] = "application/json"
         connect_timeout, read_timeout = timeout
         conn = self._connection(host, port, connect_timeout)

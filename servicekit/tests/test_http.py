@@ -208,9 +208,13 @@ def test_a_peer_that_hangs_up_without_answering_is_a_connection_error():
     peer.close()
 
 
-def test_only_plain_http_peers():
+def test_only_plain_http_peers_and_only_json_bodies():
     with pytest.raises(requests.exceptions.InvalidURL):
         PeerClient().get("https://127.0.0.1:1/x", timeout=TIMEOUT)
+    with pytest.raises(requests.exceptions.InvalidJSONError):
+        PeerClient().request(
+            "POST", "http://127.0.0.1:1/x", json={"n": float("nan")}, timeout=TIMEOUT
+        )
 
 
 def test_connections_of_a_thread_that_ended_are_not_kept(server):
