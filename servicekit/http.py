@@ -147,9 +147,13 @@ def _split(url: str) -> tuple[str, int, str]:
 
 
 def _closed_by_peer(sock) -> bool:
-    """An idle kept-alive socket that is readable has been closed (or spoken to) by the peer."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    """An idle kept-alive socket that is readable has been closed (or spoken to) by the peer.
+
+    poll, not select: select cannot watch a descriptor numbered 1024 or more, which a BFF
+    process with a few hundred websockets open soon hands out."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _response(url: str, answer: http.client.HTTPResponse, content: bytes) -> requests.Response:

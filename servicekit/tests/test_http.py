@@ -1,6 +1,8 @@
 """The peer client against a real HTTP server: what it sends, and the errors it raises."""
 
 import json
+import os
+import resource
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -225,3 +227,22 @@ def test_connections_of_a_thread_that_ended_are_not_kept(server):
     client.get(f"{server}/x", timeout=TIMEOUT)
     assert len(client._opened) == 1  # this thread's; the ended thread's went with it
     client.close()
+
+
+def test_a_connection_on_a_descriptor_past_1024_is_checked_too(server):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1,200 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = PeerClient()
+        client.get(f"{server}/x", timeout=TIMEOUT)
+        (conn,) = client._opened
+        assert conn.sock.fileno() >= 1024
+        assert client.get(f"{server}/x", timeout=TIMEOUT).status_code == 201  # reuse check
+        client.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
