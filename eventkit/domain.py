@@ -27,6 +27,7 @@ an upcaster from the old version, so events stored years ago still fold::
     @event("OrderCancelled", schema_version=2, upcasters={1: lambda d: {**d, "reason": ""}})
 """
 
+import copy
 import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Self
@@ -138,6 +139,16 @@ class Aggregate:
         """Apply a new event now and queue it for the store to append."""
         self.apply(event)
         self._pending.append(event)
+
+    def branch(self) -> Self:
+        """A copy to decide ahead on, leaving this aggregate as it is.
+
+        Shallow, so it is cheap: an aggregate's state is immutable values (frozen events,
+        tuples, strings, numbers) that applying an event replaces, never changes in place.
+        Only the queue of new events belongs to each copy."""
+        twin = copy.copy(self)
+        twin._pending = list(self._pending)
+        return twin
 
     def pending_events(self) -> list[DomainEvent]:
         return list(self._pending)

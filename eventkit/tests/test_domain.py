@@ -25,6 +25,17 @@ def test_commands_record_events_and_apply_them_at_once():
     assert tally.version == 2 and tally.pending_events() == []
 
 
+def test_a_branch_decides_ahead_without_changing_the_original():
+    tally = Tally.replay(uuid.uuid4(), [TallyOpened("d"), TallyAdded(2, "")])
+    tally.add(1)
+    ahead = tally.branch()
+    ahead.add(5)
+    assert (tally.total, len(tally.pending_events())) == (3, 1)
+    assert (ahead.total, len(ahead.pending_events())) == (8, 2)
+    ahead.mark_saved()
+    assert (tally.version, ahead.version) == (2, 4)
+
+
 def test_rules_refuse_without_recording():
     tally = Tally.replay(uuid.uuid4(), [TallyOpened("c"), TallyAdded(99, "")])
     with pytest.raises(Rejected) as refused:

@@ -138,7 +138,7 @@ class PlaceOrderSaga(Aggregate):
         self.status: str | None = None
         self.reason = ""
         self.current: CurrentStep | None = None
-        self.compensations_left: list[str] = []
+        self.compensations_left: tuple[str, ...] = ()
         self.last_seq = 0
         self.resumptions = 0
 
@@ -173,7 +173,7 @@ class PlaceOrderSaga(Aggregate):
     def _(self, event: StepSucceeded):
         self.current = None
         if event.compensating:
-            self.compensations_left.remove(event.step)
+            self.compensations_left = tuple(s for s in self.compensations_left if s != event.step)
 
     @apply.register
     def _(self, event: StepFailed):
@@ -182,7 +182,7 @@ class PlaceOrderSaga(Aggregate):
     @apply.register
     def _(self, event: CompensationStarted):
         self.status, self.reason = COMPENSATING, event.reason
-        self.compensations_left = list(event.compensations)
+        self.compensations_left = tuple(event.compensations)
 
     @apply.register
     def _(self, event: SagaCompleted):

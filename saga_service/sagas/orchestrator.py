@@ -11,7 +11,6 @@ if they still cannot finish, left started for the resumer, because a compensatio
 eventually happen. A refusal (4xx) is final at once.
 """
 
-import copy
 import logging
 import os
 import random
@@ -131,7 +130,7 @@ class Driver:
                 break
             unsaved.append(result)
             if result.ok and not saga.current.compensating:
-                ahead = copy.deepcopy(saga)  # the saga the repository keeps stays as written
+                ahead = saga.branch()  # the saga the repository keeps stays as written
                 ahead.record_result(result)
                 if not ahead.finished and self.clock() - written_at < self.unsaved_seconds:
                     saga = ahead
