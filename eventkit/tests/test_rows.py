@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from eventkit.models import Event
-from eventkit.rows import insert_row, select_row, select_rows, update_row
+from eventkit.rows import _AS_IS, insert_row, select_row, select_rows, update_row
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import Keywords, TallyView
 
@@ -136,3 +136,17 @@ def test_statements_are_planned_once_but_long_in_lists_each_time():
     shapes = [key[3] for key in plans if key[0] == "select" and key[1] is TallyView]
     assert shapes.count((("id", 2),)) == 1  # the short list's plan, kept once
     assert (("id", len(tallies)),) not in shapes  # none for the long one
+
+
+@pytest.mark.parametrize(
+    "value", ["text", "", 7, -3, 0, True, False], ids=lambda v: f"{type(v).__name__}:{v!r}"
+)
+def test_values_passed_on_as_they_are_are_what_their_field_would_send(value):
+    """rows skips get_db_prep_save() for some field classes and value types: on this
+    database that call must hand those values back unchanged."""
+    for field_class, as_is in _AS_IS.items():
+        if type(value) is not as_is:
+            continue
+        field = field_class(max_length=20) if field_class is models.CharField else field_class()
+        sent = field.get_db_prep_save(value, connection)
+        assert (type(sent), sent) == (type(value), value), field_class.__name__
