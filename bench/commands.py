@@ -5,13 +5,18 @@ create + confirm, or one whole place-order saga.
     .venv/bin/python bench/commands.py --rounds 3 --units 100
     .venv/bin/python bench/commands.py --via wsgi       # the same through the web stack
     .venv/bin/python bench/commands.py --service saga   # sagas, participants answering at once
+    .venv/bin/python bench/commands.py --service saga --live-participants   # calling them
 
 ``--service order`` runs the order service's own command functions
 (``orders.services.order_create`` and ``order_confirm``: load, decide, append, project,
 record the command id, commit); one unit is a create + confirm pair. ``--service saga``
 runs ``sagas.services.place_order``: the saga's two transactions, its lease and the
 outcome read back, with the participants replaced by a stand-in that answers every call at
-once, so only the saga's own work is counted; one unit is a saga. Either runs against a
+once, so only the saga's own work is counted; one unit is a saga. With
+``--live-participants`` the saga calls the order and inventory services of a running
+``manage_all.py up`` instead (``ORDER_SERVICE_URL``, ``INVENTORY_SERVICE_URL``; the laptop is
+restocked first for every saga to come): the same work, plus three HTTP calls and the waits
+between them. Either runs against a
 throwaway PostgreSQL database (``TEST_DATABASE_URL``, as the system tests use), migrated
 here and dropped at the end. Between units the connection goes back to the pool, as at the
 end of a request. Prints the CPU of this process per unit for each round and the median:
@@ -60,6 +65,9 @@ def main() -> None:
     parser.add_argument(
         "--via", choices=["functions", "wsgi"], default="functions", help="what to call"
     )
+    parser.add_argument(
+        "--live-participants", action="store_true", help="saga: call the running services"
+    )
     args = parser.parse_args()
 
     database = Database(f"commands_{args.service}")
@@ -77,7 +85,12 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         if args.via == "wsgi":
             quiet_request_log()
-        work = (order_unit if args.service == "order" else saga_unit)(args.via)
+        if args.service == "order":
+            work = order_unit(args.via)
+        else:
+            if args.live_participants:
+                restock(args.warm_up + args.rounds * args.units)
+            work = saga_unit(args.via, live=args.live_participants)
 
         def unit() -> None:
             work()
@@ -135,8 +148,8 @@ def order_unit(via: str) -> Callable[[], None]:
     return by_function
 
 
-def saga_unit(via: str) -> Callable[[], None]:
-    """Place an order through the saga, every participant answering at once."""
+def saga_unit(via: str, *, live: bool) -> Callable[[], None]:
+    """Place an order through the saga, every participant answering at once (or called)."""
     from sagas import services
     from sagas.domain import OK
     from sagas.orchestrator import Reply
@@ -145,7 +158,8 @@ def saga_unit(via: str) -> Callable[[], None]:
         def call(self, step, saga, *, correlation_id=None) -> Reply:
             return Reply(OK, f"{step} done")
 
-    services.Participants = AnsweringAtOnce  # what _driver() builds for each saga
+    if not live:
+        services.Participants = AnsweringAtOnce  # what _driver() builds for each saga
     body = {
         "customer_name": "bench",
         "product_id": str(LAPTOP),
@@ -165,6 +179,21 @@ def saga_unit(via: str) -> Callable[[], None]:
         services.place_order(order_id=uuid.uuid4(), **{**body, "product_id": LAPTOP})
 
     return by_function
+
+
+def restock(units: int) -> None:
+    """Give the running inventory service enough laptops for ``units`` sagas."""
+    from django.conf import settings
+
+    from sagas.participants import client, timeouts
+
+    url = f"{settings.INVENTORY_SERVICE_URL}/commands/inventory/{LAPTOP}/restock"
+    while units > 0:
+        step = min(units, 10_000)  # the most one restock takes
+        answer = client().request("POST", url, json={"quantity": step}, timeout=timeouts())
+        if answer.status_code != 200:
+            raise SystemExit(f"restock: {answer.status_code} {answer.text[:300]}")
+        units -= step
 
 
 def quiet_request_log() -> None:
