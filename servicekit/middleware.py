@@ -45,25 +45,3 @@ class CorrelationIdMiddleware:
             },
         )
         return response
-
-
-class SyncChainMiddleware:
-    """Innermost in an ASGI service whose HTTP views are sync (the BFF: DRF and ``requests``
-    under ASGI, for its websockets): makes Django run the whole middleware chain in one
-    thread.
-
-    Django adapts each middleware to the mode of the handler inside it. Under ASGI the
-    innermost handler is async, so every middleware that can be async (Django's own) ran
-    async, and each of their ``process_request``/``process_response`` hooks crossed from the
-    event loop to a thread and back: about a dozen crossings per request, each a future,
-    a thread wake-up and a loop wake-up. Being sync-only, this one turns the chain around
-    it sync: a request crosses into a thread once, and Django's view call (plus CSRF's
-    ``process_view``) from there. A refused ``POST /api/orders`` went from 5.3 to 3.4 ms of
-    BFF CPU.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)

@@ -2,17 +2,26 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.wsgi import WSGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_http = get_asgi_application()  # sets Django up before the consumers are imported
+django.setup(set_prefix=False)  # before the consumers are imported
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.threaded_wsgi import ThreadedWsgi  # noqa: E402
 from gateway.routing import websocket_urlpatterns  # noqa: E402
 from servicekit.runtime import freeze_startup_objects  # noqa: E402
+
+# Every HTTP view of the BFF is sync: each request takes one hop into a thread and runs
+# through Django's WSGI handler there (config.threaded_wsgi), instead of crossing between
+# the event loop and threads at every stage of Django's ASGI handler.
+django_http = ThreadedWsgi(
+    WSGIHandler(), threads=100, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+)
 
 application = ProtocolTypeRouter(
     {

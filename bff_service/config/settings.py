@@ -20,8 +20,6 @@ globals().update(shared)
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     *shared["MIDDLEWARE"],
-    # Innermost and sync-only: the chain runs in one thread, not hopping per hook (ASGI).
-    "servicekit.middleware.SyncChainMiddleware",
 ]
 
 ASGI_APPLICATION = "config.asgi.application"

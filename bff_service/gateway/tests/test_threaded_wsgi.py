@@ -1,0 +1,171 @@
+"""The BFF's HTTP under ASGI: Django's WSGI handler in a thread, the request and answer whole."""
+
+import asyncio
+import contextvars
+import threading
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished
+
+from config.threaded_wsgi import ThreadedWsgi
+
+
+def scope(path="/", *, method="GET", query=b"", headers=()):
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": list(headers),
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50123),
+    }
+
+
+def call(app, request_scope, messages):
+    """Run one request through ``app``; returns what it sent, in order."""
+    incoming = list(messages)
+    sent = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(request_scope, receive, send))
+    return sent
+
+
+def body(data=b"", more=False):
+    return {"type": "http.request", "body": data, "more_body": more}
+
+
+class Recorder:
+    """A WSGI application that keeps what it was given and answers in two pieces."""
+
+    def __init__(self):
+        self.environ = None
+        self.read = None
+        self.thread = None
+        self.closed = False
+
+    def __call__(self, environ, start_response):
+        self.environ, self.read = environ, environ["wsgi.input"].read()
+        self.thread = threading.current_thread()
+        start_response("201 Created", [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        recorder = self
+
+        class Answer(list):
+            def close(self):
+                recorder.closed = True
+
+        return Answer([b'{"ok":', b"true}"])
+
+
+def test_a_request_reaches_the_wsgi_app_as_pep_3333_says_and_its_answer_comes_back_whole():
+    app = Recorder()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"11"),
+        (b"x-correlation-id", b"abc"),
+        (b"x-many", b"a"),
+        (b"x-many", b"b"),
+    ]
+    sent = call(
+        ThreadedWsgi(app, threads=2, max_body=100),
+        scope("/api/ördér", method="POST", query=b"q=%C3%A4&n=1", headers=headers),
+        [body(b'{"a":', more=True), body(b' "b"}')],
+    )
+    env = app.environ
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["PATH_INFO"] == "/api/ördér".encode().decode("latin-1")  # as WSGI carries it
+    assert env["QUERY_STRING"] == "q=%C3%A4&n=1"
+    assert (env["CONTENT_TYPE"], env["CONTENT_LENGTH"]) == ("application/json", "11")
+    assert (env["HTTP_X_CORRELATION_ID"], env["HTTP_X_MANY"]) == ("abc", "a,b")
+    assert (env["SERVER_NAME"], env["SERVER_PORT"], env["REMOTE_ADDR"]) == (
+        "127.0.0.1",
+        "8000",
+        "127.0.0.1",
+    )
+    assert app.read == b'{"a": "b"}'
+    assert app.thread is not threading.main_thread()  # not on the event loop's thread
+    assert app.closed  # Django's request_finished runs when the answer is closed
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [(b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")],
+        },
+        {"type": "http.response.body", "body": b'{"ok":true}'},
+    ]
+
+
+def test_a_client_that_leaves_before_its_body_is_in_gets_nothing_run():
+    app = Recorder()
+    sent = call(
+        ThreadedWsgi(app, threads=1, max_body=100), scope(method="POST"), [body(b"{", True)]
+    )
+    assert (app.environ, sent) == (None, [])
+
+
+def test_a_body_over_the_limit_is_refused_before_django_sees_it():
+    app = Recorder()
+    sent = call(
+        ThreadedWsgi(app, threads=1, max_body=10),
+        scope(method="POST"),
+        [body(b"x" * 6, more=True), body(b"x" * 6)],
+    )
+    assert app.environ is None
+    assert sent[0]["status"] == 413
+    assert b"too_large" in sent[1]["body"]
+
+
+def test_context_variables_set_by_one_request_do_not_reach_the_next():
+    marker = contextvars.ContextVar("marker", default="unset")
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(marker.get())
+        marker.set("set by a request")  # and never reset, as careless code might
+        start_response("200 OK", [])
+        return [b""]
+
+    threaded = ThreadedWsgi(app, threads=1, max_body=None)  # one thread: the same both times
+    call(threaded, scope(), [body()])
+    call(threaded, scope(), [body()])
+    assert seen == ["unset", "unset"]
+
+
+@pytest.mark.django_db
+def test_the_bff_answers_through_it_and_finishes_the_request_in_the_same_thread():
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.current_thread())
+
+    request_finished.connect(on_finished)
+    app = Recorder()
+    wsgi = WSGIHandler()
+
+    def django_app(environ, start_response):
+        app.thread = threading.current_thread()
+        return wsgi(environ, start_response)
+
+    try:
+        sent = call(
+            ThreadedWsgi(django_app, threads=2, max_body=None),
+            scope("/api/schema/", headers=[(b"accept", b"application/json")]),
+            [body()],
+        )
+    finally:
+        request_finished.disconnect(on_finished)
+    assert sent[0]["status"] == 200
+    assert b"/api/orders" in sent[1]["body"]
+    assert finished == [app.thread]
