@@ -6,7 +6,7 @@ a request in steps that cross between the event loop and a thread several times 
 middleware chain, the async core of the handler, the view, the response), each crossing a
 future, a thread wake-up and a loop wake-up. Here the loop reads the request body, one
 thread runs the whole request through Django's WSGI handler, and the loop sends what it
-answered: a refused ``POST /api/orders`` went from 3.3 to 1.4 ms of BFF CPU.
+answered: a refused ``POST /api/orders`` went from 3.3 to 1.5 ms of BFF CPU.
 
 The answer is collected before it is sent, so this is only for answers that fit in
 memory: the BFF's JSON, its small static files and the built UI. A body longer than
