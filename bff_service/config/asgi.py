@@ -2,11 +2,10 @@
 
 import os
 
-import django
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django.setup(set_prefix=False)  # before the consumers are imported
+django_wsgi = get_wsgi_application()  # sets Django up before the consumers are imported
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
@@ -19,9 +18,7 @@ from servicekit.runtime import freeze_startup_objects  # noqa: E402
 # Every HTTP view of the BFF is sync: each request takes one hop into a thread and runs
 # through Django's WSGI handler there (config.threaded_wsgi), instead of crossing between
 # the event loop and threads at every stage of Django's ASGI handler.
-django_http = ThreadedWsgi(
-    WSGIHandler(), threads=100, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-)
+django_http = ThreadedWsgi(django_wsgi, threads=100, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 application = ProtocolTypeRouter(
     {
