@@ -29,6 +29,7 @@ class StepSucceeded(DomainEvent):
     attempts: int = 1
     duration_ms: float = 0.0
     message: str = ""
+    includes_start: bool = False  # no StepStarted was published for this step
 
 
 @event("StepFailed", tolerant=True)
@@ -40,6 +41,7 @@ class StepFailed(DomainEvent):
     duration_ms: float = 0.0
     error: str = ""
     kind: str = ""
+    includes_start: bool = False
 
 
 @event("CompensationStarted", tolerant=True)

@@ -153,6 +153,16 @@ class Aggregate:
     def pending_events(self) -> list[DomainEvent]:
         return list(self._pending)
 
+    def take_back(self, event: DomainEvent) -> bool:
+        """Drop ``event`` (this very object) from the events not saved yet; whether it was
+        there. For an event that a later one of the same batch makes redundant: folding
+        what is saved must come to the same state without it."""
+        for i, pending in enumerate(self._pending):
+            if pending is event:
+                del self._pending[i]
+                return True
+        return False
+
     def mark_saved(self) -> None:
         self.version += len(self._pending)
         self._pending.clear()

@@ -36,6 +36,19 @@ def test_a_branch_decides_ahead_without_changing_the_original():
     assert (tally.version, ahead.version) == (2, 4)
 
 
+def test_take_back_drops_that_very_unsaved_event_only():
+    tally = Tally.replay(uuid.uuid4(), [TallyOpened("d")])
+    tally.add(1)
+    twin = TallyAdded(1, "")
+    assert tally.pending_events() == [twin]
+    assert not tally.take_back(twin)  # equal, but not the event recorded
+    recorded = tally.pending_events()[0]
+    assert tally.take_back(recorded)
+    assert not tally.take_back(recorded)
+    tally.mark_saved()
+    assert (tally.version, tally.pending_events()) == (1, [])
+
+
 def test_rules_refuse_without_recording():
     tally = Tally.replay(uuid.uuid4(), [TallyOpened("c"), TallyAdded(99, "")])
     with pytest.raises(Rejected) as refused:

@@ -7,9 +7,14 @@ is committed together with whatever is written next (``sagas.orchestrator``; ADR
 process that restarts runs the steps after the last commit again, and each one that had
 happened answers as it did, since every participant call is idempotent.
 
-    SagaStarted -> StepStarted(CreateOrder) -> StepSucceeded -> StepStarted(ReserveInventory)
-      -> StepFailed(rejected) -> CompensationStarted -> StepStarted(CancelOrder, compensating)
-      -> StepSucceeded -> SagaCompensated
+    SagaStarted -> StepStarted(CreateOrder) | StepSucceeded -> StepFailed(ReserveInventory,
+      rejected, includes_start) -> CompensationStarted -> StepStarted(CancelOrder,
+      compensating) | StepSucceeded -> SagaCompensated          (| marks a write)
+
+A step's ``StepStarted`` is written only if the step is in flight when the saga is written:
+one whose outcome goes into the same write is taken back, and the outcome says so
+(``includes_start``). A saga that succeeds is six events, not eight, and a written
+``StepStarted`` means that the step was under way at that moment.
 
 The driver (``sagas.orchestrator``) asks :attr:`PlaceOrderSaga.current` what to do next, does
 it, and hands the :class:`StepResult` to :meth:`PlaceOrderSaga.record_result`, which decides
@@ -62,6 +67,7 @@ class StepSucceeded(DomainEvent):
     attempts: int
     duration_ms: float
     message: str
+    includes_start: bool = False  # no StepStarted was written for this step
 
 
 @event("StepFailed")
@@ -73,6 +79,7 @@ class StepFailed(DomainEvent):
     duration_ms: float
     error: str
     kind: str  # "rejected": it did not happen; "unknown": it may have
+    includes_start: bool = False  # no StepStarted was written for this step
 
 
 @event("CompensationStarted")
@@ -171,13 +178,13 @@ class PlaceOrderSaga(Aggregate):
 
     @apply.register
     def _(self, event: StepSucceeded):
-        self.current = None
+        self.current, self.last_seq = None, max(self.last_seq, event.seq)
         if event.compensating:
             self.compensations_left = tuple(s for s in self.compensations_left if s != event.step)
 
     @apply.register
     def _(self, event: StepFailed):
-        self.current = None
+        self.current, self.last_seq = None, max(self.last_seq, event.seq)
 
     @apply.register
     def _(self, event: CompensationStarted):
@@ -220,7 +227,7 @@ class PlaceOrderSaga(Aggregate):
             raise RuntimeError(f"saga {self.id} has no step in progress")
         if current.compensating and result.kind == UNKNOWN:
             raise ValueError("an unfinished compensation stays started until it succeeds")
-        self.record(_outcome_event(current, result))
+        self.record(_outcome_event(current, result, includes_start=self._take_back_start()))
         if not current.compensating:
             self._after_forward_step(current, result)
         elif result.ok:
@@ -253,14 +260,24 @@ class PlaceOrderSaga(Aggregate):
     def _start(self, step: str, *, compensating: bool) -> None:
         self.record(StepStarted(seq=self.last_seq + 1, step=step, compensating=compensating))
 
+    def _take_back_start(self) -> bool:
+        """Take back the current step's StepStarted if it has not been saved: its outcome,
+        about to be recorded in the same batch, stands for it. Whether it was taken back."""
+        seq = self.current.seq
+        for pending in reversed(self.pending_events()):
+            if isinstance(pending, StepStarted) and pending.seq == seq:
+                return self.take_back(pending)
+        return False
 
-def _outcome_event(current: CurrentStep, result: StepResult) -> DomainEvent:
+
+def _outcome_event(current: CurrentStep, result: StepResult, *, includes_start: bool):
     common = {
         "seq": current.seq,
         "step": current.step,
         "compensating": current.compensating,
         "attempts": result.attempts,
         "duration_ms": round(result.duration_ms, 2),
+        "includes_start": includes_start,
     }
     if result.ok:
         return StepSucceeded(**common, message=result.message)

@@ -1,11 +1,13 @@
 """How saga events become the saga list and the saga log (same transaction as the events).
 
-One batch handler: a saga transaction appends two or three events (a step's result, the
-next step's start, perhaps the saga's end), a rebuild page two thousand. The events are
+One batch handler: a saga transaction appends a few events (its start, or the results of
+the steps since its last write and perhaps its end), a rebuild page two thousand. The events are
 folded into row values in memory first, then each table gets one multi-row INSERT for its
 new rows and one UPDATE per changed row, in plain SQL: the saga service appends four times
 per order, and building ORM queries cost more than running them.
 """
+
+from datetime import timedelta
 
 from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
@@ -74,38 +76,57 @@ def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> Non
                 saga_id, status=status, reason=event.reason[:1000], updated_at=at, finished_at=at
             )
         case StepStarted():
-            row_id = step_row_id(saga_id, event.seq)
-            step_rows.new[row_id] = {
-                "id": row_id,
-                "saga_id": saga_id,
-                "seq": event.seq,
-                "step": event.step,
-                "compensating": event.compensating,
-                "status": StepStatus.STARTED,
-                "message": "",
-                "error": "",
-                "attempts": 0,
-                "started_at": at,
-                "finished_at": None,
-                "duration_ms": None,
-            }
+            _new_step(step_rows, saga_id, event, started_at=at)
             saga_rows.change(saga_id, updated_at=at)
         case StepSucceeded():
-            step_rows.change(
-                step_row_id(saga_id, event.seq),
+            _step_ended(
+                step_rows,
+                saga_id,
+                event,
+                at,
                 status=StepStatus.COMPLETED,
                 message=event.message,
-                attempts=event.attempts,
-                duration_ms=event.duration_ms,
-                finished_at=at,
             )
         case StepFailed():
-            step_rows.change(
-                step_row_id(saga_id, event.seq),
+            _step_ended(
+                step_rows,
+                saga_id,
+                event,
+                at,
                 status=StepStatus.FAILED,
                 error=event.error[:1000],
                 message=f"{event.kind}: {event.error}"[:1000],
-                attempts=event.attempts,
-                duration_ms=event.duration_ms,
-                finished_at=at,
             )
+
+
+def _new_step(step_rows: RowWrites, saga_id, event, *, started_at) -> None:
+    row_id = step_row_id(saga_id, event.seq)
+    step_rows.new[row_id] = {
+        "id": row_id,
+        "saga_id": saga_id,
+        "seq": event.seq,
+        "step": event.step,
+        "compensating": event.compensating,
+        "status": StepStatus.STARTED,
+        "message": "",
+        "error": "",
+        "attempts": 0,
+        "started_at": started_at,
+        "finished_at": None,
+        "duration_ms": None,
+    }
+
+
+def _step_ended(step_rows: RowWrites, saga_id, event, at, **columns) -> None:
+    if event.includes_start:
+        # No StepStarted was written: the step began as long before as it took.
+        _new_step(
+            step_rows, saga_id, event, started_at=at - timedelta(milliseconds=event.duration_ms)
+        )
+    step_rows.change(
+        step_row_id(saga_id, event.seq),
+        attempts=event.attempts,
+        duration_ms=event.duration_ms,
+        finished_at=at,
+        **columns,
+    )

@@ -164,3 +164,41 @@ def test_rebuild_reproduces_the_saga_log(api, nobody_home):
     }
     api.post("/saga/place-order", body, format="json")
     call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
+
+
+def test_steps_whose_start_was_not_written_are_in_the_saga_log():
+    from datetime import datetime, timedelta
+
+    from django.core.management import call_command
+
+    from sagas.domain import OK, StepResult
+    from sagas.selectors import saga_outcome
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    results = [StepResult(OK, f"done {n}", duration_ms=250.0) for n in range(3)]
+
+    def all_three(s):  # as the driver writes a saga that succeeds: its end holds every step
+        for result in results:
+            s.record_result(result)
+
+    saga = repository.record(saga.id, all_three)
+    types = Event.objects.filter(stream_id=saga.id).order_by("version")
+    assert list(types.values_list("event_type", flat=True)) == [
+        "SagaStarted",
+        "StepStarted",
+        "StepSucceeded",
+        "StepSucceeded",
+        "StepSucceeded",
+        "SagaCompleted",
+    ]
+    log = saga_outcome(saga_id=saga.id)["saga_log"]
+    assert [(e["step"], e["action"], e["status"], e["message"]) for e in log] == [
+        (1, "CreateOrder", "COMPLETED", "done 0"),
+        (2, "ReserveInventory", "COMPLETED", "done 1"),
+        (3, "ConfirmOrder", "COMPLETED", "done 2"),
+    ]
+    for entry in log[1:]:  # begun as long before their end as they took
+        started, finished = (datetime.fromisoformat(entry[k]) for k in ("timestamp", "finished_at"))
+        assert finished - started == timedelta(milliseconds=250)
+    call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)

@@ -13,6 +13,7 @@ from sagas.domain import (
     UNKNOWN,
     DetailsMismatch,
     PlaceOrderSaga,
+    SagaCompleted,
     StepFailed,
     StepStarted,
     StepSucceeded,
@@ -45,14 +46,22 @@ def log(repository, saga):
     """(action, outcome) per step, as the saga log shows it."""
     entries = {}
     for e in repository.streams[saga.id]:
-        if isinstance(e, StepStarted):
+        if isinstance(e, StepStarted | StepSucceeded | StepFailed):
             action = f"{e.step} (COMPENSATING)" if e.compensating else e.step
-            entries[e.seq] = [action, "STARTED"]
-        elif isinstance(e, StepSucceeded):
-            entries[e.seq][1] = "COMPLETED"
-        elif isinstance(e, StepFailed):
-            entries[e.seq][1] = "FAILED"
+            if isinstance(e, StepStarted):
+                assert e.seq not in entries, f"step {e.seq} started twice"
+            else:  # an outcome follows its written start, or stands for it
+                assert e.includes_start == (e.seq not in entries), e
+            entries[e.seq] = [action, _STATUS[type(e)]]
     return [tuple(v) for _, v in sorted(entries.items())]
+
+
+_STATUS = {StepStarted: "STARTED", StepSucceeded: "COMPLETED", StepFailed: "FAILED"}
+
+
+def kinds(events) -> list[str]:
+    """Event types, with a + on an outcome that stands for its unwritten start."""
+    return [type(e).__name__ + ("+" if getattr(e, "includes_start", False) else "") for e in events]
 
 
 def test_happy_path_creates_reserves_confirms():
@@ -65,6 +74,48 @@ def test_happy_path_creates_reserves_confirms():
         ("ReserveInventory", "COMPLETED"),
         ("ConfirmOrder", "COMPLETED"),
     ]
+
+
+def test_a_step_start_is_written_only_if_the_step_is_in_flight_at_a_write():
+    saga, repository, *_ = run(ScriptedParticipants())
+    assert kinds(repository.streams[saga.id]) == [
+        "SagaStarted",
+        "StepStarted",  # the first write: CreateOrder is called after it
+        "StepSucceeded",
+        "StepSucceeded+",
+        "StepSucceeded+",
+        "SagaCompleted",
+    ]
+    assert repository.writes == 2
+    # what is written folds to the state the driver decided on
+    replayed = repository.load(saga.id)
+    assert (replayed.status, replayed.last_seq, replayed.current) == (COMPLETED, 3, None)
+
+
+def test_a_compensation_in_flight_keeps_its_start_in_the_failure_write():
+    saga, repository, *_ = run(ScriptedParticipants(ReserveInventory=[REFUSED]))
+    assert kinds(repository.streams[saga.id]) == [
+        "SagaStarted",
+        "StepStarted",
+        "StepSucceeded",
+        "StepFailed+",
+        "CompensationStarted",
+        "StepStarted",  # CancelOrder is called after this write
+        "StepSucceeded",
+        "SagaCompensated",
+    ]
+    assert repository.load(saga.id).last_seq == 3
+
+
+def test_a_log_written_before_starts_were_taken_back_still_folds():
+    """Sagas written before 2026-12-03 have a StepStarted before every outcome."""
+    steps = ["CreateOrder", "ReserveInventory", "ConfirmOrder"]
+    done = {"compensating": False, "attempts": 1, "duration_ms": 5.0, "message": "done"}
+    old = [details()]
+    for seq, step in enumerate(steps, 1):
+        old += [StepStarted(seq, step, False), StepSucceeded(seq, step, **done)]
+    saga = PlaceOrderSaga.replay("s", [*old, SagaCompleted("order confirmed")])
+    assert (saga.status, saga.last_seq, saga.version) == (COMPLETED, 3, 8)
 
 
 def test_short_stock_cancels_the_order_as_the_seed_did():
