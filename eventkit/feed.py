@@ -79,7 +79,10 @@ class EventListView(APIView):
                 filtered = True
         head = head_position()
         if "after" in q:
-            page = events.filter(position__gt=q["after"]).order_by("position")[: q["limit"]]
+            page = events.filter(position__gt=q["after"])
+            if not filtered:  # an upper bound keeps it on the index (eventkit.relay)
+                page = page.filter(position__lte=q["after"] + q["limit"])
+            page = page.order_by("position")[: q["limit"]]
         else:
             start = q["offset"]
             page = events.order_by("-position")[start : start + q["limit"]]

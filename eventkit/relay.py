@@ -34,6 +34,16 @@ logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600
 
+# The next events after a position, up to a batch. The upper bound is exact, since positions
+# have no holes (ADR 0001), and it is what makes PostgreSQL read them through the primary key
+# whatever its statistics say: with ``position > %s`` alone, a log never analysed (autovacuum
+# off, or not run yet) is planned as a scan and sort of the whole table, on every commit,
+# growing with every event.
+NEXT_EVENTS_SQL = (
+    f"SELECT {', '.join(wire.COLUMNS)} FROM eventkit_event "
+    "WHERE position > %s AND position <= %s ORDER BY position"
+)
+
 
 def _greatest() -> str:
     return "GREATEST" if connection.vendor == "postgresql" else "MAX"
@@ -138,11 +148,7 @@ class Relay:
     def _rows_after(self, after: int) -> list[dict[str, str]]:
         # Plain SQL: the relay runs this on every commit of its service.
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(wire.COLUMNS)} FROM eventkit_event "
-                "WHERE position > %s ORDER BY position LIMIT %s",
-                [after, self.batch_size],
-            )
+            cursor.execute(NEXT_EVENTS_SQL, [after, after + self.batch_size])
             rows = cursor.fetchall()
         return [wire.fields_from_values(row, self.source) for row in rows]
 

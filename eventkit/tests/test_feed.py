@@ -224,3 +224,35 @@ def test_the_events_of_one_command_get_consecutive_positions_in_their_order():
         (start + 2, 3, 2),
         (start + 3, 4, 3),
     ]
+
+
+def test_reading_after_a_position_stays_on_the_index_of_a_log_never_analysed(api):
+    """What the relay and the feed run on every commit and every page must not read the
+    whole log. A table nothing has analysed (autovacuum off, or not run yet) gets default
+    estimates, and ``position > %s ORDER BY position LIMIT n`` alone was planned as a scan
+    and sort of every event."""
+    from django.test.utils import CaptureQueriesContext
+
+    from eventkit.relay import NEXT_EVENTS_SQL
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner question")
+    with connection.cursor() as cursor:  # in this test's transaction: nothing analyses it
+        cursor.execute(
+            "INSERT INTO eventkit_event (position, event_id, stream_id, stream_type, version,"
+            " event_type, schema_version, data, metadata, recorded_at)"
+            " SELECT n, gen_random_uuid(), gen_random_uuid(), 'Tally', 1, 'TallyOpened', 1,"
+            " jsonb_build_object('name', repeat('x', 200)), '{}', now()"
+            " FROM generate_series(1, 5000) AS n"
+        )
+        cursor.execute("EXPLAIN " + NEXT_EVENTS_SQL, [4990, 5490])
+        relay_plan = "\n".join(row[0] for row in cursor.fetchall())
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get("/events", {"after": 4990, "limit": 1000})
+    assert [e["position"] for e in page.json()] == list(range(4991, 5001))
+    (feed_sql,) = [q["sql"] for q in queries if "ORDER BY" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + feed_sql)
+        feed_plan = "\n".join(row[0] for row in cursor.fetchall())
+    for plan in (relay_plan, feed_plan):
+        assert "eventkit_event_pkey" in plan and "Seq Scan" not in plan, plan
