@@ -21,6 +21,10 @@ a saga's write (over 50 parameters) would be parsed afresh on every execute.
 
 The block also lends one cursor to everything that runs in it (:func:`command_cursor`): opening a
 Django cursor costs about as much as rendering a statement, and a command used to open six.
+
+What is still queued when the command is done (its command record, usually) can travel
+with the transaction's ``COMMIT`` (:func:`commit_with_queue`), which saves one more round
+trip and ends the stream's row lock that much sooner.
 """
 
 import threading
@@ -117,6 +121,33 @@ def flush() -> None:
             return
         shared.execute(_joined(queue), None)
         _check_each(shared, queue, last=True)
+
+
+def commit_with_queue() -> bool:
+    """Commit the transaction with what is queued, in one round trip; whether it did.
+
+    Only for the block's own transaction, from its outermost level, as its last act. It
+    does not when nothing is queued, on SQLite, when a queued statement waits for its row
+    count to be checked (a check that fails must still be able to roll back) or when the
+    transaction is marked for rollback: then the caller commits as usual. If a statement
+    fails, PostgreSQL skips the rest, ``COMMIT`` included, and the error rolls back as any
+    other. Django's own commit that follows finds the connection outside a transaction,
+    which psycopg takes as nothing to do, and runs the on-commit hooks as usual.
+    """
+    batch = _batch()
+    if batch is None or not batch.joins or not batch.queue:
+        return False
+    connection = batch.connection
+    # Django would not commit here: the transaction is marked for rollback, a savepoint is
+    # open, or it was begun outside Django's atomic blocks and is not ours to end.
+    if connection.needs_rollback or connection.savepoint_ids or not connection.commit_on_exit:
+        return False
+    if any(check is not None for _, _, check in batch.queue):
+        return False
+    queue = batch.take_queue()
+    with command_cursor() as shared:
+        shared.execute(_joined(queue, "COMMIT"), None)
+    return True
 
 
 def _send_queue_first(execute, sql, params, many, context):

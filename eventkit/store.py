@@ -72,7 +72,7 @@ from django.db import (
 from django.db.models import Max
 from django.utils import timezone
 
-from eventkit.batching import batched, command_cursor, send
+from eventkit.batching import batched, command_cursor, commit_with_queue, send
 from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict
@@ -418,6 +418,8 @@ def execute(
                     )
                 if nested:
                     take_positions_now()
+                else:
+                    commit_with_queue()  # the last writes go out with COMMIT
             return Outcome(value=value, recorded=tuple(session.recorded))
         except Exception as exc:
             if not _is_transient(exc):

@@ -5,9 +5,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from eventkit.batching import batched
+from eventkit.models import Event
 from eventkit.rows import MissingRow, insert_row, select_row, update_row
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import TallyView
@@ -146,3 +147,85 @@ def test_a_command_needs_fewer_round_trips(monkeypatch):
     monkeypatch.setattr("eventkit.store.batched", contextlib.nullcontext)
     # the events and the stream's new version, sent with the read-model update
     assert batched_trips == round_trips() - 2
+
+
+def _committed_total(tally_id) -> int | None:
+    """The tally's total as another connection sees it: what is committed."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        row = other.execute("SELECT total FROM testapp_tallyview WHERE id = %s", [tally_id])
+        found = row.fetchone()
+    return found[0] if found else None
+
+
+def _command(tally_id, amount, *, then=None, command_id=None, hook=None):
+    """Add to a tally; ``then`` runs last in the command, ``hook`` on commit."""
+    from eventkit import store
+    from eventkit.tests.testapp.domain import Tally
+
+    def command(session):
+        tally = session.load(Tally, tally_id)
+        tally.add(amount)
+        session.save(tally)
+        if hook:
+            transaction.on_commit(hook)
+        if then:
+            then()
+        return {"total": tally.total}
+
+    return store.execute(
+        command, command_type="AddToTally", command_id=command_id, payload={"amount": amount}
+    )
+
+
+@pytest.mark.skipif(not JOINS, reason="SQLite runs each statement in its own call")
+@pytest.mark.django_db(transaction=True)
+def test_a_commands_last_writes_go_out_with_its_commit():
+    tally = open_tally("t")
+    sent, hooks = Sent(), []
+    with connection.execute_wrapper(sent):
+        _command(tally, 3, command_id="add-3", hook=lambda: hooks.append("ran"))
+    last = sent.sql[-1].split(";\n")
+    assert last[-1] == "COMMIT" and last[0].startswith('INSERT INTO "eventkit_command"')
+    assert _committed_total(tally) == 3 and hooks == ["ran"]
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    assert _command(tally, 3, command_id="add-3").replayed  # the command record is there
+
+
+@pytest.mark.skipif(not JOINS, reason="SQLite runs each statement in its own call")
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_in_the_writes_sent_with_commit_rolls_all_of_it_back():
+    tally = open_tally("t")
+
+    def too_long():  # an unchecked write, queued last: it goes out with COMMIT, and fails
+        with connection.cursor() as cursor:
+            insert_row(cursor, TallyView, row(uuid.uuid4(), name="x" * 101))
+
+    hooks, sent = [], Sent()
+    with connection.execute_wrapper(sent), pytest.raises(DataError):
+        _command(tally, 5, then=too_long, hook=lambda: hooks.append("ran"))
+    assert sent.sql[-1].endswith(";\nCOMMIT")  # it did go out with COMMIT
+    assert _committed_total(tally) == 0 and hooks == []
+    assert not Event.objects.filter(stream_id=tally, version=2).exists()
+    _command(tally, 1)  # the connection is fine afterwards
+    assert _committed_total(tally) == 1
+
+
+@pytest.mark.skipif(not JOINS, reason="SQLite runs each statement in its own call")
+@pytest.mark.django_db(transaction=True)
+def test_a_write_whose_row_count_is_checked_is_not_sent_with_commit():
+    tally = open_tally("t")
+
+    def must_exist():  # queued with a check: a failed check must still roll back
+        with connection.cursor() as cursor:
+            update_row(cursor, TallyView, uuid.uuid4(), {"name": "n"}, must_exist=True)
+
+    sent = Sent()
+    with connection.execute_wrapper(sent), pytest.raises(MissingRow):
+        _command(tally, 5, then=must_exist)
+    assert not any(sql.endswith("COMMIT") for sql in sent.sql)
+    assert _committed_total(tally) == 0
