@@ -270,7 +270,9 @@ class PlaceOrderSaga(Aggregate):
         return False
 
 
-def _outcome_event(current: CurrentStep, result: StepResult, *, includes_start: bool):
+def _outcome_event(
+    current: CurrentStep, result: StepResult, *, includes_start: bool
+) -> DomainEvent:
     common = {
         "seq": current.seq,
         "step": current.step,

@@ -1,10 +1,10 @@
 """How saga events become the saga list and the saga log (same transaction as the events).
 
 One batch handler: a saga transaction appends a few events (its start, or the results of
-the steps since its last write and perhaps its end), a rebuild page two thousand. The events are
-folded into row values in memory first, then each table gets one multi-row INSERT for its
-new rows and one UPDATE per changed row, in plain SQL: the saga service appends four times
-per order, and building ORM queries cost more than running them.
+the steps since its last write and perhaps its end), a rebuild page two thousand. The
+events are folded into row values in memory first, then each table gets one multi-row
+INSERT for its new rows and one UPDATE per changed row, in plain SQL: every order appends
+to the saga log twice, and building ORM queries cost more than running them.
 """
 
 from datetime import timedelta
