@@ -93,6 +93,10 @@ class Consumer:
         self._last_catch_up = 0.0
         self._last_claim = 0.0
         self._applied: dict[str, int] = {}  # source -> checkpoint as of our last commit
+        # Sources with batches committed since the after-commit callbacks last ran: they run
+        # once per poll, not once per batch, so that a poll that applied both the order and
+        # the saga events sends the BFF's websockets one push, not two.
+        self._unannounced: set[str] = set()
         self._started: set[str] = set()  # sources whose checkpoint row exists
 
     # -- the loop -----------------------------------------------------------------------
@@ -114,6 +118,12 @@ class Consumer:
 
     def poll_once(self) -> int:
         """Claim stale messages, read new ones, apply them; returns events applied."""
+        try:
+            return self._poll()
+        finally:
+            self._announce()
+
+    def _poll(self) -> int:
         messages = []
         # A message is only stale after claim_idle_ms, so looking more often finds nothing.
         if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
@@ -266,8 +276,13 @@ class Consumer:
                     self._write_checkpoint(source, position)
         self._applied[source] = position
         if applied:
-            registry.committed(source=source)
+            self._unannounced.add(source)
         return applied
+
+    def _announce(self) -> None:
+        """Run the after-commit callbacks of every source committed since the last time."""
+        while self._unannounced:
+            registry.committed(source=self._unannounced.pop())
 
     def _start_at(self, source: str, position: int) -> None:
         if source not in self._started:
@@ -390,12 +405,15 @@ class Consumer:
         """Ask each source's feed whether we are behind, and apply what we missed."""
         self._last_catch_up = time.monotonic()
         applied = 0
-        for source, feed in self.feeds.items():
-            _, head = feed.page(self.checkpoint(source), limit=1)
-            if self.start_at_head:
-                self._start_at(source, head)
-            if head > self.checkpoint(source):
-                applied += self.advance(source, head)
+        try:
+            for source, feed in self.feeds.items():
+                _, head = feed.page(self.checkpoint(source), limit=1)
+                if self.start_at_head:
+                    self._start_at(source, head)
+                if head > self.checkpoint(source):
+                    applied += self.advance(source, head)
+        finally:
+            self._announce()
         return applied
 
     def _catch_up_safely(self) -> int:

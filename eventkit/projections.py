@@ -74,11 +74,12 @@ class Projection:
         return handler
 
     def after_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Register ``callback`` to run after a consumer commits a batch it fed us.
+        """Register ``callback`` to run after a consumer has committed batches it fed us: once
+        per poll of the consumer, after everything that poll applied.
 
         For projections whose effect is outside the database (the BFF's websocket pushes):
         handlers queue their effect with ``transaction.on_commit`` (dropped if the batch
-        rolls back) and the callback sends what is queued, once per batch.
+        rolls back) and the callback sends what is queued, once per poll.
         """
         self._after_commit.append(callback)
         return callback

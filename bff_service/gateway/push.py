@@ -2,9 +2,10 @@
 
 ``manage.py consume_events`` (consumer group ``bff`` on ``events.order`` and ``events.saga``)
 hands each event to these handlers, which queue a message for the channel-layer group of
-all orders and for the group of that order; after each committed batch the queue goes out as
-one ``push.batch`` per group, and websocket consumers (``gateway.consumers``) send it to
-their clients as one frame: a JSON array of messages. A client's frame rate is therefore
+all orders and for the group of that order; once the feed's poll has committed its batches
+(the order and the saga events it read together) the queue goes out as one ``push.batch``
+per group, and websocket consumers (``gateway.consumers``) send it to their clients as one
+frame: a JSON array of messages. A client's frame rate is therefore
 bounded by the feed's batching (``CONSUMER_LINGER_MS``), not by the order rate. A batch
 applied again after a crash is pushed again; a batch whose push fails (channel layer down) is
 logged and not retried. Either way a client that reconnects is sent the current state first,
@@ -71,8 +72,8 @@ def push(order_id: str, message: dict) -> None:
     """Queue ``message`` for the watchers of every order and of this one.
 
     It joins the outbox only if the consumer's transaction commits, and the outbox goes out
-    once per batch (:func:`send_pushes`): one channel-layer message per group instead of
-    two per event.
+    once per poll of the feed (:func:`send_pushes`): one channel-layer message per group
+    instead of two per event.
     """
     transaction.on_commit(lambda: _outbox.append((order_id, message)))
 

@@ -18,7 +18,7 @@ from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import RemoteTallyView
-from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE
+from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE, remote_tallies
 from eventkit.wire import from_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,3 +224,23 @@ def test_a_live_only_consumer_starts_at_the_head_instead_of_replaying_history(pi
     publish_all(relay)
     drain(worker)
     assert totals() == {t: (4, 1)}
+
+
+def test_after_commit_callbacks_run_once_per_poll_after_all_of_its_batches(pipeline):
+    """The BFF pushes to websockets from such a callback: one push per poll, not per batch."""
+    *_, consumer = pipeline
+    tally = open_tally()
+    for _ in range(4):
+        add(tally, 1)  # never published: the worker reads them from the feed
+    seen = []
+
+    def callback():
+        seen.append(totals()[tally])  # what is committed when it runs
+
+    remote_tallies.after_commit(callback)
+    try:
+        worker = consumer(batch_size=2)  # five events: three transactions
+        assert worker.catch_up() == 5
+    finally:
+        remote_tallies._after_commit.remove(callback)
+    assert seen == [(4, 4)]
