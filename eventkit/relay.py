@@ -49,16 +49,22 @@ def _greatest() -> str:
     return "GREATEST" if connection.vendor == "postgresql" else "MAX"
 
 
+def connect_apart() -> psycopg.Connection:
+    """A psycopg connection of its own to Django's PostgreSQL database, in autocommit: it
+    sees only what is committed and is outside Django's transactions and pool."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)  # Django's cursor and adapter set-up are its own
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)
+
+
 class Wakeup:
     """Wait for the next commit: LISTEN on PostgreSQL, a plain timeout elsewhere."""
 
     def __init__(self):
         self.conn = None
         if connection.vendor == "postgresql":
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            self.conn = psycopg.connect(**params, autocommit=True)
+            self.conn = connect_apart()
             self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def wait(self, timeout: float, stop: threading.Event) -> bool:

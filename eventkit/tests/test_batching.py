@@ -151,12 +151,9 @@ def test_a_command_needs_fewer_round_trips(monkeypatch):
 
 def _committed_total(tally_id) -> int | None:
     """The tally's total as another connection sees it: what is committed."""
-    import psycopg
+    from eventkit.relay import connect_apart
 
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as other:
+    with connect_apart() as other:
         row = other.execute("SELECT total FROM testapp_tallyview WHERE id = %s", [tally_id])
         found = row.fetchone()
     return found[0] if found else None
