@@ -47,6 +47,14 @@ class Source:
     feed_url: str  # its base URL, for GET /events?after=
 
 
+class _BatchFailed(Exception):
+    """A batch of events failed together; which one is to blame is not known yet."""
+
+    def __init__(self, size: int):
+        super().__init__(f"a batch of {size} events failed")
+        self.size = size
+
+
 class HandlerFailed(Exception):
     def __init__(self, event: WireEvent, cause: Exception):
         super().__init__(f"{event.event_type} #{event.position}: {cause!r}")
@@ -262,22 +270,38 @@ class Consumer:
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
-        with transaction.atomic():
-            position = self._lock_checkpoint(source)
-            if position >= upto:
-                applied = 0
-            else:
-                last = min(upto, position + self.batch_size)
-                events = self._events(source, position, last, known)
-                self._apply_all(source, events)
-                applied = len(events)
-                if events:
-                    position = events[-1].position
-                    self._write_checkpoint(source, position)
+        try:
+            position, applied = self._commit_batch(source, upto, known, together=True)
+        except _BatchFailed as failed:
+            # Its transaction rolled back; the next one finds the event to blame.
+            logger.info(
+                "%s: a batch of %d events failed (%r); applying them one at a time",
+                source,
+                failed.size,
+                failed.__cause__,
+            )
+            position, applied = self._commit_batch(source, upto, known, together=False)
         self._applied[source] = position
         if applied:
             self._unannounced.add(source)
         return applied
+
+    def _commit_batch(
+        self, source: str, upto: int, known: dict[int, WireEvent], *, together: bool
+    ) -> tuple[int, int]:
+        """One transaction: the checkpoint locked, the next events applied, the checkpoint
+        moved past them. Returns the checkpoint and how many events were applied."""
+        with transaction.atomic():
+            position = self._lock_checkpoint(source)
+            if position >= upto:
+                return position, 0
+            last = min(upto, position + self.batch_size)
+            events = self._events(source, position, last, known)
+            self._apply_all(source, events, together=together)
+            if events:
+                position = events[-1].position
+                self._write_checkpoint(source, position)
+        return position, len(events)
 
     def _announce(self) -> None:
         """Run the after-commit callbacks of every source committed since the last time."""
@@ -333,9 +357,15 @@ class Consumer:
             events.append(event)
         return events
 
-    def _apply_all(self, source: str, events: list[WireEvent]) -> None:
-        """Feed ``events`` to the projections as one batch; if that fails, one at a time, so
-        that the event to blame is known (:class:`HandlerFailed`)."""
+    def _apply_all(self, source: str, events: list[WireEvent], *, together: bool) -> None:
+        """Feed ``events`` to the projections: ``together`` as one batch (:class:`_BatchFailed`
+        if that fails), otherwise one at a time, so that the event to blame is known
+        (:class:`HandlerFailed`).
+
+        A failed batch is not rolled back to a savepoint: it takes its transaction with it
+        and the caller runs another. Failures are rare, and a savepoint around every batch
+        cost two more round trips (``SAVEPOINT``, ``RELEASE``) in each of them.
+        """
         decoded = []
         for event in events:
             try:
@@ -344,18 +374,12 @@ class Consumer:
                 continue  # an event type this service does not consume
             except Exception as exc:
                 raise HandlerFailed(event, exc) from exc
-        if len(decoded) > 1:
+        if together and len(decoded) > 1:
             try:
-                with transaction.atomic():  # a savepoint: a failure leaves the batch usable
-                    registry.apply([recorded for _, recorded in decoded], source=source)
-                return
+                registry.apply([recorded for _, recorded in decoded], source=source)
             except Exception as exc:
-                logger.info(
-                    "%s: a batch of %d events failed (%r); applying them one at a time",
-                    source,
-                    len(decoded),
-                    exc,
-                )
+                raise _BatchFailed(len(decoded)) from exc
+            return
         for event, recorded in decoded:
             try:
                 registry.apply([recorded], source=source)

@@ -244,3 +244,26 @@ def test_after_commit_callbacks_run_once_per_poll_after_all_of_its_batches(pipel
     finally:
         remote_tallies._after_commit.remove(callback)
     assert seen == [(4, 4)]
+
+
+def test_a_batch_is_applied_in_one_transaction_without_a_savepoint(pipeline):
+    """A savepoint per batch cost two round trips in each; a failing batch (the poison test
+    above) rolls its transaction back instead and is applied again one event at a time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, _, relay, consumer = pipeline
+    tally = open_tally()
+    add(tally, 1)
+    publish_all(relay)
+    worker = consumer()
+    drain(worker)  # the rows of checkpoint and tally are created (with get_or_create's savepoints)
+    for amount in (2, 3, 4):
+        add(tally, amount)
+    publish_all(relay)
+    with CaptureQueriesContext(connection) as queries:
+        drain(worker)
+    assert totals() == {tally: (10, 4)}
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert "SAVEPOINT" not in statements
+    assert statements.count("UPDATE") >= 1  # the checkpoint moved (and the tally)
