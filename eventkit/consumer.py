@@ -31,6 +31,7 @@ import requests
 from django.db import connection, transaction
 from django.utils import timezone
 
+from eventkit.batching import batched, command_cursor, commit_with_queue, send
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -300,7 +301,7 @@ class Consumer:
             self._apply_all(source, events, together=together)
             if events:
                 position = events[-1].position
-                self._write_checkpoint(source, position)
+                self._write_checkpoint(source, position, with_commit=True)
         return position, len(events)
 
     def _announce(self) -> None:
@@ -326,12 +327,14 @@ class Consumer:
                 row = cursor.fetchone()
         return row[0]
 
-    def _write_checkpoint(self, source: str, position: int) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
-                [position, db_value(Checkpoint, "updated_at", timezone.now()), source],
-            )
+    def _write_checkpoint(self, source: str, position: int, *, with_commit: bool = False) -> None:
+        """Move the checkpoint; ``with_commit``, as the transaction's last act, joined with its
+        ``COMMIT`` in one round trip (:func:`eventkit.batching.commit_with_queue`)."""
+        params = [position, db_value(Checkpoint, "updated_at", timezone.now()), source]
+        with batched(), command_cursor() as cursor:
+            send(cursor, _UPDATE_CHECKPOINT, params)
+            if with_commit:
+                commit_with_queue()
 
     def _events(self, source, after: int, last: int, known) -> list[WireEvent]:
         """Events after..last in order: from the messages we hold, the rest from the feed."""
@@ -449,6 +452,9 @@ class Consumer:
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
+_UPDATE_CHECKPOINT = (
+    "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s"
+)
 
 
 def _text(value) -> str:
