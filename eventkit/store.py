@@ -5,6 +5,7 @@ How a command runs (:func:`execute`)::
     BEGIN
       answer from CommandRecord if this command id was seen before      (idempotency)
       SELECT ... FROM eventkit_stream WHERE stream_id = ? FOR UPDATE    (one writer per stream)
+        (these two reads go out together: one round trip)
       fold snapshot + newer events -> aggregate; the domain decides
       INSERT events into eventkit_pending_event; UPDATE stream version + snapshot
       update read models; INSERT CommandRecord
@@ -72,7 +73,7 @@ from django.db import (
 from django.db.models import Max
 from django.utils import timezone
 
-from eventkit.batching import batched, command_cursor, commit_with_queue, send
+from eventkit.batching import batched, command_cursor, commit_with_queue, fetch_together, send
 from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict
@@ -119,9 +120,12 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
 class Session:
     """One command's access to the store, valid inside its transaction."""
 
-    def __init__(self, metadata: dict[str, Any]):
+    def __init__(self, metadata: dict[str, Any], *, command_id: str | None = None):
         self.metadata = metadata
         self.recorded: list[Recorded] = []
+        # Not looked up in the command log yet: the first stream read takes the lookup
+        # along, one round trip for both (:meth:`check_command_is_new` if none does).
+        self._unchecked_command_id = command_id
 
     def load(
         self, aggregate_class: type[A], stream_id, *, lock: bool = True, cached: A | None = None
@@ -134,7 +138,10 @@ class Session:
         at its version it is returned as it is, and no event is read.
         """
         stream_id = uuid.UUID(str(stream_id))
-        row = _select_stream(stream_id, lock=lock)
+        command_id, self._unchecked_command_id = self._unchecked_command_id, None
+        prior, row = _select_stream(stream_id, lock=lock, command_id=command_id)
+        if prior is not None:
+            raise _AlreadyApplied(prior)
         aggregate = aggregate_class(stream_id)
         if row is None:
             return aggregate
@@ -167,6 +174,14 @@ class Session:
                 "events were folded"
             )
         return aggregate
+
+    def check_command_is_new(self) -> None:
+        """Look the command id up, unless a stream read already did; replayed if it is known."""
+        command_id, self._unchecked_command_id = self._unchecked_command_id, None
+        if command_id is not None:
+            prior = _select_command(command_id)
+            if prior is not None:
+                raise _AlreadyApplied(prior)
 
     def save(self, aggregate: Aggregate) -> list[Recorded]:
         """Append the aggregate's new events and update the read models, in this transaction."""
@@ -222,16 +237,22 @@ EVENT_COLUMNS = (
 )
 
 
-def _select_stream(stream_id: uuid.UUID, *, lock: bool):
+def _select_stream(stream_id: uuid.UUID, *, lock: bool, command_id: str | None = None):
+    """The stream's row; with ``command_id``, first that command's record, in the same round
+    trip. Returns (the record's type, fingerprint and outcome, or None; the row or None)."""
     sql = (
         "SELECT stream_type, version, snapshot, snapshot_version, snapshot_schema "
         "FROM eventkit_stream WHERE stream_id = %s"
     )
     if lock:
         sql = locking(sql)
+    stream = (sql, [db_value(Stream, "stream_id", stream_id)])
     with command_cursor() as cursor:
-        cursor.execute(sql, [db_value(Stream, "stream_id", stream_id)])
-        return cursor.fetchone()
+        if command_id is None:
+            cursor.execute(*stream)
+            return None, cursor.fetchone()
+        commands, streams = fetch_together(cursor, [(SELECT_COMMAND, [command_id]), stream])
+    return _prior(commands), streams[0] if streams else None
 
 
 def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEvent]:
@@ -381,8 +402,11 @@ def execute(
     ``command`` receives a :class:`Session`, loads and changes aggregates, saves them and
     returns a JSON-ready value. With a ``command_id`` that value is stored and a repeat of
     the command is answered from it (``Outcome.replayed``) without running it again; the
-    same id with a different ``payload`` is a :class:`Conflict`. ``metadata`` is added to
-    the metadata of every event the command appends.
+    same id with a different ``payload`` is a :class:`Conflict`. The id is looked up
+    together with the first stream the command loads (one round trip), so ``command`` must
+    do nothing but read and write this database before its first ``load``: on a repeat it
+    runs that far, and what it wrote is rolled back. ``metadata`` is added to the metadata
+    of every event the command appends.
     """
     metadata = {
         **(metadata or {}),
@@ -401,13 +425,10 @@ def execute(
             # batched: the command's writes go out together, with its next read or at the
             # end, instead of one round trip each (eventkit.batching)
             with transaction.atomic(), batched():
-                if command_id is not None:
-                    prior = _select_command(command_id)
-                    if prior is not None:
-                        return _replay(command_id, *prior, command_type, request_fingerprint)
-                session = Session(metadata)
+                session = Session(metadata, command_id=command_id)
                 value = command(session)
                 if command_id is not None:
+                    session.check_command_is_new()
                     _insert_command(
                         command_id=command_id,
                         command_type=command_type,
@@ -421,6 +442,8 @@ def execute(
                 else:
                     commit_with_queue()  # the last writes go out with COMMIT
             return Outcome(value=value, recorded=tuple(session.recorded))
+        except _AlreadyApplied as applied:
+            return _replay(command_id, *applied.prior, command_type, request_fingerprint)
         except Exception as exc:
             if not _is_transient(exc):
                 raise
@@ -451,16 +474,32 @@ def _replay(
     return Outcome(value=prior_outcome, replayed=True)
 
 
+SELECT_COMMAND = (
+    "SELECT command_type, fingerprint, outcome FROM eventkit_command WHERE command_id = %s"
+)
+
+
 def _select_command(command_id: str) -> tuple[str, str, Any] | None:
     with command_cursor() as cursor:
-        cursor.execute(
-            "SELECT command_type, fingerprint, outcome FROM eventkit_command WHERE command_id = %s",
-            [command_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(SELECT_COMMAND, [command_id])
+        return _prior(cursor.fetchall())
+
+
+def _prior(rows) -> tuple[str, str, Any] | None:
+    """A command record's type, fingerprint and outcome, from its SELECT_COMMAND rows."""
+    if not rows:
         return None
-    return row[0], row[1], json_value(row[2])
+    command_type, prior_fingerprint, outcome = rows[0]
+    return command_type, prior_fingerprint, json_value(outcome)
+
+
+class _AlreadyApplied(Exception):
+    """The command's id is in the command log: it is answered from there, and the
+    transaction that found it rolls back."""
+
+    def __init__(self, prior: tuple[str, str, Any]):
+        super().__init__("command already applied")
+        self.prior = prior
 
 
 def _insert_command(**fields) -> None:

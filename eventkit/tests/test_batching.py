@@ -226,3 +226,18 @@ def test_a_write_whose_row_count_is_checked_is_not_sent_with_commit():
         _command(tally, 5, then=must_exist)
     assert not any(sql.endswith("COMMIT") for sql in sent.sql)
     assert _committed_total(tally) == 0
+
+
+@pytest.mark.skipif(not JOINS, reason="SQLite runs each statement in its own call")
+def test_a_commands_id_is_looked_up_with_its_streams_lock_in_one_round_trip():
+    tally = open_tally("t")
+    sent = Sent()
+    with connection.execute_wrapper(sent):
+        first = _command(tally, 3, command_id="add-3")
+    [joined] = [sql for sql in sent.sql if "eventkit_command" in sql and "SELECT" in sql]
+    lookup, lock = joined.split(";\n")
+    assert lookup.startswith("SELECT") and "eventkit_command" in lookup
+    assert "eventkit_stream" in lock and lock.endswith("FOR UPDATE")
+    again = _command(tally, 3, command_id="add-3")
+    assert again.replayed and again.value == first.value == {"total": 3}
+    assert TallyView.objects.get(pk=tally).total == 3

@@ -68,6 +68,20 @@ def test_command_id_applies_once_and_replays_the_outcome():
     assert CommandRecord.objects.get(pk="add-5").stream_id == t
 
 
+def test_a_command_that_reads_no_stream_is_looked_up_before_it_is_recorded():
+    """The lookup usually rides with the first stream read; without one it runs alone."""
+    runs = []
+
+    def command(session):
+        runs.append(1)
+        return {"run": len(runs)}
+
+    first = store.execute(command, command_type="Count", command_id="count-1")
+    again = store.execute(command, command_type="Count", command_id="count-1")
+    assert not first.replayed and again.replayed
+    assert again.value == first.value == {"run": 1}
+
+
 def test_command_id_reused_with_another_payload_is_a_conflict():
     t = open_tally()
     add(t, 5, command_id="cmd-1")
