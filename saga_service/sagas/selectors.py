@@ -2,8 +2,9 @@
 
 from django.utils import timezone
 
-from eventkit.rows import select_row, select_rows
+from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
 from sagas.models import SagaLease, SagaStepView, SagaView, step_action
+from sagas.repository import saga_id_for
 
 STEP_FIELDS = [
     "seq",
@@ -35,6 +36,10 @@ OUTCOME_FIELDS = [
 
 def saga_log(saga_id) -> list[dict]:
     """The seed's saga_log entries (step, action, status, error), plus ours."""
+    return _log(select_rows(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"]))
+
+
+def _log(steps: list[dict]) -> list[dict]:
     return [
         {
             "step": s["seq"],
@@ -48,18 +53,23 @@ def saga_log(saga_id) -> list[dict]:
             "finished_at": s["finished_at"].isoformat() if s["finished_at"] else None,
             "duration_ms": s["duration_ms"],
         }
-        for s in select_rows(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"])
+        for s in steps
     ]
 
 
 def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
     """The saga of ``saga_id`` (or of ``order_id``) as the API answers it, or None.
 
-    Every placed order is answered with it, so it is read in plain SQL."""
-    where = {"saga_id": saga_id} if saga_id else {"order_id": order_id}
-    saga = select_row(SagaView, OUTCOME_FIELDS, **where)
-    if saga is None:
+    Every placed order is answered with it, so it is read in plain SQL, the saga and its
+    steps in one round trip."""
+    saga_id = saga_id or saga_id_for(order_id)
+    sagas, steps = select_rows_together(
+        rows_query(SagaView, OUTCOME_FIELDS, saga_id=saga_id),
+        rows_query(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"]),
+    )
+    if not sagas:
         return None
+    saga = sagas[0]
     return {
         "order_id": str(saga["order_id"]),
         "saga_id": str(saga["saga_id"]),
@@ -74,7 +84,7 @@ def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
         "resumed": saga["resumptions"] > 0,
         "created_at": saga["created_at"].isoformat(),
         "finished_at": saga["finished_at"].isoformat() if saga["finished_at"] else None,
-        "saga_log": saga_log(saga["saga_id"]),
+        "saga_log": _log(steps),
     }
 
 
