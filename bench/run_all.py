@@ -1,7 +1,7 @@
 """The whole system on PostgreSQL in one command: one table, one JSON file.
 
     python3 bench/run_all.py                              # a fresh system of its own
-    python3 bench/run_all.py --orders 200 --rebuild-events 100000 1000000
+    python3 bench/run_all.py --orders 1000 --rebuild-events 100000 1000000   # the README's
     python3 bench/run_all.py --target running             # a running `manage_all.py up`
 
 Any ``python3`` will do: the script goes on in the project's venv (``.venv``, created and
