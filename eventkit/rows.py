@@ -126,11 +126,16 @@ def select_rows(
         return query.rows(cursor.fetchall())
 
 
-def select_rows_together(*queries: RowsQuery) -> list[list[dict[str, Any]]]:
-    """The rows of several :func:`rows_query` reads, sent in one round trip."""
-    with command_cursor() as cursor:
-        fetched = fetch_together(cursor, [(q.sql, q.params) for q in queries])
-    return [q.rows(rows) for q, rows in zip(queries, fetched, strict=True)]
+def select_rows_together(*queries: RowsQuery | None) -> list[list[dict[str, Any]]]:
+    """The rows of several :func:`rows_query` reads, sent in one round trip; a None query
+    (an empty ``IN`` list) has none and is not sent."""
+    sent = [q for q in queries if q is not None]
+    fetched = []
+    if sent:
+        with command_cursor() as cursor:
+            fetched = fetch_together(cursor, [(q.sql, q.params) for q in sent])
+    answers = iter(q.rows(rows) for q, rows in zip(sent, fetched, strict=True))
+    return [[] if q is None else next(answers) for q in queries]
 
 
 def rows_query(

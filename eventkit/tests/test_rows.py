@@ -8,7 +8,15 @@ import pytest
 from django.db import connection, models, transaction
 
 from eventkit.models import Event
-from eventkit.rows import _AS_IS, insert_row, select_row, select_rows, update_row
+from eventkit.rows import (
+    _AS_IS,
+    insert_row,
+    rows_query,
+    select_row,
+    select_rows,
+    select_rows_together,
+    update_row,
+)
 from eventkit.tests.helpers import add, open_tally
 from eventkit.tests.testapp.models import Keywords, TallyView
 
@@ -44,6 +52,23 @@ def test_select_rows_gives_what_values_gives_for_uuids_json_and_times():
     assert isinstance(row["stream_id"], uuid.UUID) and row["data"] == {"amount": 2, "note": ""}
     assert row["recorded_at"].tzinfo is not None
     assert select_row(Event, ["position"], stream_id=uuid.uuid4()) is None
+
+
+def test_reads_sent_together_give_what_each_gives_alone():
+    a, b = open_tally("a"), open_tally("b")
+    add(a, 2)
+    queries = [
+        rows_query(Event, EVENT_FIELDS, order_by=["position"], stream_id=a),
+        rows_query(Event, ["position"], stream_id=[]),  # nothing to send: no rows
+        rows_query(Event, ["event_type"], order_by=["position"], stream_id=[a, b]),
+    ]
+    assert queries[1] is None
+    assert select_rows_together(*queries) == [
+        select_rows(Event, EVENT_FIELDS, order_by=["position"], stream_id=a),
+        [],
+        select_rows(Event, ["event_type"], order_by=["position"], stream_id=[a, b]),
+    ]
+    assert select_rows_together(queries[1]) == [[]]
 
 
 def where_orm(where: dict) -> dict:
