@@ -3,8 +3,8 @@
 How a command runs (:func:`execute`)::
 
     BEGIN
-      answer from CommandRecord if this command id was seen before      (idempotency)
       SELECT ... FROM eventkit_stream WHERE stream_id = ? FOR UPDATE    (one writer per stream)
+      answer from CommandRecord if this command id was seen before      (idempotency)
         (these two reads go out together: one round trip)
       fold snapshot + newer events -> aggregate; the domain decides
       INSERT events into eventkit_pending_event; UPDATE stream version + snapshot
@@ -64,6 +64,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
     DEFAULT_DB_ALIAS,
+    DatabaseError,
     IntegrityError,
     OperationalError,
     connection,
@@ -123,9 +124,11 @@ class Session:
     def __init__(self, metadata: dict[str, Any], *, command_id: str | None = None):
         self.metadata = metadata
         self.recorded: list[Recorded] = []
-        # Not looked up in the command log yet: the first stream read takes the lookup
-        # along, one round trip for both (:meth:`check_command_is_new` if none does).
-        self._unchecked_command_id = command_id
+        # The command log is read once per command: with the first stream's lock, one round
+        # trip for both, or by check_command_is_new() if the command loads no stream.
+        self.command_id = command_id
+        self.looked_up = command_id is None
+        self.prior: tuple[str, str, Any] | None = None  # the record found, if any
 
     def load(
         self, aggregate_class: type[A], stream_id, *, lock: bool = True, cached: A | None = None
@@ -138,10 +141,11 @@ class Session:
         at its version it is returned as it is, and no event is read.
         """
         stream_id = uuid.UUID(str(stream_id))
-        command_id, self._unchecked_command_id = self._unchecked_command_id, None
-        prior, row = _select_stream(stream_id, lock=lock, command_id=command_id)
-        if prior is not None:
-            raise _AlreadyApplied(prior)
+        if self.looked_up:
+            row = _select_stream(stream_id, lock=lock)
+        else:
+            row, prior = _select_stream_and_command(stream_id, self.command_id, lock=lock)
+            self._found(prior)
         aggregate = aggregate_class(stream_id)
         if row is None:
             return aggregate
@@ -176,12 +180,17 @@ class Session:
         return aggregate
 
     def check_command_is_new(self) -> None:
-        """Look the command id up, unless a stream read already did; replayed if it is known."""
-        command_id, self._unchecked_command_id = self._unchecked_command_id, None
-        if command_id is not None:
-            prior = _select_command(command_id)
-            if prior is not None:
-                raise _AlreadyApplied(prior)
+        """:class:`_AlreadyApplied` if the command id is in the command log; read there
+        unless a stream's load already did."""
+        if not self.looked_up:
+            self._found(_select_command(self.command_id))
+        elif self.prior is not None:  # found before, and the command went on regardless
+            raise _AlreadyApplied(self.prior)
+
+    def _found(self, prior: tuple[str, str, Any] | None) -> None:
+        self.looked_up, self.prior = True, prior
+        if prior is not None:
+            raise _AlreadyApplied(prior)
 
     def save(self, aggregate: Aggregate) -> list[Recorded]:
         """Append the aggregate's new events and update the read models, in this transaction."""
@@ -237,22 +246,31 @@ EVENT_COLUMNS = (
 )
 
 
-def _select_stream(stream_id: uuid.UUID, *, lock: bool, command_id: str | None = None):
-    """The stream's row; with ``command_id``, first that command's record, in the same round
-    trip. Returns (the record's type, fingerprint and outcome, or None; the row or None)."""
+def _stream_query(stream_id: uuid.UUID, *, lock: bool) -> tuple[str, list]:
     sql = (
         "SELECT stream_type, version, snapshot, snapshot_version, snapshot_schema "
         "FROM eventkit_stream WHERE stream_id = %s"
     )
-    if lock:
-        sql = locking(sql)
-    stream = (sql, [db_value(Stream, "stream_id", stream_id)])
+    return locking(sql) if lock else sql, [db_value(Stream, "stream_id", stream_id)]
+
+
+def _select_stream(stream_id: uuid.UUID, *, lock: bool):
     with command_cursor() as cursor:
-        if command_id is None:
-            cursor.execute(*stream)
-            return None, cursor.fetchone()
-        commands, streams = fetch_together(cursor, [(SELECT_COMMAND, [command_id]), stream])
-    return _prior(commands), streams[0] if streams else None
+        cursor.execute(*_stream_query(stream_id, lock=lock))
+        return cursor.fetchone()
+
+
+def _select_stream_and_command(stream_id: uuid.UUID, command_id: str, *, lock: bool):
+    """The stream's row (or None) and the command's record (or None), in one round trip.
+
+    The lock comes first: a repeat of the command that waits for it while the first run
+    commits then finds the first run's record (each statement sees what was committed when
+    it started), instead of running again on the state the first run left."""
+    with command_cursor() as cursor:
+        streams, commands = fetch_together(
+            cursor, [_stream_query(stream_id, lock=lock), (SELECT_COMMAND, [command_id])]
+        )
+    return (streams[0] if streams else None), _prior(commands)
 
 
 def _select_events(stream_id: uuid.UUID, *, after_version: int) -> list[DomainEvent]:
@@ -405,8 +423,9 @@ def execute(
     same id with a different ``payload`` is a :class:`Conflict`. The id is looked up
     together with the first stream the command loads (one round trip), so ``command`` must
     do nothing but read and write this database before its first ``load``: on a repeat it
-    runs that far, and what it wrote is rolled back. ``metadata`` is added to the metadata
-    of every event the command appends.
+    runs that far, what it wrote is rolled back, and if it fails there the log is read
+    before the error is raised or retried. ``metadata`` is added to the metadata of every
+    event the command appends.
     """
     metadata = {
         **(metadata or {}),
@@ -421,6 +440,7 @@ def execute(
     attempts = setting("APPEND_ATTEMPTS")
     nested = connection.in_atomic_block  # the caller's transaction commits, not ours
     for attempt in range(1, attempts + 1):
+        session = None
         try:
             # batched: the command's writes go out together, with its next read or at the
             # end, instead of one round trip each (eventkit.batching)
@@ -445,6 +465,9 @@ def execute(
         except _AlreadyApplied as applied:
             return _replay(command_id, *applied.prior, command_type, request_fingerprint)
         except Exception as exc:
+            prior = _prior_of_failed(session)
+            if prior is not None:  # a repeat that failed before it knew it was one
+                return _replay(command_id, *prior, command_type, request_fingerprint)
             if not _is_transient(exc):
                 raise
             if attempt == attempts:
@@ -485,6 +508,20 @@ def _select_command(command_id: str) -> tuple[str, str, Any] | None:
         return _prior(cursor.fetchall())
 
 
+def _prior_of_failed(session: Session | None) -> tuple[str, str, Any] | None:
+    """The command's record, for a command that failed: the one its session found, or, if
+    it failed before its id was looked up (in what it did before its first load, or in a
+    command that loads no stream), the one in the log now. Its transaction is over."""
+    if session is None or session.command_id is None:
+        return None
+    if session.looked_up:
+        return session.prior
+    try:
+        return _select_command(session.command_id)
+    except DatabaseError:  # the connection itself failed: the original error says more
+        return None
+
+
 def _prior(rows) -> tuple[str, str, Any] | None:
     """A command record's type, fingerprint and outcome, from its SELECT_COMMAND rows."""
     if not rows:
@@ -495,7 +532,8 @@ def _prior(rows) -> tuple[str, str, Any] | None:
 
 class _AlreadyApplied(Exception):
     """The command's id is in the command log: it is answered from there, and the
-    transaction that found it rolls back."""
+    transaction that found it rolls back. Should a command catch it and go on, its session
+    remembers the record, and the command is answered from it all the same."""
 
     def __init__(self, prior: tuple[str, str, Any]):
         super().__init__("command already applied")

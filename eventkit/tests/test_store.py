@@ -1,6 +1,7 @@
 """Appending, loading, idempotency and the append-only guarantee, on the real database."""
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -9,8 +10,9 @@ from django.db import DatabaseError, connection, transaction
 from eventkit import store
 from eventkit.errors import ConcurrencyError, Conflict, Rejected
 from eventkit.models import AppendOnlyError, CommandRecord, Event, Stream
-from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.domain import Tally
+from eventkit.tests.testapp.models import Keywords
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +82,56 @@ def test_a_command_that_reads_no_stream_is_looked_up_before_it_is_recorded():
     again = store.execute(command, command_type="Count", command_id="count-1")
     assert not first.replayed and again.replayed
     assert again.value == first.value == {"run": 1}
+
+
+def test_a_repeat_that_fails_before_its_first_load_is_answered_from_the_log():
+    """The id is looked up with the first load; a repeat that fails before it (here on a key
+    its first run wrote) must still be answered, not retried into a ConcurrencyError."""
+    t, key = open_tally(), uuid.uuid4()
+
+    def command(session):
+        Keywords.objects.create(id=key, order=1)
+        tally = session.load(Tally, t)
+        tally.add(1)
+        session.save(tally)
+        return {"total": tally.total}
+
+    first = store.execute(command, command_type="KeyThenAdd", command_id="key-then-add")
+    again = store.execute(command, command_type="KeyThenAdd", command_id="key-then-add")
+    assert not first.replayed and again.replayed
+    assert again.value == first.value == {"total": 1}
+
+
+def test_a_repeat_of_a_command_that_loads_nothing_and_fails_is_answered_from_the_log():
+    key = uuid.uuid4()
+
+    def command(session):
+        Keywords.objects.create(id=key, order=2)
+        return {"key": str(key)}
+
+    first = store.execute(command, command_type="Key", command_id="key-only")
+    again = store.execute(command, command_type="Key", command_id="key-only")
+    assert again.replayed and again.value == first.value
+
+
+def test_a_command_that_catches_the_replay_is_answered_from_the_log_all_the_same():
+    t = open_tally()
+    runs = []
+
+    def careless(session):
+        runs.append(1)
+        try:
+            tally = session.load(Tally, t)
+            tally.add(1)
+            session.save(tally)
+        except Exception:
+            pass  # swallows the news that this is a repeat
+        return {"runs": len(runs)}
+
+    first = store.execute(careless, command_type="Careless", command_id="careless")
+    again = store.execute(careless, command_type="Careless", command_id="careless")
+    assert again.replayed and again.value == first.value == {"runs": 1}
+    assert Event.objects.filter(stream_id=t).count() == 2
 
 
 def test_command_id_reused_with_another_payload_is_a_conflict():
@@ -153,6 +205,7 @@ def test_database_trigger_rejects_update_and_delete(sql):
     assert Event.objects.get(stream_id=t).event_type == "TallyOpened"
 
 
+@threads_need_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_commands_on_one_stream_all_apply_exactly():
     """Twenty threads add 1 to one tally at once: every add lands, none is lost or doubled."""
@@ -230,3 +283,63 @@ def test_concurrent_repeats_of_one_command_id_apply_once():
     assert sum(not o.replayed for o in outcomes) == 1
     assert {o.value["total"] for o in outcomes} == {3}
     assert Event.objects.filter(stream_id=t).count() == 2
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="waits are seen in pg_locks")
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_waiting_for_the_stream_lock_is_answered_from_the_log():
+    """The repeat's lookup must see the first run's record once the lock is granted; had it
+    looked before waiting, it would run again on the state the first run left (60 + 60 is
+    over the tally's limit of 100, so the repeat would be refused instead of answered)."""
+    t = open_tally()
+    holding, release = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def first(session):
+        tally = session.load(Tally, t)
+        tally.add(60)
+        session.save(tally)
+        holding.set()
+        assert release.wait(10)
+        return {"total": tally.total}
+
+    def repeat(session):
+        tally = session.load(Tally, t)
+        tally.add(60)
+        session.save(tally)
+        return {"total": tally.total}
+
+    def run(name, command):
+        try:
+            outcomes[name] = store.execute(command, command_type="Add60", command_id="add-60")
+        except Exception as exc:
+            outcomes[name] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=("first", first))]
+    threads[0].start()
+    assert holding.wait(10)
+    threads.append(threading.Thread(target=run, args=("repeat", repeat)))
+    threads[1].start()
+    try:
+        wait_for_a_lock_wait()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert not outcomes["first"].replayed
+    assert outcomes["repeat"].replayed, outcomes["repeat"]
+    assert outcomes["repeat"].value == {"total": 60}
+
+
+def wait_for_a_lock_wait(seconds: float = 10) -> None:
+    """Until some backend waits for a row lock (the repeat, on the stream's row)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the repeat never waited for the stream's lock")
