@@ -2,8 +2,17 @@
 
 import uuid
 
+import pytest
+from django.db import connection
+
 from eventkit import store
 from eventkit.tests.testapp.domain import Tally
+
+# Django tests SQLite in memory with a shared cache, whose table locks fail a second thread
+# at once ("database table is locked") instead of making it wait as a file database would.
+threads_need_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite's shared-cache test database"
+)
 
 
 def open_tally(name="t", tally_id=None, **kw):

@@ -16,7 +16,7 @@ import redis
 from eventkit.consumer import Consumer, Source
 from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
-from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.models import RemoteTallyView
 from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE, remote_tallies
 from eventkit.wire import from_fields
@@ -179,6 +179,7 @@ def test_a_dead_workers_messages_are_claimed_by_another(pipeline):
     assert client.xpending(name, "testgroup")["pending"] == 0
 
 
+@threads_need_postgresql
 def test_two_competing_workers_over_1000_events_count_exactly(pipeline):
     _, _, relay, consumer = pipeline
     tallies = [open_tally(f"t{i}") for i in range(10)]
@@ -268,5 +269,6 @@ def test_a_batch_is_applied_without_a_savepoint_and_commits_with_its_checkpoint(
     sqls = [q["sql"] for q in queries.captured_queries]
     assert not [sql for sql in sqls if sql.upper().startswith("SAVEPOINT")]
     [checkpoint] = [sql for sql in sqls if "UPDATE eventkit_checkpoint" in sql]
-    assert checkpoint.rstrip().endswith("COMMIT")
+    if connection.vendor == "postgresql":  # SQLite runs one statement per call
+        assert checkpoint.rstrip().endswith("COMMIT")
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 5
