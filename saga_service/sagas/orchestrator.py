@@ -147,11 +147,13 @@ class Driver:
         else:
             give_up_at = saga.details.deadline_at
         attempts = 0
+        unanswered = False  # an attempt went unanswered: it may still land
         while True:
             attempts += 1
             reply = self._call(saga, step.step, step.compensating)
             if reply.kind != UNKNOWN or self.clock() >= give_up_at:
                 break
+            unanswered = True
             pause = min(self.policy.pause(attempts), max(0.0, give_up_at - self.clock()))
             logger.info(
                 "saga %s: %s attempt %d: %s; retrying in %.2fs",
@@ -165,13 +167,20 @@ class Driver:
             before_retry()
         if step.compensating and reply.kind == UNKNOWN:
             return None
-        message = reply.message
-        if reply.kind == UNKNOWN:
+        kind, message = reply.kind, reply.message
+        if kind == UNKNOWN:
             message = f"{message} (gave up after {attempts} attempts at the deadline)"
+        elif kind == REJECTED and unanswered and not step.compensating:
+            # The refusal answers this attempt only. An earlier one, sent with the same key,
+            # may still be on its way and apply when it lands (a reserve, once stock is
+            # back): the step's outcome is unknown, so its own compensation runs too, and
+            # fences it off (a release that finds nothing records a void).
+            kind = UNKNOWN
+            message = f"{message} (after {attempts} attempts, an earlier one unanswered)"
         elif attempts > 1:
             message = f"{message} (after {attempts} attempts)"
         return StepResult(
-            kind=reply.kind,
+            kind=kind,
             message=message,
             code=reply.code,
             attempts=attempts,

@@ -155,6 +155,17 @@ def test_an_unknown_reserve_at_the_deadline_is_compensated_including_itself():
     assert failed.kind == UNKNOWN and "deadline" in failed.error
 
 
+def test_a_refusal_after_an_unanswered_attempt_compensates_the_step_too():
+    """The unanswered reserve may still land (once stock is back) and hold stock for a
+    cancelled order; releasing it too fences it off."""
+    participants = ScriptedParticipants(ReserveInventory=[TIMEOUT, REFUSED])
+    saga, repository, *_ = run(participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls[-2:] == ["ReleaseInventory", "CancelOrder"]
+    failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
+    assert failed.kind == UNKNOWN and "an earlier one unanswered" in failed.error
+
+
 def test_an_unknown_confirm_is_settled_by_cancelling_first():
     participants = ScriptedParticipants(ConfirmOrder=[TIMEOUT])
     saga, *_ = run(participants, deadline_in=1.0)
