@@ -67,13 +67,17 @@ class CancelOrderApi(CommandApi):
         responses={200: OrderSerializer, **REFUSALS},
         parameters=[IDEMPOTENCY_PARAMETER],
         description="PENDING -> CANCELLED with a reason; again is a no-op; a confirmed order "
-        "is 409.",
+        "is 409. An order that was never created is 404, and its id is closed: a create "
+        "that arrives later is 409 order_closed (a create still in flight when a saga gave "
+        "up on it).",
     )
     def post(self, request, order_id):
         data = validated(CancelOrderInput, request.data or {})
         outcome = services.order_cancel(
             order_id=order_id, reason=data["reason"], command_id=command_id(request, data)
         )
+        if outcome.value is None:  # never created; its id is closed now (OrderVoided)
+            raise NotFound(f"no order {order_id}", order_id=str(order_id))
         return command_response(outcome)
 
 

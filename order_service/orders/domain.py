@@ -2,10 +2,17 @@
 
     PENDING --confirm--> CONFIRMED
     PENDING --cancel(reason)--> CANCELLED
+    (none)  --cancel(reason)--> VOIDED: never to be created
 
 Repeating a transition that already happened is a no-op (sagas retry); the transitions
 that would rewrite history (confirming a cancelled order, cancelling a confirmed one) are
 refused.
+
+A cancel for an order that does not exist closes its id. A saga whose CreateOrder went
+unanswered until its deadline compensates with CancelOrder; the create may still be on
+its way, and landing after the cancel it would leave a PENDING order that no saga will
+finish. A voided id refuses it instead (``order_closed``), as inventory's voided
+reservation refuses a late reserve.
 """
 
 from functools import singledispatchmethod
@@ -13,7 +20,7 @@ from functools import singledispatchmethod
 from eventkit.domain import Aggregate, DomainEvent, event
 from eventkit.errors import Conflict, NotFound, Rejected
 
-PENDING, CONFIRMED, CANCELLED = "PENDING", "CONFIRMED", "CANCELLED"
+PENDING, CONFIRMED, CANCELLED, VOIDED = "PENDING", "CONFIRMED", "CANCELLED", "VOIDED"
 
 
 @event("OrderCreated")
@@ -35,12 +42,23 @@ class OrderCancelled(DomainEvent):
     reason: str
 
 
+@event("OrderVoided")
+class OrderVoided(DomainEvent):
+    """A cancel came before the order was created: the id can no longer be created."""
+
+    reason: str
+
+
 class IllegalTransition(Rejected):
     code = "illegal_transition"
 
 
 class OrderMismatch(Conflict):
     code = "order_mismatch"
+
+
+class OrderClosed(Rejected):
+    code = "order_closed"
 
 
 class Order(Aggregate):
@@ -68,7 +86,15 @@ class Order(Aggregate):
     def _(self, event: OrderCancelled):
         self.status, self.cancel_reason = CANCELLED, event.reason
 
+    @apply.register
+    def _(self, event: OrderVoided):
+        self.status, self.cancel_reason = VOIDED, event.reason
+
     def create(self, details: OrderCreated) -> None:
+        if self.status == VOIDED:
+            raise OrderClosed(
+                f"order {self.id} was cancelled before it was created", order_id=str(self.id)
+            )
         if self.exists:
             if self.details != details:
                 raise OrderMismatch(
@@ -88,8 +114,10 @@ class Order(Aggregate):
         self.record(OrderConfirmed())
 
     def cancel(self, reason: str) -> None:
-        self._require_created()
-        if self.status == CANCELLED:
+        if not self.exists:
+            self.record(OrderVoided(reason=reason))
+            return
+        if self.status in (CANCELLED, VOIDED):
             return
         if self.status == CONFIRMED:
             raise IllegalTransition(
@@ -98,5 +126,5 @@ class Order(Aggregate):
         self.record(OrderCancelled(reason=reason))
 
     def _require_created(self) -> None:
-        if not self.exists:
+        if not self.exists or self.status == VOIDED:
             raise NotFound(f"no order {self.id}", order_id=str(self.id))

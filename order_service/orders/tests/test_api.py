@@ -87,6 +87,16 @@ def test_illegal_transitions_are_409(api):
         assert response.json()["code"] == "illegal_transition"
 
 
+def test_a_cancel_of_an_order_never_created_is_404_and_a_late_create_is_refused(api):
+    order_id = str(uuid.uuid4())
+    cancel = f"/commands/orders/{order_id}/cancel"
+    assert api.post(cancel, {"reason": "saga gave up"}, format="json").status_code == 404
+    assert api.post(cancel, {"reason": "saga gave up"}, format="json").status_code == 404
+    late = create(api, order_id=order_id)
+    assert late.status_code == 409 and late.json()["code"] == "order_closed"
+    assert api.get(f"/queries/orders/{order_id}").status_code == 404
+
+
 def test_unknown_order_is_404(api):
     missing = uuid.uuid4()
     assert api.post(f"/commands/orders/{missing}/confirm").status_code == 404

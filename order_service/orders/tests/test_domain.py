@@ -9,12 +9,15 @@ from orders.domain import (
     CANCELLED,
     CONFIRMED,
     PENDING,
+    VOIDED,
     IllegalTransition,
     Order,
     OrderCancelled,
+    OrderClosed,
     OrderConfirmed,
     OrderCreated,
     OrderMismatch,
+    OrderVoided,
 )
 
 DETAILS = OrderCreated("Yamada", str(uuid.uuid4()), "Laptop", 2, 240_000)
@@ -65,3 +68,17 @@ def test_transitions_that_rewrite_history_are_refused():
 def test_unknown_order():
     with pytest.raises(NotFound):
         Order(uuid.uuid4()).confirm()
+
+
+def test_a_cancel_before_the_create_closes_the_id_for_a_create_that_lands_late():
+    order = Order(uuid.uuid4())
+    order.cancel("CreateOrder went unanswered")
+    assert order.status == VOIDED
+    assert order.pending_events() == [OrderVoided("CreateOrder went unanswered")]
+    voided = Order.replay(order.id, order.pending_events())
+    voided.cancel("again")
+    assert voided.pending_events() == []
+    with pytest.raises(OrderClosed):
+        voided.create(DETAILS)
+    with pytest.raises(NotFound):
+        voided.confirm()
