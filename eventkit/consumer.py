@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from eventkit.batching import batched, command_cursor, commit_with_queue, send
+from eventkit.domain import UnknownEventType
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -373,7 +374,7 @@ class Consumer:
         for event in events:
             try:
                 decoded.append((event, event.recorded()))
-            except LookupError:
+            except UnknownEventType:
                 continue  # an event type this service does not consume
             except Exception as exc:
                 raise HandlerFailed(event, exc) from exc

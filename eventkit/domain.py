@@ -68,6 +68,13 @@ class DomainEvent:
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
 
 
+class UnknownEventType(LookupError):
+    """No event class of this process has the type: one its service does not consume.
+
+    Set apart from the other ways decoding fails (a missing upcaster, an upcaster that
+    fails), which a consumer must not take for "not mine" and skip."""
+
+
 def event(event_type: str, *, schema_version: int = 1, upcasters=None, tolerant: bool = False):
     """Class decorator: make a frozen dataclass event and register it under ``event_type``.
 
@@ -94,7 +101,7 @@ def event_class(event_type: str) -> type[DomainEvent]:
     try:
         return _EVENT_TYPES[event_type]
     except KeyError:
-        raise LookupError(f"unknown event type {event_type!r}") from None
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None
 
 
 def decode_event(event_type: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from eventkit.domain import UnknownEventType
 from eventkit.projections import Projection
 from eventkit.store import iter_recorded, lock_appends
 
@@ -140,7 +141,7 @@ def _remote(source: str, *, check: bool, batch_size: int):
                     continue  # the live consumer set it aside; so does the rebuild
                 try:
                     recorded.append(event.recorded())
-                except LookupError:
+                except UnknownEventType:
                     continue  # a type this service does not consume
             yield recorded
 

@@ -48,7 +48,8 @@ class WireEvent:
         )
 
     def recorded(self) -> Recorded:
-        """Decode with this process's event classes; LookupError if the type is unknown."""
+        """Decode with this process's event classes; UnknownEventType if it has none for
+        the type."""
         return Recorded(
             position=self.position,
             event_id=uuid.UUID(self.event_id),

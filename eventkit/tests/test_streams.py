@@ -9,17 +9,18 @@ pytest-django's live server.
 import os
 import threading
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
-from eventkit.consumer import Consumer, Source
+from eventkit.consumer import Consumer, HandlerFailed, Source
 from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
 from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.models import RemoteTallyView
 from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE, remote_tallies
-from eventkit.wire import from_fields
+from eventkit.wire import WireEvent, from_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -272,3 +273,30 @@ def test_a_batch_is_applied_without_a_savepoint_and_commits_with_its_checkpoint(
     if connection.vendor == "postgresql":  # SQLite runs one statement per call
         assert checkpoint.rstrip().endswith("COMMIT")
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 5
+
+
+def test_only_an_unknown_event_type_is_skipped_a_failing_decode_is_a_handler_failure(pipeline):
+    """An event this service does not consume is passed over; one it consumes but cannot
+    decode (here a schema version with no upcaster) must fail, to be retried and
+    dead-lettered, not be skipped as if it were someone else's."""
+    *_, consumer = pipeline
+
+    def wire(position, event_type, schema_version):
+        return WireEvent(
+            source=REMOTE_SOURCE,
+            position=position,
+            event_id=str(uuid.uuid4()),
+            stream_id=str(uuid.uuid4()),
+            stream_type="Tally",
+            version=1,
+            event_type=event_type,
+            schema_version=schema_version,
+            data={"amount": 1},
+            metadata={},
+            recorded_at=datetime.now(UTC).isoformat(),
+        )
+
+    worker = consumer()
+    worker._apply_all(REMOTE_SOURCE, [wire(1, "NotOurs", 1)], together=False)
+    with pytest.raises(HandlerFailed):
+        worker._apply_all(REMOTE_SOURCE, [wire(2, "TallyAdded", 0)], together=False)
