@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import threading
+import uuid
 from collections import defaultdict
 
 from channels.layers import get_channel_layer
@@ -48,7 +49,9 @@ SAGA_STATUS = {
 
 
 def order_group(order_id) -> str:
-    return f"order.{order_id}"
+    """The group of one order's sockets. The id is written the one way ``uuid`` writes it:
+    a socket may name its order in capitals, and its pushes must still find it."""
+    return f"order.{uuid.UUID(str(order_id))}"
 
 
 class _Loop:

@@ -192,3 +192,10 @@ def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
     assert services.product_terms(product) == ("Laptop", 120000)
     assert services.product_terms(product) == ("Laptop", 120000)
     assert calls == [f"/queries/products/{product}"]
+
+
+def test_an_orders_socket_group_is_the_same_however_its_id_is_written():
+    from gateway.push import order_group
+
+    order_id = uuid.uuid4()
+    assert order_group(str(order_id).upper()) == order_group(order_id) == f"order.{order_id}"
