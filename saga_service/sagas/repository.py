@@ -114,7 +114,14 @@ class SagaRepository:
             # stream first, then lease: the lock order of every saga transaction
             saga = session.load(PlaceOrderSaga, saga_id, cached=cached)
             cached = None  # a retried transaction reads the stream again
-            change(saga)
+            try:
+                change(saga)
+            except Exception:
+                # Our results may not fit the saga because another owner drove it on after
+                # our lease lapsed (a stalled process): that is a lost lease, not a crash.
+                if not self._extend_lease(saga_id):
+                    raise LeaseLost(f"saga {saga_id} was driven on by another owner") from None
+                raise
             session.save(saga)
             if not self._keep_lease(saga_id, finished=saga.finished):
                 owner = SagaLease.objects.filter(pk=saga_id).values_list("owner", flat=True)

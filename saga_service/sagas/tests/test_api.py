@@ -124,6 +124,14 @@ def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
         first.renew(saga.id)
     assert SagaView.objects.get(pk=saga.id).resumptions == 1
 
+    def results_that_no_longer_fit(saga):
+        raise RuntimeError("no step in progress")
+
+    with pytest.raises(LeaseLost):  # the stalled first owner: told, not crashed
+        first.record(saga.id, results_that_no_longer_fit)
+    with pytest.raises(RuntimeError):  # the owner's own mistake stays one
+        second.record(saga.id, results_that_no_longer_fit)
+
 
 def test_the_resumer_looks_only_at_sagas_whose_lease_lapsed():
     from sagas.selectors import abandoned_saga_ids
