@@ -148,6 +148,7 @@ class PlaceOrderSaga(Aggregate):
         self.compensations_left: tuple[str, ...] = ()
         self.last_seq = 0
         self.resumptions = 0
+        self.failure: tuple[str, str] | None = None  # the forward step that failed, and how
 
     @property
     def finished(self) -> bool:
@@ -185,6 +186,8 @@ class PlaceOrderSaga(Aggregate):
     @apply.register
     def _(self, event: StepFailed):
         self.current, self.last_seq = None, max(self.last_seq, event.seq)
+        if not event.compensating:
+            self.failure = (event.step, event.kind)
 
     @apply.register
     def _(self, event: CompensationStarted):
@@ -232,8 +235,15 @@ class PlaceOrderSaga(Aggregate):
             self._after_forward_step(current, result)
         elif result.ok:
             self._next_compensation()
-        elif current.step == "CancelOrder" and result.order_status == "CONFIRMED":
-            # Only an unknown ConfirmOrder leads here: the confirm had landed after all.
+        elif (
+            current.step == "CancelOrder"
+            and result.order_status == "CONFIRMED"
+            and self.failure == ("ConfirmOrder", UNKNOWN)
+        ):
+            # The confirm went unanswered and had landed after all: the saga succeeded, and
+            # its stock is still held (CancelOrder runs before ReleaseInventory here). After
+            # any other failure a confirmed order means someone else drove the saga on (a
+            # stalled owner whose lease lapsed): that is for an operator, below.
             self.record(SagaCompleted(message="the order was confirmed after all"))
         else:
             self.record(SagaFailed(reason=f"{current.step} was refused: {result.message}"))

@@ -184,6 +184,19 @@ def test_an_unknown_confirm_that_had_landed_completes_the_saga_and_keeps_the_sto
     assert "ReleaseInventory" not in participants.calls
 
 
+def test_a_confirmed_order_met_while_compensating_another_failure_is_for_an_operator():
+    """Only an unknown confirm may turn out to have landed. After an unknown reserve the
+    stock is released before the cancel; a confirmed order then (a stalled owner's late
+    confirm) is not a success."""
+    participants = ScriptedParticipants(
+        ReserveInventory=[TIMEOUT],
+        CancelOrder=[Reply(REJECTED, "confirmed", "illegal_transition", "CONFIRMED")],
+    )
+    saga, *_ = run(participants, deadline_in=1.0)
+    assert participants.calls[-2:] == ["ReleaseInventory", "CancelOrder"]
+    assert saga.status == FAILED and "CancelOrder was refused" in saga.reason
+
+
 def test_a_compensation_that_keeps_failing_is_left_started_for_the_resumer():
     participants = ScriptedParticipants(ReserveInventory=[REFUSED], CancelOrder=[TIMEOUT])
     saga, repository, driver, _ = run(participants, compensation_seconds=1.0)
