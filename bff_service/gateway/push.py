@@ -4,8 +4,9 @@
 hands each event to these handlers, which queue a message for the channel-layer group of
 all orders and for the group of that order; once the feed's poll has committed its batches
 (the order and the saga events it read together) the queue goes out as one ``push.batch``
-per group, and websocket consumers (``gateway.consumers``) send it to their clients as one
-frame: a JSON array of messages. A client's frame rate is therefore
+per group (every ``MAX_OUTBOX`` messages when a poll catches up on a backlog), and websocket
+consumers (``gateway.consumers``) send it to their clients as one frame: a JSON array of
+messages. A client's frame rate is therefore
 bounded by the feed's batching (``CONSUMER_LINGER_MS``), not by the order rate. A batch
 applied again after a crash is pushed again; a batch whose push fails (channel layer down) is
 logged and not retried. Either way a client that reconnects is sent the current state first,
@@ -69,6 +70,10 @@ class _Loop:
 
 _loop: _Loop | None = None
 _outbox: list[tuple[str, dict]] = []  # pushes of the batch being committed, in order
+# A poll that catches up on a backlog (the feed was down, or Redis came back empty) applies
+# it all before its end: its pushes go out in frames of at most this many messages instead
+# of one frame, and one list, as long as the backlog.
+MAX_OUTBOX = 500
 
 
 def push(order_id: str, message: dict) -> None:
@@ -78,7 +83,13 @@ def push(order_id: str, message: dict) -> None:
     once per poll of the feed (:func:`send_pushes`): one channel-layer message per group
     instead of two per event.
     """
-    transaction.on_commit(lambda: _outbox.append((order_id, message)))
+    transaction.on_commit(lambda: _queue(order_id, message))
+
+
+def _queue(order_id: str, message: dict) -> None:
+    _outbox.append((order_id, message))
+    if len(_outbox) >= MAX_OUTBOX:
+        send_pushes()
 
 
 @orders.after_commit

@@ -199,3 +199,27 @@ def test_an_orders_socket_group_is_the_same_however_its_id_is_written():
 
     order_id = uuid.uuid4()
     assert order_group(str(order_id).upper()) == order_group(order_id) == f"order.{order_id}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_catch_up_is_pushed_in_frames_of_bounded_size(monkeypatch):
+    from django.db import transaction
+
+    from gateway import push
+
+    frames = []
+
+    class Layer:
+        async def group_send(self, group, message):
+            frames.append((group, len(json.loads(message["frame"]))))
+
+    monkeypatch.setattr(push, "get_channel_layer", lambda: Layer())
+    order_id = str(uuid.uuid4())
+    pushes = 2 * push.MAX_OUTBOX + 5
+    for i in range(pushes):  # a poll catching up: one committed batch after another
+        with transaction.atomic():
+            push.push(order_id, {"type": "order.status", "n": i})
+    push.send_pushes()  # the poll's end
+    to_all = [size for group, size in frames if group == push.ALL_ORDERS]
+    assert sum(to_all) == pushes and max(to_all) <= push.MAX_OUTBOX
+    assert sum(size for group, size in frames if group == push.order_group(order_id)) == pushes
