@@ -284,6 +284,9 @@ class Consumer:
             )
             position, applied = self._commit_batch(source, upto, known, together=False)
         self._applied[source] = position
+        if self.attempts:  # events that failed before and have now been applied
+            for key in [k for k in self.attempts if k[0] == source and k[1] <= position]:
+                del self.attempts[key]
         if applied:
             self._unannounced.add(source)
         return applied

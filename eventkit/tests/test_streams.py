@@ -300,3 +300,18 @@ def test_only_an_unknown_event_type_is_skipped_a_failing_decode_is_a_handler_fai
     worker._apply_all(REMOTE_SOURCE, [wire(1, "NotOurs", 1)], together=False)
     with pytest.raises(HandlerFailed):
         worker._apply_all(REMOTE_SOURCE, [wire(2, "TallyAdded", 0)], together=False)
+
+
+def test_a_failure_that_later_applied_is_forgotten(pipeline):
+    """The count of an event's failed attempts goes once the event is applied; kept, it
+    would grow with every failure the worker ever recovered from."""
+    _, _, relay, consumer = pipeline
+    tally = open_tally()
+    add(tally, 1)
+    publish_all(relay)
+    worker = consumer()
+    worker.attempts[(REMOTE_SOURCE, 2)] = 1  # as if position 2 had failed once before
+    worker.attempts[("another-source", 2)] = 1
+    drain(worker)
+    assert totals() == {tally: (1, 1)}
+    assert dict(worker.attempts) == {("another-source", 2): 1}
