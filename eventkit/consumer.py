@@ -49,6 +49,9 @@ class Source:
     feed_url: str  # its base URL, for GET /events?after=
 
 
+DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
+
+
 class _BatchFailed(Exception):
     """A batch of events failed together; which one is to blame is not known yet."""
 
@@ -224,7 +227,7 @@ class Consumer:
                 logger.error(
                     "unreadable message %s on %s: %r; dropping it", message_id, stream, exc
                 )
-                self.client.xadd(self.dead_letter_stream, {**fields, "error": repr(exc)})
+                self._copy_dead_letter({**fields, "error": repr(exc)})
                 self.client.xack(stream, self.group, message_id)
                 continue
             if event.source not in self.sources:
@@ -426,11 +429,14 @@ class Consumer:
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
         )
         try:
-            self.client.xadd(
-                self.dead_letter_stream, {**event.to_fields(), "error": repr(failure.cause)}
-            )
+            self._copy_dead_letter({**event.to_fields(), "error": repr(failure.cause)})
         except redis.RedisError as exc:
             logger.warning("could not copy the dead letter to Redis: %s", exc)
+
+    def _copy_dead_letter(self, fields: dict) -> None:
+        """Redis's copy of a dead letter, for operators watching the stream; bounded, since
+        the table (or the log line, for an unreadable message) is the record."""
+        self.client.xadd(self.dead_letter_stream, fields, maxlen=DEAD_LETTER_MAXLEN)
 
     def catch_up(self) -> int:
         """Ask each source's feed whether we are behind, and apply what we missed."""
