@@ -10,7 +10,7 @@ status is idempotent to apply).
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from eventkit.errors import NotFound
 from gateway import services
@@ -78,3 +78,11 @@ class OrderConsumer(FeedConsumer):
         except NotFound:
             return {"type": "snapshot", "order": None}
         return {"type": "snapshot", "order": detail, "degraded": degraded}
+
+
+class UnknownPath(AsyncWebsocketConsumer):
+    """Any other websocket path: refused at the handshake (403), where the router alone
+    would fail the connection with a server error."""
+
+    async def connect(self):
+        await self.close()

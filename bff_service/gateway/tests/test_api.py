@@ -223,3 +223,23 @@ def test_a_long_catch_up_is_pushed_in_frames_of_bounded_size(monkeypatch):
     to_all = [size for group, size in frames if group == push.ALL_ORDERS]
     assert sum(to_all) == pushes and max(to_all) <= push.MAX_OUTBOX
     assert sum(size for group, size in frames if group == push.order_group(order_id)) == pushes
+
+
+def test_an_unknown_websocket_path_is_refused_at_the_handshake_not_failed():
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+    from channels.routing import URLRouter
+
+    from gateway.routing import websocket_urlpatterns
+
+    async def handshake(path):
+        scope = {"type": "websocket", "path": path, "headers": [], "subprotocols": []}
+        communicator = ApplicationCommunicator(URLRouter(websocket_urlpatterns), scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        answer = await communicator.receive_output(timeout=2)
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1006})
+        await communicator.wait(timeout=2)
+        return answer["type"]
+
+    for path in ("/ws/bogus/", "/ws/orders/nope/", f"/ws/orders/{uuid.uuid4()}/x/"):
+        assert async_to_sync(handshake)(path) == "websocket.close"
