@@ -44,7 +44,7 @@ def order_create(
         lambda order: order.create(details),
         command_type="CreateOrder",
         command_id=command_id,
-        payload=details.to_data(),
+        payload={"order_id": str(order_id), **details.to_data()},  # the id is the request too
     )
 
 
