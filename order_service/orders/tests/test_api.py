@@ -99,10 +99,16 @@ def test_a_cancel_of_an_order_never_created_is_404_and_a_late_create_is_refused(
 
 def test_a_key_reused_for_another_order_id_is_a_conflict(api):
     first = api.post(
-        "/commands/orders", body(order_id=str(uuid.uuid4())), format="json", HTTP_IDEMPOTENCY_KEY="k1"
+        "/commands/orders",
+        body(order_id=str(uuid.uuid4())),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
     )
     other = api.post(
-        "/commands/orders", body(order_id=str(uuid.uuid4())), format="json", HTTP_IDEMPOTENCY_KEY="k1"
+        "/commands/orders",
+        body(order_id=str(uuid.uuid4())),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
     )
     assert first.status_code == 201
     assert other.status_code == 409 and other.json()["code"] == "conflict"
