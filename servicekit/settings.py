@@ -131,7 +131,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
         **{name: env.str(name, default=url) for name, url in PEER_DEFAULTS.items()},
         "REST_FRAMEWORK": {
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["servicekit.parsers.BoundedJSONParser"],
             # Service APIs are called by peers, not browsers with a session; the admin
             # keeps its own login.
             "DEFAULT_AUTHENTICATION_CLASSES": [],

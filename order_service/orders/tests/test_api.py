@@ -114,6 +114,12 @@ def test_a_key_reused_for_another_order_id_is_a_conflict(api):
     assert other.status_code == 409 and other.json()["code"] == "conflict"
 
 
+def test_a_body_nested_too_deeply_is_a_400_not_a_500(api):
+    deep = "[" * 100_000 + "]" * 100_000  # 200 kB, inside the size limit
+    response = api.post("/commands/orders", deep, content_type="application/json")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]
+
+
 def test_unknown_order_is_404(api):
     missing = uuid.uuid4()
     assert api.post(f"/commands/orders/{missing}/confirm").status_code == 404
