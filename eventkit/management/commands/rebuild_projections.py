@@ -5,6 +5,7 @@ Rebuilds read models from the event table with the same handlers that keep them 
 from the live tables and exits 1 if there is any; it changes nothing.
 """
 
+import requests
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -38,6 +39,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not selected:
             raise CommandError("this service registers no projections")
+        stateless = [p for p in selected if not p.models]
+        for p in stateless:  # the BFF's websocket pushes: live only, nothing to fold into
+            self.stdout.write(f"{p.name}: owns no tables; nothing to rebuild")
+        selected = [p for p in selected if p.models]
+        if not selected:
+            return
         bar = tqdm(
             desc="check" if check else "rebuild",
             unit="ev",
@@ -48,13 +55,20 @@ class Command(BaseCommand):
         for source in sorted({p.source or "" for p in selected}):
             group = [p for p in selected if (p.source or "") == source]
             names = ", ".join(p.name for p in group)
-            report = rebuild(
-                group,
-                check=check,
-                batch_size=batch_size,
-                on_start=lambda last: bar.reset(total=last),
-                progress=bar.update,
-            )
+            try:
+                report = rebuild(
+                    group,
+                    check=check,
+                    batch_size=batch_size,
+                    on_start=lambda last: bar.reset(total=last),
+                    progress=bar.update,
+                )
+            except requests.RequestException as exc:
+                # another service's events are read from its feed, over HTTP
+                raise CommandError(
+                    f"{names}: folded from {source}'s event feed, which did not answer "
+                    f"({exc.__class__.__name__}: {exc}); start {source} and run this again"
+                ) from exc
             for drift in report.drift:
                 for line in drift.lines():
                     self.stdout.write(line)

@@ -320,3 +320,19 @@ def test_a_batch_large_enough_to_be_copied_folds_like_single_events(feed):
     analytics.clear()
     apply(*feed.log)  # one batch: the new facts are COPYed
     assert analytics.rows() == one_by_one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_with_the_order_service_down_says_so(settings):
+    """Marketing folds the order service's events from its feed: a rebuild while it is
+    stopped is a clear command error, not a traceback."""
+    from django.core.management import CommandError, call_command
+
+    sources = settings.EVENTKIT["CONSUMER"]["SOURCES"]
+    down = {"order-service": {**sources["order-service"], "url": "http://127.0.0.1:9"}}
+    settings.EVENTKIT = {
+        **settings.EVENTKIT,
+        "CONSUMER": {**settings.EVENTKIT["CONSUMER"], "SOURCES": down},
+    }
+    with pytest.raises(CommandError, match="order-service's event feed, which did not answer"):
+        call_command("rebuild_projections", "--no-progress")
