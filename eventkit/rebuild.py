@@ -13,7 +13,7 @@ read every table twice); run ``--check`` first to see what it would change.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from eventkit.domain import UnknownEventType
 from eventkit.projections import Projection
@@ -66,6 +66,24 @@ def compare(table: str, live: dict, folded: dict) -> Drift:
     return drift
 
 
+def _hold_off_writers(projections: Sequence[Projection]) -> None:
+    """Make commands that write these tables wait until the rebuild commits.
+
+    Taken before the appends' lock, in the order a command takes the two (its read-model
+    rows, then the position counter at its commit): a command caught between them finishes
+    first, where the other order deadlocked, and one that comes later waits at its first
+    write, where it used to find its row deleted under it (MissingRow, a 500). Readers are
+    not held: EXCLUSIVE lets plain reads through, so they see the old rows until the commit.
+    SQLite writers hold the whole database anyway."""
+    if connection.vendor != "postgresql":
+        return
+    tables = sorted({m._meta.db_table for p in projections for m in p.models})
+    if tables:
+        names = ", ".join(connection.ops.quote_name(t) for t in tables)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+
+
 def rebuild(
     projections: Sequence[Projection],
     *,
@@ -87,6 +105,7 @@ def rebuild(
     events = 0
     with transaction.atomic():
         if source is None:
+            _hold_off_writers(projections)
             last = lock_appends()
             batches = iter_recorded(until=last, batch_size=batch_size)
         else:

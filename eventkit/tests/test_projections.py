@@ -1,6 +1,7 @@
 """Read models: same-transaction updates, rebuild, and --check."""
 
 import io
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,7 +11,7 @@ from eventkit.errors import Rejected
 from eventkit.models import Event
 from eventkit.projections import registry
 from eventkit.rebuild import rebuild
-from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.models import TallyView
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +96,35 @@ def test_rebuild_folds_events_stored_under_an_old_schema():
     report = rebuild(local())
     assert report.clean
     assert TallyView.objects.get(pk=t).total == 2
+
+
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_commands_running_during_rebuilds_wait_for_them_and_all_apply():
+    """A rebuild empties and refills the read-model tables while holding back appends. A
+    command that writes those tables meanwhile must wait and then apply, not find its row
+    gone (MissingRow) or deadlock with the rebuild over the appends' lock."""
+    tallies = [open_tally(f"t{i}") for i in range(4)]
+    stop, failures, applied = threading.Event(), [], []
+
+    def keep_adding():
+        try:
+            while not stop.is_set():
+                for t in tallies:
+                    add(t, 0)
+                    applied.append(t)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=keep_adding)
+    writer.start()
+    try:
+        rebuilds = [rebuild(local()) for _ in range(15)]
+    finally:
+        stop.set()
+        writer.join(10)
+    assert failures == [] and applied
+    assert all(r.clean for r in rebuilds)
+    assert rebuild(local(), check=True).clean
