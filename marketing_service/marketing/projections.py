@@ -123,6 +123,9 @@ class _Book:
         self.pairs.create_if_missing(pair, customer_name=customer, product_id=product_id)
         self.pairs.add(pair, "orders", 1)
         self.pairs.change(pair, product_name=event.product_name)
+        # The pair's name may be the favourite's: read it again at the write, as a fold of
+        # all events at once would, whether or not any units moved.
+        self.favourites.add(customer)
         self.products.create_if_missing(product_id)
         self.products.add(product_id, "total_order_count", 1)
         self.products.change(product_id, product_name=event.product_name)
