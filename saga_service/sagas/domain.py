@@ -68,6 +68,7 @@ class StepSucceeded(DomainEvent):
     duration_ms: float
     message: str
     includes_start: bool = False  # no StepStarted was written for this step
+    ended_at: float | None = None  # when the step ended (epoch s); logs before: at the write
 
 
 @event("StepFailed")
@@ -80,6 +81,7 @@ class StepFailed(DomainEvent):
     error: str
     kind: str  # "rejected": it did not happen; "unknown": it may have
     includes_start: bool = False  # no StepStarted was written for this step
+    ended_at: float | None = None  # when the step ended (epoch s); logs before: at the write
 
 
 @event("CompensationStarted")
@@ -115,6 +117,7 @@ class StepResult:
     attempts: int = 1
     duration_ms: float = 0.0
     order_status: str = ""  # what the order service said the order's status was, if it did
+    ended_at: float | None = None  # the driver's clock when the answer came
 
     @property
     def ok(self) -> bool:
@@ -290,6 +293,7 @@ def _outcome_event(
         "attempts": result.attempts,
         "duration_ms": round(result.duration_ms, 2),
         "includes_start": includes_start,
+        "ended_at": result.ended_at,
     }
     if result.ok:
         return StepSucceeded(**common, message=result.message)

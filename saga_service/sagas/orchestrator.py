@@ -179,13 +179,15 @@ class Driver:
             message = f"{message} (after {attempts} attempts, an earlier one unanswered)"
         elif attempts > 1:
             message = f"{message} (after {attempts} attempts)"
+        ended = self.clock()
         return StepResult(
             kind=kind,
             message=message,
             code=reply.code,
             attempts=attempts,
-            duration_ms=(self.clock() - started) * 1000,
+            duration_ms=(ended - started) * 1000,
             order_status=reply.order_status,
+            ended_at=ended,
         )
 
     def _call(self, saga: PlaceOrderSaga, step: str, compensating: bool):

@@ -7,7 +7,7 @@ INSERT for its new rows and one UPDATE per changed row, in plain SQL: every orde
 to the saga log twice, and building ORM queries cost more than running them.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
@@ -118,15 +118,22 @@ def _new_step(step_rows: RowWrites, saga_id, event, *, started_at) -> None:
 
 
 def _step_ended(step_rows: RowWrites, saga_id, event, at, **columns) -> None:
+    # Steps that succeed wait for the saga's next write (ADR 0005): the write's time is not
+    # the step's. Outcomes say when the step ended; those written before say nothing, and
+    # the write's time stands in.
+    ended = at if event.ended_at is None else datetime.fromtimestamp(event.ended_at, UTC)
     if event.includes_start:
         # No StepStarted was written: the step began as long before as it took.
         _new_step(
-            step_rows, saga_id, event, started_at=at - timedelta(milliseconds=event.duration_ms)
+            step_rows,
+            saga_id,
+            event,
+            started_at=ended - timedelta(milliseconds=event.duration_ms),
         )
     step_rows.change(
         step_row_id(saga_id, event.seq),
         attempts=event.attempts,
         duration_ms=event.duration_ms,
-        finished_at=at,
+        finished_at=ended,
         **columns,
     )

@@ -5,6 +5,7 @@ case worth testing: the saga must give up at its deadline and keep its compensat
 pending, not crash. Cross-service behaviour is tested with live processes in tests/.
 """
 
+import itertools
 import socket
 import time
 import uuid
@@ -210,3 +211,31 @@ def test_steps_whose_start_was_not_written_are_in_the_saga_log():
         started, finished = (datetime.fromisoformat(entry[k]) for k in ("timestamp", "finished_at"))
         assert finished - started == timedelta(milliseconds=250)
     call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
+
+
+def test_a_saga_log_written_at_once_keeps_each_steps_own_times():
+    """A successful step waits for the saga's next write; its row still says when it began
+    and ended, so the log reads in the order the steps ran."""
+    from sagas.orchestrator import Driver, Reply, RetryPolicy
+    from sagas.selectors import saga_outcome
+
+    class Participants:
+        def call(self, step, saga, **kwargs):
+            time.sleep(0.02)  # each call takes a while, as a participant's would
+            return Reply("ok", f"{step} done")
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    driver = Driver(
+        repository=repository,
+        participants=Participants(),
+        policy=RetryPolicy(compensation_seconds=1),
+        faults_enabled=False,
+        unsaved_seconds=60,  # all three successes go out in the final write
+    )
+    driver.run(saga)
+    log = saga_outcome(saga_id=saga.id)["saga_log"]
+    assert [s["action"] for s in log] == ["CreateOrder", "ReserveInventory", "ConfirmOrder"]
+    for earlier, later in itertools.pairwise(log):
+        assert earlier["timestamp"] < later["timestamp"]
+        assert earlier["finished_at"] <= later["timestamp"]
