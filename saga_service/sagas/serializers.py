@@ -71,7 +71,16 @@ class SagaOutcomeSerializer(serializers.Serializer):
     saga_log = SagaStepSerializer(many=True)
 
 
+class _BlankAsNull(serializers.CharField):
+    """A reason the saga has not got is null, as in the saga's own answer."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class SagaSummarySerializer(serializers.ModelSerializer):
+    reason = _BlankAsNull(allow_null=True, read_only=True)
+
     class Meta:
         model = SagaView
         fields = [

@@ -101,6 +101,7 @@ def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_comp
     assert SagaLease.objects.get(saga_id=outcome["saga_id"]).expires_at.timestamp() <= time.time()
     listed = api.get("/sagas", {"status": "COMPENSATING"})
     assert listed["X-Total-Count"] == "1"
+    assert listed.json()[0]["reason"] == outcome["reason"]
     assert api.get(f"/sagas/{outcome['order_id']}").json()["saga_log"] == outcome["saga_log"]
 
 
@@ -239,3 +240,9 @@ def test_a_saga_log_written_at_once_keeps_each_steps_own_times():
     for earlier, later in itertools.pairwise(log):
         assert earlier["timestamp"] < later["timestamp"]
         assert earlier["finished_at"] <= later["timestamp"]
+
+
+def test_a_saga_without_a_reason_lists_it_as_null_as_its_answer_does(api):
+    SagaRepository(owner="me", lease_seconds=60).begin_or_join(details())
+    [listed] = api.get("/sagas").json()
+    assert listed["status"] == "RUNNING" and listed["reason"] is None
