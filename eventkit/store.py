@@ -55,7 +55,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -412,6 +412,7 @@ def execute(
     command_type: str,
     command_id: str | None = None,
     payload: Any = None,
+    earlier_payloads: Sequence[Any] = (),
     causation_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Outcome:
@@ -425,7 +426,9 @@ def execute(
     do nothing but read and write this database before its first ``load``: on a repeat it
     runs that far, what it wrote is rolled back, and if it fails there the log is read
     before the error is raised or retried. ``metadata`` is added to the metadata of every
-    event the command appends.
+    event the command appends. ``earlier_payloads`` are this request as an earlier version
+    of the command fingerprinted it: a repeat of a command recorded before its payload
+    changed is still answered, not refused, until the log has pruned those records.
     """
     metadata = {
         **(metadata or {}),
@@ -437,6 +440,7 @@ def execute(
     }
     metadata = {k: v for k, v in metadata.items() if v is not None}
     request_fingerprint = fingerprint(payload)
+    accepted = {request_fingerprint, *(fingerprint(p) for p in earlier_payloads)}
     attempts = setting("APPEND_ATTEMPTS")
     nested = connection.in_atomic_block  # the caller's transaction commits, not ours
     for attempt in range(1, attempts + 1):
@@ -463,11 +467,11 @@ def execute(
                     commit_with_queue()  # the last writes go out with COMMIT
             return Outcome(value=value, recorded=tuple(session.recorded))
         except _AlreadyApplied as applied:
-            return _replay(command_id, *applied.prior, command_type, request_fingerprint)
+            return _replay(command_id, *applied.prior, command_type, accepted)
         except Exception as exc:
             prior = _prior_of_failed(session)
             if prior is not None:  # a repeat that failed before it knew it was one
-                return _replay(command_id, *prior, command_type, request_fingerprint)
+                return _replay(command_id, *prior, command_type, accepted)
             if not _is_transient(exc):
                 raise
             if attempt == attempts:
@@ -486,9 +490,9 @@ def _replay(
     prior_fingerprint: str,
     prior_outcome: Any,
     command_type: str,
-    request_fingerprint: str,
+    accepted_fingerprints: set[str],
 ) -> Outcome:
-    if prior_type != command_type or prior_fingerprint != request_fingerprint:
+    if prior_type != command_type or prior_fingerprint not in accepted_fingerprints:
         raise Conflict(
             f"command id {command_id} was already used for a different request",
             command_id=command_id,

@@ -134,6 +134,23 @@ def test_a_command_that_catches_the_replay_is_answered_from_the_log_all_the_same
     assert Event.objects.filter(stream_id=t).count() == 2
 
 
+def test_a_repeat_recorded_under_an_earlier_payload_is_still_answered():
+    t = open_tally()
+    first = add(t, 5, command_id="add-old")  # fingerprinted as {"amount": 5}
+
+    def command(session):
+        raise AssertionError("a repeat must not run")
+
+    again = store.execute(
+        command,
+        command_type="AddToTally",
+        command_id="add-old",
+        payload={"amount": 5, "tally": str(t)},  # what the command now fingerprints
+        earlier_payloads=[{"amount": 5}],
+    )
+    assert again.replayed and again.value == first.value
+
+
 def test_command_id_reused_with_another_payload_is_a_conflict():
     t = open_tally()
     add(t, 5, command_id="cmd-1")

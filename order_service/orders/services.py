@@ -12,14 +12,16 @@ from orders import selectors
 from orders.domain import Order, OrderCreated
 
 
-def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, payload: dict):
+def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, **execute_options):
     def command(session: Session) -> dict:
         order = session.load(Order, order_id)
         decide(order)
         session.save(order)
         return selectors.order_answer(order_id=order_id)
 
-    return store.execute(command, command_type=command_type, command_id=command_id, payload=payload)
+    return store.execute(
+        command, command_type=command_type, command_id=command_id, **execute_options
+    )
 
 
 def order_create(
@@ -45,6 +47,9 @@ def order_create(
         command_type="CreateOrder",
         command_id=command_id,
         payload={"order_id": str(order_id), **details.to_data()},  # the id is the request too
+        # Records made before 2026-12-06 fingerprinted the details alone; they are pruned
+        # after COMMAND_RETENTION_DAYS, and this line can go with them.
+        earlier_payloads=[details.to_data()],
     )
 
 

@@ -114,6 +114,24 @@ def test_a_key_reused_for_another_order_id_is_a_conflict(api):
     assert other.status_code == 409 and other.json()["code"] == "conflict"
 
 
+def test_a_create_recorded_before_the_order_id_was_fingerprinted_is_still_replayed(api):
+    from eventkit.models import CommandRecord
+    from eventkit.store import fingerprint
+
+    order_id, key = str(uuid.uuid4()), "before-the-change"
+
+    def post():
+        request = body(order_id=order_id)
+        return api.post("/commands/orders", request, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    first = post()
+    # as the record of that create was fingerprinted: the order's details without its id
+    CommandRecord.objects.filter(pk=key).update(fingerprint=fingerprint(body()))
+    again = post()
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
 def test_a_body_nested_too_deeply_is_a_400_not_a_500(api):
     deep = "[" * 100_000 + "]" * 100_000  # 200 kB, inside the size limit
     response = api.post("/commands/orders", deep, content_type="application/json")
