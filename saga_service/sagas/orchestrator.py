@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 FAULT_MODES = ("fail", "timeout", "crash_after")
 
 
+# Refusals that say the id belongs to another request (other details): nothing of ours to
+# undo there, whatever became of an earlier attempt, and its compensation would undo theirs.
+SOMEONE_ELSES = frozenset({"order_mismatch", "reservation_mismatch"})
+
+
 @dataclass(frozen=True)
 class Reply:
     """One participant's answer: OK, REJECTED (did not happen) or UNKNOWN (may have)."""
@@ -99,6 +104,9 @@ class Driver:
         """
         unsaved: list[StepResult] = []
         written_at = self.clock()
+        # A resumed saga's step in flight was begun by the owner before us, whose call may
+        # be on its way still: a refusal now does not prove it did not happen.
+        inherited = saga.current.seq if saga.resumptions and saga.current else None
 
         def write() -> None:
             nonlocal saga, written_at
@@ -122,7 +130,7 @@ class Driver:
                 self.repository.renew(saga.id)
 
         while saga.current is not None and not saga.finished:
-            result = self.attempt(saga, before_retry)
+            result = self.attempt(saga, before_retry, inherited=saga.current.seq == inherited)
             if result is None:
                 logger.warning(
                     "saga %s: %s still failing; left for the resumer", saga.id, saga.current.step
@@ -138,8 +146,13 @@ class Driver:
             write()
         return saga
 
-    def attempt(self, saga: PlaceOrderSaga, before_retry: Callable[[], None]) -> StepResult | None:
-        """Call the current step until it answers for sure, or its time is up."""
+    def attempt(
+        self, saga: PlaceOrderSaga, before_retry: Callable[[], None], *, inherited: bool = False
+    ) -> StepResult | None:
+        """Call the current step until it answers for sure, or its time is up.
+
+        ``inherited``: the step was begun by an owner before us, so a call may be on its way
+        already, as after an attempt of ours that went unanswered."""
         step = saga.current
         started = self.clock()
         if step.compensating:
@@ -147,7 +160,7 @@ class Driver:
         else:
             give_up_at = saga.details.deadline_at
         attempts = 0
-        unanswered = False  # an attempt went unanswered: it may still land
+        unanswered = inherited  # an attempt went unanswered: it may still land
         while True:
             attempts += 1
             reply = self._call(saga, step.step, step.compensating)
@@ -170,7 +183,12 @@ class Driver:
         kind, message = reply.kind, reply.message
         if kind == UNKNOWN:
             message = f"{message} (gave up after {attempts} attempts at the deadline)"
-        elif kind == REJECTED and unanswered and not step.compensating:
+        elif (
+            kind == REJECTED
+            and unanswered
+            and not step.compensating
+            and reply.code not in SOMEONE_ELSES
+        ):
             # The refusal answers this attempt only. An earlier one, sent with the same key,
             # may still be on its way and apply when it lands (a reserve, once stock is
             # back): the step's outcome is unknown, so its own compensation runs too, and

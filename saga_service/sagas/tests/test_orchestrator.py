@@ -15,6 +15,7 @@ from sagas.domain import (
     PlaceOrderSaga,
     SagaCompleted,
     StepFailed,
+    StepResult,
     StepStarted,
     StepSucceeded,
 )
@@ -164,6 +165,43 @@ def test_a_refusal_after_an_unanswered_attempt_compensates_the_step_too():
     assert participants.calls[-2:] == ["ReleaseInventory", "CancelOrder"]
     failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
     assert failed.kind == UNKNOWN and "an earlier one unanswered" in failed.error
+
+
+def resumed_at(step_results, participants):
+    """A saga whose earlier owner wrote ``step_results`` and began the next step, then
+    stalled; taken over by the resumer."""
+    clock = FakeClock()
+    repository = MemoryRepository()
+    saga = repository.begin(details(None, 10.0, clock))
+    for result in step_results:
+        repository.record(saga.id, lambda s, r=result: s.record_result(r))
+    repository.record(saga.id, lambda s: s.resume("resumer"))
+    driver = Driver(
+        repository=repository,
+        participants=participants,
+        policy=RetryPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    return driver.run(repository.load(saga.id)), repository
+
+
+def test_a_refusal_of_a_step_begun_by_the_owner_before_is_compensated_as_unknown():
+    """The stalled owner's reserve may still land; the resumer's refused one proves nothing."""
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED])
+    saga, repository = resumed_at([StepResult(OK, "created")], participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls == ["ReserveInventory", "ReleaseInventory", "CancelOrder"]
+    failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
+    assert failed.kind == UNKNOWN
+
+
+def test_a_refusal_that_says_the_id_is_someone_elses_is_not_compensated():
+    mismatch = Reply(REJECTED, "other details", "order_mismatch")
+    participants = ScriptedParticipants(CreateOrder=[TIMEOUT, mismatch])
+    saga, *_ = run(participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls == ["CreateOrder", "CreateOrder"]  # no CancelOrder of theirs
 
 
 def test_an_unknown_confirm_is_settled_by_cancelling_first():
