@@ -21,9 +21,9 @@ class ProductView(models.Model):
     id = models.UUIDField(primary_key=True)
     product_name = models.CharField(max_length=200)
     price = models.BigIntegerField(help_text="yen")
-    quantity = models.IntegerField(default=0, help_text="units on hand")
-    reserved = models.IntegerField(default=0, help_text="units held for orders")
-    available = models.IntegerField(default=0, help_text="quantity - reserved")
+    quantity = models.BigIntegerField(default=0, help_text="units on hand")
+    reserved = models.BigIntegerField(default=0, help_text="units held for orders")
+    available = models.BigIntegerField(default=0, help_text="quantity - reserved")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

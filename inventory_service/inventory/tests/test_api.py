@@ -188,3 +188,12 @@ def test_rebuild_check_is_clean_after_traffic_and_catches_corruption(api, catalo
         call_command("rebuild_projections", "--check", "--no-progress", **quiet)
     call_command("rebuild_projections", "--no-progress", **quiet)
     assert ProductView.objects.get(pk=MONITOR).reserved == 6
+
+
+def test_stock_beyond_32_bits_is_counted_not_a_server_error(api, catalog):
+    """Restocks add up over a product's life; its counters must not overflow at 2**31."""
+    from inventory.services import stock_add
+
+    stock_add(product_id=MONITOR, quantity=2**31)
+    product = api.get(f"/queries/products/{MONITOR}").json()
+    assert product["quantity"] == 2**31 + 30 and product["available"] == 2**31 + 30
