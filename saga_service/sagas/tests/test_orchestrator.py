@@ -170,20 +170,12 @@ def test_a_refusal_after_an_unanswered_attempt_compensates_the_step_too():
 def resumed_at(step_results, participants):
     """A saga whose earlier owner wrote ``step_results`` and began the next step, then
     stalled; taken over by the resumer."""
-    clock = FakeClock()
-    repository = MemoryRepository()
-    saga = repository.begin(details(None, 10.0, clock))
+    saga, repository, clock = begun()
     for result in step_results:
         repository.record(saga.id, lambda s, r=result: s.record_result(r))
     repository.record(saga.id, lambda s: s.resume("resumer"))
-    driver = Driver(
-        repository=repository,
-        participants=participants,
-        policy=RetryPolicy(),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    return driver.run(repository.load(saga.id)), repository
+    drive(repository.load(saga.id), repository, clock, participants)
+    return repository.load(saga.id), repository
 
 
 def test_a_refusal_of_a_step_begun_by_the_owner_before_is_compensated_as_unknown():
