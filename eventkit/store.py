@@ -440,7 +440,8 @@ def execute(
     }
     metadata = {k: v for k, v in metadata.items() if v is not None}
     request_fingerprint = fingerprint(payload)
-    accepted = {request_fingerprint, *(fingerprint(p) for p in earlier_payloads)}
+    # what a replay compares with: this request, and (only then) as earlier versions saw it
+    accepted = (request_fingerprint, earlier_payloads)
     attempts = setting("APPEND_ATTEMPTS")
     nested = connection.in_atomic_block  # the caller's transaction commits, not ours
     for attempt in range(1, attempts + 1):
@@ -490,9 +491,13 @@ def _replay(
     prior_fingerprint: str,
     prior_outcome: Any,
     command_type: str,
-    accepted_fingerprints: set[str],
+    accepted: tuple[str, Sequence[Any]],
 ) -> Outcome:
-    if prior_type != command_type or prior_fingerprint not in accepted_fingerprints:
+    request_fingerprint, earlier_payloads = accepted
+    same_request = prior_fingerprint == request_fingerprint or any(
+        prior_fingerprint == fingerprint(p) for p in earlier_payloads
+    )
+    if prior_type != command_type or not same_request:
         raise Conflict(
             f"command id {command_id} was already used for a different request",
             command_id=command_id,
