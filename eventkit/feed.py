@@ -13,6 +13,7 @@ Both answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,10 +45,19 @@ class EventSerializer(serializers.ModelSerializer):
         ]
 
 
+class _Position(serializers.IntegerField):
+    """A position that may be left out, but not left blank.
+
+    DRF takes a blank query parameter for a missing one; for ``after`` that would answer a
+    reader who meant the feed (oldest first) with the log (newest first), so ``?after=``
+    is refused as the bad integer it is."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class FeedQuery(serializers.Serializer):
-    after = serializers.IntegerField(
-        required=False, min_value=0, help_text="feed mode: events after this"
-    )
+    after = _Position(required=False, min_value=0, help_text="feed mode: events after this")
     limit = serializers.IntegerField(
         required=False, min_value=1, default=100, help_text="page size (max 1000)"
     )
