@@ -57,7 +57,14 @@ def test_feed_filters_by_type(api):
 
 @pytest.mark.parametrize(
     "query",
-    [{"after": "-1"}, {"after": "x"}, {"after": ""}, {"limit": "0"}, {"offset": "-3"}, {"offset": str(2**63)}],
+    [
+        {"after": "-1"},
+        {"after": "x"},
+        {"after": ""},
+        {"limit": "0"},
+        {"offset": "-3"},
+        {"offset": str(2**63)},
+    ],
 )
 def test_bad_feed_parameters_are_400_with_json(api, query):
     response = api.get("/events", query)
