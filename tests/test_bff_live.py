@@ -126,6 +126,10 @@ def test_an_order_turns_confirmed_live_over_the_websocket(system):
         m["status"] for m in for_order(messages, body["order_id"]) if m["type"] == "order.status"
     ]
     assert statuses == ["PENDING", "CONFIRMED"]
+    # times are written alike everywhere: UTC with a Z
+    pushed = [m["at"] for m in for_order(messages, body["order_id"])]
+    logged = [s["timestamp"] for s in body["saga_log"]]
+    assert pushed and all(t.endswith("Z") for t in [*pushed, *logged, body["created_at"]])
 
 
 def test_a_short_stock_order_shows_cancelled_and_its_compensation_live(system):

@@ -26,6 +26,7 @@ from django.db import transaction
 from contracts import orders as order_events
 from contracts import sagas as saga_events
 from eventkit.projections import projection
+from servicekit.api import api_value
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def _common(recorded) -> dict:
     return {
         "event_type": recorded.event_type,
         "position": recorded.position,
-        "at": recorded.recorded_at.isoformat(),
+        "at": api_value(recorded.recorded_at),
     }
 
 

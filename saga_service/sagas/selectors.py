@@ -5,6 +5,7 @@ from django.utils import timezone
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
 from sagas.models import SagaLease, SagaStepView, SagaView, step_action
 from sagas.repository import saga_id_for
+from servicekit.api import api_value
 
 STEP_FIELDS = [
     "seq",
@@ -49,8 +50,8 @@ def _log(steps: list[dict]) -> list[dict]:
             "message": s["message"],
             "compensating": s["compensating"],
             "attempts": s["attempts"],
-            "timestamp": s["started_at"].isoformat(),
-            "finished_at": s["finished_at"].isoformat() if s["finished_at"] else None,
+            "timestamp": api_value(s["started_at"]),
+            "finished_at": api_value(s["finished_at"]),
             "duration_ms": s["duration_ms"],
         }
         for s in steps
@@ -82,8 +83,8 @@ def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
         "quantity": saga["quantity"],
         "total_price": saga["total_price"],
         "resumed": saga["resumptions"] > 0,
-        "created_at": saga["created_at"].isoformat(),
-        "finished_at": saga["finished_at"].isoformat() if saga["finished_at"] else None,
+        "created_at": api_value(saga["created_at"]),
+        "finished_at": api_value(saga["finished_at"]),
         "saga_log": _log(steps),
     }
 

@@ -246,3 +246,19 @@ def test_a_saga_without_a_reason_lists_it_as_null_as_its_answer_does(api):
     SagaRepository(owner="me", lease_seconds=60).begin_or_join(details())
     [listed] = api.get("/sagas").json()
     assert listed["status"] == "RUNNING" and listed["reason"] is None
+
+
+def test_a_sagas_answer_writes_its_times_as_its_list_and_the_other_services_do(api):
+    """ISO 8601 in UTC with a Z, whichever of the saga's endpoints answers."""
+    from sagas.domain import OK, StepResult
+    from sagas.selectors import saga_outcome
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "created")))
+    [listed] = api.get("/sagas").json()
+    outcome = saga_outcome(saga_id=saga.id)
+    assert outcome["created_at"] == listed["created_at"]
+    [created, reserving] = outcome["saga_log"]
+    times = [outcome["created_at"], created["timestamp"], created["finished_at"]]
+    assert all(t.endswith("Z") for t in [*times, reserving["timestamp"]])
