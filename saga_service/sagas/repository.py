@@ -4,6 +4,10 @@ Every change to a saga is one transaction that also checks and extends the calle
 A driver that lost its lease (it stalled past expiry and the resumer took over) is stopped
 at its next write by :class:`LeaseLost`, so two processes never record steps of one saga;
 at worst both have called a participant, and participant calls are idempotent.
+
+Leases are timed by the database's clock, the one clock every saga process shares: with
+each host's own, a host whose clock ran ahead would take leases still held, and one whose
+clock ran behind would write leases that look lapsed to everyone else.
 """
 
 import logging
@@ -14,11 +18,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from eventkit import store
-from eventkit.batching import command_cursor
-from eventkit.rows import db_value, insert_row
+from eventkit.batching import command_cursor, send
+from eventkit.rows import db_value
 from eventkit.store import Session
 from sagas.domain import PlaceOrderSaga, SagaStarted
 from sagas.models import SagaLease, SagaView
@@ -44,7 +48,8 @@ class SagaRepository:
         self._sagas: dict = {}  # saga id -> the saga as we last committed it
 
     def _lease_until(self):
-        return timezone.now() + timedelta(seconds=self.lease_seconds)
+        """The end of a lease taken or extended now, by the database's clock."""
+        return Now() + timedelta(seconds=self.lease_seconds)
 
     def begin_or_join(self, details: SagaStarted) -> tuple[PlaceOrderSaga, str]:
         """Start the saga for this order, or find the one that exists.
@@ -62,9 +67,7 @@ class SagaRepository:
             if not saga.exists:
                 saga.begin(details)
                 session.save(saga)
-                lease = {"saga_id": saga_id, "owner": self.owner, "expires_at": self._lease_until()}
-                with command_cursor() as cursor:
-                    insert_row(cursor, SagaLease, lease)
+                self._insert_lease(saga_id)
                 return STARTED
             saga.begin(details)  # same order again: no-op, other details: DetailsMismatch
             if saga.finished:
@@ -139,15 +142,21 @@ class SagaRepository:
 
     # Every step of every saga runs one of these two: plain SQL, not a queryset to compile.
 
+    def _insert_lease(self, saga_id) -> None:
+        with command_cursor() as cursor:
+            send(  # queued with the saga's events: nothing reads its result
+                cursor,
+                "INSERT INTO sagas_lease (saga_id, owner, expires_at) "
+                f"VALUES (%s, %s, {_lease_end_sql(cursor)})",
+                [db_value(SagaLease, "saga_id", saga_id), self.owner, self.lease_seconds],
+            )
+
     def _extend_lease(self, saga_id) -> bool:
         with command_cursor() as cursor:
             cursor.execute(
-                "UPDATE sagas_lease SET expires_at = %s WHERE saga_id = %s AND owner = %s",
-                [
-                    db_value(SagaLease, "expires_at", self._lease_until()),
-                    db_value(SagaLease, "saga_id", saga_id),
-                    self.owner,
-                ],
+                f"UPDATE sagas_lease SET expires_at = {_lease_end_sql(cursor)} "
+                "WHERE saga_id = %s AND owner = %s",
+                [self.lease_seconds, db_value(SagaLease, "saga_id", saga_id), self.owner],
             )
             return cursor.rowcount > 0
 
@@ -180,25 +189,30 @@ class SagaRepository:
 
     def release(self, saga_id) -> None:
         """Let the resumer take an unfinished saga at once instead of after expiry."""
-        SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(expires_at=timezone.now())
+        SagaLease.objects.filter(pk=saga_id, owner=self.owner).update(expires_at=Now())
 
     def load(self, saga_id) -> PlaceOrderSaga:
         with transaction.atomic():
             return Session({}).load(PlaceOrderSaga, saga_id, lock=False)
 
     def _take_lease(self, saga_id) -> bool:
-        now = timezone.now()
         taken = (
             SagaLease.objects.filter(pk=saga_id)
-            .filter(expires_at__lt=now)
+            .filter(expires_at__lt=Now())
             .update(owner=self.owner, expires_at=self._lease_until())
         )
         if not taken and not SagaLease.objects.filter(pk=saga_id).exists():
-            SagaLease.objects.create(
-                saga_id=saga_id, owner=self.owner, expires_at=self._lease_until()
-            )
+            self._insert_lease(saga_id)
             taken = 1
         return bool(taken)
+
+
+def _lease_end_sql(cursor) -> str:
+    """SQL for the database's clock plus a parameter's seconds, in the form this database
+    keeps times in (SQLite: the text Django writes, to the millisecond)."""
+    if cursor.db.vendor == "postgresql":
+        return "statement_timestamp() + %s * interval '1 second'"
+    return "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', %s || ' seconds')"
 
 
 SAGA_NAMESPACE = uuid.UUID("8d7f3c2a-6b1e-4f0d-9a5c-3e2b1d4c5f6a")

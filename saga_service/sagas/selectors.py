@@ -1,6 +1,6 @@
 """Reads of the saga read models, shaped as the API answers them."""
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
 from sagas.models import SagaLease, SagaStepView, SagaView, step_action
@@ -109,7 +109,7 @@ def abandoned_saga_ids(limit: int = 100) -> list:
     held. Whoever takes one over checks the lease again under the lock
     (``SagaRepository.take_over``): a lease renewed since this read wins."""
     unfinished = (SagaView.Status.RUNNING, SagaView.Status.COMPENSATING)
-    driven = SagaLease.objects.filter(expires_at__gte=timezone.now()).values("saga_id")
+    driven = SagaLease.objects.filter(expires_at__gte=Now()).values("saga_id")
     return list(
         SagaView.objects.filter(status__in=unfinished)
         .exclude(saga_id__in=driven)

@@ -135,6 +135,35 @@ def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
         second.record(saga.id, results_that_no_longer_fit)
 
 
+@pytest.mark.parametrize(
+    "skewed", ["the holder runs an hour behind", "the taker runs an hour ahead"]
+)
+def test_a_lease_held_is_held_whatever_the_hosts_clocks_say(skewed):
+    """Leases are timed by the database's clock: a host's own clock, an hour off, neither
+    makes a live lease look lapsed nor lets a resumer take it."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from sagas.selectors import abandoned_saga_ids
+
+    def on_a_clock(hours):
+        return mock.patch(
+            "django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=hours)
+        )
+
+    behind, ahead = (-1, 0) if "behind" in skewed else (0, 1)
+    holder = SagaRepository(owner="holder", lease_seconds=60)
+    with on_a_clock(behind):
+        saga, _ = holder.begin_or_join(details())
+        holder.renew(saga.id)
+    with on_a_clock(ahead):
+        assert saga.id not in abandoned_saga_ids()
+        assert SagaRepository(owner="taker", lease_seconds=60).take_over(saga.id) is None
+    assert SagaLease.objects.get(pk=saga.id).owner == "holder"
+
+
 def test_the_resumer_looks_only_at_sagas_whose_lease_lapsed():
     from sagas.selectors import abandoned_saga_ids
 
