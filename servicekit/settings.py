@@ -87,6 +87,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
             "django.contrib.staticfiles",
             "rest_framework",
             "drf_spectacular",
+            "drf_spectacular_sidecar",
             *apps,
         ],
         "MIDDLEWARE": [
@@ -144,6 +145,9 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
             "TITLE": title or service,
             "VERSION": "1.0.0",
             "SERVE_INCLUDE_SCHEMA": False,
+            # /api/docs/ works offline and behind a firewall: Swagger UI from our static files
+            "SWAGGER_UI_DIST": "SIDECAR",
+            "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         },
         "DATA_UPLOAD_MAX_MEMORY_SIZE": 256 * 1024,
         "LOGGING": logging_config(

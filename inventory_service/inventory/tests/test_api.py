@@ -175,6 +175,19 @@ def test_health_schema_and_docs(api):
     assert api.get("/api/docs/").status_code == 200
 
 
+def test_swagger_ui_is_served_by_the_service_not_a_cdn(api):
+    """/api/docs/ must work offline: every script, stylesheet and icon it loads is ours."""
+    import re
+
+    page = api.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and not [a for a in assets if not a.startswith("/static/")]
+    for asset in assets:
+        served = api.get(asset)
+        assert served.status_code == 200, asset
+        assert b"".join(served.streaming_content if served.streaming else [served.content])
+
+
 def test_rebuild_check_is_clean_after_traffic_and_catches_corruption(api, catalog, tmp_path):
     quiet = {"stdout": (tmp_path / "out").open("w"), "verbosity": 0}
     for _ in range(3):
