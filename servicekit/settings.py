@@ -125,7 +125,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
         "USE_TZ": True,
         "STATIC_URL": "static/",
         "STATIC_ROOT": static_root(env),
-        # Admin CSS without collectstatic on a local run; collectstatic in the image.
+        # The admin's and Swagger UI's files straight from the installed apps: no collectstatic.
         "WHITENOISE_USE_FINDERS": True,
         "REDIS_URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"),
         "SERVICE_TOKEN": env.str("SERVICE_TOKEN", default=""),
