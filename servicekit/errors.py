@@ -25,9 +25,15 @@ DOMAIN_STATUS = (
 )
 
 
+# A 503 is temporary: a peer or the database restarting. Saying when to come back lets a
+# client retry (with the same Idempotency-Key) instead of giving up or hammering.
+RETRY_AFTER = {"Retry-After": "2"}
+
+
 def domain_error_response(exc: DomainError) -> Response:
     code = next((s for cls, s in DOMAIN_STATUS if isinstance(exc, cls)), 400)
-    return Response({"detail": exc.message, "code": exc.code, **exc.details}, status=code)
+    body = {"detail": exc.message, "code": exc.code, **exc.details}
+    return Response(body, status=code, headers=RETRY_AFTER if code == 503 else None)
 
 
 def api_exception_handler(exc, context):
@@ -36,7 +42,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         body = {"detail": "The database is unavailable; retry later.", "code": "unavailable"}
-        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers and logs it

@@ -108,3 +108,13 @@ def test_a_loaded_worker_freezes_its_start_up_objects_after_importing_its_views(
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_to_come_back_to():
+    from django.db import OperationalError
+
+    from servicekit.errors import api_exception_handler
+
+    response = api_exception_handler(OperationalError("connection refused"), {})
+    assert response.status_code == 503 and response.data["code"] == "unavailable"
+    assert response["Retry-After"] == "2"

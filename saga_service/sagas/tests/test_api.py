@@ -76,6 +76,7 @@ def test_product_lookup_with_inventory_down_is_503(api, nobody_home):
     body = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
     response = api.post("/saga/place-order", body, format="json")
     assert response.status_code == 503 and response.json()["code"] == "inventory_unavailable"
+    assert response["Retry-After"] == "2"
 
 
 def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_compensate(
