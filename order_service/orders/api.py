@@ -1,7 +1,5 @@
 """The order service's HTTP API: one thin view per operation."""
 
-import uuid
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,14 +34,15 @@ class CreateOrderApi(CommandApi):
     )
     def post(self, request):
         data = validated(CreateOrderInput, request.data)
+        key = command_id(request, data)
         outcome = services.order_create(
-            order_id=data.get("order_id") or uuid.uuid4(),
+            order_id=data.get("order_id") or services.new_order_id(key),
             customer_name=data["customer_name"],
             product_id=data["product_id"],
             product_name=data["product_name"],
             quantity=data["quantity"],
             total_price=data["total_price"],
-            command_id=command_id(request, data),
+            command_id=key,
         )
         return command_response(outcome, created=bool(outcome.recorded))
 

@@ -4,12 +4,23 @@ Each returns a :class:`eventkit.store.Outcome` whose ``value`` is the order as t
 API shows it: the read-model row, which the same transaction has just brought up to date.
 """
 
+import uuid
 from uuid import UUID
 
 from eventkit import store
 from eventkit.store import Outcome, Session
 from orders import selectors
 from orders.domain import Order, OrderCreated
+
+# Ids of orders created under an idempotency key without an id of their own.
+KEYED_ORDERS = uuid.UUID("5b0e6d8e-2c1a-4f7b-9d3e-8a4c1f2e6b90")
+
+
+def new_order_id(command_id: str | None) -> UUID:
+    """The id of an order created without one: derived from its idempotency key if it has
+    one, so that a repeat of the request names the same order and is replayed (a fresh id
+    would make it another request, refused as a reuse of the key); else a new one."""
+    return uuid.uuid5(KEYED_ORDERS, command_id) if command_id else uuid.uuid4()
 
 
 def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, **execute_options):

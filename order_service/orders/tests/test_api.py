@@ -114,6 +114,23 @@ def test_a_key_reused_for_another_order_id_is_a_conflict(api):
     assert other.status_code == 409 and other.json()["code"] == "conflict"
 
 
+@pytest.mark.parametrize("keyed_by", ["header", "body"])
+def test_a_keyed_create_without_an_order_id_repeated_is_the_same_order(api, keyed_by):
+    """A client that lost the answer sends the same request again: it must get its order
+    (and learn its id), not a conflict with itself."""
+
+    def post():
+        if keyed_by == "header":
+            return api.post("/commands/orders", body(), format="json", HTTP_IDEMPOTENCY_KEY="k")
+        return api.post("/commands/orders", body(command_id="k"), format="json")
+
+    first, again = post(), post()
+    assert first.status_code == 201
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert OrderView.objects.count() == 1
+
+
 def test_a_create_recorded_before_the_order_id_was_fingerprinted_is_still_replayed(api):
     from eventkit.models import CommandRecord
     from eventkit.store import fingerprint
