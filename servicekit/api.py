@@ -14,6 +14,7 @@ from servicekit.fields import MAX_OFFSET
 from servicekit.permissions import ServiceTokenRequired
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
 
 
 class JsonAnswers(DefaultContentNegotiation):
@@ -62,7 +63,7 @@ class CommandInput(serializers.Serializer):
 
     command_id = serializers.CharField(
         required=False,
-        max_length=200,
+        max_length=MAX_KEY_LENGTH,
         help_text="Idempotency key: a repeat with the same id is answered, not re-applied. "
         "The Idempotency-Key header works too.",
     )
@@ -75,9 +76,20 @@ def validated(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
+def idempotency_key(request) -> str | None:
+    """The request's ``Idempotency-Key``. A key too long is refused, not cut: two keys alike
+    in their first 200 characters would be taken for one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key and len(key) > MAX_KEY_LENGTH:
+        raise serializers.ValidationError(
+            {IDEMPOTENCY_HEADER: [f"Ensure this has no more than {MAX_KEY_LENGTH} characters."]}
+        )
+    return key or None
+
+
 def command_id(request, data: dict) -> str | None:
-    key = data.get("command_id") or request.headers.get(IDEMPOTENCY_HEADER)
-    return key[:200] if key else None
+    """The command's idempotency key: ``command_id`` in its body, else the header."""
+    return data.get("command_id") or idempotency_key(request)
 
 
 def page(request) -> tuple[int, int]:

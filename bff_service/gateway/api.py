@@ -9,9 +9,14 @@ from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import get
 from gateway.serializers import DailyQuery, EventsQuery, OrderQuery, PlaceOrderInput
-from servicekit.api import IDEMPOTENCY_PARAMETER, PAGE_PARAMETERS, list_response, page, validated
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+from servicekit.api import (
+    IDEMPOTENCY_PARAMETER,
+    PAGE_PARAMETERS,
+    idempotency_key,
+    list_response,
+    page,
+    validated,
+)
 
 
 def passthrough(answer, *, paged: bool = False) -> Response:
@@ -73,12 +78,12 @@ class OrderListApi(APIView):
     )
     def post(self, request):
         data = validated(PlaceOrderInput, request.data)
-        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        key = idempotency_key(request)
         answer = services.place_order(
             customer_name=data["customer_name"],
             product_id=data["product_id"],
             quantity=data["quantity"],
-            idempotency_key=key[:200] if key else None,
+            idempotency_key=key,
             faults=data.get("faults"),
         )
         return passthrough(answer)

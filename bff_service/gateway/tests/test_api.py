@@ -55,6 +55,12 @@ def test_bad_order_bodies_are_400_json_before_any_call(api, body):
     assert response.json()["code"] == "invalid"
 
 
+def test_an_idempotency_key_too_long_is_400_before_any_call(api):
+    body = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
+    response = api.post("/api/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
 def test_broken_json_is_400(api):
     response = api.post("/api/orders", "{oops", content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "parse_error"

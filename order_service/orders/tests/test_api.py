@@ -131,6 +131,16 @@ def test_a_keyed_create_without_an_order_id_repeated_is_the_same_order(api, keye
     assert OrderView.objects.count() == 1
 
 
+def test_an_idempotency_key_too_long_is_refused_not_cut(api):
+    key = "k" * 200
+    first = api.post("/commands/orders", body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == 201
+    response = api.post(
+        "/commands/orders", body(), format="json", HTTP_IDEMPOTENCY_KEY=key + "-another"
+    )
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
 def test_a_create_recorded_before_the_order_id_was_fingerprinted_is_still_replayed(api):
     from eventkit.models import CommandRecord
     from eventkit.store import fingerprint
