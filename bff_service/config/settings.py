@@ -3,11 +3,18 @@
 from pathlib import Path
 
 import environ
+from redis.connection import parse_url
 
 from servicekit.settings import REPO_ROOT, configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
+
+
+def channel_prefix(redis_url: str) -> str:
+    """The channel layer's prefix for the Redis database ``redis_url`` names."""
+    return f"asgi-db{parse_url(redis_url).get('db', 0)}"
+
 
 shared = configure(
     service="bff",
@@ -25,10 +32,13 @@ MIDDLEWARE = [
 ASGI_APPLICATION = "config.asgi.application"
 # Pub/sub layer: a group message is published once and each BFF worker process fans it out
 # to its own websockets, instead of being copied into one Redis list per connected client.
+# Pub/sub channels belong to the whole Redis server, not to the database REDIS_URL names:
+# the prefix carries the database, so systems sharing a server through different
+# databases do not get each other's pushes.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [shared["REDIS_URL"]]},
+        "CONFIG": {"hosts": [shared["REDIS_URL"]], "prefix": channel_prefix(shared["REDIS_URL"])},
     }
 }
 
