@@ -114,4 +114,5 @@ class StreamEventsView(APIView):
     def get(self, request, aggregate_id):
         events = Event.objects.in_stream(aggregate_id)
         data = EventSerializer(events, many=True).data
-        return Response(data, headers={"X-Total-Count": str(len(data))})
+        headers = {"X-Total-Count": str(len(data)), "X-Last-Position": str(head_position())}
+        return Response(data, headers=headers)

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def test_event_shape_is_seed_compatible(api):
     t = open_tally("shape")
-    body = api.get(f"/events/{t}").json()
+    open_tally("another")
+    response = api.get(f"/events/{t}")
+    assert response["X-Total-Count"] == "1"
+    assert response["X-Last-Position"] == api.get("/events")["X-Last-Position"]
+    body = response.json()
     assert len(body) == 1
     event = body[0]
     for key in (
