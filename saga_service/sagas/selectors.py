@@ -83,6 +83,7 @@ def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
         "quantity": saga["quantity"],
         "total_price": saga["total_price"],
         "resumed": saga["resumptions"] > 0,
+        "resumptions": saga["resumptions"],
         "created_at": api_value(saga["created_at"]),
         "finished_at": api_value(saga["finished_at"]),
         "saga_log": _log(steps),

@@ -66,6 +66,7 @@ class SagaOutcomeSerializer(serializers.Serializer):
     quantity = serializers.IntegerField()
     total_price = serializers.IntegerField()
     resumed = serializers.BooleanField()
+    resumptions = serializers.IntegerField(help_text="times another process took it over")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     saga_log = SagaStepSerializer(many=True)

@@ -112,6 +112,8 @@ def test_unknown_saga_is_404_and_bad_filters_are_400(api):
 
 
 def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
+    from sagas.selectors import saga_outcome
+
     first = SagaRepository(owner="first", lease_seconds=60)
     second = SagaRepository(owner="second", lease_seconds=60)
     d = details()
@@ -123,6 +125,7 @@ def test_a_saga_is_driven_by_one_owner_until_its_lease_lapses():
     SagaLease.objects.filter(pk=saga.id).update(expires_at="2000-01-01T00:00Z")
     resumed, standing = second.begin_or_join(d)
     assert standing == RESUMED and resumed.resumptions == 1
+    assert saga_outcome(saga_id=saga.id)["resumptions"] == 1
     with pytest.raises(LeaseLost):
         first.renew(saga.id)
     assert SagaView.objects.get(pk=saga.id).resumptions == 1
