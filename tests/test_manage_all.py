@@ -134,6 +134,16 @@ def test_port_offset_moves_ports_and_peer_urls(tmp_path):
     assert argv[argv.index("--workers") + 1] == "2"
 
 
+def test_with_a_port_offset_websockets_are_allowed_from_the_moved_ui_and_the_dev_server(tmp_path):
+    env = ma.service_env(ma.find_service("bff"), offset=100, var_dir=tmp_path, environ={})
+    assert set(env["WS_ALLOWED_ORIGINS"].split(",")) == {
+        "http://127.0.0.1:8100",
+        "http://localhost:8100",
+        "http://127.0.0.1:3000",
+        "http://localhost:3000",
+    }
+
+
 def test_commands_run_from_the_venv(tmp_path):
     argv = ma.render_argv(ma.manage("migrate"), port=1, workers=1, venv_bin=tmp_path / "bin")
     assert argv == [str(tmp_path / "bin" / "python"), "manage.py", "migrate"]
