@@ -308,7 +308,7 @@ export function errorMessage(error: unknown): string {
     if (error.status === 503) return `${error.message} (a service is unavailable; retry shortly)`;
     return error.message;
   }
-  if (error instanceof TypeError) return 'The BFF cannot be reached. Is it running on port 8000?';
+  if (error instanceof TypeError) return 'The BFF cannot be reached. Is it running?';
   if (error instanceof Error) return error.message;
   return 'Something went wrong.';
 }

@@ -1,4 +1,4 @@
-import { screen, within } from '@testing-library/react';
+import { fireEvent, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE } from '../test/fixtures';
@@ -180,5 +180,63 @@ describe('placing an order', () => {
     const banner = await screen.findByText('Order confirmed');
     expect(banner.closest('.notice')).toHaveTextContent('Order confirmed: 1 x Wireless Mouse');
     expect(within(screen.getByRole('list', { name: 'Saga log' })).getAllByRole('listitem')).toHaveLength(3);
+  });
+
+  it('sends an order whose outcome is unknown again with the same key, and only that order', async () => {
+    let answer = json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503);
+    const { user, fetch } = await setup(() => answer);
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice');
+    expect(notice).toHaveTextContent('saga-service did not answer');
+    expect(notice).toHaveTextContent('placed at most once');
+    expect(screen.queryByText('Order not placed')).not.toBeInTheDocument();
+
+    answer = json({
+      order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a',
+      success: true,
+      status: 'COMPLETED',
+      message: 'Order confirmed: 1 x Laptop',
+      saga_log: [],
+    });
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    // answered: the next submit is a new order
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
+    expect(keys).toHaveLength(3);
+    expect(keys[1]).toEqual(keys[0]);
+    expect(keys[2]).not.toEqual(keys[0]);
+  });
+
+  it('sends a changed order with a new key after an unknown outcome', async () => {
+    const { user, fetch } = await setup(() => json({ detail: 'boom', code: 'server_error' }, 500));
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    await user.clear(screen.getByLabelText('Quantity'));
+    await user.type(screen.getByLabelText('Quantity'), '2');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    const posts = fetch.callsTo('POST', '/api/orders');
+    expect(posts).toHaveLength(2);
+    expect(posts[1].headers.get('Idempotency-Key')).not.toEqual(posts[0].headers.get('Idempotency-Key'));
+  });
+
+  it('places one order when the form is submitted twice before it re-renders', async () => {
+    const { user, fetch } = await setup(() =>
+      json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    const form = screen.getByRole('form', { name: 'Place an order' });
+    fireEvent.submit(form);
+    fireEvent.submit(form);
+    await screen.findByText('Order confirmed');
+    expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
   });
 });

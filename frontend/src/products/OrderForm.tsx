@@ -37,6 +37,11 @@ interface Submission {
   key: string;
 }
 
+/** No answer, or a 5xx: the order may have been placed, or may still be. */
+export function outcomeUnknown(error: unknown): boolean {
+  return error instanceof TypeError || (error instanceof ApiError && error.status >= 500);
+}
+
 const FIELD_IDS: Record<OrderField, string> = {
   customer_name: 'order-customer',
   product_id: 'order-product',
@@ -51,13 +56,23 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const [faults, setFaults] = useState<Faults>({});
   const [submitted, setSubmitted] = useState(false);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
+  // The attempt whose outcome is unknown: sending the same order again reuses its key, so
+  // the BFF answers with that order instead of placing a second one.
+  const unanswered = useRef<{ sent: string; key: string } | null>(null);
+  // Set at once on submit, before React re-renders the button as disabled.
+  const sending = useRef(false);
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
     mutationFn: ({ input, key }) => api.placeOrder(input, key),
-    onError: (error) => {
+    onSuccess: () => {
+      unanswered.current = null;
+    },
+    onError: (error, { input, key }) => {
+      unanswered.current = outcomeUnknown(error) ? { sent: JSON.stringify(input), key } : null;
       if (error instanceof ApiError) setServerErrors(serverFieldErrors(error.fieldErrors));
     },
     onSettled: () => {
+      sending.current = false;
       void queryClient.invalidateQueries({ queryKey: queryKeys.products });
       void queryClient.invalidateQueries({ queryKey: queryKeys.ordersAll });
     },
@@ -72,6 +87,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
+    if (sending.current) return;
     setSubmitted(true);
     setServerErrors({});
     const errors = validateOrder(values);
@@ -86,7 +102,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       quantity: Number(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
-    mutation.mutate({ input, key: newIdempotencyKey() });
+    const sent = JSON.stringify(input);
+    const key = unanswered.current?.sent === sent ? unanswered.current.key : newIdempotencyKey();
+    sending.current = true;
+    mutation.mutate({ input, key });
   };
 
   const product = products.find((p) => p.id === productId);
@@ -94,6 +113,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const validQty = Number.isInteger(qty) && qty >= 1 && qty <= MAX_QUANTITY;
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
+  const unknown = outcomeUnknown(error);
 
   const describedBy = (field: OrderField, hint?: string) =>
     [hint, errorFor(field) ? `${FIELD_IDS[field]}-error` : null].filter(Boolean).join(' ') ||
@@ -197,7 +217,16 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
         </div>
       </form>
 
-      {error ? (
+      {error && unknown ? (
+        <Notice tone="warning" title="Order outcome unknown">
+          <p>{errorMessage(error)}</p>
+          <p>
+            The order may have been placed. Place it again with the same details: it is sent with
+            the same key, so it is placed at most once, and you get its result.
+          </p>
+        </Notice>
+      ) : null}
+      {error && !unknown ? (
         <Notice tone="danger" title="Order not placed">
           <p>{errorMessage(error)}</p>
           {faultsRefused ? <p>Set every fault to “none” to place the order normally.</p> : null}
