@@ -1,9 +1,10 @@
 import { QueryClient } from '@tanstack/react-query';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { Order, Page } from './api';
-import { applyOrderStatus, nextStatus } from './liveSync';
+import { applyOrderStatus, createLiveSync, nextStatus } from './liveSync';
 import { queryKeys } from './queryKeys';
+import { SagaStore } from './sagaStore';
 import { order } from './test/fixtures';
 
 describe('nextStatus', () => {
@@ -45,5 +46,40 @@ describe('applyOrderStatus', () => {
 
     expect(client.getQueryData<Page<Order>>(queryKeys.orders(2, 2))?.items[0].status).toBe('CANCELLED');
     expect(client.getQueryData<Order>(queryKeys.order('c'))?.cancel_reason).toBe('out of stock');
+  });
+});
+
+describe('createLiveSync', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+  const at = '2026-11-25T11:00:00Z';
+
+  it('reads the order lists again after status pushes, so a fetch that was under way cannot undo one', () => {
+    const client = new QueryClient();
+    const key = queryKeys.orders(20, 0);
+    client.setQueryData(key, { items: [order('a')], total: 1, degraded: [] });
+    const live = createLiveSync(client, new SagaStore(), { waitMs: 100, maxWaitMs: 500 });
+    live.handle({ type: 'order.status', event_type: 'OrderConfirmed', position: 2, at, order_id: 'a', status: 'CONFIRMED' });
+    expect(client.getQueryData<Page<Order>>(key)?.items[0].status).toBe('CONFIRMED');
+    // the page a fetch read before the push lands after it
+    client.setQueryData(key, { items: [order('a')], total: 1, degraded: [] });
+    expect(client.getQueryState(key)?.isInvalidated).toBe(false);
+    vi.advanceTimersByTime(100);
+    expect(client.getQueryState(key)?.isInvalidated).toBe(true);
+    live.dispose();
+  });
+
+  it('reads stock again when a saga finishes: its compensation released stock after the cancel', () => {
+    const client = new QueryClient();
+    client.setQueryData(queryKeys.products, []);
+    const live = createLiveSync(client, new SagaStore(), { waitMs: 100, maxWaitMs: 500 });
+    const saga = { type: 'saga.status' as const, event_type: 'SagaResumed', at, order_id: 'a', saga_id: 's', resumed: false, reason: null };
+    live.handle({ ...saga, position: 3, status: 'COMPENSATING' });
+    vi.advanceTimersByTime(100);
+    expect(client.getQueryState(queryKeys.products)?.isInvalidated).toBe(false);
+    live.handle({ ...saga, event_type: 'SagaCompensated', position: 5, status: 'COMPENSATED' });
+    vi.advanceTimersByTime(100);
+    expect(client.getQueryState(queryKeys.products)?.isInvalidated).toBe(true);
+    live.dispose();
   });
 });

@@ -147,6 +147,13 @@ export function createLiveSync(
     lateMs,
     lateMs * 2,
   );
+  // A list fetch under way when a push came can land after it with what it read before,
+  // undoing the push in the cache: once the pushes settle, the lists are read again.
+  const refreshOrderLists = debounce(
+    () => void client.invalidateQueries({ queryKey: [...queryKeys.ordersAll, 'list'] }),
+    waitMs,
+    maxWaitMs,
+  );
   const refreshOrders = debounce(
     () => {
       const ids = [...staleOrders];
@@ -169,6 +176,7 @@ export function createLiveSync(
         applyOrderStatus(client, message);
         staleOrders.add(message.order_id);
         refreshOrders();
+        refreshOrderLists();
         refreshReadModels();
         refreshMarketingLate();
         refreshEvents();
@@ -183,6 +191,9 @@ export function createLiveSync(
           staleOrders.add(message.order_id);
           refreshOrders();
         }
+        // A compensation releases stock after the order's cancel was pushed, and the BFF
+        // pushes nothing of inventory's: the saga's end is when stock has settled.
+        if (isSagaFinished(message.status)) refreshReadModels();
         refreshEvents();
         break;
       default:
@@ -197,6 +208,7 @@ export function createLiveSync(
       refreshReadModels.cancel();
       refreshMarketingLate.cancel();
       refreshOrders.cancel();
+      refreshOrderLists.cancel();
     },
   };
 }
