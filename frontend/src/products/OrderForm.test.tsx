@@ -239,4 +239,43 @@ describe('placing an order', () => {
     await screen.findByText('Order confirmed');
     expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
   });
+
+  it('follows an order answered while its saga was still running until the saga ends', async () => {
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    const { user, last } = await setup(() =>
+      json(
+        {
+          order_id: orderId,
+          saga_id: 's',
+          success: false,
+          status: 'COMPENSATING',
+          reason: 'inventory-service did not answer',
+          saga_log: [{ step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null, duration_ms: 5 }],
+        },
+        202,
+      ),
+    );
+    last().open();
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(await screen.findByText('Order still being processed')).toBeInTheDocument();
+
+    const at = '2026-11-25T10:00:09Z';
+    last().receive({
+      type: 'saga.step', order_id: orderId, saga_id: 's', step: 3, action: 'CancelOrder (COMPENSATING)',
+      compensating: true, status: 'COMPLETED', message: 'cancelled', error: null, duration_ms: 4,
+      attempts: 1, event_type: 'StepSucceeded', position: 20, at,
+    });
+    last().receive({
+      type: 'saga.status', order_id: orderId, saga_id: 's', status: 'COMPENSATED', resumed: true,
+      reason: 'inventory-service did not answer', event_type: 'SagaCompensated', position: 21, at,
+    });
+    const banner = (await screen.findByText('Order cancelled')).closest('.notice');
+    expect(banner).toHaveTextContent('inventory-service did not answer');
+    expect(screen.queryByText('Order still being processed')).not.toBeInTheDocument();
+    const log = screen.getByRole('list', { name: 'Saga log' });
+    expect(within(log).getAllByRole('listitem')).toHaveLength(2);
+    expect(within(log).getByText('CancelOrder (COMPENSATING)')).toBeInTheDocument();
+  });
 });

@@ -1,43 +1,54 @@
-import type { PlaceOrderAnswer } from '../api';
+import type { PlaceOrderAnswer, SagaStatus } from '../api';
 import { Notice } from '../components/Notice';
 import { StatusBadge } from '../components/StatusBadge';
 import { StepList } from '../components/StepList';
 import { shortId, yen } from '../format';
+import { useLiveSagas } from '../LiveContext';
+import { mergeSagaStatus, mergeSteps } from '../sagaStore';
 
 interface Props {
   result: PlaceOrderAnswer;
 }
 
-function outcome(result: PlaceOrderAnswer) {
-  if (result.success) return { tone: 'success', title: 'Order confirmed' } as const;
-  if (result.httpStatus === 202 || result.status === 'RUNNING' || result.status === 'COMPENSATING')
+function outcome(status: SagaStatus | null, result: PlaceOrderAnswer) {
+  if (status === 'COMPLETED' || (!status && result.success))
+    return { tone: 'success', title: 'Order confirmed' } as const;
+  if (status === 'RUNNING' || status === 'COMPENSATING' || (!status && result.httpStatus === 202))
     return { tone: 'info', title: 'Order still being processed' } as const;
   return { tone: 'danger', title: 'Order cancelled' } as const;
 }
 
-/** The saga's answer: a banner with its message, then every step it ran. */
+/** The saga's answer: a banner with its message, then every step it ran. An answer given
+ * before the saga finished (202) follows it live until it does. */
 export function OrderResult({ result }: Props) {
-  const { tone, title } = outcome(result);
+  const live = useLiveSagas()[result.order_id];
+  const status = mergeSagaStatus(result.status, live?.status);
+  const steps = mergeSteps(result.saga_log, live);
+  const { tone, title } = outcome(status, result);
+  const movedOn = !!status && status !== result.status;
+  let message = result.message ?? (result.success ? 'The saga completed.' : result.reason);
+  if (movedOn && status === 'COMPLETED') message = 'The saga completed after it answered.';
+  else if (movedOn) message = live?.reason ?? message;
   return (
     <section className="result" aria-labelledby="result-heading">
       <h3 id="result-heading" className="visually-hidden">
         Result
       </h3>
       <Notice tone={tone} title={title}>
-        <p>{result.message ?? (result.success ? 'The saga completed.' : result.reason)}</p>
+        <p>{message}</p>
         <p className="result__meta">
           Order <code title={result.order_id}>{shortId(result.order_id)}</code>
           {result.total_price !== undefined ? <> · {yen(result.total_price)}</> : null}
-          {result.status ? (
+          {status ? (
             <>
               {' '}
-              · saga <StatusBadge status={result.status} />
+              · saga <StatusBadge status={status} />
             </>
           ) : null}
         </p>
       </Notice>
       <h4 className="subheading">Saga log</h4>
-      <StepList steps={result.saga_log} />
+      <StepList steps={steps} />
     </section>
   );
 }
