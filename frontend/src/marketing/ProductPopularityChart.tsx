@@ -12,7 +12,7 @@ export function ProductPopularityChart({ products }: Props) {
   const data = [...products].sort((a, b) => b.total_units_ordered - a.total_units_ordered);
   const description = data.length
     ? data
-        .map((p) => `${p.product_name}: ${p.total_units_ordered} units in ${p.total_order_count} orders`)
+        .map((p) => `${p.product_name}: ${p.total_units_ordered} units sold in ${p.total_order_count} orders`)
         .join('; ')
     : 'No orders yet.';
   return (
@@ -27,7 +27,7 @@ export function ProductPopularityChart({ products }: Props) {
             <YAxis type="category" dataKey="product_name" width={104} tick={{ fontSize: 12 }} />
             <Tooltip />
             <Legend />
-            <Bar dataKey="total_units_ordered" name="Units ordered" fill="#2457c5" />
+            <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" />
             <Bar dataKey="total_order_count" name="Orders" fill="#8fb0f0" />
           </BarChart>
         </ResponsiveContainer>

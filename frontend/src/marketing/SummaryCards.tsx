@@ -14,7 +14,7 @@ export function SummaryCards({ summary }: Props) {
     { label: 'Conversion rate', value: percent(summary.conversion_rate) },
     { label: 'Average order', value: yen(summary.avg_order_value) },
     { label: 'Customers', value: count(summary.total_customers) },
-    { label: 'Products sold', value: count(summary.total_product_types) },
+    { label: 'Products ordered', value: count(summary.total_product_types) },
   ];
   return (
     <dl className="summary">
