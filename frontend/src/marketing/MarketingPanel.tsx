@@ -31,19 +31,26 @@ export default function MarketingPanel() {
         {overview.isError ? (
           <QueryError what="the overview" error={overview.error} onRetry={() => void overview.refetch()} />
         ) : null}
-        {overview.data ? <SummaryCards summary={overview.data.summary} /> : <p className="muted">Loading…</p>}
+        {overview.data ? <SummaryCards summary={overview.data.summary} /> : null}
+        {overview.isPending && !overview.isError ? <p className="muted">Loading…</p> : null}
       </section>
       <div className="charts">
-        {products.isError ? <QueryError what="product popularity" error={products.error} /> : null}
+        {products.isError ? (
+          <QueryError what="product popularity" error={products.error} onRetry={() => void products.refetch()} />
+        ) : null}
         {products.data ? <ProductPopularityChart products={products.data} /> : null}
-        {daily.isError ? <QueryError what="daily sales" error={daily.error} /> : null}
+        {daily.isError ? (
+          <QueryError what="daily sales" error={daily.error} onRetry={() => void daily.refetch()} />
+        ) : null}
         {daily.data ? <DailySalesChart days={daily.data} /> : null}
       </div>
       <section aria-labelledby="customers-heading">
         <h2 id="customers-heading" className="section-title">
           Customers
         </h2>
-        {customers.isError ? <QueryError what="customers" error={customers.error} /> : null}
+        {customers.isError ? (
+          <QueryError what="customers" error={customers.error} onRetry={() => void customers.refetch()} />
+        ) : null}
         {customers.data ? <CustomerTable customers={customers.data} /> : null}
       </section>
     </div>
