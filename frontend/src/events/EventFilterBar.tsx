@@ -1,6 +1,28 @@
 import { EVENT_SERVICES, type EventService } from '../api';
 import { FieldError } from '../components/FieldError';
 
+/** Every event type the three logs hold, offered as suggestions (the filter is exact). */
+export const EVENT_TYPES = [
+  'OrderCreated',
+  'OrderConfirmed',
+  'OrderCancelled',
+  'OrderVoided',
+  'ProductRegistered',
+  'StockAdded',
+  'StockReserved',
+  'StockReleased',
+  'ReservationVoided',
+  'SagaStarted',
+  'StepStarted',
+  'StepSucceeded',
+  'StepFailed',
+  'CompensationStarted',
+  'SagaResumed',
+  'SagaCompleted',
+  'SagaCompensated',
+  'SagaFailed',
+] as const;
+
 export interface EventFilterValues {
   service: EventService | '';
   type: string;
@@ -40,9 +62,16 @@ export function EventFilterBar({ values, onChange, aggregateError }: Props) {
           id="filter-type"
           type="text"
           placeholder="e.g. OrderConfirmed"
+          list="event-types"
+          spellCheck={false}
           value={values.type}
           onChange={(event) => set('type', event.target.value)}
         />
+        <datalist id="event-types">
+          {EVENT_TYPES.map((type) => (
+            <option key={type} value={type} />
+          ))}
+        </datalist>
       </div>
       <div className="field field--wide">
         <label htmlFor="filter-aggregate">Aggregate id</label>

@@ -63,6 +63,8 @@ describe('events', () => {
     await user.type(screen.getByLabelText('Aggregate id'), 'not-a-uuid');
     expect(await screen.findByText('Enter a whole aggregate id (a UUID).')).toBeInTheDocument();
     expect(fetch.callsTo('GET', '/api/events').at(-1)?.url.searchParams.get('aggregate')).toBeNull();
+    // not the unfiltered log under an id that filters nothing
+    expect(screen.queryByRole('list', { name: 'Events, newest first' })).not.toBeInTheDocument();
 
     await user.clear(screen.getByLabelText('Aggregate id'));
     await user.type(screen.getByLabelText('Aggregate id'), SAGA_EVENT.aggregate_id);
@@ -96,5 +98,15 @@ describe('events', () => {
       at: '2026-11-25T22:40:00Z',
     });
     await waitFor(() => expect(fetch.callsTo('GET', '/api/events').length).toBe(before + 1), { timeout: 2000 });
+  });
+
+  it('suggests the event types, since the type filter matches exactly', () => {
+    setup();
+    const input = screen.getByLabelText('Event type');
+    const list = document.getElementById(input.getAttribute('list') ?? '');
+    const offered = [...(list?.querySelectorAll('option') ?? [])].map((o) => o.value);
+    expect(offered).toContain('OrderConfirmed');
+    expect(offered).toContain('StockReserved');
+    expect(offered).toContain('SagaCompensated');
   });
 });

@@ -54,7 +54,7 @@ export function EventsPanel() {
         <QueryError what="events" error={events.error} onRetry={() => void events.refetch()} />
       ) : null}
       {events.isPending ? <p className="muted">Loading events…</p> : null}
-      {page ? (
+      {page && !aggregateError ? (
         <>
           {page.items.length === 0 ? <p className="muted">No events match.</p> : null}
           <ul className="events" aria-label="Events, newest first" aria-busy={events.isFetching}>
