@@ -47,6 +47,14 @@ export function time(iso: string | null | undefined): string {
   return date ? timeFormat.format(date) : '—';
 }
 
+const dayFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+
+/** A calendar day the server gives as `2026-12-06` (a UTC day): `6 Dec`. */
+export function day(isoDate: string): string {
+  const date = parse(`${isoDate}T00:00:00Z`);
+  return date ? dayFormat.format(date) : isoDate;
+}
+
 /** 26.4 ms, 1.25 s */
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';

@@ -11,7 +11,7 @@ import {
 } from 'recharts';
 
 import type { DailySale } from '../api';
-import { yen } from '../format';
+import { day, yen } from '../format';
 import { ChartFigure } from './ChartFigure';
 
 interface Props {
@@ -27,17 +27,17 @@ const compactYen = new Intl.NumberFormat('en-US', {
 export function DailySalesChart({ days }: Props) {
   const data = [...days].sort((a, b) => a.sale_date.localeCompare(b.sale_date));
   const description = data.length
-    ? data.map((d) => `${d.sale_date}: ${yen(d.total_revenue)} from ${d.total_orders} orders`).join('; ')
+    ? data.map((d) => `${day(d.sale_date)}: ${yen(d.total_revenue)} from ${d.total_orders} orders`).join('; ')
     : 'No sales yet.';
   return (
-    <ChartFigure title="Daily sales (last 30 days)" description={description}>
+    <ChartFigure title="Daily sales (last 30 days, UTC)" description={description}>
       {data.length === 0 ? (
         <p className="muted">No sales yet.</p>
       ) : (
         <ResponsiveContainer width="100%" height={260}>
           <ComposedChart data={data} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey="sale_date" tick={{ fontSize: 12 }} />
+            <XAxis dataKey="sale_date" tick={{ fontSize: 12 }} tickFormatter={day} />
             <YAxis
               yAxisId="revenue"
               width={64}
@@ -45,7 +45,10 @@ export function DailySalesChart({ days }: Props) {
               tickFormatter={(v: number) => compactYen.format(v)}
             />
             <YAxis yAxisId="orders" orientation="right" allowDecimals={false} width={40} tick={{ fontSize: 12 }} />
-            <Tooltip formatter={(value, name) => (name === 'Revenue' ? yen(Number(value)) : value)} />
+            <Tooltip
+              labelFormatter={(label) => `${day(String(label))} (UTC)`}
+              formatter={(value, name) => (name === 'Revenue' ? yen(Number(value)) : value)}
+            />
             <Legend />
             <Bar yAxisId="revenue" dataKey="total_revenue" name="Revenue" fill="#2457c5" />
             <Line yAxisId="orders" dataKey="total_orders" name="Orders" stroke="#d9822b" strokeWidth={2} />
