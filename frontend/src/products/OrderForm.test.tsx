@@ -49,6 +49,9 @@ describe('order form validation', () => {
     await user.clear(quantity);
     await user.type(quantity, '2.5');
     expect(screen.getByText('Quantity must be a whole number.')).toBeInTheDocument();
+    await user.clear(quantity);
+    await user.type(quantity, 'abc');
+    expect(screen.getByText('Quantity must be a whole number.')).toBeInTheDocument();
     expect(quantity).toHaveAttribute('aria-invalid', 'true');
     await user.clear(quantity);
     await user.type(quantity, '3');

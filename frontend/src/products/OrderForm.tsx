@@ -172,11 +172,11 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
           <input
             id={FIELD_IDS.quantity}
             name="quantity"
-            type="number"
+            // text, not number: a number input hides what was typed when it is not a number
+            // ("abc" reads as empty), so the error could not say what is wrong with it
+            type="text"
             inputMode="numeric"
-            min={1}
-            max={MAX_QUANTITY}
-            step={1}
+            autoComplete="off"
             value={quantity}
             aria-invalid={!!errorFor('quantity')}
             aria-describedby={describedBy('quantity', 'order-quantity-hint')}
