@@ -65,7 +65,8 @@ def browser(system):
 
 @pytest.fixture
 def page(browser, system):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # reduced motion: the charts draw at once, so a screenshot never catches them half-grown
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(system["bff"].url + "/")

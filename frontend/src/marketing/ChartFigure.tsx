@@ -7,6 +7,11 @@ interface Props {
   children: ReactNode;
 }
 
+/** Whether charts may animate: not for people who asked their system for less motion. */
+export function chartsAnimate(): boolean {
+  return !window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+}
+
 export function ChartFigure({ title, description, children }: Props) {
   return (
     <figure className="card card--padded chart">

@@ -12,7 +12,7 @@ import {
 
 import type { DailySale } from '../api';
 import { day, yen } from '../format';
-import { ChartFigure } from './ChartFigure';
+import { ChartFigure, chartsAnimate } from './ChartFigure';
 
 interface Props {
   days: readonly DailySale[];
@@ -26,6 +26,7 @@ const compactYen = new Intl.NumberFormat('en-US', {
 
 export function DailySalesChart({ days }: Props) {
   const data = [...days].sort((a, b) => a.sale_date.localeCompare(b.sale_date));
+  const animate = chartsAnimate();
   const description = data.length
     ? data.map((d) => `${day(d.sale_date)}: ${yen(d.total_revenue)} from ${d.total_orders} orders`).join('; ')
     : 'No sales yet.';
@@ -50,8 +51,15 @@ export function DailySalesChart({ days }: Props) {
               formatter={(value, name) => (name === 'Revenue' ? yen(Number(value)) : value)}
             />
             <Legend />
-            <Bar yAxisId="revenue" dataKey="total_revenue" name="Revenue" fill="#2457c5" />
-            <Line yAxisId="orders" dataKey="total_orders" name="Orders" stroke="#d9822b" strokeWidth={2} />
+            <Bar yAxisId="revenue" dataKey="total_revenue" name="Revenue" fill="#2457c5" isAnimationActive={animate} />
+            <Line
+              yAxisId="orders"
+              dataKey="total_orders"
+              name="Orders"
+              stroke="#d9822b"
+              strokeWidth={2}
+              isAnimationActive={animate}
+            />
           </ComposedChart>
         </ResponsiveContainer>
       )}

@@ -1,7 +1,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
 import type { ProductStat } from '../api';
-import { ChartFigure } from './ChartFigure';
+import { ChartFigure, chartsAnimate } from './ChartFigure';
 
 interface Props {
   products: readonly ProductStat[];
@@ -10,6 +10,7 @@ interface Props {
 /** Units and orders per product, as horizontal bars so long names stay readable on phones. */
 export function ProductPopularityChart({ products }: Props) {
   const data = [...products].sort((a, b) => b.total_units_ordered - a.total_units_ordered);
+  const animate = chartsAnimate();
   const description = data.length
     ? data
         .map((p) => `${p.product_name}: ${p.total_units_ordered} units sold in ${p.total_order_count} orders`)
@@ -27,8 +28,8 @@ export function ProductPopularityChart({ products }: Props) {
             <YAxis type="category" dataKey="product_name" width={104} tick={{ fontSize: 12 }} />
             <Tooltip />
             <Legend />
-            <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" />
-            <Bar dataKey="total_order_count" name="Orders" fill="#8fb0f0" />
+            <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" isAnimationActive={animate} />
+            <Bar dataKey="total_order_count" name="Orders" fill="#8fb0f0" isAnimationActive={animate} />
           </BarChart>
         </ResponsiveContainer>
       )}
