@@ -2,6 +2,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 
 import { type EventFilters, api } from './api';
+import { usePanelShown } from './panelShown';
 import { queryKeys } from './queryKeys';
 
 export function useProducts() {
@@ -37,10 +38,12 @@ export function useEvents(filters: EventFilters) {
 const MARKETING_POLL_MS = 15_000;
 
 function useMarketing<T>(kind: 'overview' | 'products' | 'daily' | 'customers', fetch: () => Promise<T>) {
+  const shown = usePanelShown();
   return useQuery({
     queryKey: queryKeys.marketing(kind),
     queryFn: fetch,
-    refetchInterval: MARKETING_POLL_MS,
+    // only while its tab is shown; pushes still refresh it when hidden
+    refetchInterval: shown ? MARKETING_POLL_MS : false,
   });
 }
 

@@ -1,5 +1,7 @@
 import { type KeyboardEvent, type ReactNode, useRef, useState } from 'react';
 
+import { PanelShown } from '../panelShown';
+
 export interface TabDefinition {
   id: string;
   label: string;
@@ -79,7 +81,9 @@ export function Tabs({ label, tabs, selected, onSelect }: Props) {
           tabIndex={0}
           className="tabpanel"
         >
-          {visited.has(tab.id) ? tab.render() : null}
+          <PanelShown.Provider value={tab.id === selected}>
+            {visited.has(tab.id) ? tab.render() : null}
+          </PanelShown.Provider>
         </div>
       ))}
     </>
