@@ -1,5 +1,5 @@
 import { fireEvent, screen, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE } from '../test/fixtures';
 import { type Call, json, mockFetch } from '../test/mockFetch';
@@ -280,5 +280,46 @@ describe('placing an order', () => {
     const log = screen.getByRole('list', { name: 'Saga log' });
     expect(within(log).getAllByRole('listitem')).toHaveLength(2);
     expect(within(log).getByText('CancelOrder (COMPENSATING)')).toBeInTheDocument();
+  });
+
+  it('keeps the key of an order whose outcome is unknown while other orders are placed', async () => {
+    const { user, fetch } = await setup((call) =>
+      (call.body as { quantity: number }).quantity === 1 && fetch.callsTo('POST', '/api/orders').length === 1
+        ? json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503)
+        : json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    const quantity = screen.getByLabelText('Quantity');
+    await user.clear(quantity);
+    await user.type(quantity, '2');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    await user.clear(quantity);
+    await user.type(quantity, '1');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await vi.waitFor(() => expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(3));
+    const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
+    expect(keys[1]).not.toEqual(keys[0]);
+    expect(keys[2]).toEqual(keys[0]);
+  });
+
+  it('keeps the key of an order whose outcome is unknown across a reload of the page', async () => {
+    const first = await setup(() => json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503));
+    await first.user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await first.user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await first.user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    first.unmount();
+
+    const { user, fetch } = await setup(() => json({ order_id: 'x', success: true, status: 'COMPLETED', saga_log: [] }));
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    const [again] = fetch.callsTo('POST', '/api/orders');
+    expect(again.headers.get('Idempotency-Key')).toEqual(first.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key'));
   });
 });

@@ -37,6 +37,34 @@ interface Submission {
   key: string;
 }
 
+// Kept for the browser tab's session, so a reload does not lose them either.
+const UNANSWERED_KEY = 'unanswered-orders';
+
+function loadUnanswered(): Map<string, string> {
+  try {
+    return new Map(JSON.parse(sessionStorage.getItem(UNANSWERED_KEY) ?? '[]') as [string, string][]);
+  } catch {
+    return new Map();
+  }
+}
+
+function save(unanswered: Map<string, string>): void {
+  try {
+    sessionStorage.setItem(UNANSWERED_KEY, JSON.stringify([...unanswered]));
+  } catch {
+    // storage unavailable or full: the keys live as long as the page
+  }
+}
+
+function remember(unanswered: Map<string, string>, sent: string, key: string): void {
+  unanswered.set(sent, key);
+  save(unanswered);
+}
+
+function forget(unanswered: Map<string, string>, sent: string): void {
+  if (unanswered.delete(sent)) save(unanswered);
+}
+
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
 export function outcomeUnknown(error: unknown): boolean {
   return error instanceof TypeError || (error instanceof ApiError && error.status >= 500);
@@ -56,19 +84,21 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const [faults, setFaults] = useState<Faults>({});
   const [submitted, setSubmitted] = useState(false);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
-  // The attempt whose outcome is unknown: sending the same order again reuses its key, so
-  // the BFF answers with that order instead of placing a second one.
-  const unanswered = useRef<{ sent: string; key: string } | null>(null);
+  // The keys of orders whose outcome is unknown, by what was sent: sending the same order
+  // again reuses its key, so the BFF answers with that order instead of placing another.
+  const [unanswered] = useState(loadUnanswered);
   // Set at once on submit, before React re-renders the button as disabled.
   const sending = useRef(false);
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
     mutationFn: ({ input, key }) => api.placeOrder(input, key),
-    onSuccess: () => {
-      unanswered.current = null;
+    onSuccess: (_answer, { input }) => {
+      forget(unanswered, JSON.stringify(input));
     },
     onError: (error, { input, key }) => {
-      unanswered.current = outcomeUnknown(error) ? { sent: JSON.stringify(input), key } : null;
+      const sent = JSON.stringify(input);
+      if (outcomeUnknown(error)) remember(unanswered, sent, key);
+      else forget(unanswered, sent);
       if (error instanceof ApiError) setServerErrors(serverFieldErrors(error.fieldErrors));
     },
     onSettled: () => {
@@ -102,8 +132,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       quantity: Number(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
-    const sent = JSON.stringify(input);
-    const key = unanswered.current?.sent === sent ? unanswered.current.key : newIdempotencyKey();
+    const key = unanswered.get(JSON.stringify(input)) ?? newIdempotencyKey();
     sending.current = true;
     mutation.mutate({ input, key });
   };

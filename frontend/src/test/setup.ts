@@ -5,6 +5,7 @@ import { afterEach } from 'vitest';
 afterEach(() => {
   cleanup();
   window.location.hash = '';
+  sessionStorage.clear();
 });
 
 // recharts' ResponsiveContainer measures its parent; jsdom has no layout.
