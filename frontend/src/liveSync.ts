@@ -150,6 +150,9 @@ export function createLiveSync(
   // A list fetch under way when a push came can land after it with what it read before,
   // undoing the push in the cache: once the pushes settle, the lists are read again.
   const refreshOrderLists = debounce(
+    // A fetch under way is cancelled and sent again: it may have started before the push.
+    // (Were every fetch slower than maxWaitMs, none would land; the pushes themselves then
+    // keep the lists' statuses current.)
     () => void client.invalidateQueries({ queryKey: [...queryKeys.ordersAll, 'list'] }),
     waitMs,
     maxWaitMs,

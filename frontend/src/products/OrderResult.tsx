@@ -28,7 +28,7 @@ export function OrderResult({ result }: Props) {
   const movedOn = !!status && status !== result.status;
   let message = result.message ?? (result.success ? 'The saga completed.' : result.reason);
   if (movedOn && status === 'COMPLETED') message = 'The saga completed after it answered.';
-  else if (movedOn) message = live?.reason ?? message;
+  else if (movedOn) message = live?.reason || message;
   return (
     <section className="result" aria-labelledby="result-heading">
       <h3 id="result-heading" className="visually-hidden">
