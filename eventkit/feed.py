@@ -112,7 +112,7 @@ class StreamEventsView(APIView):
         }
     )
     def get(self, request, aggregate_id):
-        events = Event.objects.in_stream(aggregate_id)
-        data = EventSerializer(events, many=True).data
-        headers = {"X-Total-Count": str(len(data)), "X-Last-Position": str(head_position())}
+        head = head_position()  # before the events, as the feed: the page holds all up to it
+        data = EventSerializer(Event.objects.in_stream(aggregate_id), many=True).data
+        headers = {"X-Total-Count": str(len(data)), "X-Last-Position": str(head)}
         return Response(data, headers=headers)

@@ -3,7 +3,6 @@
 import uuid
 from datetime import UTC, datetime
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -51,10 +50,11 @@ REFUSALS = {400: None, 404: None, 409: None}
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "maxLength": MAX_KEY_LENGTH},
     location=OpenApiParameter.HEADER,
     required=False,
-    description="A repeat with the same key is answered with the first outcome, not re-applied.",
+    description="A repeat with the same key is answered with the first outcome, not re-applied. "
+    f"At most {MAX_KEY_LENGTH} characters.",
 )
 
 

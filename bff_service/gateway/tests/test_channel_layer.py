@@ -10,14 +10,17 @@ from config.settings import channel_prefix
 
 
 def layer(db: int) -> RedisPubSubChannelLayer:
+    """A channel layer on the test Redis server, in database ``db``."""
     server = parse_url(settings.REDIS_URL)
-    url = f"redis://{server['host']}:{server.get('port', 6379)}/{db}"
+    url = f"redis://{server.get('host', '127.0.0.1')}:{server.get('port', 6379)}/{db}"
     return RedisPubSubChannelLayer(hosts=[url], prefix=channel_prefix(url))
 
 
 def test_systems_sharing_a_redis_server_in_other_databases_get_none_of_each_others_pushes():
+    db = parse_url(settings.REDIS_URL).get("db", 0)  # and the next one: publish only, no keys
+
     async def run():
-        sender, same_system, other_system = layer(11), layer(11), layer(12)
+        sender, same_system, other_system = layer(db), layer(db), layer(db + 1)
         try:
             ours = await same_system.new_channel()
             theirs = await other_system.new_channel()
