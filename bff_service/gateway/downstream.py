@@ -72,7 +72,7 @@ def call(
     often to send again when the connection failed before a whole answer came back (a reset
     of a pooled keep-alive connection, a refused connect while a worker restarts, an answer
     cut off by a worker killed while sending it). The pauses
-    double from 50 ms up to a second: seven reconnects wait about 3.5 s in all, enough for a
+    double from 50 ms up to a second: ten reconnects wait about 6.5 s in all, enough for a
     whole gunicorn to come back after a crash.
     """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path

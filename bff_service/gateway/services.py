@@ -53,16 +53,20 @@ def place_order(
         "/saga/place-order",
         json=body,
         read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
-        # Safe: the saga places this order id once, however often it is sent. Seven
-        # reconnects (about 3.5 s) ride over a restart of the whole saga service, so an
-        # order placed while it comes back is answered instead of refused with a 503.
-        reconnects=7,
+        reconnects=PLACE_ORDER_RECONNECTS,
     )
     if answer.status >= 400 or not isinstance(answer.body, dict):
         return answer
     outcome = dict(answer.body)
     outcome["message"] = _message(outcome)
     return Answer(answer.status, outcome, answer.headers)
+
+
+# Safe to send again: the saga places an order id once, however often it is sent. Ten
+# reconnects (about 6.5 s) ride over a restart of the whole saga service, even a second one
+# within a minute (manage_all.py waits 2 s before it, then gunicorn starts), so an order
+# placed while it comes back is answered instead of refused with a 503.
+PLACE_ORDER_RECONNECTS = 10
 
 
 # A product's name and price are fixed when it is registered (inventory refuses to register
