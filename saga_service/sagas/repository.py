@@ -140,9 +140,8 @@ class SagaRepository:
             return self._end_lease(saga_id)
         return self._extend_lease(saga_id)
 
-    # Every step of every saga runs one of these two: plain SQL, not a queryset to compile.
-
     def _insert_lease(self, saga_id) -> None:
+        """A lease of ours for a saga that has none (a new saga, or one whose lease is gone)."""
         with command_cursor() as cursor:
             send(  # queued with the saga's events: nothing reads its result
                 cursor,
@@ -150,6 +149,8 @@ class SagaRepository:
                 f"VALUES (%s, %s, {_lease_end_sql(cursor)})",
                 [db_value(SagaLease, "saga_id", saga_id), self.owner, self.lease_seconds],
             )
+
+    # Every step of every saga runs one of these two: plain SQL, not a queryset to compile.
 
     def _extend_lease(self, saga_id) -> bool:
         with command_cursor() as cursor:
