@@ -66,7 +66,7 @@ function forget(unanswered: Map<string, string>, sent: string): void {
 }
 
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
-export function outcomeUnknown(error: unknown): boolean {
+function outcomeUnknown(error: unknown): boolean {
   return error instanceof TypeError || (error instanceof ApiError && error.status >= 500);
 }
 
