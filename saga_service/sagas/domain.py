@@ -11,6 +11,9 @@ happened answers as it did, since every participant call is idempotent.
       rejected, includes_start) -> CompensationStarted -> StepStarted(CancelOrder,
       compensating) | StepSucceeded -> SagaCompensated          (| marks a write)
 
+A compensation whose participant still does not answer after ``compensation_seconds`` is
+left started for the resumer, with a ``StepPaused`` that counts the attempts made so far.
+
 A step's ``StepStarted`` is written only if the step is in flight when the saga is written:
 one whose outcome goes into the same write is taken back, and the outcome says so
 (``includes_start``). A saga that succeeds is six events, not eight, and a written
@@ -21,7 +24,7 @@ it, and hands the :class:`StepResult` to :meth:`PlaceOrderSaga.record_result`, w
 what follows: the next step, compensation, or the end.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import singledispatchmethod
 
 from eventkit.domain import Aggregate, DomainEvent, event
@@ -82,6 +85,22 @@ class StepFailed(DomainEvent):
     kind: str  # "rejected": it did not happen; "unknown": it may have
     includes_start: bool = False  # no StepStarted was written for this step
     ended_at: float | None = None  # when the step ended (epoch s); logs before: at the write
+
+
+@event("StepPaused")
+class StepPaused(DomainEvent):
+    """A pass gave up on a compensation for now; the resumer tries it again later.
+
+    ``attempts`` and ``duration_ms`` count every pass so far, so the step's outcome, when it
+    comes, says how hard it was to get. A pass that died (a killed process) could not write
+    this: its attempts are not counted."""
+
+    seq: int
+    step: str
+    compensating: bool
+    attempts: int
+    duration_ms: float
+    error: str
 
 
 @event("CompensationStarted")
@@ -152,6 +171,8 @@ class PlaceOrderSaga(Aggregate):
         self.last_seq = 0
         self.resumptions = 0
         self.failure: tuple[str, str] | None = None  # the forward step that failed, and how
+        # what earlier passes spent on the current step: attempts, milliseconds
+        self.spent: tuple[int, float] = (0, 0.0)
 
     @property
     def finished(self) -> bool:
@@ -179,6 +200,11 @@ class PlaceOrderSaga(Aggregate):
     def _(self, event: StepStarted):
         self.current = CurrentStep(event.seq, event.step, event.compensating)
         self.last_seq = event.seq
+        self.spent = (0, 0.0)
+
+    @apply.register
+    def _(self, event: StepPaused):
+        self.spent = (event.attempts, event.duration_ms)
 
     @apply.register
     def _(self, event: StepSucceeded):
@@ -233,6 +259,7 @@ class PlaceOrderSaga(Aggregate):
             raise RuntimeError(f"saga {self.id} has no step in progress")
         if current.compensating and result.kind == UNKNOWN:
             raise ValueError("an unfinished compensation stays started until it succeeds")
+        result = self._with_spent(result)
         self.record(_outcome_event(current, result, includes_start=self._take_back_start()))
         if not current.compensating:
             self._after_forward_step(current, result)
@@ -250,6 +277,31 @@ class PlaceOrderSaga(Aggregate):
             self.record(SagaCompleted(message="the order was confirmed after all"))
         else:
             self.record(SagaFailed(reason=f"{current.step} was refused: {result.message}"))
+
+    def pause(self, result: StepResult) -> None:
+        """Leave the current compensation, still unanswered, for the resumer."""
+        current = self.current
+        if current is None or not current.compensating or result.kind != UNKNOWN:
+            raise ValueError("only a compensation whose outcome is unknown waits for the resumer")
+        result = self._with_spent(result)
+        self.record(
+            StepPaused(
+                seq=current.seq,
+                step=current.step,
+                compensating=True,
+                attempts=result.attempts,
+                duration_ms=round(result.duration_ms, 2),
+                error=result.message,
+            )
+        )
+
+    def _with_spent(self, result: StepResult) -> StepResult:
+        attempts, duration_ms = self.spent
+        return replace(
+            result,
+            attempts=attempts + result.attempts,
+            duration_ms=duration_ms + result.duration_ms,
+        )
 
     def _after_forward_step(self, current: CurrentStep, result: StepResult) -> None:
         index = STEP_NAMES.index(current.step)

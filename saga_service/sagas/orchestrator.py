@@ -7,8 +7,9 @@ and *participants* (``call``); the real ones are in ``sagas.repository`` and
 Retry policy: a step whose outcome is unknown (timeout, 5xx, connection refused) is retried
 with exponential backoff and full jitter. Forward steps are retried until the saga's
 deadline and then compensated; compensations are retried for ``compensation_seconds`` and,
-if they still cannot finish, left started for the resumer, because a compensation must
-eventually happen. A refusal (4xx) is final at once.
+if they still cannot finish, left started for the resumer (with the attempts so far, which
+the next pass adds to), because a compensation must eventually happen. A refusal (4xx) is
+final at once.
 """
 
 import logging
@@ -108,9 +109,9 @@ class Driver:
         # be on its way still: a refusal now does not prove it did not happen.
         inherited = saga.current.seq if saga.resumptions and saga.current else None
 
-        def write() -> None:
+        def write(paused: StepResult | None = None) -> None:
             nonlocal saga, written_at
-            saga = self.repository.record(saga.id, _recorder(tuple(unsaved)))
+            saga = self.repository.record(saga.id, _recorder(tuple(unsaved), paused))
             written_at = self.clock()
             logger.info(
                 "saga %s: %s -> %s%s",
@@ -131,10 +132,14 @@ class Driver:
 
         while saga.current is not None and not saga.finished:
             result = self.attempt(saga, before_retry, inherited=saga.current.seq == inherited)
-            if result is None:
+            if saga.current.compensating and result.kind == UNKNOWN:
                 logger.warning(
-                    "saga %s: %s still failing; left for the resumer", saga.id, saga.current.step
+                    "saga %s: %s still failing after %d attempts; left for the resumer",
+                    saga.id,
+                    saga.current.step,
+                    result.attempts,
                 )
+                write(paused=result)
                 break
             unsaved.append(result)
             if result.ok and not saga.current.compensating:
@@ -148,7 +153,7 @@ class Driver:
 
     def attempt(
         self, saga: PlaceOrderSaga, before_retry: Callable[[], None], *, inherited: bool = False
-    ) -> StepResult | None:
+    ) -> StepResult:
         """Call the current step until it answers for sure, or its time is up.
 
         ``inherited``: the step was begun by an owner before us, so a call may be on its way
@@ -178,10 +183,8 @@ class Driver:
             )
             self.sleep(pause)
             before_retry()
-        if step.compensating and reply.kind == UNKNOWN:
-            return None
         kind, message = reply.kind, reply.message
-        if kind == UNKNOWN:
+        if kind == UNKNOWN and not step.compensating:
             message = f"{message} (gave up after {attempts} attempts at the deadline)"
         elif (
             kind == REJECTED
@@ -220,9 +223,13 @@ class Driver:
         return reply
 
 
-def _recorder(results: tuple[StepResult, ...]) -> Callable[[PlaceOrderSaga], None]:
+def _recorder(
+    results: tuple[StepResult, ...], paused: StepResult | None
+) -> Callable[[PlaceOrderSaga], None]:
     def record(saga: PlaceOrderSaga) -> None:
         for result in results:
             saga.record_result(result)
+        if paused is not None:
+            saga.pause(paused)
 
     return record

@@ -20,6 +20,7 @@ from sagas.domain import (
     SagaResumed,
     SagaStarted,
     StepFailed,
+    StepPaused,
     StepStarted,
     StepSucceeded,
 )
@@ -77,6 +78,14 @@ def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> Non
             )
         case StepStarted():
             _new_step(step_rows, saga_id, event, started_at=at)
+            saga_rows.change(saga_id, updated_at=at)
+        case StepPaused():
+            step_rows.change(
+                step_row_id(saga_id, event.seq),
+                attempts=event.attempts,
+                duration_ms=event.duration_ms,
+                message=f"waiting for the resumer: {event.error}"[:1000],
+            )
             saga_rows.change(saga_id, updated_at=at)
         case StepSucceeded():
             _step_ended(

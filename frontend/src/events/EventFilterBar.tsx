@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'StepStarted',
   'StepSucceeded',
   'StepFailed',
+  'StepPaused',
   'CompensationStarted',
   'SagaResumed',
   'SagaCompleted',

@@ -98,6 +98,8 @@ def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_comp
         ("CancelOrder (COMPENSATING)", "STARTED"),
     ]
     assert "unreachable" in outcome["saga_log"][0]["error"]
+    waiting = outcome["saga_log"][1]
+    assert waiting["attempts"] >= 1 and waiting["message"].startswith("waiting for the resumer")
     # The driver let go of its lease so the resumer can carry on at once.
     assert SagaLease.objects.get(saga_id=outcome["saga_id"]).expires_at.timestamp() <= time.time()
     listed = api.get("/sagas", {"status": "COMPENSATING"})

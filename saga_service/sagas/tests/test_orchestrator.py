@@ -15,6 +15,7 @@ from sagas.domain import (
     PlaceOrderSaga,
     SagaCompleted,
     StepFailed,
+    StepPaused,
     StepResult,
     StepStarted,
     StepSucceeded,
@@ -235,6 +236,30 @@ def test_a_compensation_that_keeps_failing_is_left_started_for_the_resumer():
     driver.participants = ScriptedParticipants()
     saga = driver.run(repository.load(saga.id))
     assert saga.status == COMPENSATED
+
+
+def test_a_compensations_attempts_add_up_over_every_pass_that_tried_it():
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED], CancelOrder=[TIMEOUT])
+    saga, repository, driver, _ = run(participants, compensation_seconds=1.0)
+    first_pass = participants.calls.count("CancelOrder")
+    assert first_pass > 1
+    paused = repository.streams[saga.id][-1]
+    assert isinstance(paused, StepPaused) and paused.attempts == first_pass
+    assert "timed out" in paused.error
+
+    # a second pass of the resumer, still unanswered, then a third that gets through
+    driver.participants = participants
+    saga = driver.run(repository.load(saga.id))
+    second_pass = participants.calls.count("CancelOrder") - first_pass
+    assert repository.streams[saga.id][-1].attempts == first_pass + second_pass
+    driver.participants = ScriptedParticipants()
+    saga = driver.run(repository.load(saga.id))
+
+    assert saga.status == COMPENSATED
+    cancel = next(
+        e for e in repository.streams[saga.id] if isinstance(e, StepSucceeded) and e.compensating
+    )
+    assert cancel.attempts == first_pass + second_pass + 1
 
 
 def test_a_refused_compensation_fails_the_saga_for_an_operator():
