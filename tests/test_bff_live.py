@@ -210,7 +210,7 @@ def test_the_same_idempotency_key_places_one_order(system):
 
 def test_an_unknown_product_is_a_404_json(system):
     response = order(system, str(uuid.uuid4()), 1)
-    assert response.status_code == 404 and response.json()["code"] == "unknown_product"
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
 def test_orders_events_and_one_order_with_its_history(system):

@@ -16,10 +16,6 @@ MAX_EVENT_WINDOW = 1000  # offset + limit; the services' feeds page at most this
 IDEMPOTENCY_NAMESPACE = uuid.UUID("2f6e1c1a-0d5b-4a8e-9c47-6b3f8e2d1a90")
 
 
-class UnknownProduct(NotFound):
-    code = "unknown_product"
-
-
 def order_id_for_key(key: str) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)
 
@@ -77,13 +73,14 @@ MAX_CACHED_PRODUCTS = 10_000
 
 
 def product_terms(product_id: uuid.UUID) -> tuple[str, int]:
-    """The product's name and unit price; UnknownProduct if inventory does not know it."""
+    """The product's name and unit price; NotFound (code ``not_found``, as
+    inventory and the saga say it) if inventory does not know it."""
     key = str(product_id)
     if key in _terms:
         return _terms[key]
     product = get("inventory-service", f"/queries/products/{product_id}")
     if product.status == 404:
-        raise UnknownProduct(f"no product {product_id}", product_id=key)
+        raise NotFound(f"no product {product_id}", product_id=key)
     terms = (product.body["product_name"], product.body["price"])
     if len(_terms) >= MAX_CACHED_PRODUCTS:
         _terms.clear()
