@@ -106,8 +106,10 @@ class Driver:
         unsaved: list[StepResult] = []
         written_at = self.clock()
         # A resumed saga's step in flight was begun by the owner before us, whose call may
-        # be on its way still: a refusal now does not prove it did not happen.
-        inherited = saga.current.seq if saga.resumptions and saga.current else None
+        # be on its way still: a refusal now does not prove it did not happen. So may any
+        # step after it, since successes wait for the next write: the owner may have gone
+        # on past the written step before it died.
+        inherited_from = saga.current.seq if saga.resumptions and saga.current else None
 
         def write(paused: StepResult | None = None) -> None:
             nonlocal saga, written_at
@@ -131,7 +133,8 @@ class Driver:
                 self.repository.renew(saga.id)
 
         while saga.current is not None and not saga.finished:
-            result = self.attempt(saga, before_retry, inherited=saga.current.seq == inherited)
+            inherited = inherited_from is not None and saga.current.seq >= inherited_from
+            result = self.attempt(saga, before_retry, inherited=inherited)
             if saga.current.compensating and result.kind == UNKNOWN:
                 logger.warning(
                     "saga %s: %s still failing after %d attempts; left for the resumer",
@@ -156,8 +159,8 @@ class Driver:
     ) -> StepResult:
         """Call the current step until it answers for sure, or its time is up.
 
-        ``inherited``: the step was begun by an owner before us, so a call may be on its way
-        already, as after an attempt of ours that went unanswered."""
+        ``inherited``: an owner before us may have begun the step, so a call may be on its
+        way already, as after an attempt of ours that went unanswered."""
         step = saga.current
         started = self.clock()
         if step.compensating:

@@ -189,6 +189,22 @@ def test_a_refusal_of_a_step_begun_by_the_owner_before_is_compensated_as_unknown
     assert failed.kind == UNKNOWN
 
 
+def test_a_refusal_of_a_step_past_the_written_one_is_compensated_as_unknown_when_resumed():
+    """Successes wait for the next write, so the owner before us may have gone past the
+    written step: its reserve, sent after a CreateOrder it never wrote, may still land."""
+    participants = ScriptedParticipants(ReserveInventory=[REFUSED])
+    saga, repository = resumed_at([], participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls == [
+        "CreateOrder",
+        "ReserveInventory",
+        "ReleaseInventory",
+        "CancelOrder",
+    ]
+    failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
+    assert failed.step == "ReserveInventory" and failed.kind == UNKNOWN
+
+
 def test_a_refusal_that_says_the_id_is_someone_elses_is_not_compensated():
     mismatch = Reply(REJECTED, "other details", "order_mismatch")
     participants = ScriptedParticipants(CreateOrder=[TIMEOUT, mismatch])
