@@ -90,6 +90,7 @@ class SagaRepository:
         found: dict = {}
 
         def command(session: Session) -> bool:
+            found.clear()  # a retried transaction must take the lease again to drive it
             saga = session.load(PlaceOrderSaga, saga_id)
             if not saga.exists or saga.finished or not self._take_lease(saga_id):
                 return False
