@@ -8,7 +8,11 @@ Two ways to read ``/events``:
   early but can never leave a hole that a later page would have to fill.
 * no ``after`` — the log for people, newest first, paged by ``limit``/``offset``.
 
-Both answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers.
+``GET /events/{aggregate_id}`` is one stream's history, oldest first (``ordering=-version``:
+newest first), paged by ``limit``/``offset`` like the log: a product's stream grows with
+every reserve and release, so it is never answered whole.
+
+All answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -56,23 +60,31 @@ class _Position(serializers.IntegerField):
         return dictionary.get(self.field_name, empty)
 
 
-class FeedQuery(serializers.Serializer):
+class _Page(serializers.Serializer):
+    offset = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_OFFSET, default=0, help_text="skip this many"
+    )
+    event_type = serializers.CharField(required=False, max_length=100)
+
+    def validate_limit(self, value):
+        return min(value, setting("FEED_MAX_LIMIT"))
+
+
+class FeedQuery(_Page):
     after = _Position(required=False, min_value=0, help_text="feed mode: events after this")
     limit = serializers.IntegerField(
         required=False, min_value=1, default=100, help_text="page size (max 1000)"
     )
-    offset = serializers.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_OFFSET,
-        default=0,
-        help_text="newest-first mode: skip this many",
-    )
-    event_type = serializers.CharField(required=False, max_length=100)
     aggregate_type = serializers.CharField(required=False, max_length=100)
 
-    def validate_limit(self, value):
-        return min(value, setting("FEED_MAX_LIMIT"))
+
+class StreamQuery(_Page):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, help_text="page size (default and max 1000)"
+    )
+    ordering = serializers.ChoiceField(
+        choices=["version", "-version"], default="version", help_text="-version: newest first"
+    )
 
 
 class EventListView(APIView):
@@ -106,13 +118,27 @@ class EventListView(APIView):
 
 class StreamEventsView(APIView):
     @extend_schema(
+        parameters=[StreamQuery],
         responses={
             200: EventSerializer(many=True),
+            400: None,
             404: OpenApiResponse(description="`aggregate_id` is not a UUID"),
-        }
+        },
     )
     def get(self, request, aggregate_id):
+        query = StreamQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        limit, offset = q.get("limit", setting("FEED_MAX_LIMIT")), q["offset"]
         head = head_position()  # before the events, as the feed: the page holds all up to it
-        data = EventSerializer(Event.objects.in_stream(aggregate_id), many=True).data
-        headers = {"X-Total-Count": str(len(data)), "X-Last-Position": str(head)}
-        return Response(data, headers=headers)
+        events = Event.objects.filter(stream_id=aggregate_id)
+        if "event_type" in q:
+            events = events.filter(event_type=q["event_type"])
+        page = list(events.order_by(q["ordering"])[offset : offset + limit])
+        # A page that reached the stream's end says how long it is: no count needed.
+        ended = len(page) < limit and (page or not offset)
+        total = offset + len(page) if ended else events.count()
+        return Response(
+            EventSerializer(page, many=True).data,
+            headers={"X-Total-Count": str(total), "X-Last-Position": str(head)},
+        )

@@ -222,6 +222,13 @@ def test_orders_events_and_one_order_with_its_history(system):
     assert [s["action"] for s in detail["saga_log"]][-1] == "ConfirmOrder"
     timeline = api(system, "GET", "/events", params={"aggregate": body["order_id"]}).json()
     assert {e["service"] for e in timeline} == {"order-service"}
+    # a product's stream grows with every order: the services page it, newest first here
+    stock = api(system, "GET", "/events", params={"aggregate": LAPTOP, "limit": 2})
+    assert int(stock.headers["X-Total-Count"]) > 2
+    assert [e["version"] for e in stock.json()] == sorted(
+        (e["version"] for e in stock.json()), reverse=True
+    )
+    assert len(stock.json()) == 2
     merged = api(system, "GET", "/events", params={"limit": 30}).json()
     assert {"order-service", "inventory-service", "saga-service"} <= {e["service"] for e in merged}
     times = [e["created_at"] for e in merged]

@@ -132,22 +132,16 @@ def events_timeline(
     sources = [service] if service else list(EVENT_SOURCES)
     window = min(offset + limit, MAX_EVENT_WINDOW)
 
-    def fetch(source):
-        if aggregate_id:
-            return get(source, f"/events/{aggregate_id}")
-        return get(source, "/events", limit=window, event_type=event_type)
+    path = f"/events/{aggregate_id}" if aggregate_id else "/events"
+    params = {"limit": window, "event_type": event_type}
+    if aggregate_id:
+        params["ordering"] = "-version"  # a stream is oldest first unless asked
 
-    results, degraded = gather({s: (lambda s=s: fetch(s)) for s in sources})
+    results, degraded = gather({s: (lambda s=s: get(s, path, **params)) for s in sources})
     streams, total = [], 0
     for source, answer in results.items():
         events = answer.body or []
-        if aggregate_id:
-            events = [
-                e for e in reversed(events) if not event_type or e["event_type"] == event_type
-            ]
-            total += len(events)
-        else:
-            total += answer.total or len(events)
+        total += answer.total or len(events)
         streams.append([{**e, "service": source} for e in events])
     timeline = list(merge(*streams, key=_newest_first))
     return timeline[offset : offset + limit], total, degraded

@@ -76,6 +76,33 @@ def test_bad_feed_parameters_are_400_with_json(api, query):
     assert response.json()["code"] == "invalid"
 
 
+def test_a_streams_events_are_paged_oldest_or_newest_first(api, settings):
+    t = open_tally()
+    for _ in range(6):
+        add(t, 1)  # versions 1 (opened) to 7
+    settings.EVENTKIT = {**getattr(settings, "EVENTKIT", {}), "FEED_MAX_LIMIT": 4}
+
+    whole = api.get(f"/events/{t}")  # a long stream is cut at the feed's page size
+    assert [e["version"] for e in whole.json()] == [1, 2, 3, 4]
+    assert whole["X-Total-Count"] == "7"
+    page = api.get(f"/events/{t}", {"limit": 2, "offset": 5})
+    assert [e["version"] for e in page.json()] == [6, 7] and page["X-Total-Count"] == "7"
+    newest = api.get(f"/events/{t}", {"limit": 3, "ordering": "-version"})
+    assert [e["version"] for e in newest.json()] == [7, 6, 5]
+    added = api.get(f"/events/{t}", {"event_type": "TallyAdded", "limit": 2})
+    assert [e["version"] for e in added.json()] == [2, 3] and added["X-Total-Count"] == "6"
+    beyond = api.get(f"/events/{t}", {"offset": 50})
+    assert beyond.json() == [] and beyond["X-Total-Count"] == "7"
+
+
+@pytest.mark.parametrize(
+    "query", [{"limit": "0"}, {"offset": "-1"}, {"ordering": "position"}, {"limit": "x"}]
+)
+def test_bad_stream_parameters_are_400_with_json(api, query):
+    response = api.get(f"/events/{uuid.uuid4()}", query)
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
 def test_unknown_stream_is_an_empty_list_and_bad_id_is_json_404(api):
     assert api.get(f"/events/{uuid.uuid4()}").json() == []
     response = api.get("/events/not-a-uuid")
