@@ -17,6 +17,8 @@ Workers lock the checkpoint row while applying, so competing workers never doubl
 messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
 keeps failing is set aside after ``max_attempts``: recorded as a
 :class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on.
+The database failing (a dropped connection, a deadlock, a timeout) is not the event's fault:
+the worker waits and tries again, however long it takes, and sets nothing aside.
 """
 
 import json
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import redis
 import requests
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventkit.batching import batched, command_cursor, commit_with_queue, send
@@ -50,6 +52,9 @@ class Source:
 
 
 DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
+
+# The database failing, not the handler: retried for as long as it takes, never dead-lettered.
+DATABASE_FAILURES = (OperationalError, InterfaceError)
 
 
 class _BatchFailed(Exception):
@@ -126,6 +131,11 @@ class Consumer:
             except redis.RedisError as exc:
                 logger.warning("Redis unavailable (%s); catching up from the feeds", exc)
                 self._catch_up_safely()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except DATABASE_FAILURES as exc:
+                logger.warning("database failed (%r); trying again in %.1f s", exc, backoff)
+                connection.close_if_unusable_or_obsolete()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -387,12 +397,16 @@ class Consumer:
         if together and len(decoded) > 1:
             try:
                 registry.apply([recorded for _, recorded in decoded], source=source)
+            except DATABASE_FAILURES:
+                raise
             except Exception as exc:
                 raise _BatchFailed(len(decoded)) from exc
             return
         for event, recorded in decoded:
             try:
                 registry.apply([recorded], source=source)
+            except DATABASE_FAILURES:
+                raise
             except Exception as exc:
                 raise HandlerFailed(event, exc) from exc
 

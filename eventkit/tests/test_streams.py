@@ -19,7 +19,13 @@ from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
 from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.models import RemoteTallyView
-from eventkit.tests.testapp.projections import POISON_AMOUNT, REMOTE_SOURCE, remote_tallies
+from eventkit.tests.testapp.projections import (
+    POISON_AMOUNT,
+    REMOTE_SOURCE,
+    SLOW_AMOUNT,
+    remote_tallies,
+    timeouts,
+)
 from eventkit.wire import WireEvent, from_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,6 +170,34 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_goes_on(pipeline):
     assert "cannot handle" in letter.error
     assert client.xlen("deadletter.testgroup") == 1
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 4
+
+
+@threads_need_postgresql
+def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
+    """A statement timeout (or a deadlock, a dropped connection) is the database failing,
+    not the event: the worker waits and tries again for as long as it takes."""
+    _, _, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    add(t, SLOW_AMOUNT)
+    add(t, 2)
+    publish_all(relay)
+    worker = consumer(max_attempts=2, claim_idle_ms=0)
+    timeouts["left"] = 4  # twice max_attempts
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,))
+    running.start()
+    try:
+        for _ in range(200):
+            if totals() == {t: (1 + SLOW_AMOUNT + 2, 3)}:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        running.join(10)
+        timeouts["left"] = 0
+    assert totals() == {t: (1 + SLOW_AMOUNT + 2, 3)}
+    assert timeouts["left"] == 0 and not DeadLetter.objects.exists()
 
 
 def test_a_dead_workers_messages_are_claimed_by_another(pipeline):

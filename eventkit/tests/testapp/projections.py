@@ -1,3 +1,4 @@
+from django.db import connection
 from django.db.models import F
 
 from eventkit.projections import projection
@@ -26,6 +27,10 @@ def tally_added(event, recorded):
 # The same events seen from another service, arriving through Redis and the consumer.
 REMOTE_SOURCE = "tally-service"
 POISON_AMOUNT = 13  # a handler that cannot cope with this amount makes a poison message
+# An amount whose handler hits a real statement timeout while timeouts["left"] > 0: the
+# database failing, not the handler.
+SLOW_AMOUNT = 17
+timeouts = {"left": 0}
 
 remote_tallies = projection("remote-tallies", models=[RemoteTallyView], source=REMOTE_SOURCE)
 
@@ -34,6 +39,11 @@ remote_tallies = projection("remote-tallies", models=[RemoteTallyView], source=R
 def remote_tally_added(event, recorded):
     if event.amount == POISON_AMOUNT:
         raise ValueError(f"cannot handle an amount of {POISON_AMOUNT}")
+    if event.amount == SLOW_AMOUNT and timeouts["left"] > 0:
+        timeouts["left"] -= 1
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 1")
+            cursor.execute("SELECT pg_sleep(0.05)")
     row, _ = RemoteTallyView.objects.get_or_create(id=recorded.stream_id)
     RemoteTallyView.objects.filter(pk=row.pk).update(
         total=F("total") + event.amount, additions=F("additions") + 1
