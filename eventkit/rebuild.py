@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from eventkit.domain import UnknownEventType
-from eventkit.projections import Projection
+from eventkit.projections import Projection, registry
 from eventkit.store import iter_recorded, lock_appends
 
 
@@ -96,12 +96,23 @@ def rebuild(
 
     Projections of this service's own events fold its event table; projections of another
     service's events (``source="order-service"``) fold that service's HTTP feed, the source
-    of truth, and leave the consumer's checkpoint where the fold ended.
+    of truth, and leave the consumer's checkpoint where the fold ended. That checkpoint is
+    the source's, shared by all its projections, so they are rebuilt together or not at all.
     """
     sources = {p.source for p in projections}
     if len(sources) > 1:
         raise ValueError("rebuild projections of one source at a time")
     (source,) = sources
+    left_out = [
+        p.name
+        for p in registry.all()
+        if source is not None and p.source == source and p.models and p not in projections
+    ]
+    if left_out and not check:
+        raise ValueError(
+            f"the projections of {source} share its checkpoint: rebuild "
+            f"{', '.join(left_out)} with them (or leave out --projection)"
+        )
     events = 0
     with transaction.atomic():
         if source is None:

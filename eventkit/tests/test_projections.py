@@ -128,3 +128,28 @@ def test_commands_running_during_rebuilds_wait_for_them_and_all_apply():
     assert failures == [] and applied
     assert all(r.clean for r in rebuilds)
     assert rebuild(local(), check=True).clean
+
+
+@pytest.fixture
+def second_remote_projection():
+    """Another projection of the remote source, with tables: it shares the checkpoint."""
+    from eventkit.projections import Projection
+    from eventkit.tests.testapp.models import RemoteTallyView
+    from eventkit.tests.testapp.projections import REMOTE_SOURCE
+
+    extra = registry.register(
+        Projection("remote-extra", models=[RemoteTallyView], source=REMOTE_SOURCE)
+    )
+    yield extra
+    registry._projections.pop(extra.name)
+
+
+def test_a_remote_sources_projections_are_rebuilt_together_or_not_at_all(
+    second_remote_projection,
+):
+    """They share one checkpoint: rebuilding one would move it past events the other
+    never folded."""
+    with pytest.raises(CommandError, match="remote-extra"):
+        call_command(
+            "rebuild_projections", "--projection", "remote-tallies", "--no-progress", verbosity=0
+        )

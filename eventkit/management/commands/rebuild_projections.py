@@ -63,6 +63,8 @@ class Command(BaseCommand):
                     on_start=lambda last: bar.reset(total=last),
                     progress=bar.update,
                 )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             except requests.RequestException as exc:
                 # another service's events are read from its feed, over HTTP
                 raise CommandError(
