@@ -108,12 +108,16 @@ def abandoned_saga_ids(limit: int = 100) -> list:
     Under load dozens of sagas are running at any moment, each driven by a web thread; the
     resumer must not lock each of their streams every few seconds only to find the lease
     held. Whoever takes one over checks the lease again under the lock
-    (``SagaRepository.take_over``): a lease renewed since this read wins."""
+    (``SagaRepository.take_over``): a lease renewed since this read wins.
+
+    Least recently touched first: a round takes at most ``limit``, and each pass writes to
+    its saga, so sagas still waiting on a participant go to the back of the queue instead of
+    starving one abandoned after them."""
     unfinished = (SagaView.Status.RUNNING, SagaView.Status.COMPENSATING)
     driven = SagaLease.objects.filter(expires_at__gte=Now()).values("saga_id")
     return list(
         SagaView.objects.filter(status__in=unfinished)
         .exclude(saga_id__in=driven)
-        .order_by("created_at")
+        .order_by("updated_at", "created_at")
         .values_list("saga_id", flat=True)[:limit]
     )

@@ -183,6 +183,23 @@ def test_the_resumer_looks_only_at_sagas_whose_lease_lapsed():
     assert found == {lapsed.id, orphan.id} and driven.id not in found
 
 
+def test_the_resumer_takes_the_sagas_it_tried_longest_ago_first():
+    """A round takes a bounded number: sagas it just tried (still waiting on a participant)
+    go to the back, so a saga abandoned later is not starved by older ones that cannot
+    finish yet."""
+    from sagas.selectors import abandoned_saga_ids
+
+    repository = SagaRepository(owner="web", lease_seconds=60)
+    older, _ = repository.begin_or_join(details())
+    newer, _ = repository.begin_or_join(details())
+    SagaLease.objects.all().delete()  # both owners died
+    assert abandoned_saga_ids(limit=1) == [older.id]
+    resumer = SagaRepository(owner="resumer", lease_seconds=60)
+    resumer.take_over(older.id)  # tried, and still waiting
+    SagaLease.objects.filter(pk=older.id).delete()
+    assert abandoned_saga_ids(limit=1) == [newer.id]
+
+
 def test_a_finished_saga_is_answered_not_rerun():
     from sagas.domain import OK, StepResult
 
