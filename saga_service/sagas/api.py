@@ -12,12 +12,19 @@ from sagas.serializers import (
     SagaQuery,
     SagaSummarySerializer,
 )
-from servicekit.api import CommandApi, list_response, validated
+from servicekit.api import (
+    IDEMPOTENCY_PARAMETER,
+    CommandApi,
+    idempotency_key,
+    list_response,
+    validated,
+)
 
 
 class PlaceOrderApi(CommandApi):
     @extend_schema(
         request=PlaceOrderInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: SagaOutcomeSerializer,
             202: SagaOutcomeSerializer,
@@ -29,12 +36,15 @@ class PlaceOrderApi(CommandApi):
         "compensating on failure. 200 for both business outcomes (`success` says which); "
         "202 when it has not finished yet (a compensation waits for a participant, or the "
         "same order is still being placed by another request). The same `order_id` again "
-        "answers with that saga's outcome and runs nothing twice; with other details, 409.",
+        "answers with that saga's outcome and runs nothing twice; with other details, 409. "
+        "Without an `order_id`, an `Idempotency-Key` names the order (its id is derived from "
+        "the key), so a retry with the same key is the same order.",
     )
     def post(self, request):
+        key = idempotency_key(request)
         data = validated(PlaceOrderInput, request.data)
         outcome, finished = services.place_order(
-            order_id=data.get("order_id"),
+            order_id=data.get("order_id") or services.keyed_order_id(key),
             customer_name=data["customer_name"],
             product_id=data["product_id"],
             quantity=data["quantity"],

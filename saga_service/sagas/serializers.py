@@ -31,13 +31,20 @@ class FaultsField(serializers.DictField):
 
 class PlaceOrderInput(serializers.Serializer):
     order_id = serializers.UUIDField(
-        required=False, help_text="Client-chosen; the same id again answers with that saga."
+        required=False,
+        help_text="Client-chosen; the same id again answers with that saga. Without it, an "
+        "Idempotency-Key names the order; without either, a new one.",
     )
     customer_name = NameField()
     product_id = serializers.UUIDField()
     quantity = QuantityField()
-    product_name = NameField(required=False, help_text="Looked up from inventory if absent.")
-    total_price = YenField(required=False, help_text="price x quantity if absent.")
+    product_name = NameField(
+        required=False, help_text="Taken as given (callers are trusted); from inventory if absent."
+    )
+    total_price = YenField(
+        required=False,
+        help_text="Taken as given (callers are trusted); price x quantity if absent.",
+    )
     faults = FaultsField(required=False, help_text=FaultsField.__doc__)
 
 

@@ -28,6 +28,15 @@ class InventoryUnavailable(Unavailable):
     code = "inventory_unavailable"
 
 
+# Orders placed with an Idempotency-Key and no order id get their id from the key. The
+# namespace is the saga's own, apart from the BFF's and the order service's.
+KEYED_ORDERS = uuid.UUID("0c6a3f1e-9b27-4d58-a1e4-7f2d8c5b3e61")
+
+
+def keyed_order_id(key: str | None) -> uuid.UUID | None:
+    return uuid.uuid5(KEYED_ORDERS, key) if key else None
+
+
 def _config(name: str):
     return settings.SAGA[name]
 

@@ -108,6 +108,23 @@ def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_comp
     assert api.get(f"/sagas/{outcome['order_id']}").json()["saga_log"] == outcome["saga_log"]
 
 
+def test_an_idempotency_key_without_an_order_id_names_one_order(api, nobody_home):
+    body = {
+        "customer_name": "A",
+        "product_id": LAPTOP,
+        "quantity": 1,
+        "product_name": "Laptop",
+        "total_price": 120000,
+    }
+    first = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert first.json()["order_id"] == again.json()["order_id"] != other.json()["order_id"]
+    assert SagaView.objects.count() == 2
+    too_long = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
+    assert too_long.status_code == 400
+
+
 def test_unknown_saga_is_404_and_bad_filters_are_400(api):
     assert api.get(f"/sagas/{uuid.uuid4()}").status_code == 404
     assert api.get("/sagas", {"status": "DONE"}).status_code == 400
