@@ -65,5 +65,17 @@ def json_bad_request(request, exception=None):
     return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 
+def csrf_failure(request, reason=""):
+    """A refused cross-site POST: JSON like every other error, but for the admin, whose
+    users are people in a browser and get Django's own page (it says what to do)."""
+    if request.path.startswith("/admin/"):
+        from django.views.csrf import csrf_failure as admin_page
+
+        return admin_page(request, reason)
+    return JsonResponse(
+        {"detail": f"CSRF verification failed: {reason}", "code": "csrf_failed"}, status=403
+    )
+
+
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

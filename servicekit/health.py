@@ -6,11 +6,20 @@ import time
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
 
 
+@csrf_exempt  # nothing to forge: any other method is a 405, as on the APIs
 def health(request):
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(
+            {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+            status=405,
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
     started = time.perf_counter()
     try:
         with connection.cursor() as cursor:

@@ -102,6 +102,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
         "ROOT_URLCONF": "config.urls",
+        "CSRF_FAILURE_VIEW": "servicekit.errors.csrf_failure",
         "WSGI_APPLICATION": "config.wsgi.application",
         "TEMPLATES": [
             {

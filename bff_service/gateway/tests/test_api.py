@@ -252,3 +252,16 @@ def test_an_unknown_websocket_path_is_refused_at_the_handshake_not_failed():
 
     for path in ("/ws/bogus/", "/ws/orders/nope/", f"/ws/orders/{uuid.uuid4()}/x/"):
         assert async_to_sync(handshake)(path) == "websocket.close"
+
+
+def test_a_forged_post_is_refused_in_json_but_for_the_admins_people():
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.post("/")
+    assert page.status_code == 403 and page.json()["code"] == "csrf_failed"
+    login = browser.post("/admin/login/", {"username": "a", "password": "b"})
+    assert login.status_code == 403 and login["Content-Type"].startswith("text/html")
+    health = browser.post("/health")
+    assert health.status_code == 405 and health["Allow"] == "GET, HEAD"
+    assert health.json()["code"] == "method_not_allowed"
