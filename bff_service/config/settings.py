@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers
 from redis.connection import parse_url
 
 from servicekit.settings import REPO_ROOT, configure
@@ -45,7 +46,16 @@ CHANNEL_LAYERS = {
 # The Vite dev server is the only other origin that may call the API from a browser.
 DEV_SERVER_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=DEV_SERVER_ORIGINS)
-CORS_EXPOSE_HEADERS = ["X-Total-Count", "X-Correlation-ID"]
+# What the UI sends and reads beyond the CORS defaults: its orders' idempotency keys, and
+# the headers of paged, degraded and retry-later answers.
+CORS_ALLOW_HEADERS = (*default_headers, "idempotency-key", "x-correlation-id")
+CORS_EXPOSE_HEADERS = [
+    "X-Total-Count",
+    "X-Correlation-ID",
+    "X-Degraded",
+    "Retry-After",
+    "Idempotent-Replayed",
+]
 # Pages served by the BFF itself, plus the dev server; a websocket from anywhere else is refused.
 WS_ALLOWED_ORIGINS = env.list(
     "WS_ALLOWED_ORIGINS",

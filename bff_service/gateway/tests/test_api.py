@@ -265,3 +265,16 @@ def test_a_forged_post_is_refused_in_json_but_for_the_admins_people():
     health = browser.post("/health")
     assert health.status_code == 405 and health["Allow"] == "GET, HEAD"
     assert health.json()["code"] == "method_not_allowed"
+
+
+def test_the_dev_servers_origin_may_send_an_idempotency_key_and_read_the_headers(api):
+    preflight = api.options(
+        "/api/orders",
+        HTTP_ORIGIN="http://127.0.0.1:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, idempotency-key",
+    )
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"]
+    listed = api.get("/api/orders", HTTP_ORIGIN="http://127.0.0.1:3000")
+    exposed = listed["Access-Control-Expose-Headers"]
+    assert "X-Degraded" in exposed and "Retry-After" in exposed
