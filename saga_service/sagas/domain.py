@@ -60,6 +60,9 @@ class StepStarted(DomainEvent):
     seq: int
     step: str
     compensating: bool
+    # When the step began (epoch s): the step before it ended then. The write may come
+    # later (before a retry); the first step's, and logs before, say nothing: the write's time.
+    started_at: float | None = None
 
 
 @event("StepSucceeded")
@@ -264,7 +267,7 @@ class PlaceOrderSaga(Aggregate):
         if not current.compensating:
             self._after_forward_step(current, result)
         elif result.ok:
-            self._next_compensation()
+            self._next_compensation(at=result.ended_at)
         elif (
             current.step == "CancelOrder"
             and result.order_status == "CONFIRMED"
@@ -307,23 +310,25 @@ class PlaceOrderSaga(Aggregate):
         index = STEP_NAMES.index(current.step)
         if result.ok:
             if index + 1 < len(PLACE_ORDER):
-                self._start(PLACE_ORDER[index + 1].name, compensating=False)
+                self._start(PLACE_ORDER[index + 1].name, compensating=False, at=result.ended_at)
             else:
                 self.record(SagaCompleted(message="order confirmed"))
             return
         compensations = compensations_after_failure(index, outcome_unknown=result.kind == UNKNOWN)
         reason = f"{current.step} failed: {result.message}"
         self.record(CompensationStarted(reason=reason, compensations=compensations))
-        self._next_compensation()
+        self._next_compensation(at=result.ended_at)
 
-    def _next_compensation(self) -> None:
+    def _next_compensation(self, *, at: float | None) -> None:
         if self.compensations_left:
-            self._start(self.compensations_left[0], compensating=True)
+            self._start(self.compensations_left[0], compensating=True, at=at)
         else:
             self.record(SagaCompensated(reason=self.reason))
 
-    def _start(self, step: str, *, compensating: bool) -> None:
-        self.record(StepStarted(seq=self.last_seq + 1, step=step, compensating=compensating))
+    def _start(self, step: str, *, compensating: bool, at: float | None = None) -> None:
+        self.record(
+            StepStarted(seq=self.last_seq + 1, step=step, compensating=compensating, started_at=at)
+        )
 
     def _take_back_start(self) -> bool:
         """Take back the current step's StepStarted if it has not been saved: its outcome,

@@ -77,7 +77,10 @@ def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> Non
                 saga_id, status=status, reason=event.reason[:1000], updated_at=at, finished_at=at
             )
         case StepStarted():
-            _new_step(step_rows, saga_id, event, started_at=at)
+            began = (
+                at if event.started_at is None else datetime.fromtimestamp(event.started_at, UTC)
+            )
+            _new_step(step_rows, saga_id, event, started_at=began)
             saga_rows.change(saga_id, updated_at=at)
         case StepPaused():
             step_rows.change(

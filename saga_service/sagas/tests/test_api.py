@@ -9,6 +9,7 @@ import itertools
 import socket
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -309,6 +310,40 @@ def test_a_saga_log_written_at_once_keeps_each_steps_own_times():
     for earlier, later in itertools.pairwise(log):
         assert earlier["timestamp"] < later["timestamp"]
         assert earlier["finished_at"] <= later["timestamp"]
+
+
+def test_a_retried_step_is_logged_from_its_first_attempt_not_from_the_write_before_a_retry():
+    """Before a retry the saga is written, with the retried step's start: the row still says
+    when the step began, and its duration covers every attempt."""
+    from sagas.orchestrator import Driver, Reply, RetryPolicy
+    from sagas.selectors import saga_outcome
+
+    class Participants:
+        def __init__(self):
+            self.reserves = 0
+
+        def call(self, step, saga, **kwargs):
+            if step == "ReserveInventory":
+                self.reserves += 1
+                if self.reserves == 1:
+                    time.sleep(0.2)  # the first attempt hangs, then times out
+                    return Reply("unknown", "timed out", "timeout")
+            return Reply("ok", f"{step} done")
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    driver = Driver(
+        repository=repository,
+        participants=Participants(),
+        policy=RetryPolicy(backoff_base=0.001),
+        faults_enabled=False,
+    )
+    driver.run(saga)
+    create, reserve, _ = saga_outcome(saga_id=saga.id)["saga_log"]
+    assert reserve["attempts"] == 2 and reserve["duration_ms"] >= 200
+    assert create["finished_at"] <= reserve["timestamp"]
+    began, ended = (datetime.fromisoformat(reserve[k]) for k in ("timestamp", "finished_at"))
+    assert (ended - began).total_seconds() * 1000 >= reserve["duration_ms"] - 1
 
 
 def test_a_saga_without_a_reason_lists_it_as_null_as_its_answer_does(api):
