@@ -87,6 +87,7 @@ class Consumer:
         catch_up_seconds: float = 5.0,
         start_at_head: bool = False,
         linger_ms: int = 0,
+        forget_idle_ms: int = 3_600_000,
     ):
         self.client = client
         self.group = group
@@ -106,6 +107,8 @@ class Consumer:
         # finds several events: one transaction, one XACK and one push for all of them
         # instead of one each. It bounds the delay it adds.
         self.linger = linger_ms / 1000
+        # Workers join as hostname-pid, so every restart leaves a consumer behind in Redis.
+        self.forget_idle_ms = forget_idle_ms
         self.dead_letter_stream = f"deadletter.{group}"
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
@@ -162,12 +165,14 @@ class Consumer:
         return applied
 
     def start(self) -> None:
-        """Create the consumer groups and, for a live-only consumer, fix its starting point.
+        """Create the consumer groups, forget dead workers and, for a live-only consumer, fix
+        its starting point.
 
         A live-only consumer starts at each source's head as it is when the worker starts,
         so that nothing committed after that moment is skipped.
         """
         self.ensure_groups()
+        self.forget_dead_consumers()
         if self.start_at_head:
             self._catch_up_safely()
 
@@ -178,6 +183,31 @@ class Consumer:
             except redis.ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+
+    def forget_dead_consumers(self) -> None:
+        """Remove the group's consumers that hold no messages and have been idle for longer
+        than ``forget_idle_ms``: workers that died or were restarted under a new name.
+
+        A live worker is never that idle (each blocking read counts), and one with pending
+        messages is kept until another worker has claimed them (``XAUTOCLAIM``), since
+        removing it would drop them from the group's pending list.
+        """
+        for stream in self.streams:
+            for consumer in self.client.xinfo_consumers(stream, self.group):
+                name = _text(consumer["name"])
+                if (
+                    name != self.name
+                    and consumer["pending"] == 0
+                    and consumer["idle"] > self.forget_idle_ms
+                ):
+                    self.client.xgroup_delconsumer(stream, self.group, name)
+                    logger.info(
+                        "forgot consumer %s of %s on %s, idle for %d s",
+                        name,
+                        self.group,
+                        stream,
+                        consumer["idle"] // 1000,
+                    )
 
     # -- reading from Redis -------------------------------------------------------------
 

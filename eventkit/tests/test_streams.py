@@ -8,6 +8,7 @@ pytest-django's live server.
 
 import os
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -212,6 +213,23 @@ def test_a_dead_workers_messages_are_claimed_by_another(pipeline):
     drain(survivor)
     assert totals() == {t: (3, 1)}
     assert client.xpending(name, "testgroup")["pending"] == 0
+
+
+def test_a_starting_worker_forgets_idle_consumers_that_hold_no_messages(pipeline, caplog):
+    client, name, relay, consumer = pipeline
+    add(open_tally(), 3)
+    publish_all(relay)
+    consumer("w1")  # the group
+    client.xreadgroup("testgroup", "crashed", {name: ">"}, count=1)  # died holding a message
+    [[_, [(handled, _)]]] = client.xreadgroup("testgroup", "restarted", {name: ">"}, count=1)
+    client.xack(name, "testgroup", handled)  # handled its message, then was restarted
+    client.xreadgroup("testgroup", "w1", {name: "0"})  # as if w1 had run before
+    time.sleep(0.01)  # everyone has been idle for longer than forget_idle_ms
+    caplog.set_level("INFO", logger="eventkit.consumer")
+    consumer("w1", forget_idle_ms=1).start()
+    consumers = {c["name"]: c["pending"] for c in client.xinfo_consumers(name, "testgroup")}
+    assert consumers == {"crashed": 1, "w1": 0}  # its message waits for XAUTOCLAIM; not itself
+    assert "forgot consumer restarted of testgroup" in caplog.text
 
 
 @threads_need_postgresql
