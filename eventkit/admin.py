@@ -2,6 +2,11 @@
 
 Events are facts; the admin shows them (searchable, filterable, JSON pretty-printed) and
 offers no way to add, change or delete one.
+
+Each service sees only the tables it uses: the store's (events, streams, commands, relay
+cursor) where it records events of its own, which it declares by publishing them
+(``EVENTKIT["STREAM"]``); checkpoints and dead letters where it consumes others' events
+(``EVENTKIT["CONSUMER"]``).
 """
 
 import json
@@ -9,6 +14,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
+from eventkit.conf import setting
 from eventkit.models import Checkpoint, CommandRecord, DeadLetter, Event, RelayCursor, Stream
 
 
@@ -30,7 +36,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("position", "event_type", "stream_type", "stream_id", "version", "recorded_at")
     list_filter = ("stream_type", "event_type", "recorded_at")
@@ -61,7 +66,6 @@ class EventAdmin(ReadOnlyAdmin):
         return pretty_json(obj.metadata)
 
 
-@admin.register(Stream)
 class StreamAdmin(ReadOnlyAdmin):
     list_display = ("stream_id", "stream_type", "version", "snapshot_version", "updated_at")
     list_filter = ("stream_type",)
@@ -82,7 +86,6 @@ class StreamAdmin(ReadOnlyAdmin):
         return pretty_json(obj.snapshot)
 
 
-@admin.register(CommandRecord)
 class CommandRecordAdmin(ReadOnlyAdmin):
     list_display = ("command_id", "command_type", "stream_id", "recorded_at")
     list_filter = ("command_type",)
@@ -102,17 +105,14 @@ class CommandRecordAdmin(ReadOnlyAdmin):
         return pretty_json(obj.outcome)
 
 
-@admin.register(RelayCursor)
 class RelayCursorAdmin(ReadOnlyAdmin):
     list_display = ("name", "position", "updated_at")
 
 
-@admin.register(Checkpoint)
 class CheckpointAdmin(ReadOnlyAdmin):
     list_display = ("source", "position", "updated_at")
 
 
-@admin.register(DeadLetter)
 class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = ("source", "position", "event_type", "attempts", "created_at")
     list_filter = ("source", "event_type")
@@ -132,3 +132,14 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     @admin.display(description="data")
     def data_pretty(self, obj):
         return pretty_json(obj.data)
+
+
+if setting("STREAM"):
+    admin.site.register(Event, EventAdmin)
+    admin.site.register(Stream, StreamAdmin)
+    admin.site.register(CommandRecord, CommandRecordAdmin)
+    admin.site.register(RelayCursor, RelayCursorAdmin)
+
+if setting("CONSUMER"):
+    admin.site.register(Checkpoint, CheckpointAdmin)
+    admin.site.register(DeadLetter, DeadLetterAdmin)

@@ -12,3 +12,5 @@ globals().update(
     )
 )
 ROOT_URLCONF = "eventkit.tests.urls"
+# The test app records events of its own, so the store's admin pages are there.
+EVENTKIT = {"STREAM": "events.tally"}

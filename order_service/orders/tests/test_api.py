@@ -266,3 +266,13 @@ def test_command_answers_show_an_order_exactly_as_the_query_api_does(api):
     cancelled = api.post(f"/commands/orders/{order_id}/cancel", {"reason": "r"}, format="json")
     assert cancelled.json() == api.get(f"/queries/orders/{order_id}").json()
     assert cancelled.json()["status"] == "CANCELLED" and created["updated_at"].endswith("Z")
+
+
+def test_admin_shows_the_event_store_but_no_consumer_tables(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "a@example.com", "pw"))
+    for model in ("event", "stream", "commandrecord", "relaycursor"):
+        assert client.get(f"/admin/eventkit/{model}/").status_code == 200
+    for model in ("checkpoint", "deadletter"):  # the order service consumes nobody's events
+        assert client.get(f"/admin/eventkit/{model}/").status_code == 404
