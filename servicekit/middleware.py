@@ -1,4 +1,8 @@
-"""Request middleware: correlation id in, correlation id out, one log line per request."""
+"""Request middleware: correlation id in, correlation id out, one log line per request.
+
+The line is INFO, WARNING for a server error, and DEBUG for successful health checks and
+feed polls (``GET /events?after=``), which repeat all day whether anything happens or not.
+"""
 
 import logging
 import re
@@ -11,6 +15,16 @@ logger = logging.getLogger("servicekit.request")
 CORRELATION_HEADER = "X-Correlation-ID"
 # Accept ids that other systems mint (UUIDs, trace ids) but nothing that could forge log lines.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _polled(request) -> bool:
+    """Health checks and consumers' polls of the feed: every peer sends them every few seconds,
+    so at INFO an idle system would log little else."""
+    if request.method != "GET":
+        return False
+    return request.path_info == "/health" or (
+        request.path_info == "/events" and "after" in request.GET
+    )
 
 
 class CorrelationIdMiddleware:
@@ -29,8 +43,14 @@ class CorrelationIdMiddleware:
             context.correlation_id.reset(token)
         response[CORRELATION_HEADER] = cid
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log = logger.warning if response.status_code >= 500 else logger.info
-        log(
+        if response.status_code >= 500:
+            level = logging.WARNING
+        elif response.status_code < 400 and _polled(request):
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        logger.log(
+            level,
             "%s %s -> %s in %.1f ms",
             request.method,
             request.get_full_path(),

@@ -65,6 +65,24 @@ def test_incoming_correlation_ids_are_kept_only_when_safe(client, sent, kept):
     assert response["X-Correlation-ID"]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "level"),
+    [
+        ("/health", "DEBUG"),
+        ("/events?after=0&limit=1", "DEBUG"),
+        ("/events", "INFO"),  # the log, read by a person
+        ("/events?after=-1", "INFO"),  # refused
+        ("/nowhere", "INFO"),
+    ],
+)
+def test_health_checks_and_feed_polls_are_logged_at_debug(client, caplog, path, level):
+    caplog.set_level(logging.DEBUG, logger="servicekit.request")
+    client.get(path)
+    [record] = [r for r in caplog.records if r.name == "servicekit.request"]
+    assert record.levelname == level
+
+
 class Probe(serializers.Serializer):
     quantity = QuantityField()
     name = NameField()
