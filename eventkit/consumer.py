@@ -55,6 +55,24 @@ DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
 
 # The database failing, not the handler: retried for as long as it takes, never dead-lettered.
 DATABASE_FAILURES = (OperationalError, InterfaceError)
+# ... but only these kinds of OperationalError: a lost connection (class 08, or none given),
+# a deadlock or serialisation failure (40), the server short of resources (53), a timeout,
+# cancel or shutdown (57), a lock not available (55P03); SQLite busy or locked. Others, such
+# as a program limit exceeded (54), would fail the same way for ever: the event's fault.
+_TRANSIENT_CLASSES = ("08", "40", "53", "57")
+
+
+def database_failing(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database failing for now, not a handler failing on its event."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if hasattr(cause, "sqlite_errorname"):
+        return cause.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED")
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03"
 
 
 class _BatchFailed(Exception):
@@ -427,17 +445,17 @@ class Consumer:
         if together and len(decoded) > 1:
             try:
                 registry.apply([recorded for _, recorded in decoded], source=source)
-            except DATABASE_FAILURES:
-                raise
             except Exception as exc:
+                if database_failing(exc):
+                    raise
                 raise _BatchFailed(len(decoded)) from exc
             return
         for event, recorded in decoded:
             try:
                 registry.apply([recorded], source=source)
-            except DATABASE_FAILURES:
-                raise
             except Exception as exc:
+                if database_failing(exc):
+                    raise
                 raise HandlerFailed(event, exc) from exc
 
     def _after_failure(self, source: str, failure: HandlerFailed, known) -> int:
@@ -498,11 +516,16 @@ class Consumer:
         return applied
 
     def _catch_up_safely(self) -> int:
+        """Catch up if the feeds and the database answer; the caller goes on either way (it
+        runs while Redis is down, and at the start of a live-only worker)."""
         try:
             return self.catch_up()
         except requests.RequestException as exc:
             logger.warning("catch-up skipped, a feed is unreachable: %s", exc)
-            return 0
+        except DATABASE_FAILURES as exc:
+            logger.warning("catch-up skipped, the database failed: %r", exc)
+            connection.close_if_unusable_or_obsolete()
+        return 0
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"

@@ -135,7 +135,11 @@ def wait_for(condition, timeout, what):
         try:
             if condition():
                 return
-        except requests.RequestException as exc:
+        except requests.HTTPError as exc:
+            if exc.response.status_code != 503:
+                raise  # any other error is a fault, not a service coming back
+            error = exc
+        except requests.ConnectionError as exc:
             error = exc
         time.sleep(0.25)  # polling a condition, bounded by the deadline
     raise AssertionError(f"timed out waiting for {what} (last error: {error!r})")

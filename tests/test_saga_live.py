@@ -266,8 +266,10 @@ def test_the_same_order_posted_concurrently_is_placed_once(system):
     assert [e["event_type"] for e in events] == ["OrderCreated", "OrderConfirmed"]
     reserved = [
         e
-        for e in get(system["inventory"], f"/events/{MOUSE}")
-        if e["event_type"] == "StockReserved" and e["event_data"]["order_id"] == order_id
+        for e in get(
+            system["inventory"], f"/events/{MOUSE}", event_type="StockReserved", ordering="-version"
+        )
+        if e["event_data"]["order_id"] == order_id
     ]
     assert len(reserved) == 1
     again = place(system, MOUSE, 2, order_id=order_id)

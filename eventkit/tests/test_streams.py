@@ -7,13 +7,17 @@ pytest-django's live server.
 """
 
 import os
+import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from eventkit.consumer import Consumer, HandlerFailed, Source
 from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
@@ -24,6 +28,7 @@ from eventkit.tests.testapp.projections import (
     POISON_AMOUNT,
     REMOTE_SOURCE,
     SLOW_AMOUNT,
+    TOO_BIG_AMOUNT,
     remote_tallies,
     timeouts,
 )
@@ -199,6 +204,81 @@ def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
         timeouts["left"] = 0
     assert totals() == {t: (1 + SLOW_AMOUNT + 2, 3)}
     assert timeouts["left"] == 0 and not DeadLetter.objects.exists()
+
+
+@threads_need_postgresql
+def test_a_database_error_that_would_recur_for_ever_is_the_events_fault(pipeline):
+    _, _, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    add(t, TOO_BIG_AMOUNT)
+    add(t, 2)
+    publish_all(relay)
+    worker = consumer(max_attempts=2, claim_idle_ms=0)
+    for _ in range(6):
+        worker.poll_once()
+    assert totals() == {t: (3, 2)}
+    letter = DeadLetter.objects.get()
+    assert letter.position == 3 and "array size exceeds" in letter.error
+
+
+@threads_need_postgresql
+def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
+    pipeline, live_server, caplog
+):
+    """With Redis down the worker catches up from the feeds, which needs the database: when
+    that fails too (here a lock it cannot get in time), it waits and tries again."""
+    from django.db import connection
+
+    _, name, _, _ = pipeline
+    t = open_tally()
+    add(t, 4)
+    Checkpoint.objects.get_or_create(source=REMOTE_SOURCE)
+    with socket.socket() as s:  # a port where no Redis answers
+        s.bind(("127.0.0.1", 0))
+        nowhere = redis.Redis(
+            port=s.getsockname()[1], socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+        )
+    worker = Consumer(
+        client=nowhere,
+        group="testgroup",
+        name="w-offline",
+        sources=[Source(REMOTE_SOURCE, name, live_server.url)],
+    )
+    stop = threading.Event()
+
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '50ms'")
+        worker.run(stop)
+
+    db = connection.settings_dict
+    locker = psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None
+    )
+    running = threading.Thread(target=run)
+    try:
+        locker.execute(
+            "SELECT 1 FROM eventkit_checkpoint WHERE source = %s FOR UPDATE", [REMOTE_SOURCE]
+        )
+        running.start()
+        wait_until(lambda: "catch-up skipped, the database failed" in caplog.text)
+        assert running.is_alive()
+        locker.rollback()  # the database answers again: the feed's events are applied
+        wait_until(lambda: totals() == {t: (4, 1)})
+        assert running.is_alive()
+    finally:
+        locker.close()
+        stop.set()
+        running.join(10)
+
+
+def wait_until(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)  # polling a condition, bounded by the deadline
 
 
 def test_a_dead_workers_messages_are_claimed_by_another(pipeline):

@@ -31,6 +31,9 @@ POISON_AMOUNT = 13  # a handler that cannot cope with this amount makes a poison
 # database failing, not the handler.
 SLOW_AMOUNT = 17
 timeouts = {"left": 0}
+# An amount whose handler exceeds one of PostgreSQL's program limits: an OperationalError
+# too, but one that would fail the same way for ever, so the event is to blame.
+TOO_BIG_AMOUNT = 19
 
 remote_tallies = projection("remote-tallies", models=[RemoteTallyView], source=REMOTE_SOURCE)
 
@@ -44,6 +47,9 @@ def remote_tally_added(event, recorded):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = 1")
             cursor.execute("SELECT pg_sleep(0.05)")
+    if event.amount == TOO_BIG_AMOUNT:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT array_fill(1, ARRAY[1000000000])")
     row, _ = RemoteTallyView.objects.get_or_create(id=recorded.stream_id)
     RemoteTallyView.objects.filter(pk=row.pk).update(
         total=F("total") + event.amount, additions=F("additions") + 1
