@@ -1,6 +1,10 @@
 """Serializer fields with the bounds every API shares, so no view invents its own."""
 
+import re
+import unicodedata
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 DEFAULT_MAX_QUANTITY = 10_000
@@ -28,12 +32,43 @@ class QuantityField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+# Characters a name has no use for, which only hide or disguise it: control characters
+# (tab, newline, BEL, ESC, ...), the bidirectional overrides and isolates that reorder
+# what is shown, and invisible spaces that make two names look alike. Joiners stay (emoji,
+# some scripts need them).
+_HIDDEN = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def no_hidden_characters(value: str) -> None:
+    if _HIDDEN.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError("Names may not contain control or invisible characters.")
+
+
 class NameField(serializers.CharField):
+    """A person's or product's name: text (a JSON string, not a number made into one), with
+    no control or invisible characters, 1 to 200 characters once trimmed."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", MAX_NAME_LENGTH)
         kwargs.setdefault("trim_whitespace", True)
         kwargs.setdefault("allow_blank", False)
         super().__init__(**kwargs)
+        self.validators.append(no_hidden_characters)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(serializers.UUIDField):
+    """An id: a UUID written as a JSON string. DRF would also take a number as the UUID's
+    128-bit integer, so that 123 named 00000000-0000-0000-0000-00000000007b."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
 
 
 class YenField(serializers.IntegerField):

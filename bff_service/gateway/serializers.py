@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from servicekit.api import PageQuery
-from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField
+from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField
 
 FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
@@ -11,7 +11,7 @@ STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
 
 class PlaceOrderInput(serializers.Serializer):
     customer_name = NameField()
-    product_id = serializers.UUIDField()
+    product_id = IdField()
     quantity = QuantityField()
     faults = serializers.DictField(
         child=serializers.ChoiceField(choices=FAULT_MODES),

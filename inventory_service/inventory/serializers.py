@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from inventory.models import ProductView
 from servicekit.api import CommandInput
-from servicekit.fields import QuantityField
+from servicekit.fields import IdField, QuantityField
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -42,12 +42,12 @@ class ReservationOutcomeSerializer(LevelsSerializer):
 
 
 class ReserveInput(CommandInput):
-    order_id = serializers.UUIDField()
+    order_id = IdField()
     quantity = QuantityField()
 
 
 class ReleaseInput(CommandInput):
-    order_id = serializers.UUIDField()
+    order_id = IdField()
     quantity = QuantityField(
         required=False, help_text="Ignored: a release gives back what the order holds."
     )

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from orders.models import OrderView
 from servicekit.api import CommandInput, PageQuery
-from servicekit.fields import MAX_NAME_LENGTH, NameField, QuantityField, YenField
+from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField, YenField
 
 # What the API shows of an order (the list, the detail and every command's answer).
 ORDER_FIELDS = [
@@ -29,11 +29,11 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class CreateOrderInput(CommandInput):
-    order_id = serializers.UUIDField(
+    order_id = IdField(
         required=False, help_text="Client-chosen id; the same id again returns the same order."
     )
     customer_name = NameField()
-    product_id = serializers.UUIDField()
+    product_id = IdField()
     product_name = NameField()
     quantity = QuantityField()
     total_price = YenField()

@@ -6,7 +6,7 @@ from sagas.definition import STEP_NAMES
 from sagas.models import SagaView
 from sagas.orchestrator import FAULT_MODES
 from servicekit.api import PageQuery
-from servicekit.fields import NameField, QuantityField, YenField
+from servicekit.fields import IdField, NameField, QuantityField, YenField
 
 
 class FaultsField(serializers.DictField):
@@ -30,13 +30,13 @@ class FaultsField(serializers.DictField):
 
 
 class PlaceOrderInput(serializers.Serializer):
-    order_id = serializers.UUIDField(
+    order_id = IdField(
         required=False,
         help_text="Client-chosen; the same id again answers with that saga. Without it, an "
         "Idempotency-Key names the order; without either, a new one.",
     )
     customer_name = NameField()
-    product_id = serializers.UUIDField()
+    product_id = IdField()
     quantity = QuantityField()
     product_name = NameField(
         required=False, help_text="Taken as given (callers are trusted); from inventory if absent."

@@ -4,12 +4,13 @@ import io
 import json
 import logging
 import logging.config
+import uuid
 
 import pytest
 from rest_framework import serializers
 
 from servicekit import context
-from servicekit.fields import NameField, QuantityField, YenField
+from servicekit.fields import IdField, NameField, QuantityField, YenField
 from servicekit.logging import logging_config
 
 
@@ -87,6 +88,7 @@ class Probe(serializers.Serializer):
     quantity = QuantityField()
     name = NameField()
     price = YenField()
+    id = IdField(required=False)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +103,14 @@ class Probe(serializers.Serializer):
         ({"quantity": 1, "name": "a" * 201, "price": 1}, {"name"}),
         ({"quantity": 1, "name": "a", "price": -1}, {"price"}),
         ({"quantity": 1, "name": "a", "price": "1"}, {"price"}),
+        ({"quantity": 1, "name": "山田 太郎 👨‍👩‍👧", "price": 1}, set()),
+        ({"quantity": 1, "name": 123, "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "a\x07b", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "a\nb", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "evil\u202etxt.exe", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "Yamada\u200b", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "a", "price": 1, "id": str(uuid.UUID(int=7))}, set()),
+        ({"quantity": 1, "name": "a", "price": 1, "id": 7}, {"id"}),
     ],
 )
 def test_shared_fields_bound_their_input(data, error_fields):
