@@ -118,6 +118,7 @@ class EventListView(APIView):
 
 class StreamEventsView(APIView):
     @extend_schema(
+        operation_id="events_of_aggregate",
         parameters=[StreamQuery],
         responses={
             200: EventSerializer(many=True),

@@ -149,6 +149,11 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
             # /api/docs/ works offline and behind a firewall: Swagger UI from our static files
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            # the answers of the plumbing around every view: 503, 413, 415, 403
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "servicekit.schema.document_common_answers",
+            ],
         },
         "DATA_UPLOAD_MAX_MEMORY_SIZE": 256 * 1024,
         "LOGGING": logging_config(

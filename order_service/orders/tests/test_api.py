@@ -276,3 +276,18 @@ def test_admin_shows_the_event_store_but_no_consumer_tables(client):
         assert client.get(f"/admin/eventkit/{model}/").status_code == 200
     for model in ("checkpoint", "deadletter"):  # the order service consumes nobody's events
         assert client.get(f"/admin/eventkit/{model}/").status_code == 404
+
+
+def test_the_schema_documents_what_the_plumbing_answers(api):
+    """503 anywhere, 413 and 415 where a body is taken, 403 where the token guards."""
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    operations = {
+        (method, path): op["responses"]
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+    }
+    assert all("503" in responses for responses in operations.values())
+    assert {"403", "413", "415"} <= set(operations["post", "/commands/orders"])
+    assert "415" not in operations["get", "/queries/orders"]
+    retry = operations["get", "/queries/orders"]["503"]["headers"]["Retry-After"]
+    assert retry["schema"] == {"type": "integer"}

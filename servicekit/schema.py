@@ -1,0 +1,61 @@
+"""What every operation of every service can answer, added to its OpenAPI schema.
+
+drf-spectacular documents what each view declares. Some answers come from the plumbing
+around the views instead, the same for all of them; this hook writes them into every
+operation so that a client generated from the schema expects them:
+
+* 503 from any operation: a peer or the database did not answer (``servicekit.errors``),
+  with ``Retry-After``;
+* 413 and 415 from any operation that takes a body: over the size limit, or not JSON;
+* 403 from a command guarded by the service token (``ServiceTokenRequired``), when one is
+  configured.
+"""
+
+from servicekit.permissions import ServiceTokenRequired
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail", "code"],
+    "additionalProperties": True,
+}
+
+
+def _answer(description: str, **extra) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ERROR}},
+        **extra,
+    }
+
+
+UNAVAILABLE = _answer(
+    "A peer or the database did not answer: try again after `Retry-After` seconds (a "
+    "command with the same `Idempotency-Key`).",
+    headers={"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+)
+TOO_LARGE = _answer("The body is over the size limit (256 KiB).")
+NOT_JSON = _answer("The body is not `application/json`.")
+NO_TOKEN = _answer("A service token is configured and the request did not carry it.")
+
+
+def document_common_answers(result, generator, request, public):
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    guarded = {
+        (path, method.lower())
+        for path, _, method, view in generator.endpoints or ()
+        if any(p is ServiceTokenRequired for p in getattr(view.cls, "permission_classes", ()))
+    }
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses.setdefault("503", UNAVAILABLE)
+            if "requestBody" in operation:
+                responses.setdefault("413", TOO_LARGE)
+                responses.setdefault("415", NOT_JSON)
+            if (path, method) in guarded:
+                responses.setdefault("403", NO_TOKEN)
+    return result
