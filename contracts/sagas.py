@@ -44,6 +44,18 @@ class StepFailed(DomainEvent):
     includes_start: bool = False
 
 
+@event("StepPaused", tolerant=True)
+class StepPaused(DomainEvent):
+    """A compensation left for the resumer; ``attempts`` counts every pass so far."""
+
+    seq: int
+    step: str
+    compensating: bool
+    attempts: int = 1
+    duration_ms: float = 0.0
+    error: str = ""
+
+
 @event("CompensationStarted", tolerant=True)
 class CompensationStarted(DomainEvent):
     reason: str = ""

@@ -151,16 +151,20 @@ def order_changed(event, recorded):
     push(order_id, message)
 
 
-@sagas.on(saga_events.StepStarted, saga_events.StepSucceeded, saga_events.StepFailed)
+STEP_STATUS = {
+    saga_events.StepStarted: "STARTED",
+    saga_events.StepPaused: "STARTED",  # still under way, waiting for the resumer
+    saga_events.StepSucceeded: "COMPLETED",
+    saga_events.StepFailed: "FAILED",
+}
+
+
+@sagas.on(*STEP_STATUS)
 def saga_step(event, recorded):
     order_id = recorded.metadata.get("order_id")
     if not order_id:
         return  # a saga event from before sagas named their order
-    status = {
-        saga_events.StepStarted: "STARTED",
-        saga_events.StepSucceeded: "COMPLETED",
-        saga_events.StepFailed: "FAILED",
-    }
+    paused = isinstance(event, saga_events.StepPaused)
     push(
         order_id,
         {
@@ -170,9 +174,11 @@ def saga_step(event, recorded):
             "step": event.seq,
             "action": f"{event.step} (COMPENSATING)" if event.compensating else event.step,
             "compensating": event.compensating,
-            "status": status[type(event)],
-            "message": getattr(event, "message", ""),
-            "error": getattr(event, "error", None) or None,
+            "status": STEP_STATUS[type(event)],
+            "message": f"waiting for the resumer: {event.error}"
+            if paused
+            else getattr(event, "message", ""),
+            "error": None if paused else getattr(event, "error", None) or None,
             "duration_ms": getattr(event, "duration_ms", None),
             "attempts": getattr(event, "attempts", None),
             **_common(recorded),

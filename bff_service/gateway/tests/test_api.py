@@ -282,3 +282,30 @@ def test_the_dev_servers_origin_may_send_an_idempotency_key_and_read_the_headers
     listed = api.get("/api/orders", HTTP_ORIGIN="http://127.0.0.1:3000")
     exposed = listed["Access-Control-Expose-Headers"]
     assert "X-Degraded" in exposed and "Retry-After" in exposed
+
+
+def test_a_compensation_left_for_the_resumer_is_pushed_with_its_attempts(monkeypatch):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from contracts.sagas import StepPaused
+    from gateway import push
+
+    pushed = []
+    monkeypatch.setattr(push, "push", lambda order_id, message: pushed.append(message))
+    order_id = str(uuid.uuid4())
+    event = StepPaused(
+        seq=3, step="ReleaseInventory", compensating=True, attempts=6, error="timed out"
+    )
+    recorded = SimpleNamespace(
+        metadata={"order_id": order_id},
+        stream_id=uuid.uuid4(),
+        event_type="StepPaused",
+        position=9,
+        recorded_at=datetime.now(UTC),
+    )
+    push.saga_step(event, recorded)
+    [message] = pushed
+    assert message["status"] == "STARTED" and message["attempts"] == 6
+    assert message["message"] == "waiting for the resumer: timed out" and message["error"] is None
+    assert message["action"] == "ReleaseInventory (COMPENSATING)"

@@ -93,6 +93,27 @@ describe('saga timeline', () => {
     expect(within(card).getByText('resumed')).toBeInTheDocument();
   });
 
+  it('shows a compensation waiting for the resumer with the attempts so far', async () => {
+    mockFetch({
+      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+    });
+    const { last } = renderWithProviders(<SagaPanel />);
+    await screen.findByText(/No sagas yet/);
+    last().open();
+    last().receive(sagaStatus('COMPENSATING', 1));
+    last().receive(step(3, 'ReleaseInventory (COMPENSATING)', 'STARTED', 2));
+    last().receive(
+      step(3, 'ReleaseInventory (COMPENSATING)', 'STARTED', 3, {
+        attempts: 6,
+        message: 'waiting for the resumer: timed out',
+        event_type: 'StepPaused',
+      }),
+    );
+    const card = await screen.findByTestId(`saga-${ID}`);
+    await within(card).findByText('6 attempts');
+    expect(within(card).getByText('waiting for the resumer: timed out')).toBeInTheDocument();
+  });
+
   it('shows a saga that only the websocket knows about yet', async () => {
     mockFetch({
       'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),

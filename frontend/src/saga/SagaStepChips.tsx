@@ -34,6 +34,9 @@ export function SagaStepChips({ steps, label }: Props) {
             </p>
             {compensating ? <span className="tag tag--compensation">compensation</span> : null}
             {step.error ? <p className="timeline__error">{step.error}</p> : null}
+            {step.status === 'STARTED' && step.message ? (
+              <p className="timeline__note">{step.message}</p>
+            ) : null}
           </li>
         );
       })}
