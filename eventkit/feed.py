@@ -77,6 +77,13 @@ class FeedQuery(_Page):
     )
     aggregate_type = serializers.CharField(required=False, max_length=100)
 
+    def validate(self, attrs):
+        if "after" in attrs and self.initial_data.get("offset") not in (None, ""):
+            raise serializers.ValidationError(
+                {"offset": ["The feed pages by after; offset pages the newest-first log."]}
+            )
+        return attrs
+
 
 class StreamQuery(_Page):
     limit = serializers.IntegerField(

@@ -68,6 +68,7 @@ def test_feed_filters_by_type(api):
         {"limit": "0"},
         {"offset": "-3"},
         {"offset": str(2**63)},
+        {"after": "3", "offset": "2"},  # offset pages the log; the feed pages by after
     ],
 )
 def test_bad_feed_parameters_are_400_with_json(api, query):
