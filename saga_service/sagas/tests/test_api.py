@@ -218,6 +218,39 @@ def test_the_resumer_takes_the_sagas_it_tried_longest_ago_first():
     assert abandoned_saga_ids(limit=1) == [newer.id]
 
 
+def test_a_take_over_retried_after_another_resumer_took_the_lease_returns_nothing(monkeypatch):
+    """The first attempt took the lease and then lost a race at commit; by the retry another
+    resumer holds it: there is nothing for us to drive."""
+    from datetime import timedelta
+
+    from django.db.models.functions import Now
+
+    from eventkit import store
+
+    repository = SagaRepository(owner="web", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    SagaLease.objects.filter(pk=saga.id).update(expires_at="2000-01-01T00:00Z")
+    real_execute, attempts = store.execute, []
+
+    def racing(command, **options):
+        def attempt(session):
+            attempts.append(1)
+            if len(attempts) == 2:
+                SagaLease.objects.filter(pk=saga.id).update(
+                    owner="another resumer", expires_at=Now() + timedelta(seconds=60)
+                )
+            value = command(session)
+            if len(attempts) == 1:
+                raise store.ConcurrencyError("lost a race at commit")
+            return value
+
+        return real_execute(attempt, **options)
+
+    monkeypatch.setattr(store, "execute", racing)
+    assert SagaRepository(owner="resumer", lease_seconds=60).take_over(saga.id) is None
+    assert len(attempts) == 2
+
+
 def test_a_finished_saga_is_answered_not_rerun():
     from sagas.domain import OK, StepResult
 
