@@ -51,6 +51,20 @@ describe('saga store', () => {
     expect(merged.map((s) => `${s.step}:${s.status}`)).toEqual(['1:COMPLETED', '2:FAILED']);
   });
 
+  it('lays a compensation paused again over the fetched one still under way', () => {
+    const fetched = [
+      { step: 3, action: 'ReleaseInventory (COMPENSATING)', status: 'STARTED', error: null, attempts: 2 },
+    ];
+    const paused = {
+      ...step(3, 'STARTED', 9),
+      attempts: 6,
+      message: 'waiting for the resumer: timed out',
+    };
+    expect(mergeSteps(fetched, applySagaStep({}, paused).o1)[0].message).toBe(paused.message);
+    const older = { ...paused, attempts: 1 }; // a push the fetched log is already past
+    expect(mergeSteps(fetched, applySagaStep({}, older).o1)[0].attempts).toBe(2);
+  });
+
   it('picks the further-along saga status', () => {
     expect(mergeSagaStatus('RUNNING', 'COMPENSATED')).toBe('COMPENSATED');
     expect(mergeSagaStatus('COMPLETED', 'RUNNING')).toBe('COMPLETED');

@@ -119,6 +119,13 @@ export function applySagaStatus(state: SagaState, message: SagaStatusMessage): S
   return prune({ ...state, [message.order_id]: next });
 }
 
+/** Whether ``a`` is further along than ``b``: a later status, or, still under way, more
+ * attempts (a compensation paused for the resumer again since ``b`` was read). */
+function isFurther(a: SagaStep, b: SagaStep): boolean {
+  const ranks = stepRank(a.status) - stepRank(b.status);
+  return ranks > 0 || (ranks === 0 && (a.attempts ?? 0) > (b.attempts ?? 0));
+}
+
 /** The saga log from the detail endpoint with any newer live step laid over it. */
 export function mergeSteps(log: readonly SagaStep[], live: LiveSaga | undefined): SagaStep[] {
   const byStep = new Map<number, SagaStep>();
@@ -126,7 +133,7 @@ export function mergeSteps(log: readonly SagaStep[], live: LiveSaga | undefined)
   if (live) {
     for (const step of Object.values(live.steps)) {
       const known = byStep.get(step.step);
-      if (!known || stepRank(step.status) > stepRank(known.status)) byStep.set(step.step, step);
+      if (!known || isFurther(step, known)) byStep.set(step.step, step);
     }
   }
   return [...byStep.values()].sort((a, b) => a.step - b.step);
