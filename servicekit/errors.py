@@ -7,6 +7,7 @@ parse an HTML error page.
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions, status
@@ -62,6 +63,8 @@ def json_not_found(request, exception=None):
 
 
 def json_bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse({"detail": "Request body too large.", "code": "too_large"}, status=413)
     return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 

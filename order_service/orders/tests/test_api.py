@@ -291,3 +291,9 @@ def test_the_schema_documents_what_the_plumbing_answers(api):
     assert "415" not in operations["get", "/queries/orders"]
     retry = operations["get", "/queries/orders"]["503"]["headers"]["Retry-After"]
     assert retry["schema"] == {"type": "integer"}
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(api):
+    body = {"customer_name": "x" * 300_000}  # over DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB)
+    response = api.post("/commands/orders", body, format="json")
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
