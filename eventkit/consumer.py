@@ -70,7 +70,8 @@ def database_failing(exc: BaseException) -> bool:
         return False
     cause = exc.__cause__
     if hasattr(cause, "sqlite_errorname"):
-        return cause.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        # extended codes too: SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, ...
+        return cause.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
     sqlstate = getattr(cause, "sqlstate", None)
     return sqlstate is None or sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03"
 

@@ -33,10 +33,14 @@ class QuantityField(serializers.IntegerField):
 
 
 # Characters a name has no use for, which only hide or disguise it: control characters
-# (tab, newline, BEL, ESC, ...), the bidirectional overrides and isolates that reorder
-# what is shown, and invisible spaces that make two names look alike. Joiners stay (emoji,
-# some scripts need them).
-_HIDDEN = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+# (tab, newline, BEL, ESC, ...), the line and paragraph separators that logs take for new
+# lines, the bidirectional marks, overrides and isolates that reorder what is shown, and
+# invisible characters and fillers that make two names look alike or a name look blank.
+# Joiners stay (emoji, some scripts need them).
+_HIDDEN = re.compile(
+    "[\u00ad\u061c\u115f\u1160\u200b\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0]"
+)
 
 
 def no_hidden_characters(value: str) -> None:

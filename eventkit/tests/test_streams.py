@@ -447,3 +447,26 @@ def test_a_failure_that_later_applied_is_forgotten(pipeline):
     drain(worker)
     assert totals() == {tally: (1, 1)}
     assert dict(worker.attempts) == {("another-source", 2): 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "transient"),
+    [
+        ("SQLITE_BUSY", True),
+        ("SQLITE_BUSY_SNAPSHOT", True),
+        ("SQLITE_LOCKED_SHAREDCACHE", True),
+        ("SQLITE_ERROR", False),  # no such table, a syntax error: the same for ever
+    ],
+)
+def test_sqlite_errors_are_transient_when_busy_or_locked(name, transient):
+    import sqlite3
+
+    from django.db import OperationalError
+
+    from eventkit.consumer import database_failing
+
+    cause = sqlite3.OperationalError("database says no")
+    cause.sqlite_errorname = name
+    error = OperationalError("database says no")
+    error.__cause__ = cause
+    assert database_failing(error) is transient
