@@ -183,17 +183,35 @@ class Consumer:
             applied += self._catch_up_safely()
         return applied
 
-    def start(self) -> None:
+    def start(self, stop: threading.Event | None = None) -> None:
         """Create the consumer groups, forget dead workers and, for a live-only consumer, fix
         its starting point.
 
         A live-only consumer starts at each source's head as it is when the worker starts,
-        so that nothing committed after that moment is skipped.
+        so that nothing committed after that moment is skipped. Until it has learnt where
+        each head is (from the feeds, into its checkpoints), it reads nothing: the groups
+        start at the streams' beginning, and it would take their history for news.
         """
         self.ensure_groups()
         self.forget_dead_consumers()
         if self.start_at_head:
-            self._catch_up_safely()
+            self._start_at_heads(stop or threading.Event())
+
+    def _start_at_heads(self, stop: threading.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.catch_up()
+                return
+            except (requests.RequestException, *DATABASE_FAILURES) as exc:
+                logger.warning(
+                    "cannot learn where the feeds end yet (%r); trying again in %.1f s",
+                    exc,
+                    backoff,
+                )
+                connection.close_if_unusable_or_obsolete()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def ensure_groups(self) -> None:
         for stream in self.streams:

@@ -360,6 +360,32 @@ def test_a_live_only_consumer_starts_at_the_head_instead_of_replaying_history(pi
     assert totals() == {t: (4, 1)}
 
 
+def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
+    pipeline, live_server, caplog
+):
+    """Not knowing where the head is, it must not read the streams from their beginning."""
+    _, _, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    publish_all(relay)  # history, in the stream since before the worker started
+    worker = consumer(start_at_head=True)
+    with socket.socket() as s:  # the feed is down when the worker starts
+        s.bind(("127.0.0.1", 0))
+        worker.feeds[REMOTE_SOURCE].url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    starting = threading.Thread(target=worker.start)
+    starting.start()
+    wait_until(lambda: "cannot learn where the feeds end yet" in caplog.text)
+    worker.feeds[REMOTE_SOURCE].url = live_server.url  # the feed is back
+    starting.join(10)
+    assert not starting.is_alive()
+    drain(worker)
+    assert totals() == {}  # history was not replayed as news
+    add(t, 4)
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (4, 1)}
+
+
 def test_after_commit_callbacks_run_once_per_poll_after_all_of_its_batches(pipeline):
     """The BFF pushes to websockets from such a callback: one push per poll, not per batch."""
     *_, consumer = pipeline

@@ -87,7 +87,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            consumer.start()
+            consumer.start(stop)
         except redis.RedisError as exc:
             self.stderr.write(f"Redis unavailable at start ({exc}); will keep trying")
         consumer.run(stop)
