@@ -32,7 +32,11 @@ def with_degraded(body: dict, degraded: list[str]) -> Response:
 
 
 class ProductListApi(APIView):
-    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: list[dict], 400: None})
+    @extend_schema(
+        operation_id="products_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: list[dict], 400: None},
+    )
     def get(self, request):
         limit, offset = page(request)
         return passthrough(
@@ -47,7 +51,9 @@ class ProductDetailApi(APIView):
 
 
 class OrderListApi(APIView):
-    @extend_schema(parameters=[OrderQuery], responses={200: list[dict], 400: None})
+    @extend_schema(
+        operation_id="orders_list", parameters=[OrderQuery], responses={200: list[dict], 400: None}
+    )
     def get(self, request):
         q = validated(OrderQuery, request.query_params)
         answer = get(
