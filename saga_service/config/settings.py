@@ -35,3 +35,11 @@ SAGA = {
 }
 
 EVENTKIT = {"STREAM": "events.saga"}
+
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,  # noqa: F821 (set by configure() above)
+    "ENUM_NAME_OVERRIDES": {
+        "SagaStatusEnum": "sagas.models.SagaStatus",
+        "SagaStepStatusEnum": "sagas.models.StepStatus",
+    },
+}

@@ -86,6 +86,12 @@ class SagaStepView(models.Model):
         return step_action(self.step, self.compensating)
 
 
+# Both are fields named "status" in the API: the schema names their enums apart by these
+# (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] in config/settings.py).
+SagaStatus = SagaView.Status
+StepStatus = SagaStepView.Status
+
+
 def step_action(step: str, compensating: bool) -> str:
     """A step as the saga log names it (the seed's ``action``)."""
     return f"{step} (COMPENSATING)" if compensating else step

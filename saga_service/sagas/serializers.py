@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from sagas.definition import STEP_NAMES
-from sagas.models import SagaView
+from sagas.models import SagaStepView, SagaView
 from sagas.orchestrator import FAULT_MODES
 from servicekit.api import PageQuery
 from servicekit.fields import IdField, NameField, QuantityField, YenField
@@ -51,7 +51,7 @@ class PlaceOrderInput(serializers.Serializer):
 class SagaStepSerializer(serializers.Serializer):
     step = serializers.IntegerField(help_text="1-based position in the log")
     action = serializers.CharField(help_text='e.g. "CreateOrder", "CancelOrder (COMPENSATING)"')
-    status = serializers.ChoiceField(choices=["STARTED", "COMPLETED", "FAILED"])
+    status = serializers.ChoiceField(choices=SagaStepView.Status.choices)
     error = serializers.CharField(allow_null=True)
     message = serializers.CharField()
     compensating = serializers.BooleanField()
