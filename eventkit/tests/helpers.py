@@ -1,5 +1,6 @@
 """Commands on the test tally, written the way services write theirs."""
 
+import time
 import uuid
 
 import pytest
@@ -36,3 +37,12 @@ def add(tally_id, amount, **kw):
         return {"id": str(tally_id), "total": tally.total}
 
     return store.execute(command, command_type="AddToTally", payload={"amount": amount}, **kw)
+
+
+def wait_until(condition, timeout=20.0):
+    """Poll ``condition`` until it holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)  # polling a condition, bounded by the deadline

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from eventkit import store
-from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.helpers import add, open_tally, wait_until
 from eventkit.tests.testapp.domain import Tally
 
 pytestmark = pytest.mark.django_db
@@ -115,14 +115,6 @@ def waiting_on_lock(pid: int) -> bool:
         cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
         row = cursor.fetchone()
     return bool(row) and row[0] == "Lock"
-
-
-def wait_until(predicate, timeout=10.0):
-    done = threading.Event()
-    while not predicate():
-        if done.wait(0.01) or timeout <= 0:
-            raise AssertionError("condition not reached")
-        timeout -= 0.01
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a two-connection race")

@@ -22,7 +22,7 @@ from redis.retry import Retry
 from eventkit.consumer import Consumer, HandlerFailed, Source
 from eventkit.models import Checkpoint, DeadLetter, Event, RelayCursor
 from eventkit.relay import Relay
-from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
+from eventkit.tests.helpers import add, open_tally, threads_need_postgresql, wait_until
 from eventkit.tests.testapp.models import RemoteTallyView
 from eventkit.tests.testapp.projections import (
     POISON_AMOUNT,
@@ -87,6 +87,15 @@ def totals():
 def publish_all(relay):
     while relay.publish_once():
         pass
+
+
+def published_tally(relay, middle: int):
+    """A tally of 1, ``middle`` and 2 (positions 2, 3 and 4), published."""
+    t = open_tally()
+    for amount in (1, middle, 2):
+        add(t, amount)
+    publish_all(relay)
+    return t
 
 
 def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
@@ -162,11 +171,7 @@ def test_events_never_published_are_caught_up_from_the_feed(pipeline):
 
 def test_a_poison_event_is_dead_lettered_and_the_rest_goes_on(pipeline):
     client, _, relay, consumer = pipeline
-    t = open_tally()
-    add(t, 1)
-    add(t, POISON_AMOUNT)
-    add(t, 2)
-    publish_all(relay)
+    t = published_tally(relay, POISON_AMOUNT)
     worker = consumer(max_attempts=3, claim_idle_ms=0)
     for _ in range(10):
         worker.poll_once()
@@ -183,21 +188,14 @@ def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
     """A statement timeout (or a deadlock, a dropped connection) is the database failing,
     not the event: the worker waits and tries again for as long as it takes."""
     _, _, relay, consumer = pipeline
-    t = open_tally()
-    add(t, 1)
-    add(t, SLOW_AMOUNT)
-    add(t, 2)
-    publish_all(relay)
+    t = published_tally(relay, SLOW_AMOUNT)
     worker = consumer(max_attempts=2, claim_idle_ms=0)
     timeouts["left"] = 4  # twice max_attempts
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(stop,))
     running.start()
     try:
-        for _ in range(200):
-            if totals() == {t: (1 + SLOW_AMOUNT + 2, 3)}:
-                break
-            stop.wait(0.05)
+        wait_until(lambda: totals() == {t: (1 + SLOW_AMOUNT + 2, 3)})
     finally:
         stop.set()
         running.join(10)
@@ -209,11 +207,7 @@ def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
 @threads_need_postgresql
 def test_a_database_error_that_would_recur_for_ever_is_the_events_fault(pipeline):
     _, _, relay, consumer = pipeline
-    t = open_tally()
-    add(t, 1)
-    add(t, TOO_BIG_AMOUNT)
-    add(t, 2)
-    publish_all(relay)
+    t = published_tally(relay, TOO_BIG_AMOUNT)
     worker = consumer(max_attempts=2, claim_idle_ms=0)
     for _ in range(6):
         worker.poll_once()
@@ -271,14 +265,6 @@ def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
         locker.close()
         stop.set()
         running.join(10)
-
-
-def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)  # polling a condition, bounded by the deadline
 
 
 def test_a_dead_workers_messages_are_claimed_by_another(pipeline):
