@@ -317,28 +317,38 @@ def test_steps_whose_start_was_not_written_are_in_the_saga_log():
     call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
 
 
+def logged_run(participants, *, policy, **options) -> list[dict]:
+    """Drive a new saga with ``participants`` to its end; its saga log as the API answers it."""
+    from sagas.orchestrator import Driver
+    from sagas.selectors import saga_outcome
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    Driver(
+        repository=repository,
+        participants=participants,
+        policy=policy,
+        faults_enabled=False,
+        **options,
+    ).run(saga)
+    return saga_outcome(saga_id=saga.id)["saga_log"]
+
+
 def test_a_saga_log_written_at_once_keeps_each_steps_own_times():
     """A successful step waits for the saga's next write; its row still says when it began
     and ended, so the log reads in the order the steps ran."""
-    from sagas.orchestrator import Driver, Reply, RetryPolicy
-    from sagas.selectors import saga_outcome
+    from sagas.orchestrator import Reply, RetryPolicy
 
     class Participants:
         def call(self, step, saga, **kwargs):
             time.sleep(0.02)  # each call takes a while, as a participant's would
             return Reply("ok", f"{step} done")
 
-    repository = SagaRepository(owner="me", lease_seconds=60)
-    saga, _ = repository.begin_or_join(details())
-    driver = Driver(
-        repository=repository,
-        participants=Participants(),
+    log = logged_run(
+        Participants(),
         policy=RetryPolicy(compensation_seconds=1),
-        faults_enabled=False,
         unsaved_seconds=60,  # all three successes go out in the final write
     )
-    driver.run(saga)
-    log = saga_outcome(saga_id=saga.id)["saga_log"]
     assert [s["action"] for s in log] == ["CreateOrder", "ReserveInventory", "ConfirmOrder"]
     for earlier, later in itertools.pairwise(log):
         assert earlier["timestamp"] < later["timestamp"]
@@ -348,8 +358,7 @@ def test_a_saga_log_written_at_once_keeps_each_steps_own_times():
 def test_a_retried_step_is_logged_from_its_first_attempt_not_from_the_write_before_a_retry():
     """Before a retry the saga is written, with the retried step's start: the row still says
     when the step began, and its duration covers every attempt."""
-    from sagas.orchestrator import Driver, Reply, RetryPolicy
-    from sagas.selectors import saga_outcome
+    from sagas.orchestrator import Reply, RetryPolicy
 
     class Participants:
         def __init__(self):
@@ -363,16 +372,7 @@ def test_a_retried_step_is_logged_from_its_first_attempt_not_from_the_write_befo
                     return Reply("unknown", "timed out", "timeout")
             return Reply("ok", f"{step} done")
 
-    repository = SagaRepository(owner="me", lease_seconds=60)
-    saga, _ = repository.begin_or_join(details())
-    driver = Driver(
-        repository=repository,
-        participants=Participants(),
-        policy=RetryPolicy(backoff_base=0.001),
-        faults_enabled=False,
-    )
-    driver.run(saga)
-    create, reserve, _ = saga_outcome(saga_id=saga.id)["saga_log"]
+    create, reserve, _ = logged_run(Participants(), policy=RetryPolicy(backoff_base=0.001))
     assert reserve["attempts"] == 2 and reserve["duration_ms"] >= 200
     assert create["finished_at"] <= reserve["timestamp"]
     began, ended = (datetime.fromisoformat(reserve[k]) for k in ("timestamp", "finished_at"))
