@@ -24,9 +24,6 @@ class EventQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("events are append-only: they cannot be deleted")
 
-    def in_stream(self, stream_id):
-        return self.filter(stream_id=stream_id).order_by("version")
-
 
 class EventColumns(models.Model):
     """What an event is, before (``PendingEvent``) and after (``Event``) it has a position."""
