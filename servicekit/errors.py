@@ -62,9 +62,13 @@ def json_not_found(request, exception=None):
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
+# A body over the size limit, as every service answers it (the BFF before Django sees it).
+TOO_LARGE = {"detail": "Request body too large.", "code": "too_large"}
+
+
 def json_bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE
-        return JsonResponse({"detail": "Request body too large.", "code": "too_large"}, status=413)
+        return JsonResponse(TOO_LARGE, status=413)
     return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 

@@ -16,10 +16,13 @@ memory: the BFF's JSON, its small static files and the built UI. A body longer t
 import asyncio
 import contextvars
 import io
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-TOO_LARGE = b'{"detail":"Request body too large.","code":"too_large"}'
+from servicekit import errors
+
+TOO_LARGE = json.dumps(errors.TOO_LARGE).encode()
 
 
 class ThreadedWsgi:
