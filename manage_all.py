@@ -59,7 +59,7 @@ class Process:
 
     ``argv[0]`` names an executable in the venv's ``bin/``. ``{port}`` and ``{workers}`` in
     the arguments are filled in at start (port after ``--port-offset``; workers from
-    ``WEB_CONCURRENCY``, default 3).
+    ``WEB_CONCURRENCY``, default 1).
     """
 
     role: str
@@ -88,7 +88,7 @@ def manage(*args: str) -> tuple[str, ...]:
     return ("python", "manage.py", *args)
 
 
-def web(app: str = "config.wsgi:application", *extra: str) -> Process:
+def web(*extra: str, app: str = "config.wsgi:application") -> Process:
     """The gunicorn web process; ``extra`` goes before the app (e.g. a worker class).
 
     No gunicorn access log: servicekit's middleware logs each request once, with its
@@ -116,37 +116,45 @@ def web(app: str = "config.wsgi:application", *extra: str) -> Process:
     )
 
 
+# One worker process per web service, serving requests in threads. A machine's cores run
+# every service at once, so more processes only take turns on them: each, woken by a
+# request, finds its code and data pushed out of the caches by the others. One process per
+# service cost 18 % less CPU per order than three on two cores (docs/performance.md);
+# WEB_CONCURRENCY adds workers where there are cores to spare (docs/scaling.md).
+DEFAULT_WEB_CONCURRENCY = 1
+# 16 threads: each of the saga's 24 waits on one participant at a time, of two.
+THREADED = ("--worker-class", "gthread", "--threads", "16")
+
 # In start order: a service's peers come up before it. To add a worker to a service, append
 # e.g. Process("relay", manage("publish_events")) to its processes.
 # The relay that publishes an event-sourced service's log to its Redis stream.
 RELAY = Process("relay", manage("publish_events"))
 
 SERVICES: tuple[Service, ...] = (
-    Service("order", "order_service", 8001, "ORDER", processes=(web(), RELAY)),
+    Service("order", "order_service", 8001, "ORDER", processes=(web(*THREADED), RELAY)),
     Service(
         "inventory",
         "inventory_service",
         8002,
         "INVENTORY",
         seed=(manage("seed_catalog"),),
-        processes=(web(), RELAY),
+        processes=(web(*THREADED), RELAY),
     ),
     Service(
         "saga",
         "saga_service",
         8003,
         "SAGA",
-        # Threads: a saga request mostly waits on its participants' HTTP answers; more than
-        # 8 per process cost CPU in contention for the GIL (docs/scaling.md). A process takes
-        # no more connections than it has threads, and none is kept alive: a kept-alive
-        # connection stays with the process that accepted it, so a BFF's call could wait
-        # for that process's threads while another's were free. Now each call waits in the
-        # listen queue, in arrival order, for the first free thread (bench/journey.py).
+        # Threads: a saga request mostly waits on its participants' HTTP answers, so 24 of
+        # them keep 32 clients' sagas moving. A process takes no more connections than it
+        # has threads, and none is kept alive: a kept-alive connection stays with the
+        # process that accepted it, so with more workers a BFF's call could wait for that
+        # process's threads while another's were free. Each call waits in the listen queue,
+        # in arrival order, for the first free thread (bench/journey.py).
         processes=(
             web(
-                "config.wsgi:application",
-                *("--worker-class", "gthread", "--threads", "8"),
-                *("--worker-connections", "8", "--keep-alive", "0"),
+                *("--worker-class", "gthread", "--threads", "24"),
+                *("--worker-connections", "24", "--keep-alive", "0"),
             ),
             Process("resumer", manage("resume_sagas", "--watch")),
             RELAY,
@@ -157,7 +165,7 @@ SERVICES: tuple[Service, ...] = (
         "marketing_service",
         8004,
         "MARKETING",
-        processes=(web(), Process("worker", manage("consume_events"))),
+        processes=(web(*THREADED), Process("worker", manage("consume_events"))),
     ),
     Service(
         "bff",
@@ -166,7 +174,7 @@ SERVICES: tuple[Service, ...] = (
         "BFF",
         # ASGI: HTTP and the order websockets on one port; the feed pushes saga progress.
         processes=(
-            web("config.asgi:application", "--worker-class", "config.workers.PushWorker"),
+            web("--worker-class", "config.workers.PushWorker", app="config.asgi:application"),
             Process("feed", manage("consume_events")),
         ),
     ),
@@ -288,9 +296,9 @@ def render_argv(
 
 def web_concurrency(environ: Mapping[str, str]) -> int:
     try:
-        return max(1, int(environ.get("WEB_CONCURRENCY", "3")))
+        return max(1, int(environ.get("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)))
     except ValueError:
-        return 3
+        return DEFAULT_WEB_CONCURRENCY
 
 
 def db_url_with_name(base: str, name: str) -> str:
@@ -1295,7 +1303,7 @@ wait until each /health answers 200 and print the URLs. Ctrl-C or SIGTERM stops 
 Each service gets DATABASE_URL from <NAME>_DATABASE_URL (e.g. ORDER_DATABASE_URL) or a SQLite
 file <var>/<name>.sqlite3; REDIS_URL as set, else the Redis on 6379+offset (started here if
 none answers); the peer URLs <NAME>_SERVICE_URL; SERVICE_NAME. SECRET_KEY, DEBUG,
-ALLOWED_HOSTS, SERVICE_TOKEN and WEB_CONCURRENCY (gunicorn workers, default 3) pass through.
+ALLOWED_HOSTS, SERVICE_TOKEN and WEB_CONCURRENCY (gunicorn workers, default 1) pass through.
 """
 
 TEST_HELP = f"""\

@@ -1228,7 +1228,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--workers",
         type=int,
         default=manage_all.web_concurrency(os.environ),
-        help="gunicorn workers per service of a fresh system (WEB_CONCURRENCY, default 3)",
+        help="gunicorn workers per service of a fresh system (WEB_CONCURRENCY, default 1)",
     )
     parser.add_argument("--port-offset", type=int, default=0, help="running: manage_all's")
     parser.add_argument("--service-token", default=os.environ.get("SERVICE_TOKEN", ""))

@@ -30,7 +30,8 @@ class PeerClient:
 
     Each thread keeps one connection per peer (``http.client`` connections are not shared
     between threads); it is reused while the peer keeps it open, and opened again when the
-    peer closed it (gunicorn's sync workers close every connection after their answer). A
+    peer closed it (gunicorn closes one idle for 2 s; the saga's web, every one after its
+    answer). A
     connection the peer closed while it was idle is noticed before it is used, so a call is
     never sent into a dead connection.
 

@@ -49,7 +49,7 @@ class LiveService:
         name: str,
         database: Database,
         *,
-        workers: int = 3,
+        workers: int = manage_all.DEFAULT_WEB_CONCURRENCY,
         log_dir: Path,
         env: dict[str, str] | None = None,
     ):
@@ -191,7 +191,13 @@ class System:
     """Every service of the process table, with all its processes, on fresh databases and a
     private Redis: what ``manage_all.py up`` runs, on free ports."""
 
-    def __init__(self, log_dir: Path, *, env: dict[str, str] | None = None, workers: int = 2):
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        workers: int = manage_all.DEFAULT_WEB_CONCURRENCY,
+    ):
         self.redis = RedisServer(log_dir)
         self.databases = {n: Database(n) for n in SYSTEM}
         self.services: dict[str, LiveService] = {}

@@ -18,7 +18,7 @@ import manage_all as ma
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-WORKERS = "${WEB_CONCURRENCY:-3}"
+WORKERS = f"${{WEB_CONCURRENCY:-{ma.DEFAULT_WEB_CONCURRENCY}}}"
 INFRA = {"redis"} | {f"{s.name}-db" for s in ma.SERVICES}
 
 

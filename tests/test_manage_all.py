@@ -150,9 +150,9 @@ def test_commands_run_from_the_venv(tmp_path):
 
 
 def test_web_concurrency():
-    assert ma.web_concurrency({}) == 3
+    assert ma.web_concurrency({}) == 1
     assert ma.web_concurrency({"WEB_CONCURRENCY": "5"}) == 5
-    assert ma.web_concurrency({"WEB_CONCURRENCY": "lots"}) == 3
+    assert ma.web_concurrency({"WEB_CONCURRENCY": "lots"}) == 1
 
 
 # --- test-suite plumbing ----------------------------------------------------------------------
