@@ -122,7 +122,7 @@ def web(*extra: str, app: str = "config.wsgi:application") -> Process:
 # service cost 18 % less CPU per order than three on two cores (docs/performance.md);
 # WEB_CONCURRENCY adds workers where there are cores to spare (docs/scaling.md).
 DEFAULT_WEB_CONCURRENCY = 1
-# 16 threads: each of the saga's 24 waits on one participant at a time, of two.
+# 16 threads: more than the calls a saga process sends at once (one per saga in flight).
 THREADED = ("--worker-class", "gthread", "--threads", "16")
 
 # In start order: a service's peers come up before it. To add a worker to a service, append
@@ -145,12 +145,14 @@ SERVICES: tuple[Service, ...] = (
         "saga_service",
         8003,
         "SAGA",
-        # Threads: a saga request mostly waits on its participants' HTTP answers, so 24 of
-        # them keep 32 clients' sagas moving. A process takes no more connections than it
-        # has threads, and none is kept alive: a kept-alive connection stays with the
-        # process that accepted it, so with more workers a BFF's call could wait for that
-        # process's threads while another's were free. Each call waits in the listen queue,
-        # in arrival order, for the first free thread (bench/journey.py).
+        # Threads: 24, of which at most 8 drive sagas at once. A saga keeps its pooled
+        # connection for its whole request, and the pool has 8 (DB_POOL_MAX_SIZE): the other
+        # threads queue for one in arrival order, or wait, holding none, on a saga another
+        # process drives. 24 connections admitted three times the sagas at once and only
+        # lengthened the tail (docs/performance.md). A process takes no more connections
+        # than it has threads, and none is kept alive: a kept-alive connection stays with
+        # the process that accepted it, so with more workers a BFF's call could wait for
+        # that process's threads while another's were free (bench/journey.py).
         processes=(
             web(
                 *("--worker-class", "gthread", "--threads", "24"),

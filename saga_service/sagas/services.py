@@ -126,6 +126,12 @@ def _wait_until_finished(saga_id, timeout: float) -> None:
     while time.monotonic() < deadline:
         if selectors.saga_finished(saga_id):
             return
+        # The connection goes back to the pool between polls. A request keeps its pooled
+        # connection to its end, and the process has more threads than connections (so at
+        # most that many sagas run at once): when a worker dies mid-saga, its clients'
+        # retries wait here until the sagas' leases lapse, and would hold every connection.
+        if not connection.in_atomic_block:
+            connection.close()
         time.sleep(0.05)  # another process is driving it; poll its committed state
 
 

@@ -399,3 +399,68 @@ def test_a_sagas_answer_writes_its_times_as_its_list_and_the_other_services_do(a
     [created, reserving] = outcome["saga_log"]
     times = [outcome["created_at"], created["timestamp"], created["finished_at"]]
     assert all(t.endswith("Z") for t in [*times, reserving["timestamp"]])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_waiting_on_another_owners_saga_hold_no_database_connection(settings):
+    """A repeated place-order for a saga that another process drives waits for its end.
+    The waiters must not keep a pooled connection each: the saga's process has more threads
+    than connections, and a worker that died mid-saga leaves its sagas' leases to lapse
+    first, so its clients' retries would otherwise hold every connection and answer even
+    the health check 503."""
+    import threading
+
+    from django.db import connection
+
+    from sagas import selectors, services
+
+    pool_size = settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
+    d = details()
+    SagaRepository(owner="a dead worker", lease_seconds=60).begin_or_join(d)
+    connection.close()  # this thread's connection goes back: the waiters may take them all
+    polls: dict[int, int] = {}
+    all_polling = threading.Event()
+    finished = selectors.saga_finished
+
+    def counted(saga_id):
+        me = threading.get_ident()
+        polls[me] = polls.get(me, 0) + 1
+        if len(polls) == pool_size and min(polls.values()) >= 2:
+            all_polling.set()
+        return finished(saga_id)
+
+    def repeated_request():
+        try:
+            services.place_order(
+                order_id=uuid.UUID(d.order_id),
+                customer_name=d.customer_name,
+                product_id=uuid.UUID(d.product_id),
+                product_name=d.product_name,
+                quantity=d.quantity,
+                total_price=d.total_price,
+                wait_seconds=3,
+            )
+        finally:
+            connection.close()  # the end of the request
+
+    services.selectors.saga_finished = counted
+    try:
+        waiters = [threading.Thread(target=repeated_request) for _ in range(pool_size)]
+        for waiter in waiters:
+            waiter.start()
+        assert all_polling.wait(10)
+        answered = []
+
+        def another_request():
+            count = SagaView.objects.count()
+            answered.append((count, sum(w.is_alive() for w in waiters)))
+            connection.close()
+
+        other = threading.Thread(target=another_request)
+        other.start()
+        other.join(10)
+        assert answered == [(1, pool_size)]  # answered while every waiter still waits
+    finally:
+        services.selectors.saga_finished = finished
+        for waiter in waiters:
+            waiter.join(10)
