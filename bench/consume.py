@@ -57,6 +57,7 @@ import requests
 from stats import percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, manage_all
+import manage_all
 from tests.live import VENV_BIN, Database, LiveService, RedisServer
 
 TIMEOUT = (3.05, 30)
@@ -485,7 +486,12 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="bound of each catch-up, in seconds"
     )
-    parser.add_argument("--web-workers", type=int, default=3, help="order's gunicorn workers")
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=manage_all.DEFAULT_WEB_CONCURRENCY,
+        help="order's gunicorn workers",
+    )
     parser.add_argument("--skip-catch-up", action="store_true")
     parser.add_argument("--skip-lag", action="store_true")
     args = parser.parse_args()
