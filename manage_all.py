@@ -149,8 +149,8 @@ SERVICES: tuple[Service, ...] = (
         # connection for its whole request, and the pool has 8 (DB_POOL_MAX_SIZE): the other
         # threads queue for one in arrival order, or wait, holding none, on a saga another
         # process drives. 24 connections admitted three times the sagas at once and only
-        # lengthened the tail (docs/performance.md). A process takes no more connections
-        # than it has threads, and none is kept alive: a kept-alive connection stays with
+        # lengthened the tail (docs/performance.md). A process accepts no more HTTP
+        # connections than it has threads, and keeps none alive: a kept-alive one stays with
         # the process that accepted it, so with more workers a BFF's call could wait for
         # that process's threads while another's were free (bench/journey.py).
         processes=(
