@@ -148,7 +148,7 @@ SERVICES: tuple[Service, ...] = (
         # Threads: 24, of which at most 8 drive sagas at once. A saga keeps its pooled
         # connection for its whole request, and the pool has 8 (DB_POOL_MAX_SIZE): the other
         # threads queue for one in arrival order, or wait, holding none, on a saga another
-        # process drives. 24 connections admitted three times the sagas at once and only
+        # process drives. A pool of 24 admitted three times the sagas at once and only
         # lengthened the tail (docs/performance.md). A process accepts no more HTTP
         # connections than it has threads, and keeps none alive: a kept-alive one stays with
         # the process that accepted it, so with more workers a BFF's call could wait for
