@@ -21,6 +21,14 @@ from sagas.repository import BUSY, FINISHED, RESUMED, STARTED, LeaseLost, SagaRe
 pytestmark = pytest.mark.django_db
 
 LAPTOP = "a1111111-1111-1111-1111-111111111111"
+# A place-order body that names its price, so the saga does not look the product up.
+PRICED = {
+    "customer_name": "A",
+    "product_id": LAPTOP,
+    "quantity": 1,
+    "product_name": "Laptop",
+    "total_price": 120000,
+}
 
 
 def closed_port_url() -> str:
@@ -83,14 +91,7 @@ def test_product_lookup_with_inventory_down_is_503(api, nobody_home):
 def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_compensate(
     api, nobody_home
 ):
-    body = {
-        "customer_name": "A",
-        "product_id": LAPTOP,
-        "quantity": 1,
-        "product_name": "Laptop",
-        "total_price": 120000,
-    }
-    response = api.post("/saga/place-order", body, format="json")
+    response = api.post("/saga/place-order", PRICED, format="json")
     assert response.status_code == 202
     outcome = response.json()
     assert outcome["status"] == COMPENSATING and outcome["success"] is False
@@ -110,19 +111,12 @@ def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_comp
 
 
 def test_an_idempotency_key_without_an_order_id_names_one_order(api, nobody_home):
-    body = {
-        "customer_name": "A",
-        "product_id": LAPTOP,
-        "quantity": 1,
-        "product_name": "Laptop",
-        "total_price": 120000,
-    }
-    first = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    again = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    other = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    first = api.post("/saga/place-order", PRICED, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/saga/place-order", PRICED, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = api.post("/saga/place-order", PRICED, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     assert first.json()["order_id"] == again.json()["order_id"] != other.json()["order_id"]
     assert SagaView.objects.count() == 2
-    too_long = api.post("/saga/place-order", body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
+    too_long = api.post("/saga/place-order", PRICED, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
     assert too_long.status_code == 400
 
 
@@ -268,14 +262,7 @@ def test_a_finished_saga_is_answered_not_rerun():
 def test_rebuild_reproduces_the_saga_log(api, nobody_home):
     from django.core.management import call_command
 
-    body = {
-        "customer_name": "A",
-        "product_id": LAPTOP,
-        "quantity": 1,
-        "product_name": "Laptop",
-        "total_price": 120000,
-    }
-    api.post("/saga/place-order", body, format="json")
+    api.post("/saga/place-order", PRICED, format="json")
     call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
 
 
