@@ -24,7 +24,7 @@ Measurements, each skippable (``--skip-orders`` ...) and bounded in count and ti
 2. cpu: utime+stime from ``/proc/<pid>/stat`` of every process of the system (and its
    children, the gunicorn workers) around the ``--measure-level`` level (32), per service
    and role, and PostgreSQL's own processes separately (the backends serving the system's
-   databases, and every ``postgres*`` process of the machine).
+   databases, in all and per database, and every ``postgres*`` process of the machine).
 3. commits: ``xact_commit`` of the five databases in ``pg_stat_database`` around the same
    level. Both 2 and 3 wait ``--settle`` seconds after the level (PostgreSQL 15 flushes an
    idle backend's counters within 10 s) and subtract an idle baseline measured for
@@ -240,9 +240,11 @@ def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> d
 class CpuProbe:
     """Snapshots of CPU time: the system's processes by label, PostgreSQL, the machine."""
 
-    def __init__(self, roots: Callable[[], dict[int, str]], pg_backends: Callable[[], set[int]]):
+    def __init__(
+        self, roots: Callable[[], dict[int, str]], pg_backends: Callable[[], dict[int, str]]
+    ):
         self.roots = roots  # pid -> label of the system's root processes (re-read each time)
-        self.pg_backends = pg_backends  # pids of the backends connected to the system's dbs
+        self.pg_backends = pg_backends  # pid -> database of the backends serving the system
 
     def snapshot(self) -> dict:
         procs = all_procs()
@@ -268,11 +270,13 @@ class CpuProbe:
         vanished = [pid for pid in before["system"] if pid not in after["system"]]
         backends = before["backends"] | after["backends"]
         pg_all = pg_system = 0
+        pg_by_database: Counter = Counter()
         for pid, ticks in after["postgres"].items():
             delta = ticks - before["postgres"].get(pid, 0)
             pg_all += delta
             if pid in backends:
                 pg_system += delta
+                pg_by_database[backends[pid]] += delta
         busy = after["machine"][0] - before["machine"][0]
         total = after["machine"][1] - before["machine"][1]
         ms = 1000 / CLK_TCK
@@ -280,6 +284,7 @@ class CpuProbe:
             "seconds": after["at"] - before["at"],
             "labels": {k: v * ms for k, v in sorted(per_label.items())},
             "postgres_system_backends": pg_system * ms,
+            "postgres_by_database": {k: v * ms for k, v in sorted(pg_by_database.items())},
             "postgres_all": pg_all * ms,
             "machine_busy": busy * ms,
             "machine_busy_share": round(busy / total, 3) if total else None,
@@ -392,12 +397,13 @@ def commit_counts(admin_url: str, names: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
-def backend_pids(admin_url: str, names: list[str]) -> set[int]:
+def backend_databases(admin_url: str, names: list[str]) -> dict[int, str]:
+    """pid -> database of every backend connected to one of ``names``."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (names,)
+            "SELECT pid, datname FROM pg_stat_activity WHERE datname = ANY(%s)", (names,)
         ).fetchall()
-    return {pid for (pid,) in rows}
+    return dict(rows)
 
 
 class ConnectionSampler(threading.Thread):
@@ -618,8 +624,8 @@ class Probe:
         self.cpu = CpuProbe(target.roots, self.backends)
         self.level_end: tuple[int, int] | None = None  # machine ticks when the level ended
 
-    def backends(self) -> set[int]:
-        return backend_pids(self.target.admin_url, self.names) if self.names else set()
+    def backends(self) -> dict[int, str]:
+        return backend_databases(self.target.admin_url, self.names) if self.names else {}
 
     def snapshot(self) -> dict:
         commits = commit_counts(self.target.admin_url, self.names) if self.names else {}
@@ -667,6 +673,10 @@ class Probe:
         server = total(services)
         pg_system = net(busy["postgres_system_backends"], idle["postgres_system_backends"]) / n
         pg_all = net(busy["postgres_all"], idle["postgres_all"]) / n
+        pg_by_database = {
+            name: round(net(ms, idle["postgres_by_database"].get(name, 0)) / n, 3)
+            for name, ms in busy["postgres_by_database"].items()
+        }
         redis_ms = total([k for k in labels if k == "redis"])
         client = busy["labels"].get("bench client", 0) / n
         machine = busy["machine_busy"] / n
@@ -685,6 +695,7 @@ class Probe:
             "by_process_ms_per_order": labels,
             "redis_ms_per_order": round(redis_ms, 3),
             "postgres_system_backends_ms_per_order": round(pg_system, 3),
+            "postgres_by_database_ms_per_order": pg_by_database,
             "postgres_all_ms_per_order": round(pg_all, 3),
             "bench_client_ms_per_order": round(client, 3),
             "machine_busy_ms_per_order": round(machine, 3),
@@ -1057,6 +1068,8 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
             "PostgreSQL CPU ms/order (system backends)",
             fmt(cpu["postgres_system_backends_ms_per_order"], 2),
         )
+        for db, ms in cpu.get("postgres_by_database_ms_per_order", {}).items():
+            row(f"  {db}", fmt(ms, 2))
         row("PostgreSQL CPU ms/order (all postgres)", fmt(cpu["postgres_all_ms_per_order"], 2))
         row("Redis CPU ms/order", fmt(cpu["redis_ms_per_order"], 2))
         row("bench client CPU ms/order", fmt(cpu["bench_client_ms_per_order"], 2))
