@@ -1,19 +1,22 @@
 """The whole system on PostgreSQL in one command: one table, one JSON file.
 
-    python3 bench/run_all.py                              # a fresh system of its own
+    python3 bench/run_all.py                              # the running system, or one of its own
     python3 bench/run_all.py --orders 1000 --rebuild-events 100000 1000000   # the README's
-    python3 bench/run_all.py --target running             # a running `manage_all.py up`
+    python3 bench/run_all.py --target fresh               # always a fresh system of its own
 
 Any ``python3`` will do: the script goes on in the project's venv (``.venv``, created and
 installed as ``manage_all.py`` does if it is missing).
 
-``--target fresh`` (the default) starts every service of the process table on fresh
-PostgreSQL databases (``TEST_DATABASE_URL``) with a private Redis, as ``tests/live.py``'s
-``System`` does, and tears it all down at the end, on Ctrl-C and on SIGTERM too.
+``--target auto`` (the default) measures the system ``python3 manage_all.py up`` runs if
+its BFF answers on the DESIGN port, and otherwise starts one of its own.
+``--target fresh`` starts every service of the process table on fresh PostgreSQL databases
+(``TEST_DATABASE_URL``) with a private Redis, as ``tests/live.py``'s ``System`` does, and
+tears it all down at the end, on Ctrl-C and on SIGTERM too.
 ``--target running`` measures a system started with ``python3 manage_all.py up`` on
-PostgreSQL: URLs are the DESIGN ports 8000-8004 (``--port-offset``), the databases come from
-``ORDER_DATABASE_URL`` and friends, and it places real orders there (the 100-order burst only
-with ``--allow-burst``).
+PostgreSQL: URLs are the DESIGN ports 8000-8004 (``--port-offset``), each service's database
+is the ``DATABASE_URL`` its web process runs with (read from ``/proc``; ``ORDER_DATABASE_URL``
+and friends where that cannot be read), and it places real orders there (the 100-order burst
+only with ``--allow-burst``).
 
 Measurements, each skippable (``--skip-orders`` ...) and bounded in count and time:
 
@@ -195,7 +198,13 @@ def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> d
     repository whose DATABASE_URL is the service's.
     """
     procs = all_procs()
-    by_dir = {manage_all.ROOT / s.dir: s for s in manage_all.SERVICES}
+    # by the name of its working directory: the system may run from another checkout
+    by_dir = {s.dir: s for s in manage_all.SERVICES}
+
+    def service_of(pid: int) -> manage_all.Service | None:
+        cwd = read_cwd(pid)
+        return by_dir.get(cwd.name) if cwd else None
+
     by_port = {port: name for name, port in ports.items()}
     masters: dict[int, str] = {}
     for pid, (_, ppid, _) in procs.items():
@@ -219,7 +228,7 @@ def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> d
         members = descendants({pid: "web" for pid in masters}, procs)
         for pid in procs:
             argv = read_cmdline(pid)
-            service = by_dir.get(read_cwd(pid))
+            service = service_of(pid)
             if service and "manage.py" in argv and pid not in members:
                 wanted = database_urls.get(service.name)
                 if wanted and read_environ(pid).get("DATABASE_URL") == wanted:
@@ -227,7 +236,7 @@ def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> d
     labels = {}
     for pid in members:
         argv = read_cmdline(pid)
-        service = by_dir.get(read_cwd(pid))
+        service = service_of(pid)
         if service is not None:
             labels[pid] = f"{service.name}/{role_of(service, argv)}"
         elif argv and Path(argv[0]).name.startswith("redis-server"):
@@ -342,6 +351,30 @@ class FreshTarget:
             self.system = None
 
 
+def served_database_urls(ports: dict[str, int]) -> dict[str, str]:
+    """service -> the ``DATABASE_URL`` of the gunicorn master listening on its port, so a
+    running system is measured whatever this shell's environment says."""
+    by_port = {port: name for name, port in ports.items()}
+    found = {}
+    for pid in all_procs():
+        argv = read_cmdline(pid)
+        if "gunicorn" in [Path(a).name for a in argv[:2]] and bind_port(argv) in by_port:
+            url = read_environ(pid).get("DATABASE_URL")
+            if url:
+                found[by_port[bind_port(argv)]] = url
+    return found
+
+
+def running_system_answers(port_offset: int) -> bool:
+    """Whether a ``manage_all.py up`` answers: its BFF's ``/health`` on the DESIGN port."""
+    bff = manage_all.find_service("bff")
+    url = f"http://{manage_all.HOST}:{manage_all.web_port(bff, port_offset)}/health"
+    try:
+        return "database" in requests.get(url, timeout=(1, 3)).json()
+    except (requests.RequestException, ValueError):  # nothing listening, or not our BFF
+        return False
+
+
 class RunningTarget:
     """A system already started by ``manage_all.py up`` on the DESIGN ports."""
 
@@ -351,10 +384,13 @@ class RunningTarget:
         self.token = args.service_token
         self.ports = {s.name: manage_all.web_port(s, args.port_offset) for s in manage_all.SERVICES}
         self.urls = {name: f"http://{manage_all.HOST}:{port}" for name, port in self.ports.items()}
+        served = served_database_urls(self.ports)
         self.database_urls = {
             s.name: url
             for s in manage_all.SERVICES
-            if (url := os.environ.get(f"{s.env_prefix}_DATABASE_URL", "")).startswith("postgres")
+            if (
+                url := served.get(s.name) or os.environ.get(f"{s.env_prefix}_DATABASE_URL", "")
+            ).startswith("postgres")
         }
         base = self.database_urls.get("order") or live.TEST_DATABASE_URL
         self.admin_url = manage_all.db_url_with_name(base, "postgres")
@@ -1116,7 +1152,7 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
     elif floor:
         row("DB commit floor", f"error: {floor['error']}")
     b = results.get("burst")
-    if b and "error" not in b:
+    if b and "error" not in b and "skipped" not in b:
         row(
             f"burst {args.burst_orders} orders, stock {b['available_before']}",
             f"confirmed {b['confirmed']}, cancelled {b['cancelled']}, "
@@ -1229,7 +1265,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--target", choices=("fresh", "running"), default="fresh")
+    parser.add_argument("--target", choices=("auto", "fresh", "running"), default="auto")
     parser.add_argument("--json", default=str(manage_all.ROOT / "var/bench/run_all.json"))
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--orders", type=int, default=400, help="orders per level")
@@ -1313,6 +1349,15 @@ def measure(args, results: dict) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.target == "auto":
+        found = running_system_answers(args.port_offset)
+        args.target = "running" if found else "fresh"
+        log(
+            "a running manage_all.py up answers: measuring it (--target fresh for a system "
+            "of its own)"
+            if found
+            else "no running system answers: starting a fresh one"
+        )
     started = time.perf_counter()
     load_at_start = os.getloadavg()
     results: dict = {}
