@@ -14,9 +14,9 @@ its BFF answers on the DESIGN port, and otherwise starts one of its own.
 tears it all down at the end, on Ctrl-C and on SIGTERM too.
 ``--target running`` measures a system started with ``python3 manage_all.py up`` on
 PostgreSQL: URLs are the DESIGN ports 8000-8004 (``--port-offset``), each service's database
-is the ``DATABASE_URL`` its web process runs with (read from ``/proc``; ``ORDER_DATABASE_URL``
-and friends where that cannot be read), and it places real orders there (the 100-order burst
-only with ``--allow-burst``).
+is the ``DATABASE_URL`` its web process runs with (read from ``/proc``, as is the
+``SERVICE_TOKEN``; ``ORDER_DATABASE_URL`` and friends where that cannot be read), and it
+places real orders there (the 100-order burst only with ``--allow-burst``).
 
 Measurements, each skippable (``--skip-orders`` ...) and bounded in count and time:
 
@@ -351,17 +351,16 @@ class FreshTarget:
             self.system = None
 
 
-def served_database_urls(ports: dict[str, int]) -> dict[str, str]:
-    """service -> the ``DATABASE_URL`` of the gunicorn master listening on its port, so a
-    running system is measured whatever this shell's environment says."""
+def served_environ(ports: dict[str, int]) -> dict[str, dict[str, str]]:
+    """service -> the environment of the gunicorn master listening on its port (its
+    ``DATABASE_URL``, its ``SERVICE_TOKEN``), so a running system is measured whatever this
+    shell's environment says."""
     by_port = {port: name for name, port in ports.items()}
     found = {}
     for pid in all_procs():
         argv = read_cmdline(pid)
         if "gunicorn" in [Path(a).name for a in argv[:2]] and bind_port(argv) in by_port:
-            url = read_environ(pid).get("DATABASE_URL")
-            if url:
-                found[by_port[bind_port(argv)]] = url
+            found[by_port[bind_port(argv)]] = read_environ(pid)
     return found
 
 
@@ -381,15 +380,17 @@ class RunningTarget:
     fresh = False
 
     def __init__(self, args):
-        self.token = args.service_token
         self.ports = {s.name: manage_all.web_port(s, args.port_offset) for s in manage_all.SERVICES}
         self.urls = {name: f"http://{manage_all.HOST}:{port}" for name, port in self.ports.items()}
-        served = served_database_urls(self.ports)
+        served = served_environ(self.ports)
+        # the hop row sends commands to the order service, which want its token if it has one
+        self.token = args.service_token or served.get("order", {}).get("SERVICE_TOKEN", "")
         self.database_urls = {
             s.name: url
             for s in manage_all.SERVICES
             if (
-                url := served.get(s.name) or os.environ.get(f"{s.env_prefix}_DATABASE_URL", "")
+                url := served.get(s.name, {}).get("DATABASE_URL")
+                or os.environ.get(f"{s.env_prefix}_DATABASE_URL", "")
             ).startswith("postgres")
         }
         base = self.database_urls.get("order") or live.TEST_DATABASE_URL
