@@ -1328,7 +1328,10 @@ def measure(args, results: dict) -> None:
                 attempt(results, "burst", lambda: burst(target, args))
             else:
                 available = product(target, MONITOR)["available"]
-                results["burst"] = {"skipped": f"running system, {available} available"}
+                results["burst"] = {
+                    "skipped": f"not on a running system: it would sell its {available} "
+                    "4K Monitors (--allow-burst)"
+                }
                 log(f"burst skipped (--allow-burst): 4K Monitor has {available} available")
         if not args.skip_ws:
             attempt(results, "ws", lambda: push_latency(target, args))
