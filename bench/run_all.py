@@ -1357,8 +1357,8 @@ def main(argv=None) -> int:
         found = running_system_answers(args.port_offset)
         args.target = "running" if found else "fresh"
         log(
-            "a running manage_all.py up answers: measuring it (--target fresh for a system "
-            "of its own)"
+            "a running manage_all.py up answers: measuring it, with real orders placed "
+            "there (--target fresh for a system of its own)"
             if found
             else "no running system answers: starting a fresh one"
         )
