@@ -11,6 +11,8 @@ operation so that a client generated from the schema expects them:
   configured.
 """
 
+from django.conf import settings
+
 from servicekit.permissions import ServiceTokenRequired
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -35,13 +37,21 @@ UNAVAILABLE = _answer(
     "command with the same `Idempotency-Key`).",
     headers={"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
 )
-TOO_LARGE = _answer("The body is over the size limit (256 KiB).")
+
+
+def too_large() -> dict:
+    """413, with the limit this service runs with (``DATA_UPLOAD_MAX_MEMORY_SIZE``)."""
+    kib = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+    return _answer(f"The body is over the size limit ({kib} KiB).")
+
+
 NOT_JSON = _answer("The body is not `application/json`.")
 NO_TOKEN = _answer("A service token is configured and the request did not carry it.")
 
 
 def document_common_answers(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    over_limit = too_large()
     guarded = {
         (path, method.lower())
         for path, _, method, view in generator.endpoints or ()
@@ -54,7 +64,7 @@ def document_common_answers(result, generator, request, public):
             responses = operation["responses"]
             responses.setdefault("503", UNAVAILABLE)
             if "requestBody" in operation:
-                responses.setdefault("413", TOO_LARGE)
+                responses.setdefault("413", over_limit)
                 responses.setdefault("415", NOT_JSON)
             if (path, method) in guarded:
                 responses.setdefault("403", NO_TOKEN)
