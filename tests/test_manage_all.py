@@ -149,6 +149,42 @@ def test_commands_run_from_the_venv(tmp_path):
     assert argv == [str(tmp_path / "bin" / "python"), "manage.py", "migrate"]
 
 
+def _venv_running(tmp_path, binary: str) -> ma.Venv:
+    """A venv whose python is ``binary``, as if made with that interpreter, installed."""
+    venv = ma.Venv(tmp_path / "venv")
+    venv.bin.mkdir(parents=True)
+    venv.python.symlink_to(binary)
+    (tmp_path / "pyproject.toml").write_text("")
+    venv.marker(tmp_path / "pyproject.toml").touch()
+    return venv
+
+
+def test_venv_python_remakes_a_venv_that_runs_another_interpreter(tmp_path, monkeypatch):
+    venv = _venv_running(tmp_path, "/bin/true")
+    installs = []
+    monkeypatch.setattr(ma.Venv, "pip_install", lambda self, *args, **kw: installs.append(args))
+    monkeypatch.setenv(ma.VENV_PYTHON, sys.executable)
+    venv.ensure(ma.Output(), root=tmp_path)
+    assert venv.made_with() == Path(os.path.realpath(sys.executable))
+    assert installs == [("-e", ".[dev]")]
+
+
+def test_without_venv_python_an_existing_venv_is_kept(tmp_path, monkeypatch):
+    venv = _venv_running(tmp_path, "/bin/true")
+    monkeypatch.delenv(ma.VENV_PYTHON, raising=False)
+    venv.ensure(ma.Output(), root=tmp_path)
+    assert venv.made_with() == Path("/bin/true").resolve()
+
+
+@pytest.mark.parametrize("command", ["/nonexistent/python3", "/bin/false", "/bin/echo"])
+def test_venv_python_must_be_a_python_3_11(tmp_path, monkeypatch, command):
+    venv = _venv_running(tmp_path, "/bin/true")
+    monkeypatch.setenv(ma.VENV_PYTHON, command)
+    with pytest.raises(SystemExit, match=f"VENV_PYTHON={command}"):
+        venv.ensure(ma.Output(), root=tmp_path)
+    assert venv.made_with() == Path("/bin/true").resolve()  # left as it was
+
+
 def test_web_concurrency():
     assert ma.web_concurrency({}) == 1
     assert ma.web_concurrency({"WEB_CONCURRENCY": "5"}) == 5
