@@ -477,7 +477,9 @@ class Venv:
             shutil.rmtree(self.path)
         if not self.python.exists():
             out.write(f"creating {self.path} with {base} ...")
-            subprocess.run([str(base), "-m", "venv", str(self.path)], check=True)
+            if subprocess.run([str(base), "-m", "venv", str(self.path)]).returncode != 0:
+                shutil.rmtree(self.path, ignore_errors=True)  # half made: the next run retries
+                raise SystemExit(f"could not create {self.path} with {base} (its message above)")
         marker = self.marker(root / "pyproject.toml")
         if marker.exists():
             return
