@@ -190,12 +190,14 @@ class Consumer:
         A live-only consumer starts at each source's head as it is when the worker starts,
         so that nothing committed after that moment is skipped. Until it has learnt where
         each head is (from the feeds, into its checkpoints), it reads nothing: the groups
-        start at the streams' beginning, and it would take their history for news.
+        start at the streams' beginning, and it would take their history for news. It learns
+        them first, since that needs only the feeds: if Redis is down at start, the worker
+        goes on to run() knowing them.
         """
-        self.ensure_groups()
-        self.forget_dead_consumers()
         if self.start_at_head:
             self._start_at_heads(stop or threading.Event())
+        self.ensure_groups()
+        self.forget_dead_consumers()
 
     def _start_at_heads(self, stop: threading.Event) -> None:
         backoff = 0.1
@@ -314,8 +316,10 @@ class Consumer:
             ids[event.source].append((stream, message_id, event.position))
         applied = 0
         for source, events in known.items():
-            if self.start_at_head:
-                self._start_at(source, min(events) - 1)
+            if self.start_at_head and source not in self._started:
+                # Its head unknown, history and news look alike: the messages stay pending,
+                # to be claimed again once a catch-up has learnt where the head is.
+                continue
             applied += self.advance(source, max(events), events)
             done = self._applied.get(source)
             if done is None:

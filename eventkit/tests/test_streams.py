@@ -372,6 +372,48 @@ def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
     assert totals() == {t: (4, 1)}
 
 
+def test_a_live_only_consumer_learns_the_heads_even_when_redis_is_down_at_start(pipeline):
+    """consume_events goes on to run() when start() meets Redis down; the group is then made
+    afresh at the streams' beginning, and the history there must not be taken for news."""
+    client, name, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    publish_all(relay)  # history, in the stream since before the worker started
+    worker = consumer(start_at_head=True)
+    client.xgroup_destroy(name, "testgroup")
+    with socket.socket() as s:  # Redis is down when the worker starts
+        s.bind(("127.0.0.1", 0))
+        worker.client = redis.Redis(port=s.getsockname()[1], socket_connect_timeout=1)
+        with pytest.raises(redis.ConnectionError):
+            worker.start()
+    worker.client = client  # Redis is back
+    drain(worker)
+    assert totals() == {}  # history was not replayed as news
+    add(t, 4)
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (4, 1)}
+
+
+def test_a_live_only_consumer_reads_no_source_whose_head_it_has_not_learnt(pipeline):
+    """Without start() (or with its feeds down), messages of a source whose head is unknown
+    stay pending instead of starting the checkpoint at the first of them."""
+    client, name, relay, consumer = pipeline
+    t = open_tally()
+    add(t, 1)
+    add(t, 2)
+    publish_all(relay)
+    worker = consumer(start_at_head=True)
+    with socket.socket() as s:  # and its feed is down
+        s.bind(("127.0.0.1", 0))
+        worker.feeds[REMOTE_SOURCE].url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for _ in range(3):
+        worker.poll_once()
+    assert not Checkpoint.objects.filter(pk=REMOTE_SOURCE).exists()
+    assert totals() == {}
+    assert client.xpending(name, "testgroup")["pending"] == 3  # read again later
+
+
 def test_after_commit_callbacks_run_once_per_poll_after_all_of_its_batches(pipeline):
     """The BFF pushes to websockets from such a callback: one push per poll, not per batch."""
     *_, consumer = pipeline
