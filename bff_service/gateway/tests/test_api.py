@@ -207,6 +207,30 @@ def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
     assert calls == [f"/queries/products/{product}"]
 
 
+def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(monkeypatch):
+    """A service numbers its events at commit but stamps them before (ADR 0001), so its
+    newest-first page by position is not newest first by time; the merge must sort."""
+    from gateway import services
+    from gateway.downstream import Answer
+
+    def event(position, second):
+        return {"position": position, "created_at": f"2026-01-01T10:00:{second:06.3f}Z"}
+
+    pages = {  # order-service's 6 was stamped before its 5 but committed after it
+        "order-service": [event(6, 1.0), event(5, 1.005), event(4, 0.9), event(3, 0.8)],
+        "inventory-service": [event(2, 1.002), event(1, 0.65)],
+        "saga-service": [event(1, 0.95)],
+    }
+    monkeypatch.setattr(
+        services, "get", lambda service, path, **params: Answer(200, pages[service], {})
+    )
+    timeline, total, degraded = services.events_timeline(limit=10)
+    stamps = [e["created_at"] for e in timeline]
+    assert stamps == sorted(stamps, reverse=True) and total == 7 and degraded == []
+    paged = [e for offset in (0, 3, 6) for e in services.events_timeline(limit=3, offset=offset)[0]]
+    assert paged == timeline
+
+
 def test_an_orders_socket_group_is_the_same_however_its_id_is_written():
     from gateway.push import order_group
 
