@@ -524,18 +524,25 @@ class Consumer:
         self.client.xadd(self.dead_letter_stream, fields, maxlen=DEAD_LETTER_MAXLEN)
 
     def catch_up(self) -> int:
-        """Ask each source's feed whether we are behind, and apply what we missed."""
+        """Ask each source's feed whether we are behind, and apply what we missed. A feed that
+        does not answer does not hold the others back: its error is raised after them."""
         self._last_catch_up = time.monotonic()
         applied = 0
+        unreachable: requests.RequestException | None = None
         try:
             for source, feed in self.feeds.items():
-                _, head = feed.page(self.checkpoint(source), limit=1)
-                if self.start_at_head:
-                    self._start_at(source, head)
-                if head > self.checkpoint(source):
-                    applied += self.advance(source, head)
+                try:
+                    _, head = feed.page(self.checkpoint(source), limit=1)
+                    if self.start_at_head:
+                        self._start_at(source, head)
+                    if head > self.checkpoint(source):
+                        applied += self.advance(source, head)
+                except requests.RequestException as exc:
+                    unreachable = unreachable or exc
         finally:
             self._announce()
+        if unreachable is not None:
+            raise unreachable
         return applied
 
     def _catch_up_safely(self) -> int:

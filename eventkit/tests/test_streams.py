@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 import redis
+import requests
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -412,6 +413,27 @@ def test_a_live_only_consumer_reads_no_source_whose_head_it_has_not_learnt(pipel
     assert not Checkpoint.objects.filter(pk=REMOTE_SOURCE).exists()
     assert totals() == {}
     assert client.xpending(name, "testgroup")["pending"] == 3  # read again later
+
+
+def test_a_feed_that_does_not_answer_does_not_hold_back_the_others(stream, live_server):
+    """The BFF catches up from the order and the saga feeds while Redis is down: the saga's
+    pushes must go on while the order service is down too."""
+    client, name = stream
+    t = open_tally()
+    add(t, 3)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = Source("down-service", f"{name}.down", f"http://127.0.0.1:{s.getsockname()[1]}")
+        worker = Consumer(
+            client=client,
+            group="testgroup",
+            name="w1",
+            sources=[down, Source(REMOTE_SOURCE, name, live_server.url)],  # the dead one first
+        )
+        with pytest.raises(requests.ConnectionError):
+            worker.catch_up()
+    assert totals() == {t: (3, 1)}
+    client.delete(f"{name}.down")
 
 
 def test_after_commit_callbacks_run_once_per_poll_after_all_of_its_batches(pipeline):
