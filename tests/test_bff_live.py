@@ -132,6 +132,19 @@ def test_an_order_turns_confirmed_live_over_the_websocket(system):
     assert pushed and all(t.endswith("Z") for t in [*pushed, *logged, body["created_at"]])
 
 
+def test_a_socket_ignores_frames_that_are_not_json_text(system):
+    bff = system["bff"]
+
+    async def talk():
+        async with websockets.connect(f"{bff.ws_url}/ws/orders/", origin=bff.origin) as ws:
+            await asyncio.wait_for(ws.recv(), 10)  # the snapshot
+            for frame in ("hello", b"\x00\x01", "[1, 2]", json.dumps({"type": "ping"})):
+                await ws.send(frame)
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    assert asyncio.run(talk()) == {"type": "pong"}  # still open, and only the ping answered
+
+
 def test_a_short_stock_order_shows_cancelled_and_its_compensation_live(system):
     result, messages = watch_all_orders_while(
         system,

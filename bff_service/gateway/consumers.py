@@ -7,6 +7,7 @@ snapshot and the first push (at worst one arrives twice; messages carry position
 status is idempotent to apply).
 """
 
+import json
 import logging
 
 from asgiref.sync import sync_to_async
@@ -35,6 +36,17 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # A client speaks JSON text (a ping); anything else is ignored like an unknown
+        # message, where channels would fail the connection with an unhandled exception.
+        if text_data is None:
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if content == {"type": "ping"}:
