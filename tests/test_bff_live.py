@@ -145,6 +145,13 @@ def test_a_socket_ignores_frames_that_are_not_json_text(system):
     assert asyncio.run(talk()) == {"type": "pong"}  # still open, and only the ping answered
 
 
+def test_an_order_sent_chunked_is_read_whole(system):
+    body = {"customer_name": "Chunked", "product_id": LAPTOP, "quantity": 1}
+    json_type = {"Content-Type": "application/json"}
+    sent = api(system, "POST", "/orders", data=iter([json.dumps(body).encode()]), headers=json_type)
+    assert sent.status_code == 200 and sent.json()["success"] is True
+
+
 def test_a_short_stock_order_shows_cancelled_and_its_compensation_live(system):
     result, messages = watch_all_orders_while(
         system,

@@ -6,6 +6,7 @@ inventory holds as reserved equals the quantities of that product's CONFIRMED or
 no order is left PENDING.
 """
 
+import json
 import threading
 import time
 import uuid
@@ -140,6 +141,19 @@ def test_happy_path_confirms_the_order_and_holds_the_stock(system):
     assert order["status"] == "CONFIRMED" and order["total_price"] == 240_000
     logged = get(system["saga"], f"/sagas/{outcome['order_id']}")
     assert actions(logged) == actions(outcome)
+
+
+def test_a_chunked_body_is_read_whole_and_a_long_one_refused(system):
+    """Sent without Content-Length (a generator body): gunicorn passes it on chunked."""
+    url = f"{system['saga'].url}/saga/place-order"
+    body = {"customer_name": "Chunked", "product_id": LAPTOP, "quantity": 1}
+    chunked = {"timeout": TIMEOUT, "headers": {"Content-Type": "application/json"}}
+    sent = requests.post(url, data=iter([json.dumps(body).encode()]), **chunked)
+    assert sent.status_code == 200 and sent.json()["success"] is True
+    padded = json.dumps({**body, "pad": "x" * 300_000}).encode()
+    chunks = (padded[i : i + 65536] for i in range(0, len(padded), 65536))
+    too_long = requests.post(url, data=chunks, **chunked)
+    assert too_long.status_code == 413
 
 
 def test_short_stock_cancels_the_order_and_leaves_stock_alone(system):

@@ -112,4 +112,7 @@ def wsgi_environ(scope: dict, body: bytes) -> dict:
         key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
         value = raw_value.decode("latin-1")
         environ[key] = f"{environ[key]},{value}" if key in environ else value
+    if body and "CONTENT_LENGTH" not in environ:
+        # a chunked body (no Content-Length), here whole: Django reads no more than this says
+        environ["CONTENT_LENGTH"] = str(len(body))
     return environ

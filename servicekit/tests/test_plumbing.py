@@ -149,3 +149,29 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_come_back_to():
     response = api_exception_handler(OperationalError("connection refused"), {})
     assert response.status_code == 503 and response.data["code"] == "unavailable"
     assert response["Retry-After"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent", "read"),
+    [
+        ({"HTTP_TRANSFER_ENCODING": "chunked"}, b'{"a": 1}', b'{"a": 1}'),
+        ({"HTTP_TRANSFER_ENCODING": "gzip, Chunked"}, b"x" * 20, b"x" * 11),  # limit + 1
+        ({"CONTENT_LENGTH": "3"}, b"abcdef", b"abc"),  # a length given is what is read
+        ({}, b"abc", b""),  # neither: no body, as WSGI says
+    ],
+)
+def test_a_chunked_body_reaches_django_whole_with_its_length(headers, sent, read):
+    from django.core.handlers.wsgi import LimitedStream
+
+    from servicekit.wsgi import WholeChunkedBodies
+
+    seen = {}
+
+    def django(environ, start_response):  # reads as Django's WSGIRequest does
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        seen["body"] = LimitedStream(environ["wsgi.input"], length).read()
+        return []
+
+    environ = {"REQUEST_METHOD": "POST", "wsgi.input": io.BytesIO(sent), **headers}
+    WholeChunkedBodies(django, limit=10)(environ, lambda *_: None)
+    assert seen["body"] == read
