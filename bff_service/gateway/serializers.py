@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from gateway.services import MAX_EVENT_WINDOW
 from servicekit.api import PageQuery
 from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField
 
@@ -34,7 +35,11 @@ class OrderQuery(PageQuery):
 
 class EventsQuery(PageQuery):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(required=False, min_value=0, max_value=800, default=0)
+    # Any offset inside the window of the newest events; a page that runs past its end is
+    # cut there.
+    offset = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_EVENT_WINDOW - 1, default=0
+    )
     service = serializers.ChoiceField(
         choices=["order-service", "inventory-service", "saga-service"], required=False
     )

@@ -231,6 +231,13 @@ def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(mo
     assert paged == timeline
 
 
+@pytest.mark.parametrize(
+    ("query", "status"), [("offset=900&limit=100", 200), ("offset=999", 200), ("offset=1000", 400)]
+)
+def test_an_events_page_may_start_anywhere_in_the_window_of_the_newest(api, query, status):
+    assert api.get(f"/api/events?{query}").status_code == status
+
+
 def test_an_orders_socket_group_is_the_same_however_its_id_is_written():
     from gateway.push import order_group
 
