@@ -10,6 +10,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -40,6 +41,12 @@ def domain_error_response(exc: DomainError) -> Response:
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
+    if isinstance(exc.__cause__, PoolTimeout):
+        # The database may be fine: every connection of this process's pool was held for the
+        # whole wait, by requests that are slow themselves (a participant not answering, say).
+        logger.error("no free database connection: %s (every one in use)", exc)
+        body = {"detail": "The service is busy; retry later.", "code": "unavailable"}
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         body = {"detail": "The database is unavailable; retry later.", "code": "unavailable"}

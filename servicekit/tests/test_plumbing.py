@@ -151,6 +151,24 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_come_back_to():
     assert response["Retry-After"] == "2"
 
 
+def test_a_pool_with_no_free_connection_is_a_503_that_does_not_blame_the_database(caplog):
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    from servicekit.errors import api_exception_handler
+
+    try:  # as Django's wrapper hands it on: the pool's error as the cause
+        try:
+            raise PoolTimeout("couldn't get a connection after 10.00 sec")
+        except PoolTimeout as exc:
+            raise OperationalError(*exc.args) from exc
+    except OperationalError as exc:
+        response = api_exception_handler(exc, {})
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert response.data == {"detail": "The service is busy; retry later.", "code": "unavailable"}
+    assert "no free database connection" in caplog.text and "unavailable" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("headers", "sent", "read"),
     [
