@@ -149,6 +149,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
             # /api/docs/ works offline and behind a firewall: Swagger UI from our static files
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            "PATH_CONVERTER_OVERRIDES": {"any_uuid": {"type": "string", "format": "uuid"}},
             # the answers of the plumbing around every view: 503, 413, 415, 403
             "POSTPROCESSING_HOOKS": [
                 "drf_spectacular.hooks.postprocess_schema_enums",

@@ -1,8 +1,9 @@
 from django.urls import path, re_path
 
 from gateway.consumers import AllOrdersConsumer, OrderConsumer, UnknownPath
+from servicekit.converters import AnyCaseUUIDConverter
 
-UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+UUID = AnyCaseUUIDConverter.regex
 
 websocket_urlpatterns = [
     path("ws/orders/", AllOrdersConsumer.as_asgi()),

@@ -1,12 +1,13 @@
 from django.urls import path
 
+import servicekit.converters  # noqa: F401  (registers <any_uuid:...>)
 from gateway import api
 
 urlpatterns = [
     path("products", api.ProductListApi.as_view(), name="products"),
-    path("products/<uuid:product_id>", api.ProductDetailApi.as_view(), name="product"),
+    path("products/<any_uuid:product_id>", api.ProductDetailApi.as_view(), name="product"),
     path("orders", api.OrderListApi.as_view(), name="orders"),
-    path("orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="order"),
+    path("orders/<any_uuid:order_id>", api.OrderDetailApi.as_view(), name="order"),
     path("events", api.EventListApi.as_view(), name="events"),
     path("dashboard", api.DashboardApi.as_view(), name="dashboard"),
     path("marketing/<str:kind>", api.MarketingApi.as_view(), name="marketing"),

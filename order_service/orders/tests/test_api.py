@@ -297,3 +297,13 @@ def test_a_body_over_the_size_limit_is_a_json_413(api):
     body = {"customer_name": "x" * 300_000}  # over DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB)
     response = api.post("/commands/orders", body, format="json")
     assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_an_id_in_a_path_is_read_in_either_case(api):
+    created = create(api).json()
+    upper = created["id"].upper()
+    assert api.get(f"/queries/orders/{upper}").json() == created
+    assert api.get(f"/events/{upper}").json()[0]["aggregate_id"] == created["id"]
+    confirmed = api.post(f"/commands/orders/{upper}/confirm", {}, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["id"] == created["id"]
+    assert api.get("/queries/orders/NOT-A-UUID").status_code == 404
