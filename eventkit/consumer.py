@@ -551,7 +551,7 @@ class Consumer:
         try:
             return self.catch_up()
         except requests.RequestException as exc:
-            logger.warning("catch-up skipped, a feed is unreachable: %s", exc)
+            logger.warning("catch-up incomplete, a feed is unreachable: %s", exc)
         except DATABASE_FAILURES as exc:
             logger.warning("catch-up skipped, the database failed: %r", exc)
             connection.close_if_unusable_or_obsolete()
