@@ -347,6 +347,17 @@ def test_a_live_only_consumer_starts_at_the_head_instead_of_replaying_history(pi
     assert totals() == {t: (4, 1)}
 
 
+def only_news_is_applied(worker, relay, tally):
+    """What ``worker`` (live-only, the tally's first event already in the stream) applies:
+    nothing of the history, then what comes next."""
+    drain(worker)
+    assert totals() == {}  # history was not replayed as news
+    add(tally, 4)
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {tally: (4, 1)}
+
+
 def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
     pipeline, live_server, caplog
 ):
@@ -365,12 +376,7 @@ def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
     worker.feeds[REMOTE_SOURCE].url = live_server.url  # the feed is back
     starting.join(10)
     assert not starting.is_alive()
-    drain(worker)
-    assert totals() == {}  # history was not replayed as news
-    add(t, 4)
-    publish_all(relay)
-    drain(worker)
-    assert totals() == {t: (4, 1)}
+    only_news_is_applied(worker, relay, t)
 
 
 def test_a_live_only_consumer_learns_the_heads_even_when_redis_is_down_at_start(pipeline):
@@ -388,12 +394,7 @@ def test_a_live_only_consumer_learns_the_heads_even_when_redis_is_down_at_start(
         with pytest.raises(redis.ConnectionError):
             worker.start()
     worker.client = client  # Redis is back
-    drain(worker)
-    assert totals() == {}  # history was not replayed as news
-    add(t, 4)
-    publish_all(relay)
-    drain(worker)
-    assert totals() == {t: (4, 1)}
+    only_news_is_applied(worker, relay, t)
 
 
 def test_a_live_only_consumer_reads_no_source_whose_head_it_has_not_learnt(pipeline):
