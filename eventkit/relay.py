@@ -76,6 +76,13 @@ class Wakeup:
             return True
         return False
 
+    def drain(self) -> None:
+        """Forget the commits heard so far, since the next read covers them: else each one
+        heard while lingering wakes the relay again, for a read that finds nothing new."""
+        if self.conn is not None:
+            for _ in self.conn.notifies(timeout=0):
+                pass
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
@@ -181,6 +188,7 @@ class Relay:
                 woken = published < self.batch_size and wakeup.wait(poll_seconds, stop)
                 if woken and self.linger:
                     stop.wait(self.linger)
+                    wakeup.drain()
         finally:
             wakeup.close()
             with contextlib.suppress(DatabaseError):

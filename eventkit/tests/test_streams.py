@@ -116,6 +116,48 @@ def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
     assert relay.publish_once() == 0  # its progress is kept: nothing is sent twice
 
 
+def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, monkeypatch):
+    from django.db import connection
+
+    from eventkit import relay as relay_module
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the relay is woken by LISTEN on PostgreSQL only")
+    client, name, relay, _ = pipeline
+    relay.linger = 0.5  # long enough for the five commits below to land meanwhile
+    reads, waits = [], []
+    rows_after, wait = relay._rows_after, relay_module.Wakeup.wait
+    monkeypatch.setattr(
+        relay, "_rows_after", lambda after: reads.append(after) or rows_after(after)
+    )
+    monkeypatch.setattr(
+        relay_module.Wakeup, "wait", lambda *args: waits.append(wait(*args)) or waits[-1]
+    )
+    t = open_tally()
+    stop = threading.Event()
+
+    def run():
+        try:
+            relay.run(stop, poll_seconds=0.3)
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        wait_until(lambda: client.xlen(name) == 1 and waits)  # published, then waiting
+        before = len(reads)
+        for amount in range(1, 6):
+            add(t, amount)  # five commits, five notifications
+        wait_until(lambda: client.xlen(name) == 6)
+        timed_out = len(waits)
+        wait_until(lambda: len(waits) > timed_out and waits[-1] is False)  # idle again
+        assert len(reads) - before <= 2  # not one read per commit heard
+    finally:
+        stop.set()
+        running.join(10)
+
+
 def test_the_cursor_is_written_at_most_every_cursor_seconds(pipeline):
     client, name, _, _ = pipeline
     relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, cursor_seconds=3600)

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--linger-ms",
             type=int,
-            default=int(os.environ.get("RELAY_LINGER_MS", 5)),
+            default=int(os.environ.get("RELAY_LINGER_MS", 15)),
             help="woken by a commit, wait this long so later commits go out in the same batch",
         )
         parser.add_argument(
