@@ -8,7 +8,8 @@
     python3 manage_all.py test        # static checks and every pytest suite
 
 Standard library only: it runs with a plain ``python3`` (3.11+) on a fresh clone, creates
-``.venv`` and installs the project into it, then runs every child from that venv.
+``.venv`` (with that ``python3``, or with the interpreter named in ``VENV_PYTHON``) and
+installs the project into it, then runs every child from that venv.
 
 What runs is described by one table, ``SERVICES``: a service is a Django project directory
 with a port, an environment prefix, its seed commands and its long-running processes. A
