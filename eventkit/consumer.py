@@ -17,8 +17,10 @@ Workers lock the checkpoint row while applying, so competing workers never doubl
 messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
 keeps failing is set aside after ``max_attempts``: recorded as a
 :class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on.
-The database failing (a dropped connection, a deadlock, a timeout) is not the event's fault:
-the worker waits and tries again, however long it takes, and sets nothing aside.
+The database failing (a dropped connection, a deadlock, a timeout), or not yet having the
+tables and columns this code expects (a worker started before its migrations ran), is not
+the event's fault: the worker waits and tries again, however long it takes, and sets nothing
+aside.
 """
 
 import json
@@ -30,7 +32,13 @@ from dataclasses import dataclass
 
 import redis
 import requests
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from eventkit.batching import batched, command_cursor, commit_with_queue, send
@@ -54,25 +62,33 @@ class Source:
 DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
 
 # The database failing, not the handler: retried for as long as it takes, never dead-lettered.
-DATABASE_FAILURES = (OperationalError, InterfaceError)
+DATABASE_FAILURES = (OperationalError, InterfaceError, ProgrammingError)
 # ... but only these kinds of OperationalError: a lost connection (class 08, or none given),
 # a deadlock or serialisation failure (40), the server short of resources (53), a timeout,
 # cancel or shutdown (57), a lock not available (55P03); SQLite busy or locked. Others, such
 # as a program limit exceeded (54), would fail the same way for ever: the event's fault.
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")
+# ... and of ProgrammingError only a table or a column missing: every event would fail alike
+# until the migrations have run, and setting them all aside would empty the read models.
+_SCHEMA_MISSING = ("42P01", "42703")
+_SQLITE_SCHEMA_MISSING = ("no such table", "no such column")
 
 
 def database_failing(exc: BaseException) -> bool:
     """Whether ``exc`` is the database failing for now, not a handler failing on its event."""
     if isinstance(exc, InterfaceError):
         return True
-    if not isinstance(exc, OperationalError):
+    if not isinstance(exc, OperationalError | ProgrammingError):
         return False
     cause = exc.__cause__
     if hasattr(cause, "sqlite_errorname"):
         # extended codes too: SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, ...
-        return cause.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+        return cause.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or str(
+            cause
+        ).startswith(_SQLITE_SCHEMA_MISSING)
     sqlstate = getattr(cause, "sqlstate", None)
+    if isinstance(exc, ProgrammingError):
+        return sqlstate in _SCHEMA_MISSING
     return sqlstate is None or sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03"
 
 

@@ -259,6 +259,30 @@ def test_a_database_error_that_would_recur_for_ever_is_the_events_fault(pipeline
     assert letter.position == 3 and "array size exceeds" in letter.error
 
 
+def test_a_read_model_table_missing_is_waited_for_not_the_events_fault(pipeline):
+    """A worker started before its migrations ran: every event would fail alike, and setting
+    them all aside would leave the read model empty once the table is there."""
+    from django.db import DatabaseError, connection
+
+    from eventkit.tests.testapp.models import RemoteTallyView
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    worker = consumer(max_attempts=2, claim_idle_ms=0)
+    with connection.schema_editor() as editor:
+        editor.delete_model(RemoteTallyView)
+    try:
+        for _ in range(4):  # twice max_attempts
+            with pytest.raises(DatabaseError):
+                worker.poll_once()
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(RemoteTallyView)
+    assert not DeadLetter.objects.exists()
+    drain(worker)
+    assert totals() == {t: (8, 3)} and not DeadLetter.objects.exists()
+
+
 @threads_need_postgresql
 def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
     pipeline, live_server, caplog
