@@ -189,6 +189,22 @@ def bind_port(argv: list[str]) -> int | None:
     return None
 
 
+def gunicorn_masters(procs: dict, ports: dict[str, int]) -> dict[int, str]:
+    """pid -> service of the gunicorn masters bound to the services' ports (not their
+    workers, whose command line is the same but whose parent is the master)."""
+    by_port = {port: name for name, port in ports.items()}
+    masters: dict[int, str] = {}
+    for pid, (_, ppid, _) in procs.items():
+        argv = read_cmdline(pid)
+        if "gunicorn" not in [Path(a).name for a in argv[:2]]:
+            continue
+        port = bind_port(argv)
+        parent = read_cmdline(ppid)
+        if port in by_port and not ("gunicorn" in " ".join(parent[:2]) and bind_port(parent)):
+            masters[pid] = by_port[port]
+    return masters
+
+
 def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> dict[int, str]:
     """pid -> "service/role" of a running ``manage_all.py up`` found by command line.
 
@@ -205,16 +221,7 @@ def running_processes(ports: dict[str, int], database_urls: dict[str, str]) -> d
         cwd = read_cwd(pid)
         return by_dir.get(cwd.name) if cwd else None
 
-    by_port = {port: name for name, port in ports.items()}
-    masters: dict[int, str] = {}
-    for pid, (_, ppid, _) in procs.items():
-        argv = read_cmdline(pid)
-        if "gunicorn" not in [Path(a).name for a in argv[:2]]:
-            continue
-        port = bind_port(argv)
-        parent = read_cmdline(ppid)
-        if port in by_port and not ("gunicorn" in " ".join(parent[:2]) and bind_port(parent)):
-            masters[pid] = by_port[port]
+    masters = gunicorn_masters(procs, ports)
     supervisors = {
         procs[pid][1]: "supervisor"
         for pid in masters
@@ -355,13 +362,9 @@ def served_environ(ports: dict[str, int]) -> dict[str, dict[str, str]]:
     """service -> the environment of the gunicorn master listening on its port (its
     ``DATABASE_URL``, its ``SERVICE_TOKEN``), so a running system is measured whatever this
     shell's environment says."""
-    by_port = {port: name for name, port in ports.items()}
-    found = {}
-    for pid in all_procs():
-        argv = read_cmdline(pid)
-        if "gunicorn" in [Path(a).name for a in argv[:2]] and bind_port(argv) in by_port:
-            found[by_port[bind_port(argv)]] = read_environ(pid)
-    return found
+    return {
+        service: read_environ(pid) for pid, service in gunicorn_masters(all_procs(), ports).items()
+    }
 
 
 def running_system_answers(port_offset: int) -> bool:
