@@ -125,9 +125,9 @@ def print_pair(n: int, pair: dict[str, dict]) -> None:
 def difference(pairs: list[dict[str, dict]]) -> list[tuple[float, float] | None]:
     """For each column, the mean of B - A over the pairs and that as a share of A's mean."""
     out = []
-    for i in range(len(COLUMNS)):
-        a = [row(p["A"])[i] for p in pairs]
-        b = [row(p["B"])[i] for p in pairs]
+    columns_a = zip(*(row(p["A"]) for p in pairs), strict=True)
+    columns_b = zip(*(row(p["B"]) for p in pairs), strict=True)
+    for a, b in zip(columns_a, columns_b, strict=True):
         if None in a or None in b:
             out.append(None)
             continue
