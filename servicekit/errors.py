@@ -45,12 +45,10 @@ def api_exception_handler(exc, context):
         # The database may be fine: every connection of this process's pool was held for the
         # whole wait, by requests that are slow themselves (a participant not answering, say).
         logger.error("no free database connection: %s (every one in use)", exc)
-        body = {"detail": "The service is busy; retry later.", "code": "unavailable"}
-        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
+        return _unavailable("The service is busy; retry later.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
-        body = {"detail": "The database is unavailable; retry later.", "code": "unavailable"}
-        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
+        return _unavailable("The database is unavailable; retry later.")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers and logs it
@@ -63,6 +61,11 @@ def api_exception_handler(exc, context):
             "code": codes if isinstance(codes, str) else "error",
         }
     return response
+
+
+def _unavailable(detail: str) -> Response:
+    body = {"detail": detail, "code": "unavailable"}
+    return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
 
 
 def json_not_found(request, exception=None):
