@@ -15,8 +15,9 @@ exactly-once whatever Redis delivers:
 
 Workers lock the checkpoint row while applying, so competing workers never double count;
 messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
-keeps failing is set aside after ``max_attempts``: recorded as a
-:class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on.
+keeps failing is tried once per poll and set aside after ``max_attempts``: recorded as a
+:class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on
+to the events behind it at once.
 The database failing (a dropped connection, a deadlock, a timeout), or not yet having the
 tables and columns this code expects (a worker started before its migrations ran), is not
 the event's fault: the worker waits and tries again, however long it takes, and sets nothing
@@ -154,6 +155,10 @@ class Consumer:
         # the saga events sends the BFF's websockets one push, not two.
         self._unannounced: set[str] = set()
         self._started: set[str] = set()  # sources whose checkpoint row exists
+        # Sources stopped short by a failing event: (how far they were to go, in which poll).
+        # Later polls come back to them, new messages or not (:meth:`_come_back`).
+        self._stalled: dict[str, tuple[int, int]] = {}
+        self._polls = 0
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -185,6 +190,7 @@ class Consumer:
             self._announce()
 
     def _poll(self) -> int:
+        self._polls += 1
         messages = []
         # A message is only stale after claim_idle_ms, so looking more often finds nothing.
         if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
@@ -192,6 +198,7 @@ class Consumer:
             messages += self._claim_stale()
         messages += self._read_new()
         applied = self._handle(messages)
+        applied += self._come_back()
         # Only when the stream had nothing for us: a worker with a backlog in Redis reads
         # it from Redis, and the feed is for what Redis never had or lost at the tail.
         idle = not messages
@@ -356,13 +363,32 @@ class Consumer:
             try:
                 count = self._apply_batch(source, upto, known)
             except HandlerFailed as failure:
-                return applied + self._after_failure(source, failure, known)
+                applied += self._after_failure(source, failure, known)
+                if self._applied.get(source, 0) < failure.event.position:
+                    target, _ = self._stalled.get(source, (upto, 0))
+                    self._stalled[source] = (max(target, upto), self._polls)
+                    return applied
+                continue  # set aside: on to the events behind it
             except requests.RequestException as exc:
                 logger.warning("cannot read the %s feed to fill a gap: %s", source, exc)
                 return applied
             applied += count
-            if count == 0 or self._applied.get(source, 0) >= upto:
+            done = self._applied.get(source, 0)
+            if count == 0 or done >= upto:
+                target, _ = self._stalled.get(source, (0, 0))
+                if done >= target or (count == 0 and upto >= target):
+                    self._stalled.pop(source, None)  # reached, or the source has no more
                 return applied
+
+    def _come_back(self) -> int:
+        """Try again each source that an event failed in an earlier poll, so that its next
+        attempt does not wait for a new message, a catch-up or ``XAUTOCLAIM``: on a quiet
+        stream those come seconds apart, and the events behind it wait as long."""
+        applied = 0
+        for source, (upto, poll) in list(self._stalled.items()):
+            if poll < self._polls:
+                applied += self.advance(source, upto)
+        return applied
 
     def checkpoint(self, source: str) -> int:
         with connection.cursor() as cursor:

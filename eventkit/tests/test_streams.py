@@ -226,6 +226,22 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_goes_on(pipeline):
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 4
 
 
+def test_a_poison_event_on_a_quiet_stream_is_retried_by_the_next_polls(pipeline):
+    """Nothing new arrives after the poison event, no message is stale yet and no catch-up
+    is due: the worker itself comes back to the event it failed on, one attempt per poll,
+    and once it is set aside applies what waited behind it. Before, the attempts waited for
+    a catch-up (5 s) or for XAUTOCLAIM (15 s), and the events behind it for another."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, POISON_AMOUNT)
+    worker = consumer(max_attempts=3)  # claim_idle_ms 15 s; the fixture's catch-up: 1 hour
+    for _ in range(3):
+        worker.poll_once()
+    assert DeadLetter.objects.get().position == 3
+    assert totals() == {t: (3, 2)}
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 4
+    assert worker.poll_once() == 0  # nothing left to come back to
+
+
 @threads_need_postgresql
 def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
     """A statement timeout (or a deadlock, a dropped connection) is the database failing,
