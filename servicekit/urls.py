@@ -5,16 +5,32 @@ JSON error handlers from ``servicekit.errors``.
 """
 
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from servicekit.health import health
 
 
+class DocsView(SpectacularSwaggerView):
+    """The Swagger UI page, for GET and HEAD. Its one renderer is an HTML template, so DRF's
+    answer to OPTIONS (the view's metadata) had no template to render and was a 500; any
+    other method is refused here in JSON, like every other error of the API."""
+
+    http_method_names = ["get", "head"]
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return JsonResponse(
+            {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+            status=405,
+            headers={"Allow": ", ".join(self._allowed_methods())},
+        )
+
+
 def service_urlpatterns():
     return [
         path("health", health, name="health"),
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+        path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
         path("admin/", admin.site.urls),
     ]

@@ -193,3 +193,15 @@ def test_a_chunked_body_reaches_django_whole_with_its_length(headers, sent, read
     environ = {"REQUEST_METHOD": "POST", "wsgi.input": io.BytesIO(sent), **headers}
     WholeChunkedBodies(django, limit=10)(environ, lambda *_: None)
     assert seen["body"] == read
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
+def test_the_docs_page_refuses_what_it_does_not_serve_without_a_server_error(client, method):
+    """The Swagger page renders only HTML from a template: DRF's answer to OPTIONS (its
+    metadata) or to an unknown method had no template to render and became a 500."""
+    response = getattr(client, method)("/api/docs/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
+    assert client.head("/api/docs/").status_code == 200
