@@ -23,6 +23,19 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class SuspiciousRequests(logging.Filter):
+    """Django logs every SuspiciousOperation of a request (a body over the size limit, too
+    many fields, a host not allowed) on ``django.security.*`` as an ERROR with its
+    traceback. The client was at fault and has had its 4xx; one WARNING line says so, and
+    no client can fill the error log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security."):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> dict:
     formatters = {
         "text": {
@@ -38,13 +51,16 @@ def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> d
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter, "service": service}},
+        "filters": {
+            "context": {"()": ContextFilter, "service": service},
+            "suspicious": {"()": SuspiciousRequests},
+        },
         "formatters": {"default": formatters["json" if fmt == "json" else "text"]},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["context"],
+                "filters": ["context", "suspicious"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -205,3 +205,29 @@ def test_the_docs_page_refuses_what_it_does_not_serve_without_a_server_error(cli
     assert response.json()["code"] == "method_not_allowed"
     assert response["Allow"] == "GET, HEAD"
     assert client.head("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name", ["django.security.RequestDataTooBig", "django.security.TooManyFieldsSent"]
+)
+def test_a_request_refused_as_suspicious_is_one_warning_line_without_a_traceback(name):
+    """Django logs every SuspiciousOperation (a body over the limit, too many fields) as an
+    ERROR with its traceback: any client could fill the error log with them. The client is
+    answered 4xx; the log says so in one line."""
+    _, stream = capture("text")
+    try:
+        raise ValueError("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+    except ValueError as exc:
+        logging.getLogger(name).error("%s", exc, exc_info=exc)
+    (line,) = stream.getvalue().splitlines()
+    assert f"WARNING {name}" in line and "exceeded" in line
+
+
+def test_other_errors_keep_their_level_and_traceback():
+    _, stream = capture("text")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("django.request").exception("Internal Server Error: /x")
+    text = stream.getvalue()
+    assert "ERROR   django.request" in text and "Traceback" in text
