@@ -231,3 +231,25 @@ def test_other_errors_keep_their_level_and_traceback():
         logging.getLogger("django.request").exception("Internal Server Error: /x")
     text = stream.getvalue()
     assert "ERROR   django.request" in text and "Traceback" in text
+
+
+@pytest.mark.parametrize(("method", "body"), [("HEAD", b""), ("GET", b"hello")])
+def test_an_answer_to_head_leaves_without_its_body(method, body):
+    """Django answers HEAD as GET, body included; gunicorn drops the body but logs a warning
+    for every such answer (a monitor probing with HEAD would fill the log)."""
+    from servicekit.wsgi import HeadWithoutBody
+
+    closed = []
+
+    class Answer(list):
+        def close(self):  # Django's request_finished hangs on this
+            closed.append(True)
+
+    def django(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Answer([b"hel", b"lo"])
+
+    answer = HeadWithoutBody(django)({"REQUEST_METHOD": method}, lambda *_: None)
+    assert b"".join(answer) == body
+    getattr(answer, "close", lambda: None)()
+    assert closed == [True]
