@@ -43,14 +43,23 @@ _HIDDEN = re.compile(
 )
 
 
+# What shows nothing by itself: marks (which sit on another character), format characters
+# (joiners, variation selectors, tags), separators, and the blank Braille pattern.
+_BLANK_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Cf", "Zs", "Zl", "Zp", "Cc"})
+_BLANK = frozenset("\u2800")
+
+
 def no_hidden_characters(value: str) -> None:
     if _HIDDEN.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
         raise ValidationError("Names may not contain control or invisible characters.")
+    if all(c in _BLANK or unicodedata.category(c) in _BLANK_CATEGORIES for c in value):
+        raise ValidationError("Names must show at least one letter, digit or sign.")
 
 
 class NameField(serializers.CharField):
     """A person's or product's name: text (a JSON string, not a number made into one), with
-    no control or invisible characters, 1 to 200 characters once trimmed."""
+    no control or invisible characters and at least one that shows, 1 to 200 characters
+    once trimmed."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", MAX_NAME_LENGTH)

@@ -112,6 +112,14 @@ class Probe(serializers.Serializer):
         ({"quantity": 1, "name": "A\u2028B", "price": 1}, {"name"}),
         ({"quantity": 1, "name": "A\u200fB", "price": 1}, {"name"}),
         ({"quantity": 1, "name": "\u3164", "price": 1}, {"name"}),
+        # nothing but joiners, marks, format characters or blank patterns: shows as blank
+        *(
+            ({"quantity": 1, "name": blank, "price": 1}, {"name"})
+            for blank in ("\u200d", "\u200c", "\u034f", "\u180e", "\u2800", "\ufe0f")
+        ),
+        ({"quantity": 1, "name": "\U000e0020\u200d ", "price": 1}, {"name"}),
+        ({"quantity": 1, "name": "e\u0301", "price": 1}, set()),  # a mark on a letter
+        ({"quantity": 1, "name": "\u2800a", "price": 1}, set()),
         ({"quantity": 1, "name": "a", "price": 1, "id": str(uuid.UUID(int=7))}, set()),
         ({"quantity": 1, "name": "a", "price": 1, "id": 7}, {"id"}),
     ],
