@@ -7,9 +7,10 @@ answer instead of failing the whole page: the BFF answers with what it has and a
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
@@ -29,7 +30,16 @@ SERVICE_URL_SETTINGS = {
 }
 
 _client: PeerClient | None = None
-_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="downstream")
+_pool_thread = threading.local()  # .marked on the pool's own threads
+
+
+def _mark_pool_thread() -> None:
+    _pool_thread.marked = True
+
+
+_pool = ThreadPoolExecutor(
+    max_workers=16, thread_name_prefix="downstream", initializer=_mark_pool_thread
+)
 
 
 class ServiceUnavailable(Unavailable):
@@ -141,7 +151,12 @@ def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], l
         finally:
             context.correlation_id.reset(token)
 
-    futures = {key: _pool.submit(run, fn) for key, fn in calls.items()}
+    if getattr(_pool_thread, "marked", False):
+        # A call of a gather gathering again: its calls would queue behind the pool's threads
+        # that wait on them, and with every thread so waiting the BFF would hang for good.
+        futures = {key: _run_here(run, fn) for key, fn in calls.items()}
+    else:
+        futures = {key: _pool.submit(run, fn) for key, fn in calls.items()}
     results, degraded = {}, []
     for key, future in futures.items():
         try:
@@ -151,3 +166,13 @@ def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], l
             if service not in degraded:
                 degraded.append(service)
     return results, degraded
+
+
+def _run_here(run, fn) -> Future:
+    """``run(fn)`` in this thread, as a future already settled."""
+    future: Future = Future()
+    try:
+        future.set_result(run(fn))
+    except BaseException as exc:  # handed on by future.result(), as a pool does
+        future.set_exception(exc)
+    return future

@@ -10,6 +10,7 @@ from gateway.downstream import Answer, ServiceUnavailable, call, gather, get
 EVENT_SOURCES = ("order-service", "inventory-service", "saga-service")
 ORDER_STATUSES = ("PENDING", "CONFIRMED", "CANCELLED")
 MAX_EVENT_WINDOW = 1000  # offset + limit; the services' feeds page at most this many
+RECENT_EVENTS = 10  # on the dashboard
 
 # An Idempotency-Key names one order for good: the order id is derived from it, and the
 # saga places each order id once, so a repeated request gets the first answer.
@@ -129,17 +130,36 @@ def events_timeline(
     offset: int = 0,
 ) -> tuple[list[dict], int, list[str]]:
     """One newest-first timeline merged from the services' event logs."""
-    sources = [service] if service else list(EVENT_SOURCES)
-    window = min(offset + limit, MAX_EVENT_WINDOW)
+    pages, degraded = gather(
+        _event_pages(
+            [service] if service else list(EVENT_SOURCES),
+            window=min(offset + limit, MAX_EVENT_WINDOW),
+            event_type=event_type,
+            aggregate_id=aggregate_id,
+        )
+    )
+    timeline, total = _timeline(pages, offset=offset, limit=limit)
+    return timeline, total, degraded
 
+
+def _event_pages(
+    sources: list[str],
+    *,
+    window: int,
+    event_type: str | None = None,
+    aggregate_id: uuid.UUID | None = None,
+) -> dict:
+    """The calls for each source's newest ``window`` events, for :func:`gather`."""
     path = f"/events/{aggregate_id}" if aggregate_id else "/events"
     params = {"limit": window, "event_type": event_type}
     if aggregate_id:
         params["ordering"] = "-version"  # a stream is oldest first unless asked
+    return {s: (lambda s=s: get(s, path, **params)) for s in sources}
 
-    results, degraded = gather({s: (lambda s=s: get(s, path, **params)) for s in sources})
+
+def _timeline(pages: dict[str, Answer], *, offset: int, limit: int) -> tuple[list[dict], int]:
     streams, total = [], 0
-    for source, answer in results.items():
+    for source, answer in pages.items():
         events = answer.body or []
         total += answer.total or len(events)
         streams.append([{**e, "service": source} for e in events])
@@ -147,7 +167,7 @@ def events_timeline(
     # order, while created_at is stamped before commit (ADR 0001), so it is not sorted by
     # time. The pages come nearly sorted, which Python's sort handles in about linear time.
     timeline = sorted(chain(*streams), key=_newest_first)
-    return timeline[offset : offset + limit], total, degraded
+    return timeline[offset : offset + limit], total
 
 
 def _newest_first(event: dict):
@@ -158,21 +178,20 @@ def dashboard() -> tuple[dict, list[str]]:
     calls = {
         "products": lambda: get("inventory-service", "/queries/products"),
         "marketing": lambda: get("marketing-service", "/queries/marketing/overview"),
-        "events": lambda: events_timeline(limit=10),
     }
     for status in ORDER_STATUSES:
         calls[status] = lambda status=status: get(
             "order-service", "/queries/orders", status=status, limit=1
         )
-    results, degraded = gather(calls)
+    # The timeline's pages are gathered with the rest, not by a call that gathers again.
+    event_pages = _event_pages(list(EVENT_SOURCES), window=RECENT_EVENTS)
+    results, degraded = gather({**calls, **{f"events {s}": c for s, c in event_pages.items()}})
     counts = {s: results[s].total for s in ORDER_STATUSES if s in results}
-    events = results.get("events")
-    if events is not None:
-        degraded += [s for s in events[2] if s not in degraded]
+    pages = {s: results[f"events {s}"] for s in event_pages if f"events {s}" in results}
     return {
         "products": results["products"].body if "products" in results else [],
         "order_counts": {**counts, "TOTAL": sum(counts.values())} if counts else {},
-        "recent_events": events[0] if events else [],
+        "recent_events": _timeline(pages, offset=0, limit=RECENT_EVENTS)[0],
         "marketing": results["marketing"].body if "marketing" in results else None,
     }, degraded
 

@@ -231,6 +231,36 @@ def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(mo
     assert paged == timeline
 
 
+def test_many_dashboards_at_once_all_finish(monkeypatch):
+    """A dashboard gathers its calls on the BFF's pool of downstream threads, and one of them
+    (the events timeline) gathered its own three on that pool again. With as many dashboards
+    in flight as the pool has threads, every thread could end up waiting for calls queued
+    behind it, and the BFF hung for good (found in review)."""
+    import threading
+    import time
+
+    from gateway import services
+    from gateway.downstream import Answer
+
+    def slow_service(service, path, **params):
+        time.sleep(0.05)
+        return Answer(200, [], {"X-Total-Count": "0"})
+
+    monkeypatch.setattr(services, "get", slow_service)
+    finished = []
+    dashboards = [
+        threading.Thread(target=lambda: finished.append(services.dashboard()), daemon=True)
+        for _ in range(40)
+    ]
+    for dashboard in dashboards:
+        dashboard.start()
+    deadline = time.monotonic() + 30
+    for dashboard in dashboards:
+        dashboard.join(max(0.0, deadline - time.monotonic()))
+    assert len(finished) == 40
+    assert all(degraded == [] for _, degraded in finished)
+
+
 @pytest.mark.parametrize(
     ("query", "status"), [("offset=900&limit=100", 200), ("offset=999", 200), ("offset=1000", 400)]
 )
