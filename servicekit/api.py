@@ -88,8 +88,10 @@ def idempotency_key(request) -> str | None:
 
 
 def command_id(request, data: dict) -> str | None:
-    """The command's idempotency key: ``command_id`` in its body, else the header."""
-    return data.get("command_id") or idempotency_key(request)
+    """The command's idempotency key: ``command_id`` in its body, else the header (checked
+    either way: a header too long is refused even beside a body's key)."""
+    header = idempotency_key(request)
+    return data.get("command_id") or header
 
 
 def page(request) -> tuple[int, int]:

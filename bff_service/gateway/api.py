@@ -12,7 +12,7 @@ from gateway.serializers import DailyQuery, EventsQuery, OrderQuery, PlaceOrderI
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     PAGE_PARAMETERS,
-    idempotency_key,
+    command_id,
     list_response,
     page,
     validated,
@@ -79,12 +79,12 @@ class OrderListApi(APIView):
         description="Place an order: the product is looked up and priced, and the place-order "
         "saga runs. Answers `{order_id, success, status, message, saga_log, ...}`: 200 for "
         "both confirmed and cancelled orders, 202 if the saga has not finished. The same "
-        "`Idempotency-Key` again answers with the same order and places nothing twice; with "
-        "other details, 409.",
+        "`Idempotency-Key` (or `command_id` in the body) again answers with the same order "
+        "and places nothing twice; with other details, 409.",
     )
     def post(self, request):
         data = validated(PlaceOrderInput, request.data)
-        key = idempotency_key(request)
+        key = command_id(request, data)
         answer = services.place_order(
             customer_name=data["customer_name"],
             product_id=data["product_id"],

@@ -3,14 +3,14 @@
 from rest_framework import serializers
 
 from gateway.services import MAX_EVENT_WINDOW
-from servicekit.api import PageQuery
+from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField
 
 FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
 
 
-class PlaceOrderInput(serializers.Serializer):
+class PlaceOrderInput(CommandInput):
     customer_name = NameField()
     product_id = IdField()
     quantity = QuantityField()

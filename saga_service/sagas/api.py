@@ -15,7 +15,7 @@ from sagas.serializers import (
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     CommandApi,
-    idempotency_key,
+    command_id,
     list_response,
     validated,
 )
@@ -37,12 +37,13 @@ class PlaceOrderApi(CommandApi):
         "202 when it has not finished yet (a compensation waits for a participant, or the "
         "same order is still being placed by another request). The same `order_id` again "
         "answers with that saga's outcome and runs nothing twice; with other details, 409. "
-        "Without an `order_id`, an `Idempotency-Key` names the order (its id is derived from "
-        "the key), so a retry with the same key is the same order.",
+        "Without an `order_id`, an `Idempotency-Key` (or `command_id` in the body) names the "
+        "order (its id is derived from the key), so a retry with the same key is the same "
+        "order.",
     )
     def post(self, request):
-        key = idempotency_key(request)
         data = validated(PlaceOrderInput, request.data)
+        key = command_id(request, data)
         outcome, finished = services.place_order(
             order_id=data.get("order_id") or services.keyed_order_id(key),
             customer_name=data["customer_name"],

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from sagas.definition import STEP_NAMES
 from sagas.models import SagaStepView, SagaView
 from sagas.orchestrator import FAULT_MODES
-from servicekit.api import PageQuery
+from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import IdField, NameField, QuantityField, YenField
 
 
@@ -29,7 +29,7 @@ class FaultsField(serializers.DictField):
         return value
 
 
-class PlaceOrderInput(serializers.Serializer):
+class PlaceOrderInput(CommandInput):
     order_id = IdField(
         required=False,
         help_text="Client-chosen; the same id again answers with that saga. Without it, an "

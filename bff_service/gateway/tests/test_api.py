@@ -65,6 +65,22 @@ def test_an_idempotency_key_too_long_is_400_before_any_call(api):
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
 
 
+def test_a_command_id_in_the_body_names_the_order_as_the_key_does(api, monkeypatch):
+    from gateway import api as views
+    from gateway.downstream import Answer
+
+    placed = []
+    monkeypatch.setattr(
+        views.services, "place_order", lambda **kw: placed.append(kw) or Answer(200, {}, {})
+    )
+    body = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
+    api.post("/api/orders", {**body, "command_id": "k-1"}, format="json")
+    api.post("/api/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert [p["idempotency_key"] for p in placed] == ["k-1", "k-1"]
+    too_long = api.post("/api/orders", {**body, "command_id": "k" * 201}, format="json")
+    assert too_long.status_code == 400 and len(placed) == 2
+
+
 def test_broken_json_is_400(api):
     response = api.post("/api/orders", "{oops", content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "parse_error"

@@ -120,6 +120,24 @@ def test_an_idempotency_key_without_an_order_id_names_one_order(api, nobody_home
     assert too_long.status_code == 400
 
 
+def test_a_command_id_in_the_body_names_the_order_as_the_key_does(api, nobody_home):
+    """As in every participant's command: a client that learnt ``command_id`` there must
+    not place an order twice here."""
+    keyed = api.post("/saga/place-order", {**PRICED, "command_id": "k-1"}, format="json")
+    again = api.post("/saga/place-order", PRICED, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert keyed.json()["order_id"] == again.json()["order_id"]
+    assert SagaView.objects.count() == 1
+    too_long = api.post("/saga/place-order", {**PRICED, "command_id": "k" * 201}, format="json")
+    assert too_long.status_code == 400
+    header_too_long = api.post(
+        "/saga/place-order",
+        {**PRICED, "command_id": "k-1"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k" * 201,
+    )
+    assert header_too_long.status_code == 400
+
+
 def test_unknown_saga_is_404_and_bad_filters_are_400(api):
     assert api.get(f"/sagas/{uuid.uuid4()}").status_code == 404
     assert api.get("/sagas", {"status": "DONE"}).status_code == 400
