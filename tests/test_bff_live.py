@@ -138,7 +138,8 @@ def test_a_socket_ignores_frames_that_are_not_json_text(system):
     async def talk():
         async with websockets.connect(f"{bff.ws_url}/ws/orders/", origin=bff.origin) as ws:
             await asyncio.wait_for(ws.recv(), 10)  # the snapshot
-            for frame in ("hello", b"\x00\x01", "[1, 2]", json.dumps({"type": "ping"})):
+            deep = "[" * 100_000  # json.loads raises RecursionError, not ValueError
+            for frame in ("hello", b"\x00\x01", "[1, 2]", deep, json.dumps({"type": "ping"})):
                 await ws.send(frame)
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 

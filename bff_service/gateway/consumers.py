@@ -44,7 +44,7 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than it parses
             return
         await self.receive_json(content)
 
