@@ -155,10 +155,11 @@ class Consumer:
         # the saga events sends the BFF's websockets one push, not two.
         self._unannounced: set[str] = set()
         self._started: set[str] = set()  # sources whose checkpoint row exists
-        # Sources stopped short by a failing event: (how far they were to go, in which poll).
-        # Later polls come back to them, new messages or not (:meth:`_come_back`).
+        # Sources stopped short by a failing event: (how far they were to go, in which round).
+        # Later rounds come back to them, new messages or not (:meth:`_come_back`). A round
+        # is a poll, or a catch-up while Redis is down; an event is tried once per round.
         self._stalled: dict[str, tuple[int, int]] = {}
-        self._polls = 0
+        self._round = 0
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -173,6 +174,7 @@ class Consumer:
                     stop.wait(self.linger)
             except redis.RedisError as exc:
                 logger.warning("Redis unavailable (%s); catching up from the feeds", exc)
+                self._round += 1
                 self._catch_up_safely()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -190,7 +192,7 @@ class Consumer:
             self._announce()
 
     def _poll(self) -> int:
-        self._polls += 1
+        self._round += 1
         messages = []
         # A message is only stale after claim_idle_ms, so looking more often finds nothing.
         if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
@@ -357,6 +359,9 @@ class Consumer:
 
     def advance(self, source: str, upto: int, known: dict[int, WireEvent] | None = None) -> int:
         """Apply every event of ``source`` up to position ``upto``; returns how many."""
+        stalled = self._stalled.get(source)
+        if stalled is not None and stalled[1] == self._round:
+            return 0  # its failing event was tried in this round already
         known = known or {}
         applied = 0
         while True:
@@ -366,7 +371,7 @@ class Consumer:
                 applied += self._after_failure(source, failure, known)
                 if self._applied.get(source, 0) < failure.event.position:
                     target, _ = self._stalled.get(source, (upto, 0))
-                    self._stalled[source] = (max(target, upto), self._polls)
+                    self._stalled[source] = (max(target, upto), self._round)
                     return applied
                 continue  # set aside: on to the events behind it
             except requests.RequestException as exc:
@@ -381,13 +386,12 @@ class Consumer:
                 return applied
 
     def _come_back(self) -> int:
-        """Try again each source that an event failed in an earlier poll, so that its next
+        """Try again each source that an event failed in an earlier round, so that its next
         attempt does not wait for a new message, a catch-up or ``XAUTOCLAIM``: on a quiet
         stream those come seconds apart, and the events behind it wait as long."""
         applied = 0
-        for source, (upto, poll) in list(self._stalled.items()):
-            if poll < self._polls:
-                applied += self.advance(source, upto)
+        for source, (upto, _) in list(self._stalled.items()):
+            applied += self.advance(source, upto)  # nothing if it failed in this round
         return applied
 
     def checkpoint(self, source: str) -> int:

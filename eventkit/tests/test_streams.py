@@ -242,6 +242,21 @@ def test_a_poison_event_on_a_quiet_stream_is_retried_by_the_next_polls(pipeline)
     assert worker.poll_once() == 0  # nothing left to come back to
 
 
+def test_a_failing_event_is_tried_once_per_poll_however_many_ways_lead_to_it(pipeline):
+    """Coming back to a stalled source and a catch-up falling due in the same poll are two
+    ways to the same event: one attempt, not two (found in review)."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, POISON_AMOUNT)
+    worker = consumer(max_attempts=3)
+    worker.catch_up_seconds = 0  # every idle poll catches up too
+    for attempts in (1, 2):
+        worker.poll_once()
+        assert worker.attempts[(REMOTE_SOURCE, 3)] == attempts
+        assert not DeadLetter.objects.exists()
+    worker.poll_once()
+    assert DeadLetter.objects.get().attempts == 3 and totals() == {t: (3, 2)}
+
+
 @threads_need_postgresql
 def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
     """A statement timeout (or a deadlock, a dropped connection) is the database failing,
