@@ -149,6 +149,11 @@ def resume_unfinished(*, workers: int = 4) -> list[str]:
             logger.info("resuming saga %s at %s", saga_id, at)
             _drive(repository, saga)
             return str(saga_id)
+        except Exception:
+            # One saga's failure must not end the pass for the others (nor the process):
+            # its lease lapses and a later pass tries it again.
+            logger.exception("saga %s could not be resumed; trying again later", saga_id)
+            return None
         finally:
             connection.close()  # each pool thread has its own connection
 

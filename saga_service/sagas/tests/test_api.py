@@ -469,3 +469,25 @@ def test_requests_waiting_on_another_owners_saga_hold_no_database_connection(set
         services.selectors.saga_finished = finished
         for waiter in waiters:
             waiter.join(10)
+
+
+@pytest.mark.django_db(transaction=True)  # the resumer's threads have connections of their own
+def test_a_saga_that_cannot_be_resumed_does_not_stop_the_others(monkeypatch, caplog):
+    """An unexpected error driving one saga (a bug, a participant's nonsense) ended the whole
+    pass, and the resumer process with it; the others waited for its restart (found in
+    review). It is logged, and that saga is tried again once its lease lapses."""
+    from sagas import services
+
+    repository = SagaRepository(owner="web", lease_seconds=60)
+    broken, _ = repository.begin_or_join(details())
+    fine, _ = repository.begin_or_join(details())
+    SagaLease.objects.all().delete()  # both owners died
+
+    def drive(repository, saga):
+        if saga.id == broken.id:
+            raise RuntimeError("a participant answered nonsense")
+
+    monkeypatch.setattr(services, "_drive", drive)
+    assert services.resume_unfinished(workers=1) == [str(fine.id)]
+    assert f"saga {broken.id} could not be resumed" in caplog.text
+    assert "a participant answered nonsense" in caplog.text
