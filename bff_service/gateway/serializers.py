@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from gateway.services import MAX_EVENT_WINDOW
 from servicekit.api import CommandInput, PageQuery
-from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField
+from servicekit.fields import MAX_NAME_LENGTH, MAX_OFFSET, IdField, NameField, QuantityField
 
 FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
@@ -47,5 +47,22 @@ class EventsQuery(PageQuery):
     aggregate = serializers.UUIDField(required=False, help_text="aggregate id")
 
 
-class DailyQuery(PageQuery):
-    days = serializers.IntegerField(required=False, min_value=1, max_value=366)
+class MarketingQuery(serializers.Serializer):
+    """What the marketing views take. Each is passed on only when given, so that the
+    marketing service's own defaults apply."""
+
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=500,
+        help_text="page size; the marketing service's default: 100 (366 for daily)",
+    )
+    offset = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_OFFSET, help_text="rows to skip"
+    )
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=366,
+        help_text="daily only: the last n UTC days, today included",
+    )

@@ -132,6 +132,33 @@ def test_bad_query_parameters_are_400(api, url):
     assert api.get(url).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        # the marketing service's own defaults apply (a page of 100, of 366 for the days)
+        ("/api/marketing/daily", {}),
+        ("/api/marketing/daily?days=7&limit=5", {"days": 7, "limit": 5}),
+        ("/api/marketing/customers?offset=10", {"offset": 10}),
+        # what a view does not take is not checked, as the marketing service does not
+        ("/api/marketing/overview?limit=abc&days=0", {}),
+        ("/api/marketing/products?days=3", {}),
+    ],
+)
+def test_marketing_queries_pass_on_only_what_the_client_gave(api, monkeypatch, url, sent):
+    from gateway import api as views
+    from gateway.downstream import Answer
+
+    calls = []
+
+    def marketing(service, path, **params):
+        calls.append({k: v for k, v in params.items() if v is not None})
+        return Answer(200, [], {"X-Total-Count": "0"})
+
+    monkeypatch.setattr(views, "get", marketing)
+    assert api.get(url).status_code == 200
+    assert calls == [sent]
+
+
 def test_unknown_paths_are_json_404(api):
     for url in ("/api/nope", f"/api/orders/{'x' * 5}", "/api/marketing/secrets"):
         response = api.get(url)
