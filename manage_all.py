@@ -342,6 +342,7 @@ class Output:
         self.width = 0
         self._colours: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.gone = False  # the stream could not be written to: nothing more is tried
 
     def register(self, label: str) -> None:
         self.width = max(self.width, len(label))
@@ -358,8 +359,16 @@ class Output:
 
     def write(self, text: str) -> None:
         with self._lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            if self.gone:
+                return
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                # The terminal or pipe is gone (a closed ssh session, `| tee` stopped): what
+                # cannot be shown is dropped, so that no caller, shutdown least of all, fails
+                # on it. Each process's output is still in its log under var/logs.
+                self.gone = True
 
     def bold(self, text: str) -> str:
         return f"\033[1m{text}\033[0m" if self.colour else text
@@ -464,6 +473,34 @@ class Venv:
         """The interpreter this venv runs (its ``python`` resolved), or None if there is none."""
         return self.python.resolve() if self.python.exists() else None
 
+    def outgrown(self) -> str | None:
+        """What is wrong if the venv's python is no longer the Python it was made with: its
+        ``python`` links to an interpreter that an upgrade replaced (3.11 by 3.12, say), and
+        its packages, installed for the old one, are out of its reach. None if all is well,
+        or if the venv does not say which version made it."""
+        config = self.path / "pyvenv.cfg"
+        made = None
+        if config.exists():
+            for line in config.read_text(errors="replace").splitlines():
+                name, _, value = line.partition("=")
+                if name.strip() == "version":
+                    made = ".".join(value.strip().split(".")[:2])
+        if made is None:
+            return None
+        try:
+            probe = subprocess.run(
+                [str(self.python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"its python does not run ({exc})"
+        runs = probe.stdout.strip()
+        if probe.returncode != 0 or runs != made:
+            return f"made with Python {made}, its python now runs {runs or 'nothing'}"
+        return None
+
     def ensure(self, out: Output, root: Path = ROOT) -> None:
         """Create the venv if missing; ``pip install -e .[dev]`` when pyproject.toml changed.
 
@@ -475,6 +512,9 @@ class Venv:
             out.write(
                 f"making {self.path} again with {base} ({VENV_PYTHON}; it runs {self.made_with()})"
             )
+            shutil.rmtree(self.path)
+        elif self.python.exists() and (problem := self.outgrown()):
+            out.write(f"making {self.path} again: {problem}")
             shutil.rmtree(self.path)
         if not self.python.exists():
             out.write(f"creating {self.path} with {base} ...")
@@ -641,13 +681,21 @@ class Child:
         try:
             for raw in proc.stdout:
                 if log is not None:
-                    log.write(raw)
-                    log.flush()
+                    try:
+                        log.write(raw)
+                        log.flush()
+                    except OSError as error:  # a full disk, say: the pipe is still drained,
+                        # or the process would block on it, or die of SIGPIPE once closed
+                        self.out.line(self.label, f"cannot write {log.name} ({error}); stopped")
+                        with contextlib.suppress(OSError):
+                            log.close()
+                        log = None
                 self.out.line(self.label, raw.decode("utf-8", "replace").rstrip("\r\n"))
         finally:
             proc.stdout.close()
             if log is not None:
-                log.close()
+                with contextlib.suppress(OSError):
+                    log.close()
 
     def wait(self, proc: subprocess.Popen) -> int:
         """Wait for the group leader; then stop what it left behind (e.g. orphaned workers
@@ -659,6 +707,12 @@ class Child:
             signal_group(proc.pid, signal.SIGTERM)
             wait_until(lambda: not group_alive(proc.pid), STOP_TIMEOUT, 0.1)
             signal_group(proc.pid, signal.SIGKILL)
+            wait_until(lambda: not group_alive(proc.pid), 5, 0.05)
+        with self._lock:
+            if self.popen is proc:
+                # Its group is gone, so its number may be given to another program's group:
+                # never signal it again (shutdown would have killed that program).
+                self.popen = None
         reader.join(timeout=5)
         return code
 
@@ -738,8 +792,9 @@ class Supervisor:
         """Signal handler: flag the stop; the main thread then calls shutdown()."""
         self.stopping.set()
         current = self.current
-        if current is not None and current.popen is not None:  # no lock: we may hold it
-            signal_group(current.popen.pid, signal.SIGTERM)
+        proc = current.popen if current is not None else None  # no lock: we may hold it
+        if proc is not None:
+            signal_group(proc.pid, signal.SIGTERM)
 
     def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM every process group, wait up to ``timeout``, then SIGKILL what is left."""
@@ -895,12 +950,26 @@ def make_context(args: argparse.Namespace) -> Context:
     return Context(services=services, offset=args.port_offset, var_dir=var_dir, out=Output())
 
 
+# The children run in sessions of their own, so a closed terminal's SIGHUP reaches only this
+# script: unhandled, it would end here and leave the whole system running unseen.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     ctx = make_context(args)
     out = ctx.out
     absent = [s.name for s in SERVICES if not service_exists(s)]
     if absent and not args.services:
         out.write(f"not present yet, skipped: {', '.join(absent)}")
+    taken = [s for s in ctx.services if port_open(HOST, web_port(s, ctx.offset))]
+    if taken:
+        ports = ", ".join(f"{web_port(s, ctx.offset)} ({s.name})" for s in taken)
+        out.loud(
+            f"port {ports} already in use: another `manage_all.py up`, or another program.",
+            "Stop it first, or start this one beside it with --port-offset. (Its relays and",
+            "workers would otherwise join the running system's Redis streams.)",
+        )
+        return 1
     ctx.var_dir.mkdir(parents=True, exist_ok=True)
     ctx.venv.ensure(out)
 
@@ -909,9 +978,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         out.register(s.name)
         for p in s.processes:
             out.register(process_label(s, p))
-    previous = {
-        sig: signal.signal(sig, sup.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {sig: signal.signal(sig, sup.request_stop) for sig in STOP_SIGNALS}
     try:
         ctx.redis_url = start_redis(ctx, sup)
         if not prepare(ctx, sup, migrate=True, seed=True):
@@ -1345,7 +1412,8 @@ UP_HELP = """\
 Create .venv if missing (and pip install -e '.[dev]' whenever pyproject.toml changed), run
 `manage.py migrate` and the seed commands of every service, start every process of the
 process table with its output prefixed by its name, restart any that dies (backoff 1s..30s),
-wait until each /health answers 200 and print the URLs. Ctrl-C or SIGTERM stops everything.
+wait until each /health answers 200 and print the URLs. Ctrl-C, SIGTERM or SIGHUP (a closed
+terminal) stops everything.
 
 Each service gets DATABASE_URL from <NAME>_DATABASE_URL (e.g. ORDER_DATABASE_URL) or a SQLite
 file <var>/<name>.sqlite3; REDIS_URL as set, else the Redis on 6379+offset (started here if

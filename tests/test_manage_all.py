@@ -264,6 +264,106 @@ def test_output_prefix_is_padded_and_plain_without_a_tty():
     out.stream.close()
 
 
+def test_output_to_a_stream_that_is_gone_is_dropped():
+    """A closed terminal or a stopped `| tee`: writing must not fail, or the shutdown that
+    writes "stopping ..." first would never stop the children (found in review)."""
+    stream = open(os.devnull, "w")  # noqa: SIM115
+    stream.close()
+    out = ma.Output(stream=stream, colour=False)
+    out.write("stopping ...")
+    out.line("order", "still here")
+    assert out.gone
+
+
+def _supervisor(tmp_path, **kw) -> tuple[ma.Supervisor, list[str]]:
+    lines = []
+
+    class Lines:
+        def write(self, text):
+            lines.extend(text.splitlines())
+
+        def flush(self):
+            pass
+
+    return ma.Supervisor(ma.Output(stream=Lines(), colour=False), **kw), lines
+
+
+def test_a_finished_childs_group_is_never_signalled_again(tmp_path, monkeypatch):
+    """Its number may since belong to another program's group, which shutdown killed
+    (found in review, with a one-shot migrate's pid reused)."""
+    sup, _ = _supervisor(tmp_path)
+    assert sup.run_once("migrate", ["true"], tmp_path, dict(os.environ)) == 0
+    signalled = []
+    monkeypatch.setattr(ma, "signal_group", lambda pgid, sig: signalled.append(pgid))
+    monkeypatch.setattr(ma, "group_alive", lambda pgid: True)  # as if the pid were reused
+    sup.shutdown(timeout=1)
+    assert signalled == []
+
+
+def test_a_child_whose_log_cannot_be_written_is_still_heard(tmp_path):
+    """A full disk under var/logs: the pipe is drained all the same, so the child neither
+    blocks nor dies of SIGPIPE, and its lines still reach the console."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "chatty.log").symlink_to("/dev/full")
+    sup, lines = _supervisor(tmp_path, log_dir=logs)
+    argv = ["sh", "-c", "for i in 1 2 3; do echo line $i; done"]
+    assert sup.run_once("chatty", argv, tmp_path, dict(os.environ)) == 0
+    said = [line.split("| ", 1)[1] for line in lines if line.startswith("chatty")]
+    assert said[0].startswith("cannot write") and said[1:] == ["line 1", "line 2", "line 3"]
+
+
+def test_a_venv_whose_python_was_upgraded_under_it_is_outgrown(tmp_path):
+    venv = _venv_running(tmp_path, sys.executable)
+    assert venv.outgrown() is None  # says nothing of its version: left alone
+    runs = "{}.{}".format(*sys.version_info[:2])
+    (venv.path / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = {runs}.9\n")
+    assert venv.outgrown() is None
+    (venv.path / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.10.4\n")
+    assert venv.outgrown() == f"made with Python 3.10, its python now runs {runs}"
+
+
+def test_an_outgrown_venv_is_made_again(tmp_path, monkeypatch):
+    venv = _venv_running(tmp_path, sys.executable)
+    monkeypatch.delenv(ma.VENV_PYTHON, raising=False)
+    monkeypatch.setattr(ma.Venv, "outgrown", lambda self: "made with Python 3.10")
+    made, installs = [], []
+
+    def make(argv, **kw):  # `python -m venv PATH`, without the minutes of a real one
+        made.append(argv)
+        venv.bin.mkdir(parents=True)
+        venv.python.symlink_to(sys.executable)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(ma.subprocess, "run", make)
+    monkeypatch.setattr(ma.Venv, "pip_install", lambda self, *args, **kw: installs.append(args))
+    venv.ensure(ma.Output(stream=open(os.devnull, "w")), root=tmp_path)  # noqa: SIM115
+    assert made == [[sys.executable, "-m", "venv", str(venv.path)]]
+    assert installs == [("-e", ".[dev]")]
+
+
+def test_up_refuses_web_ports_already_in_use(tmp_path):
+    """A second `up` beside a running one: its web processes could not bind, but its relays
+    and workers would have joined the first system's Redis streams (found in review)."""
+    import socket
+
+    offset = _free_offset()
+    order = ma.find_service("order")
+    with socket.create_server(("127.0.0.1", order.port + offset)):
+        up = ["up", "--services", "order", "--no-ui", "--port-offset", str(offset)]
+        up += ["--var", str(tmp_path)]
+        result = subprocess.run(
+            [sys.executable, "manage_all.py", *up],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {order.port + offset} (order) already in use" in result.stdout
+    assert not (tmp_path / "logs").exists()  # nothing started
+
+
 def test_cli_help_and_passthrough_guard():
     result = subprocess.run(
         [sys.executable, "manage_all.py", "--help"], cwd=ROOT, capture_output=True, text=True
@@ -297,7 +397,10 @@ def _free_offset() -> int:
 
 
 @pytest.mark.system
-def test_up_runs_seeds_and_stops_cleanly(tmp_path):
+# SIGHUP: a closed terminal. The children run in sessions of their own, so it reaches only
+# manage_all, which used to die of it and leave them all running (found in review).
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
     needed = [ma.find_service("order"), ma.find_service("inventory")]
     missing = [s.dir for s in needed if not ma.service_exists(s, ROOT)]
     if missing:
@@ -342,11 +445,11 @@ def test_up_runs_seeds_and_stops_cleanly(tmp_path):
         assert isinstance(products, list), f"services never became healthy:\n{log_tail()}"
         assert len(products) == 5, f"catalog not seeded: {products}\n{log_tail()}"
 
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         try:
             code = proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"up did not stop within 20 s after SIGINT:\n{log_tail()}")
+            pytest.fail(f"up did not stop within 20 s after {stop.name}:\n{log_tail()}")
         assert code == 0, log_tail()
         ports = [s.port + offset for s in ma.SERVICES] + [ma.REDIS_PORT + offset]
         still = [p for p in ports if _listening(p)]
