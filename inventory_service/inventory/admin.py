@@ -4,6 +4,8 @@ Read models are derived from events, so the admin does not edit them; restocking
 through the same command as the API and is recorded as a ``StockAdded`` event.
 """
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
@@ -17,6 +19,9 @@ from servicekit.fields import max_quantity
 
 class RestockForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=max_quantity(), initial=10)
+    # Each form shown gets a key of its own, sent back with it: a form submitted twice (a
+    # double click, the browser resending it) restocks once, as a repeated API command does.
+    submission = forms.UUIDField(initial=uuid.uuid4, widget=forms.HiddenInput, required=False)
 
 
 @admin.register(ProductView)
@@ -32,7 +37,11 @@ class ProductAdmin(ReadOnlyAdmin):
         if form.is_valid():
             for product in queryset:
                 try:
-                    stock_add(product_id=product.id, quantity=form.cleaned_data["quantity"])
+                    stock_add(
+                        product_id=product.id,
+                        quantity=form.cleaned_data["quantity"],
+                        command_id=_restock_key(form.cleaned_data["submission"], product),
+                    )
                 except DomainError as exc:
                     self.message_user(request, f"{product}: {exc.message}", messages.ERROR)
             self.message_user(
@@ -50,6 +59,10 @@ class ProductAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/inventory/restock.html", context)
+
+
+def _restock_key(submission: uuid.UUID | None, product) -> str | None:
+    return f"admin-restock:{submission}:{product.id}" if submission else None
 
 
 @admin.register(Reservation)

@@ -33,3 +33,18 @@ def test_read_models_are_browsable_but_not_editable(staff, catalog):
     assert staff.get(f"/admin/inventory/productview/{MONITOR}/change/").status_code == 200
     assert staff.post(f"/admin/inventory/productview/{MONITOR}/change/", {}).status_code == 403
     assert staff.get("/admin/inventory/reservation/").status_code == 200
+
+
+def test_a_restock_form_sent_twice_adds_its_stock_once(staff, catalog):
+    """A double click on Restock, or the browser sending the form again: the form carries a
+    key of its own, so the second submission is answered from the command log."""
+    url = "/admin/inventory/productview/"
+    form = staff.post(url, {"action": "restock", "_selected_action": [MONITOR]})
+    submission = form.context["form"]["submission"].value()
+    sent = {"action": "restock", "_selected_action": [MONITOR], "quantity": 7, "apply": "1"}
+    for _ in range(2):
+        staff.post(url, {**sent, "submission": submission})
+    assert ProductView.objects.get(pk=MONITOR).quantity == 37
+    another = staff.post(url, {"action": "restock", "_selected_action": [MONITOR]})
+    staff.post(url, {**sent, "submission": another.context["form"]["submission"].value()})
+    assert ProductView.objects.get(pk=MONITOR).quantity == 44  # a new form is a new restock
