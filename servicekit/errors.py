@@ -6,9 +6,10 @@ parse an HTML error page.
 """
 
 import logging
+import threading
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
@@ -48,6 +49,7 @@ def api_exception_handler(exc, context):
         return _unavailable("The service is busy; retry later.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
+        forget_dead_connections()
         return _unavailable("The database is unavailable; retry later.")
     response = exception_handler(exc, context)
     if response is None:
@@ -61,6 +63,27 @@ def api_exception_handler(exc, context):
             "code": codes if isinstance(codes, str) else "error",
         }
     return response
+
+
+_checking = threading.Lock()
+
+
+def forget_dead_connections() -> None:
+    """Have the connection pool test its idle connections and replace the dead ones.
+
+    A database that restarted, failed over or dropped its clients leaves every pooled
+    connection dead, and the pool hands them out one by one: each would fail a request of
+    its own. The first failure tests them all instead (one at a time per process; a check
+    already under way serves the others)."""
+    pool = getattr(connection, "pool", None)
+    if pool is None or not _checking.acquire(blocking=False):
+        return
+    try:
+        pool.check()
+    except Exception as exc:  # the database still down: the next request finds out
+        logger.warning("could not check the pooled connections: %r", exc)
+    finally:
+        _checking.release()
 
 
 def _unavailable(detail: str) -> Response:

@@ -8,7 +8,10 @@ import logging
 import re
 import time
 
+from django.db import InterfaceError, OperationalError
+
 from servicekit import context
+from servicekit.errors import forget_dead_connections
 
 logger = logging.getLogger("servicekit.request")
 
@@ -65,3 +68,10 @@ class CorrelationIdMiddleware:
             },
         )
         return response
+
+    def process_exception(self, request, exception):
+        """A view outside DRF (the admin) that met a dead pooled connection: its request
+        fails as before, but the pool's other dead ones go with it (DRF's views do the same
+        in :func:`servicekit.errors.api_exception_handler`)."""
+        if isinstance(exception, OperationalError | InterfaceError):
+            forget_dead_connections()

@@ -261,3 +261,47 @@ def test_an_answer_to_head_leaves_without_its_body(method, body):
     assert b"".join(answer) == body
     getattr(answer, "close", lambda: None)()
     assert closed == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_database_dropped_its_connections_one_request_fails_not_one_per_connection(
+    live_server,
+):
+    """A restarted or failed-over server leaves every idle pooled connection dead. Each was
+    handed out in turn, a 503 each: up to the pool's size per process (found from outside).
+    The first failure now has the pool test the rest."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.pool is None:
+        pytest.skip("a PostgreSQL connection pool")
+    connection.close()  # this thread's goes back to the pool, to be dropped with the rest
+    pool = connection.pool
+    held = [pool.getconn() for _ in range(4)]
+    for conn in held:
+        pool.putconn(conn)
+    settings = connection.get_connection_params()
+    params = {k: settings[k] for k in ("host", "port", "user", "dbname") if settings.get(k)}
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    import requests  # a served request: the test client keeps one connection throughout
+
+    url = f"{live_server.url}/events?after=0&limit=1"
+    statuses = [requests.get(url, timeout=10).status_code for _ in range(5)]
+    assert statuses == [503, 200, 200, 200, 200]
+
+
+def test_a_view_outside_drf_that_meets_a_dead_connection_has_the_pool_checked(monkeypatch):
+    from django.db import OperationalError
+
+    from servicekit import middleware
+
+    checked = []
+    monkeypatch.setattr(middleware, "forget_dead_connections", lambda: checked.append(1))
+    hook = middleware.CorrelationIdMiddleware(lambda request: None).process_exception
+    assert hook(None, OperationalError("the connection is closed")) is None  # Django answers
+    assert hook(None, ValueError("a bug")) is None
+    assert checked == [1]
