@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import psycopg
 import redis
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from eventkit import wire
@@ -47,6 +47,10 @@ NEXT_EVENTS_SQL = (
 
 def _greatest() -> str:
     return "GREATEST" if connection.vendor == "postgresql" else "MAX"
+
+
+# The database out of reach for now, through Django or through the LISTEN connection.
+CONNECTION_FAILURES = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 def connect_apart() -> psycopg.Connection:
@@ -166,31 +170,43 @@ class Relay:
         return [wire.fields_from_values(row, self.source) for row in rows]
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
-        wakeup = Wakeup()
+        wakeup: Wakeup | None = None
         backoff = 0.1
         next_prune = 0.0
         logger.info("relay %s -> %s from position %d", self.source, self.stream, self.position())
         try:
             while not stop.is_set():
-                if time.monotonic() >= next_prune:
-                    # The relay runs beside every event-sourced service, so it also keeps
-                    # the idempotency log from growing for ever.
-                    prune_command_log()
-                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 try:
+                    wakeup = wakeup or Wakeup()
+                    if time.monotonic() >= next_prune:
+                        # The relay runs beside every event-sourced service, so it also keeps
+                        # the idempotency log from growing for ever.
+                        prune_command_log()
+                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     published = self.publish_once()
                     backoff = 0.1
+                    woken = published < self.batch_size and wakeup.wait(poll_seconds, stop)
+                    if woken and self.linger:
+                        stop.wait(self.linger)
+                        wakeup.drain()
                 except redis.RedisError as exc:
                     logger.warning("Redis unavailable (%s); retrying in %.1fs", exc, backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                except CONNECTION_FAILURES as exc:
+                    # A restart, a failover, a dropped connection: both connections are
+                    # opened again. What was published and not yet in the cursor is
+                    # published again, which consumers skip by position.
+                    logger.warning("database unavailable (%s); retrying in %.1fs", exc, backoff)
+                    connection.close_if_unusable_or_obsolete()
+                    if wakeup is not None:
+                        wakeup.close()
+                        wakeup = None
+                else:
                     continue
-                woken = published < self.batch_size and wakeup.wait(poll_seconds, stop)
-                if woken and self.linger:
-                    stop.wait(self.linger)
-                    wakeup.drain()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
         finally:
-            wakeup.close()
+            if wakeup is not None:
+                wakeup.close()
             with contextlib.suppress(DatabaseError):
                 self.save_cursor()  # on the way out; if it fails, a restart republishes
 

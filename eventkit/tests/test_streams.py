@@ -158,6 +158,50 @@ def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, m
         running.join(10)
 
 
+def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline):
+    """A failover or pg_terminate_backend: the relay waits and reconnects (its LISTEN
+    connection too) instead of dying with a traceback for its supervisor to restart (found
+    from outside)."""
+    from django.db import connection
+
+    from eventkit.relay import connect_apart
+
+    if connection.vendor != "postgresql":
+        pytest.skip("dropping backends is PostgreSQL's")
+    client, name, relay, _ = pipeline
+    t = open_tally()
+    stop = threading.Event()
+    failed = []
+
+    def run():
+        try:
+            relay.run(stop, poll_seconds=0.2)
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        wait_until(lambda: client.xlen(name) == 1)
+        with connection.cursor() as cursor:  # this test's own connection stays
+            cursor.execute("SELECT pg_backend_pid()")
+            (ours,) = cursor.fetchone()
+        with connect_apart() as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                " current_database() AND pid NOT IN (pg_backend_pid(), %s)",
+                [ours],
+            )
+        add(t, 5)
+        wait_until(lambda: client.xlen(name) == 2 or failed)
+        assert not failed and running.is_alive()
+    finally:
+        stop.set()
+        running.join(10)
+
+
 def test_the_cursor_is_written_at_most_every_cursor_seconds(pipeline):
     client, name, _, _ = pipeline
     relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, cursor_seconds=3600)
