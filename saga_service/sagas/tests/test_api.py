@@ -491,3 +491,34 @@ def test_a_saga_that_cannot_be_resumed_does_not_stop_the_others(monkeypatch, cap
     assert services.resume_unfinished(workers=1) == [str(fine.id)]
     assert f"saga {broken.id} could not be resumed" in caplog.text
     assert "a participant answered nonsense" in caplog.text
+
+
+def test_the_watching_resumer_waits_out_a_database_failure(monkeypatch, settings):
+    """A dropped connection ended the resumer with a traceback, for its supervisor to restart
+    (found from outside); it now says so in one line and tries again on its next round."""
+    import os
+    import signal
+
+    from django.core.management import call_command
+    from django.db import OperationalError
+
+    from sagas.management.commands import resume_sagas
+
+    settings.SAGA = {**settings.SAGA, "RESUME_INTERVAL_SECONDS": 0.01}
+    rounds = []
+
+    def resume_unfinished():
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise OperationalError("terminating connection due to administrator command")
+        os.kill(os.getpid(), signal.SIGTERM)  # as the supervisor stops it
+        return []
+
+    monkeypatch.setattr(resume_sagas, "resume_unfinished", resume_unfinished)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        call_command("resume_sagas", "--watch")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert len(rounds) == 2

@@ -11,6 +11,7 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import InterfaceError, OperationalError, connection
 
 from sagas.services import resume_unfinished
 
@@ -29,7 +30,15 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stop.set())
         interval = settings.SAGA["RESUME_INTERVAL_SECONDS"]
         while True:
-            resumed = resume_unfinished()
+            try:
+                resumed = resume_unfinished()
+            except (OperationalError, InterfaceError) as exc:
+                if not watch:
+                    raise
+                # A restart, a failover, a dropped connection: the next round tries again.
+                logger.warning("database unavailable (%s); trying again in %g s", exc, interval)
+                connection.close_if_unusable_or_obsolete()
+                resumed = []
             if resumed or not watch:
                 self.stdout.write(f"resumed {len(resumed)} saga(s): {', '.join(resumed) or '-'}")
             if not watch or stop.wait(interval):
