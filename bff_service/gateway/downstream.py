@@ -75,6 +75,7 @@ def call(
     headers: dict | None = None,
     read_timeout: float | None = None,
     reconnects: int = 0,
+    unavailable_resends: int = 0,
 ) -> Answer:
     """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
 
@@ -84,6 +85,10 @@ def call(
     cut off by a worker killed while sending it). The pauses
     double from 50 ms up to a second: ten reconnects wait about 6.5 s in all, enough for a
     whole gunicorn to come back after a crash.
+
+    ``unavailable_resends``: for such calls too, how often to send again when the service
+    answered 503 (its database failed under that request, say), after its ``Retry-After``
+    (at most :data:`MAX_RETRY_AFTER` seconds).
     """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
     sent = dict(headers or {})
@@ -95,23 +100,13 @@ def call(
         settings.BFF["CONNECT_TIMEOUT_SECONDS"],
         read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
     )
-    try:
-        for attempt in range(reconnects + 1):
-            try:
-                response = client().request(
-                    method, url, params=params, json=json, headers=sent, timeout=timeout
-                )
-                break
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                # ChunkedEncodingError: the answer broke off (its server died while sending
-                # it), which is no answer either
-                if attempt == reconnects:
-                    raise
-                logger.info("%s %s %s: %s; sending again", service, method, path, exc)
-                time.sleep(reconnect_pause(attempt))  # a moment for a restarting server
-    except requests.RequestException as exc:
-        logger.warning("%s %s %s failed: %s", service, method, path, exc)
-        raise ServiceUnavailable(f"{service} did not answer", service=service) from exc
+    for resend in range(unavailable_resends + 1):
+        response = _send(service, method, url, path, reconnects, params, json, sent, timeout)
+        if response.status_code != 503 or resend == unavailable_resends:
+            break
+        pause = _retry_after(response)
+        logger.info("%s %s %s answered 503; sending again in %g s", service, method, path, pause)
+        time.sleep(pause)
     if response.status_code >= 500:
         logger.warning("%s %s %s answered %s", service, method, path, response.status_code)
         raise ServiceUnavailable(f"{service} answered {response.status_code}", service=service)
@@ -120,6 +115,40 @@ def call(
     except ValueError:
         body = None
     return Answer(response.status_code, body, dict(response.headers))
+
+
+# A 503's Retry-After is waited for before sending again, but never longer than this: the
+# client of the BFF waits meanwhile.
+MAX_RETRY_AFTER = 2.0
+
+
+def _retry_after(response) -> float:
+    try:
+        return max(0.0, min(float(response.headers.get("Retry-After", 1)), MAX_RETRY_AFTER))
+    except ValueError:  # an HTTP date, which our services do not send
+        return MAX_RETRY_AFTER
+
+
+def _send(service, method, url, path, reconnects, params, json, headers, timeout):
+    """The request, sent again after a failed connection up to ``reconnects`` times."""
+    attempt = 0
+    try:
+        while True:
+            try:
+                return client().request(
+                    method, url, params=params, json=json, headers=headers, timeout=timeout
+                )
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the answer broke off (its server died while sending
+                # it), which is no answer either
+                if attempt == reconnects:
+                    raise
+                logger.info("%s %s %s: %s; sending again", service, method, path, exc)
+                time.sleep(reconnect_pause(attempt))  # a moment for a restarting server
+                attempt += 1
+    except requests.RequestException as exc:
+        logger.warning("%s %s %s failed: %s", service, method, path, exc)
+        raise ServiceUnavailable(f"{service} did not answer", service=service) from exc
 
 
 def reconnect_pause(attempt: int) -> float:

@@ -44,14 +44,25 @@ def place_order(
         body["faults"] = faults
     from django.conf import settings
 
-    answer = call(
-        "saga-service",
-        "POST",
-        "/saga/place-order",
-        json=body,
-        read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
-        reconnects=PLACE_ORDER_RECONNECTS,
-    )
+    try:
+        answer = call(
+            "saga-service",
+            "POST",
+            "/saga/place-order",
+            json=body,
+            read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
+            reconnects=PLACE_ORDER_RECONNECTS,
+            unavailable_resends=PLACE_ORDER_UNAVAILABLE_RESENDS,
+        )
+    except ServiceUnavailable as exc:
+        # The saga may have got far, and its resumer finishes what it started: the order id
+        # lets the client look the order up instead of placing another one.
+        raise ServiceUnavailable(
+            f"{exc.message}; order {order_id} may still be placed: look it up, or send "
+            "again with the same Idempotency-Key",
+            **exc.details,
+            order_id=str(order_id),
+        ) from exc
     if answer.status >= 400 or not isinstance(answer.body, dict):
         return answer
     outcome = dict(answer.body)
@@ -64,6 +75,9 @@ def place_order(
 # within a minute (manage_all.py waits 2 s before it, then gunicorn starts), so an order
 # placed while it comes back is answered instead of refused with a 503.
 PLACE_ORDER_RECONNECTS = 10
+# A 503 from the saga: its database failed under that request (a connection dropped by a
+# restart or failover). Sent again, the order joins its saga, or the resumer's.
+PLACE_ORDER_UNAVAILABLE_RESENDS = 2
 
 
 # A product's name and price are fixed when it is registered (inventory refuses to register

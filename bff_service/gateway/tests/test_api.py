@@ -232,6 +232,65 @@ def test_an_answer_cut_off_midway_is_asked_for_again(settings):
     assert answer.status == 200 and answer.body == {"order_id": "o", "success": True}
 
 
+def _saga_answering(settings, answers: list[tuple[int, dict]]):
+    """A saga that gives ``answers`` in turn, one connection each; returns its thread."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    settings.SAGA_SERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    def serve() -> None:
+        with listener:
+            for status, body in answers:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    data = json.dumps(body).encode()
+                    conn.sendall(
+                        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                        f"Retry-After: 0\r\nConnection: close\r\n"
+                        f"Content-Length: {len(data)}\r\n\r\n".encode()
+                        + data
+                    )
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    return server
+
+
+ORDER = {"customer_name": "A", "product_id": LAPTOP, "quantity": 1}
+BUSY = (503, {"detail": "The database is unavailable; retry later.", "code": "unavailable"})
+
+
+@pytest.fixture
+def priced(monkeypatch):
+    from gateway import services
+
+    monkeypatch.setattr(services, "product_terms", lambda product_id: ("Laptop", 120000))
+
+
+def test_an_order_the_saga_answered_503_is_sent_again(api, settings, priced):
+    """Its database failed under the first call (a connection dropped by a failover): the
+    same order id again joins that saga, or the resumer's (found from outside: the client
+    got the 503 while the order was confirmed)."""
+    placed = {"order_id": "o", "success": True, "quantity": 1, "product_name": "Laptop"}
+    done = (200, {**placed, "status": "COMPLETED", "saga_log": []})
+    server = _saga_answering(settings, [BUSY, BUSY, done])
+    response = api.post("/api/orders", ORDER, format="json")
+    server.join(5)
+    assert response.status_code == 200 and response.json()["success"] is True
+
+
+def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, settings, priced):
+    server = _saga_answering(settings, [BUSY, BUSY, BUSY])
+    response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-503")
+    server.join(5)
+    from gateway.services import order_id_for_key
+
+    assert response.status_code == 503 and response["Retry-After"]
+    assert response.json()["order_id"] == str(order_id_for_key("k-503"))
+
+
 def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
     from gateway import services
     from gateway.downstream import Answer
