@@ -78,11 +78,6 @@ class Service:
     seed: tuple[tuple[str, ...], ...] = ()  # one-shot commands run after migrate, in order
     processes: tuple[Process, ...] = ()
 
-    @property
-    def service_name(self) -> str:
-        """The value of SERVICE_NAME, e.g. ``order-service``."""
-        return self.dir.replace("_", "-")
-
 
 def manage(*args: str) -> tuple[str, ...]:
     """argv of a ``manage.py`` command run with the venv's python."""
@@ -254,14 +249,14 @@ def service_env(
 
     Inherits ``environ`` (so SECRET_KEY, DEBUG, ALLOWED_HOSTS, SERVICE_TOKEN pass through when
     set, and the service defaults apply when not), then sets DATABASE_URL, REDIS_URL, the peer
-    URLs (which follow ``offset``), SERVICE_NAME and PYTHONUNBUFFERED.
+    URLs (which follow ``offset``) and PYTHONUNBUFFERED. (Each service's name is its own
+    settings': ``configure(service=...)``.)
     """
     environ = os.environ if environ is None else environ
     env = dict(environ)
     env.update(peer_urls(offset))
     env["DATABASE_URL"] = database_url_for(service, var_dir, environ)
     env["REDIS_URL"] = redis_url or redis_url_for(offset, environ)
-    env["SERVICE_NAME"] = service.service_name
     if offset and "WS_ALLOWED_ORIGINS" not in environ:
         # The UI is served by the BFF, so its page's origin moves with the port offset; the
         # Vite dev server stays on its own port (frontend/vite.config.ts, BFF_URL).
@@ -1144,7 +1139,6 @@ def pytest_suites(
                     DJANGO_SETTINGS_MODULE="config.settings",
                     DATABASE_URL=db_url_with_name(database_url, f"ec_{s.name}"),
                     REDIS_URL=redis_url,
-                    SERVICE_NAME=s.service_name,
                 ),
             )
         )
@@ -1417,7 +1411,7 @@ terminal) stops everything.
 
 Each service gets DATABASE_URL from <NAME>_DATABASE_URL (e.g. ORDER_DATABASE_URL) or a SQLite
 file <var>/<name>.sqlite3; REDIS_URL as set, else the Redis on 6379+offset (started here if
-none answers); the peer URLs <NAME>_SERVICE_URL; SERVICE_NAME. SECRET_KEY, DEBUG,
+none answers); the peer URLs <NAME>_SERVICE_URL. SECRET_KEY, DEBUG,
 ALLOWED_HOSTS, SERVICE_TOKEN and WEB_CONCURRENCY (gunicorn workers, default 1) pass through.
 """
 

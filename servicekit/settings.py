@@ -25,7 +25,10 @@ PEER_DEFAULTS = {
 
 
 def database_config(env: environ.Env, default_sqlite: Path) -> dict:
-    db = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
+    # Set but empty counts as unset: `DATABASE_URL=$MARKETING_DATABASE_URL manage.py ...`
+    # with the variable unset means the default database, not no database at all.
+    url = env.str("DATABASE_URL", default="") or f"sqlite:///{default_sqlite}"
+    db = environ.Env.db_url_config(url)
     if db["ENGINE"] == "django.db.backends.sqlite3":
         Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # One writer at a time is SQLite's nature: take the write lock when the transaction

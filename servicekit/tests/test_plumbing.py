@@ -305,3 +305,20 @@ def test_a_view_outside_drf_that_meets_a_dead_connection_has_the_pool_checked(mo
     assert hook(None, OperationalError("the connection is closed")) is None  # Django answers
     assert hook(None, ValueError("a bug")) is None
     assert checked == [1]
+
+
+@pytest.mark.parametrize("given", [None, ""])
+def test_an_unset_or_empty_database_url_is_the_default_sqlite_file(monkeypatch, tmp_path, given):
+    """`DATABASE_URL=$MARKETING_DATABASE_URL manage.py ...` with the variable unset, as the
+    README's troubleshooting says, crashed with KeyError: 'ENGINE' (found in review)."""
+    import environ
+
+    from servicekit.settings import database_config
+
+    if given is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", given)
+    db = database_config(environ.Env(), tmp_path / "marketing.sqlite3")
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "marketing.sqlite3")
