@@ -1,4 +1,4 @@
-import { QueryClient } from '@tanstack/react-query';
+import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { Order, Page } from './api';
@@ -66,6 +66,34 @@ describe('createLiveSync', () => {
     expect(client.getQueryState(key)?.isInvalidated).toBe(false);
     vi.advanceTimersByTime(100);
     expect(client.getQueryState(key)?.isInvalidated).toBe(true);
+    live.dispose();
+  });
+
+  it('lets a slow refetch land under a steady stream of pushes instead of sending it again and again', async () => {
+    // Each push schedules a refresh at most 2 s later; a refresh that cancelled the fetch
+    // under way (TanStack's default) meant that with answers slower than the pushes' pace
+    // no fetch ever landed, and the stock and events views froze (found in review).
+    const client = new QueryClient();
+    let version = 0;
+    const observer = new QueryObserver(client, {
+      queryKey: queryKeys.products,
+      queryFn: () => new Promise<number>((resolve) => setTimeout(() => resolve(++version), 2500)),
+    });
+    const seen: unknown[] = [];
+    const unsubscribe = observer.subscribe((result) => {
+      if (result.isSuccess) seen.push(result.data);
+    });
+    await vi.advanceTimersByTimeAsync(2500); // the first answer
+    const live = createLiveSync(client, new SagaStore(), { waitMs: 400, maxWaitMs: 2000 });
+    for (let n = 0; n < 40; n++) {
+      live.handle({ type: 'order.status', event_type: 'OrderCreated', position: n, at, order_id: `o${n}`, status: 'PENDING' });
+      await vi.advanceTimersByTimeAsync(300);
+    }
+    await vi.advanceTimersByTimeAsync(10_000); // the pushes stop: what is under way lands
+    const landed = new Set(seen).size;
+    expect(landed).toBeGreaterThanOrEqual(4); // during 12 s of pushes, and after them
+    expect(client.getQueryState(queryKeys.products)?.fetchStatus).toBe('idle');
+    unsubscribe();
     live.dispose();
   });
 

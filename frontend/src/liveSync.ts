@@ -112,6 +112,19 @@ export function debounce(fn: () => void, waitMs: number, maxWaitMs: number): Deb
   return debounced;
 }
 
+/**
+ * Invalidate ``queryKey`` without cancelling a fetch under way. TanStack's default cancels
+ * it and sends it again: under a steady stream of pushes, with answers slower than their
+ * pace, no fetch ever landed and the views froze. A fetch that was under way may have read
+ * before the push, so once it has landed the queries are invalidated once more.
+ */
+function refresh(client: QueryClient, queryKey: QueryKey): void {
+  const running = client.isFetching({ queryKey }) > 0;
+  void client.invalidateQueries({ queryKey }, { cancelRefetch: false }).then(() => {
+    if (running) void client.invalidateQueries({ queryKey }, { cancelRefetch: false });
+  });
+}
+
 export interface LiveSync {
   handle(message: LiveMessage): void;
   dispose(): void;
@@ -127,15 +140,11 @@ export function createLiveSync(
   }: { waitMs?: number; maxWaitMs?: number; lateMs?: number } = {},
 ): LiveSync {
   const staleOrders = new Set<string>();
-  const refreshEvents = debounce(
-    () => void client.invalidateQueries({ queryKey: queryKeys.eventsAll }),
-    waitMs,
-    maxWaitMs,
-  );
+  const refreshEvents = debounce(() => refresh(client, queryKeys.eventsAll), waitMs, maxWaitMs);
   const refreshReadModels = debounce(
     () => {
-      void client.invalidateQueries({ queryKey: queryKeys.marketingAll });
-      void client.invalidateQueries({ queryKey: queryKeys.products });
+      refresh(client, queryKeys.marketingAll);
+      refresh(client, queryKeys.products);
     },
     waitMs,
     maxWaitMs,
@@ -143,17 +152,15 @@ export function createLiveSync(
   // The marketing worker folds the same events from Redis on its own schedule, so a refetch
   // right after a push can still read the old totals: ask once more a little later.
   const refreshMarketingLate = debounce(
-    () => void client.invalidateQueries({ queryKey: queryKeys.marketingAll }),
+    () => refresh(client, queryKeys.marketingAll),
     lateMs,
     lateMs * 2,
   );
   // A list fetch under way when a push came can land after it with what it read before,
-  // undoing the push in the cache: once the pushes settle, the lists are read again.
+  // undoing the push in the cache: once the pushes settle, the lists are read again (and
+  // once more after a fetch that was under way, see refresh).
   const refreshOrderLists = debounce(
-    // A fetch under way is cancelled and sent again: it may have started before the push.
-    // (Were every fetch slower than maxWaitMs, none would land; the pushes themselves then
-    // keep the lists' statuses current.)
-    () => void client.invalidateQueries({ queryKey: [...queryKeys.ordersAll, 'list'] }),
+    () => refresh(client, [...queryKeys.ordersAll, 'list']),
     waitMs,
     maxWaitMs,
   );
@@ -161,7 +168,7 @@ export function createLiveSync(
     () => {
       const ids = [...staleOrders];
       staleOrders.clear();
-      for (const id of ids) void client.invalidateQueries({ queryKey: queryKeys.order(id) });
+      for (const id of ids) refresh(client, queryKeys.order(id));
     },
     waitMs,
     maxWaitMs,
