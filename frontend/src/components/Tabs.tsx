@@ -1,6 +1,7 @@
 import { type KeyboardEvent, type ReactNode, useRef, useState } from 'react';
 
 import { PanelShown } from '../panelShown';
+import { PanelBoundary } from './PanelBoundary';
 
 export interface TabDefinition {
   id: string;
@@ -82,7 +83,7 @@ export function Tabs({ label, tabs, selected, onSelect }: Props) {
           className="tabpanel"
         >
           <PanelShown.Provider value={tab.id === selected}>
-            {visited.has(tab.id) ? tab.render() : null}
+            {visited.has(tab.id) ? <PanelBoundary>{tab.render()}</PanelBoundary> : null}
           </PanelShown.Provider>
         </div>
       ))}
