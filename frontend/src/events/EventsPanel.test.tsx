@@ -109,4 +109,18 @@ describe('events', () => {
     expect(offered).toContain('StockReserved');
     expect(offered).toContain('SagaCompensated');
   });
+
+  it('pages through the whole window of the newest 1,000 events, and says so', async () => {
+    mockFetch({ 'GET /api/events': json([SAGA_EVENT, EVENT], 200, { 'X-Total-Count': '5000' }) });
+    const { user } = renderWithProviders(<EventsPanel />);
+    const next = await screen.findByRole('button', { name: 'Next' });
+    for (let page = 1; page < 20; page++) {
+      await waitFor(() => expect(next).toBeEnabled());
+      await user.click(next);
+    }
+    const pager = screen.getByRole('navigation', { name: 'Event pages' });
+    await waitFor(() => expect(pager).toHaveTextContent(/^Previous951–952 of 5,000Next$/));
+    expect(next).toBeDisabled();
+    expect(screen.getByText(/only the newest 1,000 events/i)).toBeVisible();
+  });
 });

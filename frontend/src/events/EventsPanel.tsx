@@ -10,7 +10,10 @@ import { EventFilterBar, type EventFilterValues } from './EventFilterBar';
 import { EventRow } from './EventRow';
 
 const PAGE_SIZE = 50;
-const MAX_OFFSET = 800;
+// The BFF merges the newest 1,000 events of the three services (MAX_EVENT_WINDOW): pages go
+// as far as that window's last.
+const WINDOW = 1000;
+const MAX_OFFSET = WINDOW - PAGE_SIZE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function EventsPanel() {
@@ -75,6 +78,12 @@ export function EventsPanel() {
             onChange={setOffset}
             maxOffset={MAX_OFFSET}
           />
+          {page.total !== null && page.total > WINDOW ? (
+            <p className="muted">
+              Only the newest {WINDOW.toLocaleString('en-US')} events can be paged through; filter
+              by service, type or aggregate to find older ones.
+            </p>
+          ) : null}
         </>
       ) : null}
     </section>
