@@ -1,7 +1,7 @@
 import { fireEvent, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
-import { COMPENSATED_LOG, LAPTOP, MOUSE } from '../test/fixtures';
+import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
 import { type Call, json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
 import { ProductsPanel } from './ProductsPanel';
@@ -282,6 +282,58 @@ describe('placing an order', () => {
     expect(within(log).getByText('CancelOrder (COMPENSATING)')).toBeInTheDocument();
   });
 
+  it('shows how an order answered 202 ended though its pushes were missed while disconnected', async () => {
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let saga = { order_id: orderId, saga_id: 's', success: false, status: 'RUNNING', reason: null };
+    mockFetch({
+      'GET /api/products': json([LAPTOP, MOUSE]),
+      'POST /api/orders': json({ ...saga, saga_log: [] }, 202),
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId), events: [], saga, saga_log: [] }),
+    });
+    const { user, last } = renderWithProviders(<ProductsPanel />);
+    await screen.findByRole('option', { name: /Laptop/ });
+    last().open();
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(await screen.findByText('Order still being processed')).toBeInTheDocument();
+
+    // the socket drops; the saga completes meanwhile; the reconnect's snapshot comes
+    saga = { ...saga, success: true, status: 'COMPLETED' };
+    last().receive({ type: 'snapshot', orders: [] });
+    expect(await screen.findByText('Order confirmed')).toBeInTheDocument();
+  });
+
+  it('follows the order a 503 names: the saga may still have placed it', async () => {
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let status = 'PENDING';
+    mockFetch({
+      'GET /api/products': json([LAPTOP, MOUSE]),
+      'POST /api/orders': json(
+        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
+        503,
+      ),
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+    });
+    const { user, last } = renderWithProviders(<ProductsPanel />);
+    await screen.findByRole('option', { name: /Laptop/ });
+    last().open();
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(notice).findByText('PENDING')).toBeInTheDocument();
+
+    status = 'CONFIRMED'; // the resumer finished it
+    last().receive({
+      type: 'order.status', event_type: 'OrderConfirmed', position: 9, at: '2026-11-25T10:00:09Z',
+      order_id: orderId, status: 'CONFIRMED',
+    });
+    expect(await within(notice).findByText('CONFIRMED', {}, { timeout: 3000 })).toBeInTheDocument();
+  });
+
   it('keeps the key of an order whose outcome is unknown while other orders are placed', async () => {
     const { user, fetch } = await setup((call) =>
       (call.body as { quantity: number }).quantity === 1 && fetch.callsTo('POST', '/api/orders').length === 1
@@ -321,5 +373,16 @@ describe('placing an order', () => {
     await screen.findByText('Order confirmed');
     const [again] = fetch.callsTo('POST', '/api/orders');
     expect(again.headers.get('Idempotency-Key')).toEqual(first.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key'));
+  });
+});
+
+describe('sameOrder', () => {
+  it('is the same for the same order however its faults were picked', async () => {
+    const { sameOrder } = await import('./OrderForm');
+    const base = { customer_name: 'Sato', product_id: LAPTOP.id, quantity: 1 };
+    expect(sameOrder({ ...base, faults: { ConfirmOrder: 'fail', CreateOrder: 'timeout' } })).toEqual(
+      sameOrder({ ...base, faults: { CreateOrder: 'timeout', ConfirmOrder: 'fail' } }),
+    );
+    expect(sameOrder(base)).not.toEqual(sameOrder({ ...base, quantity: 2 }));
   });
 });

@@ -13,15 +13,19 @@ import {
 } from '../api';
 import { FieldError } from '../components/FieldError';
 import { Notice } from '../components/Notice';
-import { yen } from '../format';
+import { StatusBadge } from '../components/StatusBadge';
+import { shortId, yen } from '../format';
+import { useOrder } from '../queries';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
 import { OrderResult } from './OrderResult';
 import {
   FIELD_ORDER,
   type FieldErrors,
+  MAX_NAME_LENGTH,
   MAX_QUANTITY,
   type OrderField,
+  quantityValue,
   serverFieldErrors,
   validateOrder,
 } from './validation';
@@ -70,6 +74,35 @@ function outcomeUnknown(error: unknown): boolean {
   return error instanceof TypeError || (error instanceof ApiError && error.status >= 500);
 }
 
+/** What identifies an order whose outcome is unknown, to send it again with its key: the
+ * same details, however the faults were picked (their order in the object is the order they
+ * were chosen in). */
+export function sameOrder(input: PlaceOrderInput): string {
+  const faults = input.faults && Object.fromEntries(Object.entries(input.faults).sort());
+  return JSON.stringify({ ...input, faults });
+}
+
+/** The order a 503 names: the BFF chose its id before calling the saga. */
+function namedOrder(error: unknown): string | null {
+  const id = error instanceof ApiError ? error.body.order_id : undefined;
+  return typeof id === 'string' ? id : null;
+}
+
+/** The saga may have got far enough before its 503 for its resumer to finish the order:
+ * it is read, and read again as pushes about it arrive. */
+function FollowedOrder({ orderId }: { orderId: string }) {
+  const order = useOrder(orderId);
+  const id = <code title={orderId}>{shortId(orderId)}</code>;
+  if (order.data)
+    return (
+      <p>
+        Order {id} is <StatusBadge status={order.data.status} />.
+      </p>
+    );
+  if (order.isPending) return <p className="muted">Looking up order {id}…</p>;
+  return <p>Order {id} has not been created (yet).</p>;
+}
+
 const FIELD_IDS: Record<OrderField, string> = {
   customer_name: 'order-customer',
   product_id: 'order-product',
@@ -93,10 +126,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
     mutationFn: ({ input, key }) => api.placeOrder(input, key),
     onSuccess: (_answer, { input }) => {
-      forget(unanswered, JSON.stringify(input));
+      forget(unanswered, sameOrder(input));
     },
     onError: (error, { input, key }) => {
-      const sent = JSON.stringify(input);
+      const sent = sameOrder(input);
       if (outcomeUnknown(error)) remember(unanswered, sent, key);
       else forget(unanswered, sent);
       if (error instanceof ApiError) setServerErrors(serverFieldErrors(error.fieldErrors));
@@ -129,16 +162,16 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     const input: PlaceOrderInput = {
       customer_name: customerName.trim(),
       product_id: productId,
-      quantity: Number(quantity),
+      quantity: quantityValue(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
-    const key = unanswered.get(JSON.stringify(input)) ?? newIdempotencyKey();
+    const key = unanswered.get(sameOrder(input)) ?? newIdempotencyKey();
     sending.current = true;
     mutation.mutate({ input, key });
   };
 
   const product = products.find((p) => p.id === productId);
-  const qty = Number(quantity);
+  const qty = quantityValue(quantity);
   const validQty = Number.isInteger(qty) && qty >= 1 && qty <= MAX_QUANTITY;
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
@@ -161,7 +194,8 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
             name="customer_name"
             type="text"
             autoComplete="name"
-            maxLength={250}
+            // room for 200 characters of two UTF-16 units each, and a few over to refuse
+            maxLength={MAX_NAME_LENGTH * 2 + 50}
             value={customerName}
             aria-invalid={!!errorFor('customer_name')}
             aria-describedby={describedBy('customer_name')}
@@ -249,6 +283,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       {error && unknown ? (
         <Notice tone="warning" title="Order outcome unknown">
           <p>{errorMessage(error)}</p>
+          {namedOrder(error) ? <FollowedOrder orderId={namedOrder(error) as string} /> : null}
           <p>
             The order may have been placed. Place it again with the same details: it is sent with
             the same key, so it is placed at most once, and you get its result.

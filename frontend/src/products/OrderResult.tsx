@@ -4,7 +4,8 @@ import { StatusBadge } from '../components/StatusBadge';
 import { StepList } from '../components/StepList';
 import { shortId, yen } from '../format';
 import { useLiveSagas } from '../LiveContext';
-import { mergeSagaStatus, mergeSteps } from '../sagaStore';
+import { useOrder } from '../queries';
+import { isSagaFinished, mergeSagaStatus, mergeSteps } from '../sagaStore';
 
 interface Props {
   result: PlaceOrderAnswer;
@@ -15,6 +16,9 @@ function outcome(status: SagaStatus | null, result: PlaceOrderAnswer) {
     return { tone: 'success', title: 'Order confirmed' } as const;
   if (status === 'RUNNING' || status === 'COMPENSATING' || (!status && result.httpStatus === 202))
     return { tone: 'info', title: 'Order still being processed' } as const;
+  if (status === 'FAILED')
+    // a compensation was refused: the order may even be confirmed
+    return { tone: 'danger', title: 'Saga failed: it needs an operator' } as const;
   return { tone: 'danger', title: 'Order cancelled' } as const;
 }
 
@@ -22,8 +26,13 @@ function outcome(status: SagaStatus | null, result: PlaceOrderAnswer) {
  * before the saga finished (202) follows it live until it does. */
 export function OrderResult({ result }: Props) {
   const live = useLiveSagas()[result.order_id];
-  const status = mergeSagaStatus(result.status, live?.status);
-  const steps = mergeSteps(result.saga_log, live);
+  // An answer given before the saga finished is also read again from the BFF, which a
+  // reconnect's snapshot and each push about the order refresh: a push missed while the
+  // socket was down cannot leave it "still being processed".
+  const unfinished = result.status ? !isSagaFinished(result.status) : result.httpStatus === 202;
+  const fetched = useOrder(unfinished ? result.order_id : null).data;
+  const status = mergeSagaStatus(mergeSagaStatus(result.status, fetched?.saga?.status), live?.status);
+  const steps = mergeSteps(fetched && unfinished ? fetched.saga_log : result.saga_log, live);
   const { tone, title } = outcome(status, result);
   const movedOn = !!status && status !== result.status;
   let message = result.message ?? (result.success ? 'The saga completed.' : result.reason);

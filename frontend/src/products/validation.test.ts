@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { serverFieldErrors, validateOrder } from './validation';
+import { quantityValue, serverFieldErrors, validateOrder } from './validation';
 
 const ok = { customerName: 'Sato', productId: 'p', quantity: '3' };
 
@@ -26,6 +26,16 @@ describe('validateOrder', () => {
   it('accepts the bounds', () => {
     expect(validateOrder({ ...ok, quantity: '1' })).toEqual({});
     expect(validateOrder({ ...ok, quantity: '10000' })).toEqual({});
+  });
+
+  it('counts a name in characters, as the BFF does, not in UTF-16 units', () => {
+    expect(validateOrder({ ...ok, customerName: '😀'.repeat(200) })).toEqual({});
+    expect(validateOrder({ ...ok, customerName: '😀'.repeat(201) })).toHaveProperty('customer_name');
+  });
+
+  it('takes a quantity typed in full-width digits (a Japanese input method)', () => {
+    expect(validateOrder({ ...ok, quantity: '３' })).toEqual({});
+    expect(quantityValue(' １２ ')).toBe(12);
   });
 
   it('maps server errors onto the form fields', () => {

@@ -13,16 +13,27 @@ export type FieldErrors = Partial<Record<OrderField, string>>;
 
 export const FIELD_ORDER: readonly OrderField[] = ['customer_name', 'product_id', 'quantity'];
 
+/** The quantity as typed, with full-width digits (a Japanese input method's) made plain. */
+function quantityText(typed: string): string {
+  return typed.normalize('NFKC').trim();
+}
+
+/** The number to send for a quantity that passed {@link validateOrder}. */
+export function quantityValue(typed: string): number {
+  return Number(quantityText(typed));
+}
+
 export function validateOrder(values: OrderFormValues): FieldErrors {
   const errors: FieldErrors = {};
   const name = values.customerName.trim();
   if (!name) errors.customer_name = 'Customer name is required.';
-  else if (name.length > MAX_NAME_LENGTH)
+  // in characters (code points), as the BFF counts, not in UTF-16 units: an emoji is one
+  else if ([...name].length > MAX_NAME_LENGTH)
     errors.customer_name = `Customer name must be at most ${MAX_NAME_LENGTH} characters.`;
 
   if (!values.productId) errors.product_id = 'Choose a product.';
 
-  const quantity = values.quantity.trim();
+  const quantity = quantityText(values.quantity);
   if (!quantity) errors.quantity = 'Quantity is required.';
   else if (!/^[+-]?\d+$/.test(quantity)) errors.quantity = 'Quantity must be a whole number.';
   else {
