@@ -108,6 +108,8 @@ def _message(outcome: dict) -> str:
         return f"Order confirmed: {outcome['quantity']} x {outcome['product_name']}"
     if outcome.get("status") in ("RUNNING", "COMPENSATING"):
         return "The order is still being processed; watch its status."
+    if outcome.get("status") == "FAILED":  # a compensation was refused: the order may stand
+        return f"The saga failed and needs an operator: {outcome.get('reason') or 'see its log'}"
     return f"Order cancelled: {outcome.get('reason') or 'the saga compensated'}"
 
 

@@ -472,3 +472,19 @@ def test_a_compensation_left_for_the_resumer_is_pushed_with_its_attempts(monkeyp
     assert message["status"] == "STARTED" and message["attempts"] == 6
     assert message["message"] == "waiting for the resumer: timed out" and message["error"] is None
     assert message["action"] == "ReleaseInventory (COMPENSATING)"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        ({"success": True, "quantity": 2, "product_name": "Laptop"}, "Order confirmed: 2 x Laptop"),
+        ({"success": False, "status": "COMPENSATING"}, "The order is still being processed"),
+        ({"success": False, "status": "COMPENSATED", "reason": "out of stock"}, "Order cancelled"),
+        # a compensation refused: the order may even be confirmed, and a person must look
+        ({"success": False, "status": "FAILED", "reason": "cancel refused"}, "needs an operator"),
+    ],
+)
+def test_the_message_says_how_the_saga_ended(outcome, message):
+    from gateway.services import _message
+
+    assert _message(outcome).startswith(message) or message in _message(outcome)
