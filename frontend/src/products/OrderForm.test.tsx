@@ -18,6 +18,18 @@ async function setup(post?: (call: Call) => ReturnType<typeof json>) {
   return { ...rendered, fetch };
 }
 
+/** The panel on ``routes`` (and the catalogue), its socket open, a Laptop ordered. */
+async function placeLaptopOrder(routes: Parameters<typeof mockFetch>[0]) {
+  mockFetch({ 'GET /api/products': json([LAPTOP, MOUSE]), ...routes });
+  const rendered = renderWithProviders(<ProductsPanel />);
+  await screen.findByRole('option', { name: /Laptop/ });
+  rendered.last().open();
+  await rendered.user.type(screen.getByLabelText('Customer name'), 'Sato');
+  await rendered.user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+  await rendered.user.click(screen.getByRole('button', { name: 'Place order' }));
+  return rendered;
+}
+
 describe('order form validation', () => {
   it('says what is missing and sends nothing', async () => {
     const { user, fetch } = await setup();
@@ -285,18 +297,11 @@ describe('placing an order', () => {
   it('shows how an order answered 202 ended though its pushes were missed while disconnected', async () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let saga = { order_id: orderId, saga_id: 's', success: false, status: 'RUNNING', reason: null };
-    mockFetch({
-      'GET /api/products': json([LAPTOP, MOUSE]),
+    const { last } = await placeLaptopOrder({
       'POST /api/orders': json({ ...saga, saga_log: [] }, 202),
       [`GET /api/orders/${orderId}`]: () =>
         json({ ...order(orderId), events: [], saga, saga_log: [] }),
     });
-    const { user, last } = renderWithProviders(<ProductsPanel />);
-    await screen.findByRole('option', { name: /Laptop/ });
-    last().open();
-    await user.type(screen.getByLabelText('Customer name'), 'Sato');
-    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
-    await user.click(screen.getByRole('button', { name: 'Place order' }));
     expect(await screen.findByText('Order still being processed')).toBeInTheDocument();
 
     // the socket drops; the saga completes meanwhile; the reconnect's snapshot comes
@@ -308,8 +313,7 @@ describe('placing an order', () => {
   it('follows the order a 503 names: the saga may still have placed it', async () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let status = 'PENDING';
-    mockFetch({
-      'GET /api/products': json([LAPTOP, MOUSE]),
+    const { last } = await placeLaptopOrder({
       'POST /api/orders': json(
         { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
         503,
@@ -317,12 +321,6 @@ describe('placing an order', () => {
       [`GET /api/orders/${orderId}`]: () =>
         json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
     });
-    const { user, last } = renderWithProviders(<ProductsPanel />);
-    await screen.findByRole('option', { name: /Laptop/ });
-    last().open();
-    await user.type(screen.getByLabelText('Customer name'), 'Sato');
-    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
-    await user.click(screen.getByRole('button', { name: 'Place order' }));
     const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
     expect(await within(notice).findByText('PENDING')).toBeInTheDocument();
 
