@@ -5,7 +5,9 @@ import { QueryError } from '../components/QueryError';
 import { StatusBadge } from '../components/StatusBadge';
 import { StepList } from '../components/StepList';
 import { count, dateTime, shortId, yen } from '../format';
+import { useLiveSagas } from '../LiveContext';
 import { useOrder } from '../queries';
+import { mergeSteps } from '../sagaStore';
 import { OrderEventList } from './OrderEventList';
 
 interface Props {
@@ -16,6 +18,9 @@ interface Props {
 export function OrderDetailPanel({ orderId, onClose }: Props) {
   const detail = useOrder(orderId);
   const order = detail.data;
+  // The fetched log, with each step pushed since laid over it, as the Saga tab does: the
+  // detail itself is read again only when the order's status changes or its saga ends.
+  const live = useLiveSagas()[orderId];
   const heading = useRef<HTMLHeadingElement>(null);
 
   // Opening an order moves focus to it; on a phone that also scrolls it into view.
@@ -73,7 +78,10 @@ export function OrderDetailPanel({ orderId, onClose }: Props) {
             ) : null}
           </dl>
           <h3 className="subheading">Saga steps</h3>
-          <StepList steps={order.saga_log} label={`Saga steps of order ${shortId(orderId)}`} />
+          <StepList
+            steps={mergeSteps(order.saga_log, live)}
+            label={`Saga steps of order ${shortId(orderId)}`}
+          />
           <h3 className="subheading">Events</h3>
           <OrderEventList events={order.events} />
         </>

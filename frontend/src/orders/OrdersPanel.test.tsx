@@ -123,4 +123,30 @@ describe('orders table', () => {
     await user.click(within(detail).getByRole('button', { name: 'Close' }));
     expect(screen.queryByRole('region', { name: /Order 11111111/ })).not.toBeInTheDocument();
   });
+
+  it('shows the saga steps of an open order as they are pushed', async () => {
+    mockFetch({
+      'GET /api/orders': json([order(B, { customer_name: 'Baba' })], 200, { 'X-Total-Count': '1' }),
+      [`GET /api/orders/${B}`]: json({
+        ...order(B, { customer_name: 'Baba' }),
+        events: [],
+        saga: null,
+        saga_log: [COMPENSATED_LOG[0]],
+        degraded: [],
+      }),
+    });
+    const { user, last } = renderWithProviders(<OrdersPanel />);
+    await user.click(await screen.findByText('Baba'));
+    const detail = await screen.findByRole('region', { name: /Order 22222222/ });
+    const steps = await within(detail).findByRole('list', { name: /Saga steps/ });
+    expect(within(steps).getAllByRole('listitem')).toHaveLength(1);
+    last().open();
+    last().receive({
+      type: 'saga.step', order_id: B, saga_id: 's', step: 2, action: 'ReserveInventory',
+      compensating: false, status: 'STARTED', message: 'reserving', error: null, duration_ms: null,
+      attempts: 1, event_type: 'StepStarted', position: 30, at: '2026-11-25T10:00:01Z',
+    });
+    await waitFor(() => expect(within(steps).getAllByRole('listitem')).toHaveLength(2));
+    expect(within(steps).getByText('ReserveInventory')).toBeInTheDocument();
+  });
 });
