@@ -483,16 +483,11 @@ class Venv:
         if made is None:
             return None
         try:
-            probe = subprocess.run(
-                [str(self.python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
+            asked = ask_python(str(self.python))
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"its python does not run ({exc})"
-        runs = probe.stdout.strip()
-        if probe.returncode != 0 or runs != made:
+        runs = asked[1] if asked else ""
+        if runs != made:
             return f"made with Python {made}, its python now runs {runs or 'nothing'}"
         return None
 
@@ -539,24 +534,40 @@ VENV = Venv(ROOT / ".venv")
 VENV_PYTHON = "VENV_PYTHON"
 
 
+def ask_python(command: str) -> tuple[Path, str] | None:
+    """What the Python ``command`` (a path or a name on PATH) is: its executable, resolved,
+    and its version (``"3.11"``); None if it answers otherwise, so is no Python. Raises
+    OSError or TimeoutExpired if it cannot be run."""
+    result = subprocess.run(
+        [
+            command,
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable));"
+            " print('%d.%d' % sys.version_info[:2])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    answer = result.stdout.splitlines()
+    if result.returncode != 0 or len(answer) != 2:
+        return None
+    return Path(answer[0]), answer[1]
+
+
 def interpreter(command: str) -> Path:
     """The Python 3.11+ that ``command`` (a path or a name on PATH) runs, resolved."""
     try:
-        result = subprocess.run(
-            [
-                command,
-                "-c",
-                "import os, sys; print(os.path.realpath(sys.executable));"
-                " sys.exit(sys.version_info < (3, 11))",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        asked = ask_python(command)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SystemExit(f"{VENV_PYTHON}={command}: cannot run it ({exc})") from None
-    found = Path(result.stdout.strip())
-    if result.returncode != 0 or not found.is_absolute() or not found.is_file():
+    found, version = asked or (Path(), "")
+    if (
+        not version.replace(".", "").isdigit()
+        or tuple(int(n) for n in version.split(".")) < (3, 11)
+        or not found.is_absolute()
+        or not found.is_file()
+    ):
         raise SystemExit(f"{VENV_PYTHON}={command}: not a Python 3.11 or newer")
     return found
 
