@@ -363,6 +363,35 @@ def test_many_dashboards_at_once_all_finish(monkeypatch):
     assert all(degraded == [] for _, degraded in finished)
 
 
+def test_a_gather_inside_a_gathered_call_runs_its_calls_in_place():
+    """No caller gathers inside a gathered call since the dashboard gathers its event pages
+    with its other calls; should one again, its calls must not queue for the pool threads
+    that wait on them."""
+    import threading
+
+    from gateway.downstream import gather
+
+    def nested(n):
+        results, _ = gather({i: (lambda i=i: (n, i)) for i in range(3)})
+        return sorted(results.values())
+
+    finished = []
+    outer = [
+        threading.Thread(
+            target=lambda: finished.append(gather({n: (lambda n=n: nested(n)) for n in range(20)})),
+            daemon=True,
+        )
+        for _ in range(2)
+    ]
+    for thread in outer:
+        thread.start()
+    for thread in outer:
+        thread.join(10)
+    assert len(finished) == 2
+    results, degraded = finished[0]
+    assert results[7] == [(7, 0), (7, 1), (7, 2)] and degraded == []
+
+
 @pytest.mark.parametrize(
     ("query", "status"), [("offset=900&limit=100", 200), ("offset=999", 200), ("offset=1000", 400)]
 )
