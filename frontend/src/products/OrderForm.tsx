@@ -176,6 +176,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
   const unknown = outcomeUnknown(error);
+  const followed = unknown ? namedOrder(error) : null;
 
   const describedBy = (field: OrderField, hint?: string) =>
     [hint, errorFor(field) ? `${FIELD_IDS[field]}-error` : null].filter(Boolean).join(' ') ||
@@ -283,7 +284,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       {error && unknown ? (
         <Notice tone="warning" title="Order outcome unknown">
           <p>{errorMessage(error)}</p>
-          {namedOrder(error) ? <FollowedOrder orderId={namedOrder(error) as string} /> : null}
+          {followed ? <FollowedOrder orderId={followed} /> : null}
           <p>
             The order may have been placed. Place it again with the same details: it is sent with
             the same key, so it is placed at most once, and you get its result.
