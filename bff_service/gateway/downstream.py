@@ -76,6 +76,7 @@ def call(
     read_timeout: float | None = None,
     reconnects: int = 0,
     unavailable_resends: int = 0,
+    longest_pause: float | None = None,
 ) -> Answer:
     """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
 
@@ -88,7 +89,7 @@ def call(
 
     ``unavailable_resends``: for such calls too, how often to send again when the service
     answered 503 (its database failed under that request, say), after its ``Retry-After``
-    (at most :data:`MAX_RETRY_AFTER` seconds).
+    but never longer than ``longest_pause`` (default :data:`MAX_RETRY_AFTER`) seconds.
     """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
     sent = dict(headers or {})
@@ -104,7 +105,7 @@ def call(
         response = _send(service, method, url, path, reconnects, params, json, sent, timeout)
         if response.status_code != 503 or resend == unavailable_resends:
             break
-        pause = _retry_after(response)
+        pause = min(_retry_after(response), longest_pause or MAX_RETRY_AFTER)
         logger.info("%s %s %s answered 503; sending again in %g s", service, method, path, pause)
         time.sleep(pause)
     if response.status_code >= 500:
@@ -156,11 +157,26 @@ def reconnect_pause(attempt: int) -> float:
     return min(1.0, 0.05 * 2**attempt)
 
 
+# How long a read waits before it is sent again after a 503. A service answers 503 when its
+# database failed under the request; that failure also has it test its pooled connections
+# and drop the dead ones (servicekit.errors), so a request moments later is usually served.
+READ_RESEND_PAUSE = 0.1
+
+
 def get(service: str, path: str, **params) -> Answer:
-    # A read is safe to repeat; once is enough for a kept-alive connection the server had just
-    # closed (its keep-alive timer ran out as we reused it).
+    # A read is safe to repeat: once is enough for a kept-alive connection the server had just
+    # closed (its keep-alive timer ran out as we reused it), and for a 503 after a database
+    # blip (a restart or failover dropped the connection the request drew from its pool).
     params = {k: v for k, v in params.items() if v is not None}
-    return call(service, "GET", path, params=params, reconnects=1)
+    return call(
+        service,
+        "GET",
+        path,
+        params=params,
+        reconnects=1,
+        unavailable_resends=1,
+        longest_pause=READ_RESEND_PAUSE,
+    )
 
 
 def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], list[str]]:

@@ -232,12 +232,13 @@ def test_an_answer_cut_off_midway_is_asked_for_again(settings):
     assert answer.status == 200 and answer.body == {"order_id": "o", "success": True}
 
 
-def _saga_answering(settings, answers: list[tuple[int, dict]]):
-    """A saga that gives ``answers`` in turn, one connection each; returns its thread."""
+def _service_answering(settings, name: str, answers: list[tuple[int, object]]):
+    """Service ``name`` (ORDER, SAGA, ...) gives ``answers`` in turn, one connection each;
+    returns its thread."""
     import threading
 
     listener = socket.create_server(("127.0.0.1", 0))
-    settings.SAGA_SERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    setattr(settings, f"{name}_SERVICE_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
 
     def serve() -> None:
         with listener:
@@ -275,20 +276,37 @@ def test_an_order_the_saga_answered_503_is_sent_again(api, settings, priced):
     got the 503 while the order was confirmed)."""
     placed = {"order_id": "o", "success": True, "quantity": 1, "product_name": "Laptop"}
     done = (200, {**placed, "status": "COMPLETED", "saga_log": []})
-    server = _saga_answering(settings, [BUSY, BUSY, done])
+    server = _service_answering(settings, "SAGA", [BUSY, BUSY, done])
     response = api.post("/api/orders", ORDER, format="json")
     server.join(5)
     assert response.status_code == 200 and response.json()["success"] is True
 
 
 def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, settings, priced):
-    server = _saga_answering(settings, [BUSY, BUSY, BUSY])
+    server = _service_answering(settings, "SAGA", [BUSY, BUSY, BUSY])
     response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-503")
     server.join(5)
     from gateway.services import order_id_for_key
 
     assert response.status_code == 503 and response["Retry-After"]
     assert response.json()["order_id"] == str(order_id_for_key("k-503"))
+
+
+def test_a_read_the_service_answered_503_once_is_sent_again(api, settings):
+    """A database blip (found from outside): the first request on a dropped pooled connection
+    is a 503, the next one is served; the BFF's client should not see that 503."""
+    laptop = {"id": LAPTOP, "product_name": "Laptop", "available": 50}
+    server = _service_answering(settings, "INVENTORY", [BUSY, (200, laptop)])
+    response = api.get(f"/api/products/{LAPTOP}")
+    server.join(5)
+    assert response.status_code == 200 and response.json() == laptop
+
+
+def test_a_read_the_service_keeps_refusing_is_a_503(api, settings):
+    server = _service_answering(settings, "INVENTORY", [BUSY, BUSY, (200, {})])
+    response = api.get(f"/api/products/{LAPTOP}")
+    assert response.status_code == 503 and response.json()["code"] == "service_unavailable"
+    assert server.is_alive()  # the third answer was never asked for
 
 
 def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
