@@ -1,13 +1,14 @@
 """Reads of the inventory's read models."""
 
 from eventkit.rows import select_row
+from eventkit.snapshots import read_page
 from inventory import domain
 from inventory.models import ProductView, Reservation, reservation_id
 
 
 def product_list(*, limit: int, offset: int) -> tuple[list[ProductView], int]:
     products = ProductView.objects.order_by("product_name", "id")
-    return list(products[offset : offset + limit]), products.count()
+    return read_page(products, limit=limit, offset=offset)
 
 
 def product_get(*, product_id) -> ProductView | None:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
+from eventkit.snapshots import read_page, snapshot
 from marketing.models import CustomerStats, DailySales, ProductStats, average
 
 TOP = 5
@@ -60,23 +61,25 @@ def summary() -> Summary:
 
 
 def overview() -> Overview:
-    """Totals, the top five customers and products by revenue, the seven latest sales days."""
-    return Overview(
-        summary=summary(),
-        top_customers=list(customer_list(limit=TOP, offset=0)[0]),
-        top_products=list(product_list(limit=TOP, offset=0)[0]),
-        recent_daily_sales=list(daily_sales(limit=RECENT_DAYS, offset=0)[0]),
-    )
+    """Totals, the top five customers and products by revenue, the seven latest sales days,
+    all from one snapshot: the totals add up to what the lists show."""
+    with snapshot():
+        return Overview(
+            summary=summary(),
+            top_customers=customer_list(limit=TOP, offset=0)[0],
+            top_products=product_list(limit=TOP, offset=0)[0],
+            recent_daily_sales=daily_sales(limit=RECENT_DAYS, offset=0)[0],
+        )
 
 
 def customer_list(*, limit: int, offset: int) -> tuple[list[CustomerStats], int]:
     customers = _by_revenue(CustomerStats.objects.all(), "customer_name")
-    return list(customers[offset : offset + limit]), customers.count()
+    return read_page(customers, limit=limit, offset=offset)
 
 
 def product_list(*, limit: int, offset: int) -> tuple[list[ProductStats], int]:
     products = _by_revenue(ProductStats.objects.all(), "product_name", "product_id")
-    return list(products[offset : offset + limit]), products.count()
+    return read_page(products, limit=limit, offset=offset)
 
 
 def daily_sales(
@@ -88,4 +91,4 @@ def daily_sales(
     if days is not None:
         today = today or datetime.now(UTC).date()
         sales = sales.filter(sale_date__gt=today - timedelta(days=days))
-    return list(sales[offset : offset + limit]), sales.count()
+    return read_page(sales, limit=limit, offset=offset)

@@ -1,6 +1,7 @@
 """Reads of the order read model."""
 
 from eventkit.rows import select_row
+from eventkit.snapshots import read_page
 from orders.models import OrderView
 from orders.serializers import ORDER_FIELDS
 from servicekit.api import api_value
@@ -15,7 +16,7 @@ def order_list(
     if customer:
         orders = orders.filter(customer_name=customer)
     orders = orders.order_by("-created_at", "-id")
-    return list(orders[offset : offset + limit]), orders.count()
+    return read_page(orders, limit=limit, offset=offset)
 
 
 def order_get(*, order_id) -> OrderView | None:

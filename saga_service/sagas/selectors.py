@@ -3,6 +3,7 @@
 from django.db.models.functions import Now
 
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
+from eventkit.snapshots import read_page
 from sagas.models import SagaLease, SagaStepView, SagaView, step_action
 from sagas.repository import saga_id_for
 from servicekit.api import api_value
@@ -99,7 +100,7 @@ def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[Saga
     sagas = SagaView.objects.order_by("-created_at", "-saga_id")
     if status:
         sagas = sagas.filter(status=status)
-    return list(sagas[offset : offset + limit]), sagas.count()
+    return read_page(sagas, limit=limit, offset=offset)
 
 
 def abandoned_saga_ids(limit: int = 100) -> list:
