@@ -264,6 +264,13 @@ def test_marketing_passthrough_and_a_dashboard_that_survives_marketing_going_dow
     for kind in ("customers", "products", "daily"):
         response = api(system, "GET", f"/marketing/{kind}")
         assert response.status_code == 200 and isinstance(response.json(), list)
+    by_name = {"ordering": "-customer_name"}
+    direct = requests.get(
+        f"{system['marketing'].url}/queries/marketing/customers", params=by_name, timeout=TIMEOUT
+    )
+    assert api(system, "GET", "/marketing/customers", params=by_name).json() == direct.json()
+    refused = api(system, "GET", "/marketing/customers", params={"ordering": "password"})
+    assert refused.status_code == 400 and "ordering" in refused.json()["errors"]
     healthy = api(system, "GET", "/dashboard").json()
     assert healthy["degraded"] == [] and healthy["marketing"]["summary"]
     assert set(healthy["order_counts"]) == {"PENDING", "CONFIRMED", "CANCELLED", "TOTAL"}

@@ -137,7 +137,7 @@ class MarketingApi(APIView):
     # as the marketing service itself does not
     TAKES = {
         "overview": (),
-        "customers": ("limit", "offset"),
+        "customers": ("limit", "offset", "ordering"),
         "products": ("limit", "offset"),
         "daily": ("limit", "offset", "days"),
     }

@@ -66,3 +66,10 @@ class MarketingQuery(serializers.Serializer):
         max_value=366,
         help_text="daily only: the last n UTC days, today included",
     )
+    ordering = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="customers only: the column to sort by (`customer_name`, `total_orders`, "
+        "`confirmed_orders`, `cancelled_orders`, `total_revenue`, `avg_order_value`), `-` "
+        "first for descending; the marketing service checks it",
+    )

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from marketing import selectors
 from marketing.serializers import (
+    CustomerQuery,
     CustomerSerializer,
     DailyQuery,
     DailySalesSerializer,
@@ -29,13 +30,16 @@ class OverviewApi(APIView):
 
 class CustomerListApi(APIView):
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
+        parameters=[CustomerQuery],
         responses={200: CustomerSerializer(many=True), **BAD_QUERY},
-        description="Customers by confirmed revenue (highest first), then by name.",
+        description="Customers by confirmed revenue (highest first) unless `ordering` names "
+        "another column; ties go by name.",
     )
     def get(self, request):
-        limit, offset = page(request)
-        customers, total = selectors.customer_list(limit=limit, offset=offset)
+        q = validated(CustomerQuery, request.query_params)
+        customers, total = selectors.customer_list(
+            limit=q["limit"], offset=q["offset"], ordering=q["ordering"]
+        )
         return list_response(CustomerSerializer(customers, many=True).data, total)
 
 

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, FloatField, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce
 
 from eventkit.snapshots import read_page, snapshot
 from marketing.models import CustomerStats, DailySales, ProductStats, average
@@ -40,10 +40,6 @@ class Overview:
     recent_daily_sales: list[DailySales]
 
 
-def _by_revenue(queryset, *tie_breaks):
-    return queryset.order_by("-total_revenue", *tie_breaks)
-
-
 def summary() -> Summary:
     # The day table is the smallest that holds every order exactly once.
     totals = DailySales.objects.aggregate(
@@ -72,13 +68,28 @@ def overview() -> Overview:
         )
 
 
-def customer_list(*, limit: int, offset: int) -> tuple[list[CustomerStats], int]:
-    customers = _by_revenue(CustomerStats.objects.all(), "customer_name")
+def customer_list(
+    *, limit: int, offset: int, ordering: str = "-total_revenue"
+) -> tuple[list[CustomerStats], int]:
+    """Customers sorted by ``ordering`` (a column, ``-`` first for descending), then by name,
+    so that pages never overlap."""
+    customers = CustomerStats.objects.annotate(average_order=_AVERAGE_ORDER_VALUE)
+    descending, column = ordering.startswith("-"), ordering.lstrip("-")
+    key = F(_SORT_KEYS.get(column, column))
+    customers = customers.order_by(key.desc() if descending else key.asc(), "customer_name")
     return read_page(customers, limit=limit, offset=offset)
 
 
+# CustomerStats.avg_order_value in SQL, to sort by (a model property, so not its name)
+_SORT_KEYS = {"avg_order_value": "average_order"}
+_AVERAGE_ORDER_VALUE = Case(
+    When(confirmed_orders=0, then=Value(0.0)),
+    default=Cast("total_revenue", FloatField()) / F("confirmed_orders"),
+)
+
+
 def product_list(*, limit: int, offset: int) -> tuple[list[ProductStats], int]:
-    products = _by_revenue(ProductStats.objects.all(), "product_name", "product_id")
+    products = ProductStats.objects.order_by("-total_revenue", "product_name", "product_id")
     return read_page(products, limit=limit, offset=offset)
 
 

@@ -81,6 +81,26 @@ class OverviewSerializer(serializers.Serializer):
     recent_daily_sales = DailySalesSerializer(many=True)
 
 
+# The customer table's columns a client may sort by; ``-`` first for descending.
+CUSTOMER_ORDERINGS = (
+    "customer_name",
+    "total_orders",
+    "confirmed_orders",
+    "cancelled_orders",
+    "total_revenue",
+    "avg_order_value",
+)
+
+
+class CustomerQuery(PageQuery):
+    ordering = serializers.ChoiceField(
+        choices=[f"{sign}{column}" for column in CUSTOMER_ORDERINGS for sign in ("", "-")],
+        required=False,
+        default="-total_revenue",
+        help_text="sort column, `-` first for descending; ties go by name",
+    )
+
+
 class DailyQuery(PageQuery):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=366, help_text="page size"

@@ -139,6 +139,7 @@ def test_bad_query_parameters_are_400(api, url):
         ("/api/marketing/daily", {}),
         ("/api/marketing/daily?days=7&limit=5", {"days": 7, "limit": 5}),
         ("/api/marketing/customers?offset=10", {"offset": 10}),
+        ("/api/marketing/customers?ordering=-total_orders", {"ordering": "-total_orders"}),
         # what a view does not take is not checked, as the marketing service does not
         ("/api/marketing/overview?limit=abc&days=0", {}),
         ("/api/marketing/products?days=3", {}),

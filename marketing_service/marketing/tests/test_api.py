@@ -165,6 +165,36 @@ def test_customers_tie_on_revenue_by_name_and_page(api, feed):
     assert [c["customer_name"] for c in paged.json()] == ["Kudo", "Mori"]
 
 
+@pytest.mark.parametrize(
+    ("ordering", "names"),
+    [
+        ("customer_name", ["Sato", "Suzuki", "Tanaka", "Yamada"]),
+        ("-customer_name", ["Yamada", "Tanaka", "Suzuki", "Sato"]),
+        ("-avg_order_value", ["Sato", "Yamada", "Suzuki", "Tanaka"]),  # 65,000 > 63,500
+        ("avg_order_value", ["Tanaka", "Suzuki", "Yamada", "Sato"]),
+        ("total_revenue", ["Tanaka", "Suzuki", "Sato", "Yamada"]),
+    ],
+)
+def test_customers_sorted_by_a_column(api, shop, ordering, names):
+    response = get(api, "customers", ordering=ordering)
+    assert [c["customer_name"] for c in response.json()] == names
+
+
+def test_customers_sorted_by_a_column_tie_by_name_across_pages(api, shop):
+    """Orders are counts that many customers share; the pages must still not overlap."""
+    pages = [get(api, "customers", ordering="-total_orders", limit=1, offset=n) for n in range(4)]
+    names = [c["customer_name"] for page in pages for c in page.json()]
+    everyone = get(api, "customers", ordering="-total_orders").json()
+    assert names == [c["customer_name"] for c in everyone] and len(set(names)) == 4
+    counts = [c["total_orders"] for c in everyone]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_an_unknown_customer_ordering_is_400(api, shop):
+    response = api.get("/queries/marketing/customers", {"ordering": "favourite_product_id"})
+    assert response.status_code == 400 and "ordering" in response.json()["errors"]
+
+
 def test_products_by_revenue_with_their_numbers(api, shop):
     response = get(api, "products")
     assert response["X-Total-Count"] == "5"
