@@ -400,7 +400,9 @@ export const api = {
   marketingOverview: () => getJson<MarketingOverview>('/api/marketing/overview'),
   marketingProducts: () => getJson<ProductStat[]>('/api/marketing/products', { limit: 500 }),
   marketingDaily: (days = 30) => getJson<DailySale[]>('/api/marketing/daily', { days, limit: 500 }),
-  marketingCustomers: () => getJson<CustomerStat[]>('/api/marketing/customers', { limit: 500 }),
+  /** A page of customers sorted where they are: `ordering` is a column, `-` first for descending. */
+  marketingCustomers: (query: { ordering: string; limit: number; offset: number }) =>
+    getPage<CustomerStat>('/api/marketing/customers', query),
 };
 
 export type PlaceOrderAnswer = PlaceOrderResult & { httpStatus: number };

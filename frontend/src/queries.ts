@@ -37,7 +37,7 @@ export function useEvents(filters: EventFilters) {
 // poll catches anything that landed after them.
 const MARKETING_POLL_MS = 15_000;
 
-function useMarketing<T>(kind: 'overview' | 'products' | 'daily' | 'customers', fetch: () => Promise<T>) {
+function useMarketing<T>(kind: 'overview' | 'products' | 'daily', fetch: () => Promise<T>) {
   const shown = usePanelShown();
   return useQuery({
     queryKey: queryKeys.marketing(kind),
@@ -47,7 +47,19 @@ function useMarketing<T>(kind: 'overview' | 'products' | 'daily' | 'customers', 
   });
 }
 
+/** Customers by page, sorted by the marketing service (there may be many more than a page). */
+export function useMarketingCustomers(ordering: string, offset: number) {
+  const shown = usePanelShown();
+  return useQuery({
+    queryKey: queryKeys.marketingCustomers(ordering, offset),
+    queryFn: () => api.marketingCustomers({ ordering, limit: CUSTOMERS_PAGE_SIZE, offset }),
+    placeholderData: keepPreviousData,
+    refetchInterval: shown ? MARKETING_POLL_MS : false,
+  });
+}
+
+export const CUSTOMERS_PAGE_SIZE = 50;
+
 export const useMarketingOverview = () => useMarketing('overview', api.marketingOverview);
 export const useMarketingProducts = () => useMarketing('products', api.marketingProducts);
 export const useMarketingDaily = () => useMarketing('daily', () => api.marketingDaily(30));
-export const useMarketingCustomers = () => useMarketing('customers', api.marketingCustomers);

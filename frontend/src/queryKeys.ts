@@ -10,7 +10,9 @@ export const queryKeys = {
   eventsAll: ['events'] as const,
   events: (filters: EventFilters) => ['events', filters] as const,
   marketingAll: ['marketing'] as const,
-  marketing: (kind: 'overview' | 'products' | 'daily' | 'customers') => ['marketing', kind] as const,
+  marketing: (kind: 'overview' | 'products' | 'daily') => ['marketing', kind] as const,
+  marketingCustomers: (ordering: string, offset: number) =>
+    ['marketing', 'customers', { ordering, offset }] as const,
 };
 
 /** Page size shared by the Orders table and the Saga tab, so they share one cache entry. */

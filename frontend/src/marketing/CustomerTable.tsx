@@ -1,11 +1,12 @@
-import { useState } from 'react';
-
 import type { CustomerStat } from '../api';
 import { count, yen } from '../format';
-import { type CustomerColumn, type CustomerSort, nextSort, sortCustomers } from './sortCustomers';
+import { type CustomerColumn, type CustomerSort, nextSort } from './sortCustomers';
 
 interface Props {
+  /** One page, already in ``sort``'s order: the marketing service sorts, not the browser. */
   customers: readonly CustomerStat[];
+  sort: CustomerSort;
+  onSort: (sort: CustomerSort) => void;
 }
 
 const COLUMNS: { key: CustomerColumn; label: string; numeric: boolean }[] = [
@@ -18,9 +19,7 @@ const COLUMNS: { key: CustomerColumn; label: string; numeric: boolean }[] = [
 ];
 
 /** Customers, sortable by any column: the header buttons toggle, `aria-sort` says how. */
-export function CustomerTable({ customers }: Props) {
-  const [sort, setSort] = useState<CustomerSort>({ column: 'total_revenue', direction: 'descending' });
-  const rows = sortCustomers(customers, sort);
+export function CustomerTable({ customers: rows, sort, onSort }: Props) {
 
   const cell = (customer: CustomerStat, key: CustomerColumn) => {
     if (key === 'total_revenue' || key === 'avg_order_value') return yen(customer[key]);
@@ -45,7 +44,7 @@ export function CustomerTable({ customers }: Props) {
                   <button
                     type="button"
                     className="sort-button"
-                    onClick={() => setSort(nextSort(sort, column.key))}
+                    onClick={() => onSort(nextSort(sort, column.key))}
                   >
                     {column.label}
                     <span className="sort-button__icon" aria-hidden="true">

@@ -1,11 +1,6 @@
 import { QueryError } from '../components/QueryError';
-import {
-  useMarketingCustomers,
-  useMarketingDaily,
-  useMarketingOverview,
-  useMarketingProducts,
-} from '../queries';
-import { CustomerTable } from './CustomerTable';
+import { useMarketingDaily, useMarketingOverview, useMarketingProducts } from '../queries';
+import { CustomersSection } from './CustomersSection';
 import { DailySalesChart } from './DailySalesChart';
 import { ProductPopularityChart } from './ProductPopularityChart';
 import { SummaryCards } from './SummaryCards';
@@ -15,7 +10,6 @@ export default function MarketingPanel() {
   const overview = useMarketingOverview();
   const products = useMarketingProducts();
   const daily = useMarketingDaily();
-  const customers = useMarketingCustomers();
 
   return (
     <div className="stack">
@@ -44,15 +38,7 @@ export default function MarketingPanel() {
         ) : null}
         {daily.data ? <DailySalesChart days={daily.data} /> : null}
       </div>
-      <section aria-labelledby="customers-heading">
-        <h2 id="customers-heading" className="section-title">
-          Customers
-        </h2>
-        {customers.isError ? (
-          <QueryError what="customers" error={customers.error} onRetry={() => void customers.refetch()} />
-        ) : null}
-        {customers.data ? <CustomerTable customers={customers.data} /> : null}
-      </section>
+      <CustomersSection />
     </div>
   );
 }

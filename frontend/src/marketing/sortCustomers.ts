@@ -1,12 +1,9 @@
 import type { CustomerStat } from '../api';
 
-export type CustomerColumn =
-  | 'customer_name'
-  | 'total_orders'
-  | 'confirmed_orders'
-  | 'cancelled_orders'
-  | 'total_revenue'
-  | 'avg_order_value';
+export type CustomerColumn = keyof Pick<
+  CustomerStat,
+  'customer_name' | 'total_orders' | 'confirmed_orders' | 'cancelled_orders' | 'total_revenue' | 'avg_order_value'
+>;
 
 export type SortDirection = 'ascending' | 'descending';
 
@@ -15,17 +12,11 @@ export interface CustomerSort {
   direction: SortDirection;
 }
 
-export function sortCustomers(rows: readonly CustomerStat[], sort: CustomerSort): CustomerStat[] {
-  const sign = sort.direction === 'ascending' ? 1 : -1;
-  return [...rows].sort((a, b) => {
-    const x = a[sort.column];
-    const y = b[sort.column];
-    const order =
-      typeof x === 'string' && typeof y === 'string'
-        ? x.localeCompare(y, 'en', { sensitivity: 'base', numeric: true })
-        : Number(x) - Number(y);
-    return order * sign || a.customer_name.localeCompare(b.customer_name);
-  });
+export const BY_REVENUE: CustomerSort = { column: 'total_revenue', direction: 'descending' };
+
+/** The marketing service's `ordering` for a sort: the column, `-` first for descending. */
+export function orderingOf(sort: CustomerSort): string {
+  return `${sort.direction === 'descending' ? '-' : ''}${sort.column}`;
 }
 
 /** Clicking the sorted column flips it; a new column starts with its natural direction. */
