@@ -7,6 +7,16 @@ from rest_framework import serializers
 from marketing.models import CustomerStats, DailySales, ProductStats
 from servicekit.api import PageQuery
 
+# The seed's customer columns: what its table showed, and what a client may sort by.
+CUSTOMER_COLUMNS = (
+    "customer_name",
+    "total_orders",
+    "confirmed_orders",
+    "cancelled_orders",
+    "total_revenue",
+    "avg_order_value",
+)
+
 
 class CustomerSerializer(serializers.ModelSerializer):
     avg_order_value = serializers.FloatField(read_only=True, help_text="yen per confirmed order")
@@ -15,12 +25,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerStats
         fields = [
-            "customer_name",
-            "total_orders",
-            "confirmed_orders",
-            "cancelled_orders",
-            "total_revenue",
-            "avg_order_value",
+            *CUSTOMER_COLUMNS,
             "total_units",
             "first_order_at",
             "last_order_at",
@@ -81,20 +86,9 @@ class OverviewSerializer(serializers.Serializer):
     recent_daily_sales = DailySalesSerializer(many=True)
 
 
-# The customer table's columns a client may sort by; ``-`` first for descending.
-CUSTOMER_ORDERINGS = (
-    "customer_name",
-    "total_orders",
-    "confirmed_orders",
-    "cancelled_orders",
-    "total_revenue",
-    "avg_order_value",
-)
-
-
 class CustomerQuery(PageQuery):
     ordering = serializers.ChoiceField(
-        choices=[f"{sign}{column}" for column in CUSTOMER_ORDERINGS for sign in ("", "-")],
+        choices=[f"{sign}{column}" for column in CUSTOMER_COLUMNS for sign in ("", "-")],
         required=False,
         default="-total_revenue",
         help_text="sort column, `-` first for descending; ties go by name",
