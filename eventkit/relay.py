@@ -173,10 +173,14 @@ class Relay:
         wakeup: Wakeup | None = None
         backoff = 0.1
         next_prune = 0.0
-        logger.info("relay %s -> %s from position %d", self.source, self.stream, self.position())
+        started = False
         try:
             while not stop.is_set():
                 try:
+                    if not started:  # inside the retries: the database may not answer yet
+                        position = self.position()
+                        logger.info("relay %s -> %s from %d", self.source, self.stream, position)
+                        started = True
                     wakeup = wakeup or Wakeup()
                     if time.monotonic() >= next_prune:
                         # The relay runs beside every event-sourced service, so it also keeps

@@ -202,6 +202,44 @@ def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline)
         running.join(10)
 
 
+def test_a_relay_started_while_the_database_is_down_waits_for_it(pipeline, monkeypatch):
+    """Its first read of the cursor failed before its retries began, so it exited with a
+    traceback (found in review); now it waits as it does for a failure later on."""
+    from django.db import OperationalError, connection
+
+    client, name, relay, _ = pipeline
+    open_tally()
+    first_read = relay.position
+    failures = iter([OperationalError("connection refused")])
+
+    def position():
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return first_read()
+
+    monkeypatch.setattr(relay, "position", position)
+    stop = threading.Event()
+    failed = []
+
+    def run():
+        try:
+            relay.run(stop, poll_seconds=0.2)
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        wait_until(lambda: client.xlen(name) == 1 or failed)
+        assert not failed and running.is_alive()
+    finally:
+        stop.set()
+        running.join(10)
+
+
 def test_the_cursor_is_written_at_most_every_cursor_seconds(pipeline):
     client, name, _, _ = pipeline
     relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, cursor_seconds=3600)
