@@ -3,12 +3,18 @@
 import logging
 from collections.abc import Iterator
 
+import requests
+
 from eventkit.wire import WireEvent, from_feed
 from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = (2.0, 10.0)
+
+
+class MalformedFeed(requests.RequestException):
+    """The feed answered, but not with a page of events."""
 
 
 class FeedReader:
@@ -25,10 +31,15 @@ class FeedReader:
             f"{self.url}/events", params={"after": after, "limit": limit}, timeout=TIMEOUT
         )
         response.raise_for_status()
-        events = [from_feed(item, self.source) for item in response.json()]
-        head = int(
-            response.headers.get("X-Last-Position", events[-1].position if events else after)
-        )
+        try:
+            events = [from_feed(item, self.source) for item in response.json()]
+            head = int(
+                response.headers.get("X-Last-Position", events[-1].position if events else after)
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Not a page of our feed (another version of the source, a proxy's answer): a
+            # feed that cannot be read, as one that does not answer, not a worker's crash.
+            raise MalformedFeed(f"{self.url}/events answered a malformed page: {exc!r}") from exc
         return events, head
 
     def read(

@@ -1,0 +1,77 @@
+"""Reading a source's feed: an answer that is not a page of events is a feed failure."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from eventkit.sources import FeedReader, MalformedFeed
+
+EVENT = {
+    "position": 1,
+    "event_id": "e1",
+    "aggregate_id": "a1",
+    "aggregate_type": "Order",
+    "version": 1,
+    "event_type": "OrderCreated",
+    "event_data": {},
+    "created_at": "2026-12-06T00:00:00Z",
+}
+
+
+@pytest.fixture
+def feed_answering():
+    """A feed that answers every page with the body and headers the test sets."""
+    answer = {"body": [], "headers": {}}
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = json.dumps(answer["body"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in answer["headers"].items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def answering(body, headers=None) -> FeedReader:
+        answer.update(body=body, headers=headers or {})
+        return FeedReader("order-service", f"http://127.0.0.1:{server.server_port}")
+
+    yield answering
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_of_events_is_read(feed_answering):
+    events, head = feed_answering([EVENT], {"X-Last-Position": "7"}).page(0)
+    assert [e.event_id for e in events] == ["e1"] and head == 7
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ([{**EVENT, "position": None}], {}),
+        ([{k: v for k, v in EVENT.items() if k != "event_id"}], {}),
+        ([{**EVENT, "created_at": 5}], {}),
+        ([EVENT], {"X-Last-Position": "the end"}),
+        ({"results": [EVENT]}, {}),
+        ([1, 2], {}),
+    ],
+)
+def test_a_malformed_page_is_a_feed_failure_not_a_crash(feed_answering, body, headers):
+    """A source of another version, or a proxy's answer: the consumer backs off and tries
+    again, as for a feed that does not answer, instead of its worker ending (found in
+    review: a KeyError ended the worker, and its restarts ended the same way)."""
+    with pytest.raises(MalformedFeed) as caught:
+        feed_answering(body, headers).page(0)
+    assert isinstance(caught.value, requests.RequestException)
