@@ -8,6 +8,10 @@ exactly-once whatever Redis delivers:
 * a position at or below the checkpoint is a duplicate: acknowledged, not applied;
 * the next position is applied and the checkpoint moves, in one transaction; the message is
   acknowledged (``XACK``) only after that commit;
+* a source whose log no longer holds, at the checkpoint, the event applied there was reset
+  or restored from a backup: its positions now name other events. A live-only consumer
+  starts again at its head; any other stops applying it, and says so, until
+  ``rebuild_projections`` folds it again (:meth:`Consumer.verify`);
 * a position further ahead means events went missing (Redis restarted without persistence,
   was flushed, or trimmed the stream): the missing range is read from the source's gap-free
   HTTP feed and applied first. An idle worker also asks the feed now and then whether it is
@@ -160,6 +164,10 @@ class Consumer:
         # is a poll, or a catch-up while Redis is down; an event is tried once per round.
         self._stalled: dict[str, tuple[int, int]] = {}
         self._round = 0
+        # Sources whose log no longer holds the event at our checkpoint: not applied until
+        # a rebuild (:meth:`verify`), with when that was last said and last checked.
+        self._diverged: dict[str, float] = {}
+        self._last_verified: dict[str, float] = {}
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -345,6 +353,17 @@ class Consumer:
                 # Its head unknown, history and news look alike: the messages stay pending,
                 # to be claimed again once a catch-up has learnt where the head is.
                 continue
+            done = self._applied.get(source)
+            if done is None:
+                done = self.checkpoint(source)
+            suspect = source in self._diverged or min(events) <= done
+            if suspect and self._verify_due(source):
+                # Old positions again: a relay sending again after a restart, or a source
+                # whose log started over. Telling them apart costs one read of its feed.
+                # (Started over, it is checked again until a rebuild has folded it.)
+                self._verify_safely(source)
+            if source in self._diverged:
+                continue  # left pending, until a rebuild: see verify()
             applied += self.advance(source, max(events), events)
             done = self._applied.get(source)
             if done is None:
@@ -362,6 +381,8 @@ class Consumer:
         stalled = self._stalled.get(source)
         if stalled is not None and stalled[1] == self._round:
             return 0  # its failing event was tried in this round already
+        if source in self._diverged:
+            return 0
         known = known or {}
         applied = 0
         while True:
@@ -400,6 +421,74 @@ class Consumer:
             row = cursor.fetchone()
         return row[0] if row else 0
 
+    # -- a source that started over ---------------------------------------------------------
+
+    def verify(self, source: str) -> int | None:
+        """The head of ``source``'s log, or None if that log no longer holds the event we
+        applied at our checkpoint.
+
+        Positions are only unique within one log. Reset, or restored from a backup, a source
+        numbers its new events from where its log now ends, and they would pass here as
+        duplicates of the events we applied at those positions: lost without a word. The
+        event at the checkpoint tells: still there, the log is the one we followed.
+        """
+        self._last_verified[source] = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
+            position, event_id = cursor.fetchone() or (0, "")
+        events, head = self.feeds[source].page(max(position - 1, 0), limit=1)
+        if position == 0:
+            return head
+        at = events[0] if events and events[0].position == position else None
+        if at is not None and event_id in ("", at.event_id):
+            if not event_id:  # a checkpoint written before they named their event
+                self._name_checkpoint_event(source, position, at.event_id)
+            if self._diverged.pop(source, None) is not None:
+                logger.info("%s: its log holds our checkpoint's event again", source)
+            return head
+        if self.start_at_head:  # news only: nothing was built from the old log to rebuild
+            logger.warning(
+                "%s: its log no longer holds the event at our checkpoint %d (it ends at %d);"
+                " reset or restored, it is followed again from its head",
+                source,
+                position,
+                head,
+            )
+            self._restart_at(source, head)
+            return head
+        if time.monotonic() - self._diverged.get(source, -DIVERGED_REPORT_SECONDS) >= (
+            DIVERGED_REPORT_SECONDS
+        ):
+            logger.error(
+                "%s: its log no longer holds the event %s applied at position %d (it ends "
+                "at %d): was it reset or restored from a backup? Its events are not applied "
+                "until `manage.py rebuild_projections` folds its log again.",
+                source,
+                event_id,
+                position,
+                head,
+            )
+            self._diverged[source] = time.monotonic()
+        return None
+
+    def _verify_due(self, source: str) -> bool:
+        last = self._last_verified.get(source, -self.catch_up_seconds)
+        return time.monotonic() - last >= self.catch_up_seconds
+
+    def _verify_safely(self, source: str) -> None:
+        try:
+            self.verify(source)
+        except requests.RequestException as exc:
+            logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
+
+    def _name_checkpoint_event(self, source: str, position: int, event_id: str) -> None:
+        Checkpoint.objects.filter(source=source, position=position).update(event_id=event_id)
+
+    def _restart_at(self, source: str, head: int) -> None:
+        event_id = self.feeds[source].event_id_at(head)
+        Checkpoint.objects.filter(source=source).update(position=head, event_id=event_id)
+        self._applied.pop(source, None)
+
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
         try:
@@ -435,7 +524,7 @@ class Consumer:
             self._apply_all(source, events, together=together)
             if events:
                 position = events[-1].position
-                self._write_checkpoint(source, position, with_commit=True)
+                self._write_checkpoint(source, events[-1], with_commit=True)
         return position, len(events)
 
     def _announce(self) -> None:
@@ -461,10 +550,13 @@ class Consumer:
                 row = cursor.fetchone()
         return row[0]
 
-    def _write_checkpoint(self, source: str, position: int, *, with_commit: bool = False) -> None:
-        """Move the checkpoint; ``with_commit``, as the transaction's last act, joined with its
-        ``COMMIT`` in one round trip (:func:`eventkit.batching.commit_with_queue`)."""
-        params = [position, db_value(Checkpoint, "updated_at", timezone.now()), source]
+    def _write_checkpoint(
+        self, source: str, event: WireEvent, *, with_commit: bool = False
+    ) -> None:
+        """Move the checkpoint to ``event``; ``with_commit``, as the transaction's last act,
+        joined with its ``COMMIT`` in one round trip (:func:`batching.commit_with_queue`)."""
+        now = db_value(Checkpoint, "updated_at", timezone.now())
+        params = [event.position, event.event_id, now, source]
         with batched(), command_cursor() as cursor:
             send(cursor, _UPDATE_CHECKPOINT, params)
             if with_commit:
@@ -554,7 +646,7 @@ class Consumer:
                 error=repr(failure.cause),
                 attempts=self.max_attempts,
             )
-            self._write_checkpoint(source, event.position)
+            self._write_checkpoint(source, event)
         self._applied[source] = event.position
         logger.error(
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
@@ -576,9 +668,11 @@ class Consumer:
         applied = 0
         unreachable: requests.RequestException | None = None
         try:
-            for source, feed in self.feeds.items():
+            for source in self.feeds:
                 try:
-                    _, head = feed.page(self.checkpoint(source), limit=1)
+                    head = self.verify(source)
+                    if head is None:
+                        continue
                     if self.start_at_head:
                         self._start_at(source, head)
                     if head > self.checkpoint(source):
@@ -605,9 +699,13 @@ class Consumer:
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
+_SELECT_CHECKPOINT_EVENT = "SELECT position, event_id FROM eventkit_checkpoint WHERE source = %s"
 _UPDATE_CHECKPOINT = (
-    "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s"
+    "UPDATE eventkit_checkpoint SET position = %s, event_id = %s, updated_at = %s WHERE source = %s"
 )
+
+# How often a source that started over is reported again while it waits for its rebuild.
+DIVERGED_REPORT_SECONDS = 60.0
 
 
 def _text(value) -> str:

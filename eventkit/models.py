@@ -153,6 +153,9 @@ class Checkpoint(models.Model):
 
     source = models.CharField(primary_key=True, max_length=100)
     position = models.BigIntegerField(default=0)
+    # The id of the event at ``position``: a source's log that no longer holds it there was
+    # reset or restored from a backup, and its positions mean other events now.
+    event_id = models.CharField(max_length=100, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

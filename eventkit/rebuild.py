@@ -120,7 +120,8 @@ def rebuild(
             last = lock_appends()
             batches = iter_recorded(until=last, batch_size=batch_size)
         else:
-            checkpoint, last, batches = _remote(source, check=check, batch_size=batch_size)
+            feed = _feed(source)
+            checkpoint, last, batches = _remote(feed, check=check, batch_size=batch_size)
         if on_start:
             on_start(last)
         # Reading every row twice to compare costs as much as the fold: only --check does.
@@ -143,20 +144,26 @@ def rebuild(
             transaction.set_rollback(True)
         elif source is not None:
             checkpoint.position = last
-            checkpoint.save(update_fields=["position", "updated_at"])
+            checkpoint.event_id = feed.event_id_at(last)
+            checkpoint.save(update_fields=["position", "event_id", "updated_at"])
     return RebuildReport(events=events, last_position=last, drift=drift)
 
 
-def _remote(source: str, *, check: bool, batch_size: int):
-    """Lock the consumer out, and read the source's feed up to where we fold."""
+def _feed(source: str):
     from eventkit.conf import setting
-    from eventkit.models import Checkpoint, DeadLetter
     from eventkit.sources import FeedReader
 
     config = (setting("CONSUMER") or {}).get("SOURCES", {}).get(source)
     if config is None:
         raise ValueError(f"no URL for source {source!r} in EVENTKIT['CONSUMER']['SOURCES']")
-    feed = FeedReader(source, config["url"])
+    return FeedReader(source, config["url"])
+
+
+def _remote(feed, *, check: bool, batch_size: int):
+    """Lock the consumer out, and read the source's feed up to where we fold."""
+    from eventkit.models import Checkpoint, DeadLetter
+
+    source = feed.source
     Checkpoint.objects.get_or_create(source=source)
     checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
     # --check compares with the live tables, which hold everything up to the checkpoint.

@@ -42,6 +42,13 @@ class FeedReader:
             raise MalformedFeed(f"{self.url}/events answered a malformed page: {exc!r}") from exc
         return events, head
 
+    def event_id_at(self, position: int) -> str:
+        """The id of the event at ``position``; empty if the log does not reach it."""
+        if position <= 0:
+            return ""
+        events, _ = self.page(position - 1, limit=1)
+        return events[0].event_id if events and events[0].position == position else ""
+
     def read(
         self, after: int, until: int | None = None, limit: int = 1000
     ) -> Iterator[list[WireEvent]]:
