@@ -71,7 +71,7 @@ from django.db import (
     connections,
     transaction,
 )
-from django.db.models import Max
+from django.db.models import JSONField, Max, Value
 from django.utils import timezone
 
 from eventkit.batching import batched, command_cursor, commit_with_queue, fetch_together, send
@@ -396,9 +396,25 @@ class Outcome:
     recorded: tuple[Recorded, ...] = ()
 
 
+def _stored_outcome(value: Any) -> Any:
+    """A command's answer as the command log keeps it. An answer of nothing (the order
+    service's cancel of an order never created) is JSON's null: SQL's NULL would break the
+    column's NOT NULL."""
+    outcome = _json_ready({"value": value})["value"]
+    return JSON_NULL if outcome is None else outcome
+
+
+JSON_NULL = Value(None, JSONField())
+
+
 def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, IntegrityError | ConcurrencyError):
+    if isinstance(exc, ConcurrencyError):
         return True
+    if isinstance(exc, IntegrityError):
+        # A unique key another writer took first (a stream's version, a command id): a lost
+        # race. Any other broken rule is the command's fault, and retrying cannot mend it.
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        return sqlstate == "23505" if sqlstate else "UNIQUE constraint failed" in str(exc)
     if isinstance(exc, OperationalError):
         sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
         # serialization_failure, deadlock_detected; SQLite: "database is locked"
@@ -459,7 +475,7 @@ def execute(
                         command_type=command_type,
                         fingerprint=request_fingerprint,
                         stream_id=session.recorded[0].stream_id if session.recorded else None,
-                        outcome=_json_ready({"value": value})["value"],
+                        outcome=_stored_outcome(value),
                         recorded_at=timezone.now(),
                     )
                 if nested:

@@ -181,6 +181,18 @@ def test_a_failed_confirm_releases_the_stock_and_cancels_the_order(system):
     assert get(system["inventory"], f"/queries/products/{MOUSE}")["reserved"] == before
 
 
+def test_a_create_that_went_unanswered_is_compensated_by_closing_its_order_id(system):
+    """The compensating cancel, keyed as every saga call is, was refused 409 ("lost 5
+    races") for an order never created: the saga ended FAILED, needing an operator, and
+    the order id stayed open to a late create (found from outside and in the UI)."""
+    order_id = str(uuid.uuid4())
+    outcome = place(system, MOUSE, 1, order_id=order_id, faults={"CreateOrder": "timeout"}).json()
+    assert outcome["status"] == "COMPENSATED", outcome
+    assert actions(outcome)[-1] == ("CancelOrder (COMPENSATING)", "COMPLETED")
+    events = requests.get(f"{system['order'].url}/events/{order_id}", timeout=TIMEOUT).json()
+    assert [e["event_type"] for e in events] == ["OrderVoided"]
+
+
 @pytest.mark.parametrize("step", ["CreateOrder", "ReserveInventory", "ConfirmOrder"])
 def test_a_crash_right_after_a_step_is_resumed_to_a_clean_end(system, step):
     order_id = str(uuid.uuid4())

@@ -70,6 +70,43 @@ def test_command_id_applies_once_and_replays_the_outcome():
     assert CommandRecord.objects.get(pk="add-5").stream_id == t
 
 
+def test_a_command_that_answers_nothing_is_recorded_and_replayed_as_nothing():
+    """The order service's cancel of an order never created appends OrderVoided and answers
+    None; keyed, that answer did not fit the log's NOT NULL column, the insert failed, and
+    it was retried as a lost race and refused 409 (found from outside)."""
+    t = open_tally()
+
+    def add_and_answer_nothing(session):
+        tally = session.load(Tally, t)
+        tally.add(1)
+        session.save(tally)
+        return None
+
+    first = store.execute(add_and_answer_nothing, command_type="AddQuietly", command_id="q-1")
+    again = store.execute(add_and_answer_nothing, command_type="AddQuietly", command_id="q-1")
+    assert (first.value, first.replayed, again.value, again.replayed) == (None, False, None, True)
+    assert Event.objects.filter(stream_id=t).count() == 2
+
+
+def test_a_broken_constraint_is_a_fault_not_a_lost_race(monkeypatch):
+    """Only a unique key clash is a race another writer won; any other integrity error is a
+    fault of the command, raised at once instead of retried and answered 409."""
+    from django.db import IntegrityError
+
+    t = open_tally()
+    runs = []
+
+    def breaks_a_rule(session):
+        runs.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO eventkit_command (command_id) VALUES ('x')")
+        return {}
+
+    with pytest.raises(IntegrityError):
+        store.execute(breaks_a_rule, command_type="Broken")
+    assert len(runs) == 1 and Event.objects.filter(stream_id=t).count() == 1
+
+
 def test_a_command_that_reads_no_stream_is_looked_up_before_it_is_recorded():
     """The lookup usually rides with the first stream read; without one it runs alone."""
     runs = []

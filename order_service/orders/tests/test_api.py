@@ -97,6 +97,21 @@ def test_a_cancel_of_an_order_never_created_is_404_and_a_late_create_is_refused(
     assert api.get(f"/queries/orders/{order_id}").status_code == 404
 
 
+def test_a_keyed_cancel_of_an_order_never_created_closes_it_too(api):
+    """The saga's compensations carry a key; they were refused with 409 "lost 5 races"
+    (the command log could not store an answer of no order), so the order id stayed open
+    and the saga ended FAILED (found from outside)."""
+    order_id = str(uuid.uuid4())
+    cancel = f"/commands/orders/{order_id}/cancel"
+    keyed = {"reason": "saga gave up", "command_id": f"saga:{order_id}:cancel"}
+    assert api.post(cancel, keyed, format="json").status_code == 404
+    assert api.post(cancel, keyed, format="json").status_code == 404  # answered from the log
+    late = create(api, order_id=order_id)
+    assert late.status_code == 409 and late.json()["code"] == "order_closed"
+    events = api.get(f"/events/{order_id}").json()
+    assert [e["event_type"] for e in events] == ["OrderVoided"]
+
+
 def test_a_key_reused_for_another_order_id_is_a_conflict(api):
     first = api.post(
         "/commands/orders",
