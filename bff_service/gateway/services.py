@@ -183,7 +183,9 @@ def _timeline(pages: dict[str, Answer], *, offset: int, limit: int) -> tuple[lis
     # order, while created_at is stamped before commit (ADR 0001), so it is not sorted by
     # time. The pages come nearly sorted, which Python's sort handles in about linear time.
     timeline = sorted(chain(*streams), key=_newest_first)
-    return timeline[offset : offset + limit], total
+    # Each source gave its newest MAX_EVENT_WINDOW, so the merge is the timeline that far
+    # only: past it, one source's newer events are missing while another's older ones show.
+    return timeline[offset : min(offset + limit, MAX_EVENT_WINDOW)], total
 
 
 def _newest_first(event: dict):

@@ -352,6 +352,25 @@ def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(mo
     assert paged == timeline
 
 
+def test_an_events_page_ends_at_the_window_of_the_newest(monkeypatch):
+    """Each source gives its newest 1,000, so the merge is right only that far: past it a
+    source's newer events were missing and older ones of another shown (found from
+    outside: offset=999&limit=200 gave 200 rows, 199 of them wrong)."""
+    from gateway import services
+    from gateway.downstream import Answer
+
+    def newest(service, path, limit, **params):
+        events = [
+            {"position": p, "created_at": f"2026-01-01T10:{p // 60:02d}:{p % 60:02d}Z"}
+            for p in range(1500, 1500 - limit, -1)
+        ]
+        return Answer(200, events, {"X-Total-Count": "1500"})
+
+    monkeypatch.setattr(services, "get", newest)
+    timeline, total, _ = services.events_timeline(offset=999, limit=200)  # three sources
+    assert len(timeline) == 1 and total == 3 * 1500
+
+
 def test_many_dashboards_at_once_all_finish(monkeypatch):
     """A dashboard gathers its calls on the BFF's pool of downstream threads, and one of them
     (the events timeline) gathered its own three on that pool again. With as many dashboards
