@@ -64,6 +64,13 @@ describe('order form validation', () => {
     await user.clear(quantity);
     await user.type(quantity, 'abc');
     expect(screen.getByText('Quantity must be a whole number.')).toBeInTheDocument();
+    for (const notation of ['1e2', '0x10']) {
+      // Number() reads these, the form does not: the hint must not price them
+      await user.clear(quantity);
+      await user.type(quantity, notation);
+      expect(screen.getByText('Quantity must be a whole number.')).toBeInTheDocument();
+      expect(screen.queryByText(/Total ¥/)).not.toBeInTheDocument();
+    }
     expect(quantity).toHaveAttribute('aria-invalid', 'true');
     await user.clear(quantity);
     await user.type(quantity, '3');

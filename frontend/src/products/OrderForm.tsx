@@ -27,6 +27,7 @@ import {
   type OrderField,
   quantityValue,
   serverFieldErrors,
+  validQuantity,
   validateOrder,
 } from './validation';
 
@@ -171,8 +172,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   };
 
   const product = products.find((p) => p.id === productId);
-  const qty = quantityValue(quantity);
-  const validQty = Number.isInteger(qty) && qty >= 1 && qty <= MAX_QUANTITY;
+  const qty = validQuantity(quantity); // the hint prices only what the form would send
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
   const unknown = outcomeUnknown(error);
@@ -251,8 +251,8 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
           />
           <p id="order-quantity-hint" className="hint">
             A whole number from 1 to {MAX_QUANTITY.toLocaleString('en-US')}.
-            {product && validQty ? <> Total {yen(product.price * qty)}.</> : null}
-            {product && validQty && qty > product.available ? (
+            {product && qty !== null ? <> Total {yen(product.price * qty)}.</> : null}
+            {product && qty !== null && qty > product.available ? (
               <strong className="hint--warn">
                 {' '}
                 Only {product.available} available: the reservation will be refused and the saga

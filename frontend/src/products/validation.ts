@@ -23,6 +23,14 @@ export function quantityValue(typed: string): number {
   return Number(quantityText(typed));
 }
 
+/** The quantity typed, if {@link validateOrder} would take it: else null (not `1e2`). */
+export function validQuantity(typed: string): number | null {
+  const text = quantityText(typed);
+  if (!/^[+-]?\d+$/.test(text)) return null;
+  const n = Number(text);
+  return n >= 1 && n <= MAX_QUANTITY ? n : null;
+}
+
 export function validateOrder(values: OrderFormValues): FieldErrors {
   const errors: FieldErrors = {};
   const name = values.customerName.trim();
@@ -36,11 +44,8 @@ export function validateOrder(values: OrderFormValues): FieldErrors {
   const quantity = quantityText(values.quantity);
   if (!quantity) errors.quantity = 'Quantity is required.';
   else if (!/^[+-]?\d+$/.test(quantity)) errors.quantity = 'Quantity must be a whole number.';
-  else {
-    const n = Number(quantity);
-    if (n < 1 || n > MAX_QUANTITY)
-      errors.quantity = `Quantity must be between 1 and ${MAX_QUANTITY.toLocaleString('en-US')}.`;
-  }
+  else if (validQuantity(quantity) === null)
+    errors.quantity = `Quantity must be between 1 and ${MAX_QUANTITY.toLocaleString('en-US')}.`;
   return errors;
 }
 
