@@ -180,6 +180,7 @@ export function createLiveSync(
         // A (re)connect: whatever was pushed while we were away is in the snapshot or
         // in a refetch. Everything is invalidated; active queries refetch now.
         if (message.orders) applySnapshotOrders(client, message.orders);
+        sagas.reconnected();
         void client.invalidateQueries();
         break;
       case 'order.status':

@@ -27,6 +27,8 @@ export interface LiveSaga {
   /** When the first push for this saga arrived (the saga's time). */
   firstAt: string;
   lastAt: string;
+  /** The socket reconnected since this saga's first push: pushes may have been missed. */
+  gap: boolean;
 }
 
 export type SagaState = Readonly<Record<string, LiveSaga>>;
@@ -61,7 +63,21 @@ function blank(orderId: string, sagaId: string, at: string): LiveSaga {
     steps: {},
     firstAt: at,
     lastAt: at,
+    gap: false,
   };
+}
+
+/** Whether every push of this saga has reached us, from its first step on: then its log is
+ * whole here, and the detail endpoint has nothing to add. */
+export function followedWhole(saga: LiveSaga | undefined): boolean {
+  return !!saga && !saga.gap && 1 in saga.steps;
+}
+
+/** After a reconnect: what was pushed meanwhile is missing from every saga known so far. */
+export function markGap(state: SagaState): SagaState {
+  const ids = Object.keys(state);
+  if (ids.every((id) => state[id].gap)) return state;
+  return Object.fromEntries(ids.map((id) => [id, { ...state[id], gap: true }]));
 }
 
 function prune(state: Record<string, LiveSaga>): Record<string, LiveSaga> {
@@ -170,6 +186,10 @@ export class SagaStore {
 
   status(message: SagaStatusMessage): void {
     this.set(applySagaStatus(this.state, message));
+  }
+
+  reconnected(): void {
+    this.set(markGap(this.state));
   }
 
   private set(state: SagaState): void {

@@ -127,4 +127,36 @@ describe('saga timeline', () => {
     expect(within(card).getByText('CreateOrder')).toBeInTheDocument();
     expect(within(card).getByText('STARTED')).toBeInTheDocument();
   });
+
+  it('reads no detail of a saga followed from its first step, until a reconnect may have lost pushes', async () => {
+    // Each order placed anywhere cost an open Saga tab two details (three BFF calls each):
+    // one when its saga appeared, one more on its status push (found in the UI).
+    const fetch = mockFetch({
+      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
+    });
+    const { last } = renderWithProviders(<SagaPanel />);
+    await screen.findByText(/No sagas yet/);
+    last().open();
+    last().receive(step(1, 'CreateOrder', 'STARTED', 1));
+    last().receive(step(1, 'CreateOrder', 'COMPLETED', 2));
+    last().receive(sagaStatus('COMPLETED', 3));
+    await screen.findByTestId(`saga-${ID}`);
+    expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(0);
+
+    last().receive({ type: 'snapshot', orders: [] });
+    await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+  });
+
+  it('reads the detail of a saga joined midway', async () => {
+    const fetch = mockFetch({
+      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
+    });
+    const { last } = renderWithProviders(<SagaPanel />);
+    await screen.findByText(/No sagas yet/);
+    last().open();
+    last().receive(step(2, 'ReserveInventory', 'STARTED', 5));
+    await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+  });
 });

@@ -5,6 +5,7 @@ import { QueryError } from '../components/QueryError';
 import { useLiveSagas } from '../LiveContext';
 import { useOrders } from '../queries';
 import { ORDERS_PAGE_SIZE, queryKeys } from '../queryKeys';
+import { followedWhole } from '../sagaStore';
 import { recentSagaIds } from './recentSagas';
 import { SagaTimeline } from './SagaTimeline';
 
@@ -15,11 +16,14 @@ export function SagaPanel() {
   const live = useLiveSagas();
   const known = orders.data?.items ?? [];
   const ids = recentSagaIds(known, live, SHOWN);
+  // A saga followed live from its first step needs no detail: its pushes are its log, and
+  // each would otherwise refetch it (an order's detail costs the BFF three calls).
   const details = useQueries({
     queries: ids.map((id) => ({
       queryKey: queryKeys.order(id),
       queryFn: () => api.order(id),
       staleTime: 15_000,
+      enabled: !followedWhole(live[id]),
     })),
   });
 
