@@ -9,7 +9,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from servicekit.fields import MAX_OFFSET
+from servicekit.fields import MAX_OFFSET, TextField
 from servicekit.permissions import ServiceTokenRequired
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -61,7 +61,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 class CommandInput(serializers.Serializer):
     """Base of command bodies: an optional idempotency key besides the header."""
 
-    command_id = serializers.CharField(
+    command_id = TextField(
         required=False,
         max_length=MAX_KEY_LENGTH,
         help_text="Idempotency key: a repeat with the same id is answered, not re-applied. "

@@ -56,10 +56,18 @@ def no_hidden_characters(value: str) -> None:
         raise ValidationError("Names must show at least one letter, digit or sign.")
 
 
-class NameField(serializers.CharField):
-    """A person's or product's name: text (a JSON string, not a number made into one), with
-    no control or invisible characters and at least one that shows, 1 to 200 characters
-    once trimmed."""
+class TextField(serializers.CharField):
+    """Text as a JSON string. DRF's CharField also takes a number and makes it a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NameField(TextField):
+    """A person's or product's name: text, with no control or invisible characters and at
+    least one that shows, 1 to 200 characters once trimmed."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", MAX_NAME_LENGTH)
@@ -67,11 +75,6 @@ class NameField(serializers.CharField):
         kwargs.setdefault("allow_blank", False)
         super().__init__(**kwargs)
         self.validators.append(no_hidden_characters)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class IdField(serializers.UUIDField):

@@ -55,7 +55,7 @@ class ConfirmOrderApi(CommandApi):
         description="PENDING -> CONFIRMED; again is a no-op; a cancelled order is 409.",
     )
     def post(self, request, order_id):
-        data = validated(ConfirmOrderInput, request.data or {})
+        data = validated(ConfirmOrderInput, request.data)
         outcome = services.order_confirm(order_id=order_id, command_id=command_id(request, data))
         return command_response(outcome)
 
@@ -71,7 +71,7 @@ class CancelOrderApi(CommandApi):
         "up on it).",
     )
     def post(self, request, order_id):
-        data = validated(CancelOrderInput, request.data or {})
+        data = validated(CancelOrderInput, request.data)
         outcome = services.order_cancel(
             order_id=order_id, reason=data["reason"], command_id=command_id(request, data)
         )

@@ -4,7 +4,14 @@ from rest_framework import serializers
 
 from orders.models import OrderView
 from servicekit.api import CommandInput, PageQuery
-from servicekit.fields import MAX_NAME_LENGTH, IdField, NameField, QuantityField, YenField
+from servicekit.fields import (
+    MAX_NAME_LENGTH,
+    IdField,
+    NameField,
+    QuantityField,
+    TextField,
+    YenField,
+)
 
 # What the API shows of an order (the list, the detail and every command's answer).
 ORDER_FIELDS = [
@@ -44,9 +51,7 @@ class ConfirmOrderInput(CommandInput):
 
 
 class CancelOrderInput(CommandInput):
-    reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=500, default="cancelled"
-    )
+    reason = TextField(required=False, allow_blank=True, max_length=500, default="cancelled")
 
 
 class OrderQuery(PageQuery):

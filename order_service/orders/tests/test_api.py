@@ -1,5 +1,6 @@
 """The order API in-process: shapes, transitions, idempotency, queries and validation."""
 
+import json
 import uuid
 
 import pytest
@@ -110,6 +111,27 @@ def test_a_keyed_cancel_of_an_order_never_created_closes_it_too(api):
     assert late.status_code == 409 and late.json()["code"] == "order_closed"
     events = api.get(f"/events/{order_id}").json()
     assert [e["event_type"] for e in events] == ["OrderVoided"]
+
+
+@pytest.mark.parametrize(
+    ("command", "body"),
+    [
+        *[(c, b) for c in ("confirm", "cancel") for b in ([], None, "x", 5, {"command_id": 5})],
+        ("cancel", {"reason": 5}),
+    ],
+)
+def test_a_confirm_or_cancel_body_that_is_no_object_of_strings_is_400(api, command, body):
+    """As every other command answers it; [] and null were taken for {} and numbers made
+    text (found from outside)."""
+    url = f"/commands/orders/{uuid.uuid4()}/{command}"
+    response = api.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("command", ["confirm", "cancel"])
+def test_a_confirm_or_cancel_without_a_body_is_read_as_empty(api, command):
+    order_id = create(api).json()["id"]
+    assert api.post(f"/commands/orders/{order_id}/{command}").status_code == 200
 
 
 def test_a_key_reused_for_another_order_id_is_a_conflict(api):
