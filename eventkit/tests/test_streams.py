@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
@@ -158,18 +159,11 @@ def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, m
         running.join(10)
 
 
-def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline):
-    """A failover or pg_terminate_backend: the relay waits and reconnects (its LISTEN
-    connection too) instead of dying with a traceback for its supervisor to restart (found
-    from outside)."""
+@contextmanager
+def running_relay(relay):
+    """``relay.run`` in a thread for the block: yields the thread and what it raised."""
     from django.db import connection
 
-    from eventkit.relay import connect_apart
-
-    if connection.vendor != "postgresql":
-        pytest.skip("dropping backends is PostgreSQL's")
-    client, name, relay, _ = pipeline
-    t = open_tally()
     stop = threading.Event()
     failed = []
 
@@ -184,6 +178,25 @@ def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline)
     running = threading.Thread(target=run)
     running.start()
     try:
+        yield running, failed
+    finally:
+        stop.set()
+        running.join(10)
+
+
+def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline):
+    """A failover or pg_terminate_backend: the relay waits and reconnects (its LISTEN
+    connection too) instead of dying with a traceback for its supervisor to restart (found
+    from outside)."""
+    from django.db import connection
+
+    from eventkit.relay import connect_apart
+
+    if connection.vendor != "postgresql":
+        pytest.skip("dropping backends is PostgreSQL's")
+    client, name, relay, _ = pipeline
+    t = open_tally()
+    with running_relay(relay) as (running, failed):
         wait_until(lambda: client.xlen(name) == 1)
         with connection.cursor() as cursor:  # this test's own connection stays
             cursor.execute("SELECT pg_backend_pid()")
@@ -197,15 +210,12 @@ def test_a_relay_carries_on_after_the_database_dropped_its_connections(pipeline)
         add(t, 5)
         wait_until(lambda: client.xlen(name) == 2 or failed)
         assert not failed and running.is_alive()
-    finally:
-        stop.set()
-        running.join(10)
 
 
 def test_a_relay_started_while_the_database_is_down_waits_for_it(pipeline, monkeypatch):
     """Its first read of the cursor failed before its retries began, so it exited with a
     traceback (found in review); now it waits as it does for a failure later on."""
-    from django.db import OperationalError, connection
+    from django.db import OperationalError
 
     client, name, relay, _ = pipeline
     open_tally()
@@ -219,25 +229,9 @@ def test_a_relay_started_while_the_database_is_down_waits_for_it(pipeline, monke
         return first_read()
 
     monkeypatch.setattr(relay, "position", position)
-    stop = threading.Event()
-    failed = []
-
-    def run():
-        try:
-            relay.run(stop, poll_seconds=0.2)
-        except BaseException as exc:
-            failed.append(exc)
-        finally:
-            connection.close()
-
-    running = threading.Thread(target=run)
-    running.start()
-    try:
+    with running_relay(relay) as (running, failed):
         wait_until(lambda: client.xlen(name) == 1 or failed)
         assert not failed and running.is_alive()
-    finally:
-        stop.set()
-        running.join(10)
 
 
 def test_the_cursor_is_written_at_most_every_cursor_seconds(pipeline):
