@@ -437,11 +437,9 @@ class Consumer:
             cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
             position, event_id = cursor.fetchone() or (0, "")
         events, head = self.feeds[source].page(max(position - 1, 0), limit=1)
-        if position == 0:
-            return head
         at = events[0] if events and events[0].position == position else None
-        if at is not None and event_id in ("", at.event_id):
-            if not event_id:  # a checkpoint written before they named their event
+        if position == 0 or (at is not None and event_id in ("", at.event_id)):
+            if at is not None and not event_id:  # written before checkpoints named events
                 self._name_checkpoint_event(source, position, at.event_id)
             if self._diverged.pop(source, None) is not None:
                 logger.info("%s: its log holds our checkpoint's event again", source)

@@ -794,6 +794,24 @@ def test_a_source_restored_and_grown_past_our_checkpoint_is_noticed_by_a_catch_u
     assert totals() == {t: (8, 3)} and "was it reset or restored" in caplog.text
 
 
+def test_a_consumer_held_back_by_a_source_that_started_over_resumes_after_an_empty_rebuild(
+    pipeline,
+):
+    """A log reset to nothing, and rebuilt as nothing: the checkpoint is 0 again, which names
+    no event, and the source is followed again."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    worker = consumer()
+    drain(worker)
+    _restored_from_a_backup(at=50)
+    assert worker.verify(REMOTE_SOURCE) is None
+    # as a rebuild of an empty log leaves them (the test's log is not empty: it is read again)
+    RemoteTallyView.objects.all().delete()
+    Checkpoint.objects.update(position=0, event_id="")
+    assert worker.verify(REMOTE_SOURCE) == 4
+    assert worker.advance(REMOTE_SOURCE, 4) == 4 and totals() == {t: (8, 3)}
+
+
 def test_a_relay_sending_again_is_not_taken_for_a_source_that_started_over(pipeline, caplog):
     client, name, relay, consumer = pipeline
     t = published_tally(relay, 5)
