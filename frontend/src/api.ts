@@ -143,6 +143,9 @@ export interface PlaceOrderResult {
   product_name?: string;
   quantity?: number;
   total_price?: number;
+  /** Taken over by the resumer after the process driving it stopped (a crash, a restart). */
+  resumed?: boolean;
+  resumptions?: number;
 }
 
 export interface MarketingSummary {

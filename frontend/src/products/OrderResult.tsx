@@ -34,6 +34,7 @@ export function OrderResult({ result }: Props) {
   const status = mergeSagaStatus(mergeSagaStatus(result.status, fetched?.saga?.status), live?.status);
   const steps = mergeSteps(fetched && unfinished ? fetched.saga_log : result.saga_log, live);
   const { tone, title } = outcome(status, result);
+  const resumed = !!(result.resumed || fetched?.saga?.resumed || live?.resumed);
   const movedOn = !!status && status !== result.status;
   let message = result.message ?? (result.success ? 'The saga completed.' : result.reason);
   if (movedOn && status === 'COMPLETED') message = 'The saga completed after it answered.';
@@ -45,6 +46,12 @@ export function OrderResult({ result }: Props) {
       </h3>
       <Notice tone={tone} title={title}>
         <p>{message}</p>
+        {resumed ? (
+          <p>
+            <span className="tag tag--resumed">resumed</span> The process running this saga stopped
+            midway; the saga service's resumer took it over and finished it from its persisted log.
+          </p>
+        ) : null}
         <p className="result__meta">
           Order <code title={result.order_id}>{shortId(result.order_id)}</code>
           {result.total_price !== undefined ? <> · {yen(result.total_price)}</> : null}

@@ -1,0 +1,30 @@
+import { screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+
+import type { PlaceOrderAnswer } from '../api';
+import { renderWithProviders } from '../test/render';
+import { OrderResult } from './OrderResult';
+
+const CONFIRMED: PlaceOrderAnswer = {
+  order_id: '66666666-ffff-4fff-8fff-000000000006',
+  success: true,
+  status: 'COMPLETED',
+  message: 'Order confirmed.',
+  saga_log: [{ step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null }],
+  httpStatus: 200,
+};
+
+describe('order result', () => {
+  it('says when the resumer finished the saga, which the log alone does not show', () => {
+    // found in the UI: a saga crashed midway read "Order confirmed" like any other
+    renderWithProviders(<OrderResult result={{ ...CONFIRMED, resumed: true, resumptions: 1 }} />);
+    expect(screen.getByText('Order confirmed')).toBeInTheDocument();
+    expect(screen.getByText('resumed')).toBeInTheDocument();
+    expect(screen.getByText(/resumer took it over/)).toBeInTheDocument();
+  });
+
+  it('says nothing of resuming for a saga that ran in one go', () => {
+    renderWithProviders(<OrderResult result={{ ...CONFIRMED, resumed: false }} />);
+    expect(screen.queryByText('resumed')).not.toBeInTheDocument();
+  });
+});
