@@ -4,6 +4,8 @@ const yenFormat = new Intl.NumberFormat('en-US', {
   maximumFractionDigits: 0,
 });
 const numberFormat = new Intl.NumberFormat('en-US');
+// In the browser's time zone, named: the daily sales are by UTC day, and an order placed at
+// 07:30 in Tokyo is counted the day before there.
 const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {
   year: 'numeric',
   month: 'short',
@@ -11,6 +13,7 @@ const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  timeZoneName: 'short',
 });
 const timeFormat = new Intl.DateTimeFormat('en-GB', {
   hour: '2-digit',
