@@ -35,7 +35,8 @@ export function SagaPanel() {
       <p className="lede">
         The orchestrator runs CreateOrder → ReserveInventory → ConfirmOrder. When a step is refused
         it runs the compensations of the steps that happened, newest first. Steps appear here live as
-        the saga service records them.
+        the saga service records them. The {SHOWN} newest sagas are shown; the Events tab (service
+        saga-service) holds every one.
       </p>
       <ul className="legend" aria-label="Legend">
         <li>
