@@ -305,6 +305,15 @@ export class ApiError extends Error {
   }
 }
 
+/** The BFF waits up to 35 s for the saga and may send its call again: a minute is past any
+ * answer it would still give. */
+export const PLACE_ORDER_TIMEOUT_MS = 60_000;
+
+/** A request given up by its `AbortSignal.timeout`. */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}
+
 /** A human sentence for any error a query or mutation can raise. */
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiError) {
@@ -312,6 +321,7 @@ export function errorMessage(error: unknown): string {
     return error.message;
   }
   if (error instanceof TypeError) return 'The BFF cannot be reached. Is it running?';
+  if (isTimeout(error)) return `The BFF did not answer within ${PLACE_ORDER_TIMEOUT_MS / 1000} s.`;
   if (error instanceof Error) return error.message;
   return 'Something went wrong.';
 }
@@ -387,6 +397,9 @@ export const api = {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
       body: JSON.stringify(input),
+      // A BFF that hangs would leave the form "running the saga" for good; past this the
+      // outcome is unknown, and the same key asks for it again.
+      signal: AbortSignal.timeout(PLACE_ORDER_TIMEOUT_MS),
     });
     return { ...body, httpStatus: status };
   },

@@ -1,4 +1,4 @@
-import { fireEvent, screen, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
@@ -232,6 +232,34 @@ describe('placing an order', () => {
     expect(keys).toHaveLength(3);
     expect(keys[1]).toEqual(keys[0]);
     expect(keys[2]).not.toEqual(keys[0]);
+  });
+
+  it('gives up on a BFF that does not answer, and says so', async () => {
+    const { user, fetch } = await setup(() => {
+      throw new DOMException('The operation timed out.', 'TimeoutError');
+    });
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice');
+    expect(notice).toHaveTextContent('did not answer within 60 s');
+    expect(screen.getByRole('button', { name: 'Place order' })).toBeEnabled();
+    // found in the UI: with no timeout a hung BFF left the form "running the saga" for good
+    expect(fetch.callsTo('POST', '/api/orders')[0].signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it('says the BFF is reachable again once the live connection is back', async () => {
+    const { user, last } = await setup(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(notice).toHaveTextContent('cannot be reached');
+    act(() => last().open());
+    // found in the UI: "cannot be reached" stayed after the BFF was back
+    await waitFor(() => expect(notice).toHaveTextContent('can be reached again now'));
   });
 
   it('sends a changed order with a new key after an unknown outcome', async () => {

@@ -9,12 +9,15 @@ import {
   type Product,
   api,
   errorMessage,
+  isTimeout,
   newIdempotencyKey,
 } from '../api';
 import { FieldError } from '../components/FieldError';
 import { Notice } from '../components/Notice';
 import { StatusBadge } from '../components/StatusBadge';
 import { shortId, yen } from '../format';
+import type { ConnectionState } from '../live';
+import { useConnectionState } from '../LiveContext';
 import { useOrder } from '../queries';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
@@ -72,7 +75,17 @@ function forget(unanswered: Map<string, string>, sent: string): void {
 
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
 function outcomeUnknown(error: unknown): boolean {
-  return error instanceof TypeError || (error instanceof ApiError && error.status >= 500);
+  return (
+    error instanceof TypeError || isTimeout(error) || (error instanceof ApiError && error.status >= 500)
+  );
+}
+
+/** Why the outcome is unknown, as it stands now: a BFF that could not be reached may be
+ * back, which the live connection tells. */
+function unknownBecause(error: unknown, connection: ConnectionState): string {
+  if (error instanceof TypeError && connection === 'live')
+    return 'The connection to the BFF broke before it answered. It can be reached again now.';
+  return errorMessage(error);
 }
 
 /** What identifies an order whose outcome is unknown, to send it again with its key: the
@@ -176,6 +189,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
   const unknown = outcomeUnknown(error);
+  const connection = useConnectionState();
   const followed = unknown ? namedOrder(error) : null;
 
   const describedBy = (field: OrderField, hint?: string) =>
@@ -283,7 +297,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
 
       {error && unknown ? (
         <Notice tone="warning" title="Order outcome unknown">
-          <p>{errorMessage(error)}</p>
+          <p>{unknownBecause(error, connection)}</p>
           {followed ? <FollowedOrder orderId={followed} /> : null}
           <p>
             The order may have been placed. Place it again with the same details: it is sent with

@@ -5,6 +5,7 @@ export interface Call {
   url: URL;
   headers: Headers;
   body: unknown;
+  signal: AbortSignal | null;
 }
 
 export interface Reply {
@@ -33,6 +34,7 @@ export function mockFetch(routes: Record<string, Reply | Handler>) {
       url,
       headers: new Headers(init.headers),
       body: typeof init.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined,
+      signal: init.signal ?? null,
     };
     calls.push(call);
     const route = routes[`${method} ${url.pathname}`];
