@@ -8,6 +8,8 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from eventkit.admin import ReadOnlyAdmin
@@ -31,10 +33,20 @@ class ProductAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in ProductView._meta.fields]
     actions = ["restock"]
 
+    def response_action(self, request, queryset):
+        # Django's own filter of the selection raises on an id that is no UUID (a crafted
+        # or mangled form): a 500 for what is the request's fault.
+        try:
+            return super().response_action(request, queryset)
+        except ValidationError:
+            self.message_user(request, "The selection names no product.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     @admin.action(description="Restock selected products")
     def restock(self, request, queryset):
         form = RestockForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
+            restocked = 0
             for product in queryset:
                 try:
                     stock_add(
@@ -42,13 +54,15 @@ class ProductAdmin(ReadOnlyAdmin):
                         quantity=form.cleaned_data["quantity"],
                         command_id=_restock_key(form.cleaned_data["submission"], product),
                     )
+                    restocked += 1
                 except DomainError as exc:
                     self.message_user(request, f"{product}: {exc.message}", messages.ERROR)
-            self.message_user(
-                request,
-                f"Added {form.cleaned_data['quantity']} units to {queryset.count()} product(s).",
-                messages.SUCCESS,
-            )
+            if restocked:
+                self.message_user(
+                    request,
+                    f"Added {form.cleaned_data['quantity']} units to {restocked} product(s).",
+                    messages.SUCCESS,
+                )
             return None
         context = {
             **self.admin_site.each_context(request),

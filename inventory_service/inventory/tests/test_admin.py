@@ -48,3 +48,14 @@ def test_a_restock_form_sent_twice_adds_its_stock_once(staff, catalog):
     another = staff.post(url, {"action": "restock", "_selected_action": [MONITOR]})
     staff.post(url, {**sent, "submission": another.context["form"]["submission"].value()})
     assert ProductView.objects.get(pk=MONITOR).quantity == 44  # a new form is a new restock
+
+
+def test_a_selection_that_names_no_product_is_refused_with_a_message(staff, catalog):
+    """A crafted or mangled form: Django's filter of the selection raised, a 500 (found
+    from outside)."""
+    url = "/admin/inventory/productview/"
+    sent = {"action": "restock", "_selected_action": ["bad"], "quantity": 1, "apply": "1"}
+    response = staff.post(url, sent, follow=True)
+    assert response.status_code == 200
+    assert "The selection names no product." in [str(m) for m in response.context["messages"]]
+    assert ProductView.objects.get(pk=MONITOR).quantity == 30
