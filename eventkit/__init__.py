@@ -10,6 +10,7 @@ Layers, each a small module:
                  the module docstring explains why the feed can never skip an event.
 ``projections``  read-model handlers, applied in the appending transaction.
 ``rebuild``      clear-and-fold rebuilds and ``--check`` drift reports.
+``drift``        ``--check``'s comparison of a fold with the live rows, done by the database.
 ``feed``         ``GET /events`` (gap-free feed and newest-first log) and per-stream events.
 ``admin``        read-only pages for events, streams and command outcomes.
 

@@ -104,7 +104,8 @@ class Projection:
             model.objects.all()._raw_delete(model.objects.db)
 
     def rows(self) -> dict[str, dict]:
-        """Every row of every table, keyed by table then primary key: what --check compares."""
+        """Every row of every table, keyed by table then primary key, for tests on small
+        tables. ``--check`` does not load them: the database compares (``eventkit.drift``)."""
         return {
             model._meta.label: {
                 row["pk"]: row for row in model.objects.values("pk", *_fields(model))

@@ -5,43 +5,22 @@ projection's tables, feeds every event through the projection's handlers and com
 Readers keep seeing the old rows until the commit (MVCC), so nobody reads a half-built
 table; writers wait for the commit, so no event slips between the fold and the swap.
 
-``check`` does the same fold, compares the result with the live rows, reports every
-difference and rolls back: it changes nothing. A plain rebuild does not compare (that would
-read every table twice); run ``--check`` first to see what it would change.
+``check`` copies the live rows into temporary tables first, does the same fold, lets the
+database compare the two (``eventkit.drift``), reports the differences and rolls back: it
+changes nothing, and holds only the drifting rows it reports in memory, however large the
+tables. A plain rebuild does not compare (that would copy every table); run ``--check``
+first to see what it would change.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from eventkit.domain import UnknownEventType
+from eventkit.drift import Drift, compare, snapshot
 from eventkit.projections import Projection, registry
 from eventkit.store import iter_recorded, lock_appends
-
-
-@dataclass
-class Drift:
-    """How one table's live rows differ from the fold of the log."""
-
-    table: str
-    missing: list = field(default_factory=list)  # in the fold, not live
-    unexpected: list = field(default_factory=list)  # live, not in the fold
-    changed: list = field(default_factory=list)  # (pk, field, live value, folded value)
-
-    def __bool__(self):
-        return bool(self.missing or self.unexpected or self.changed)
-
-    def lines(self, limit: int = 20) -> list[str]:
-        out = [f"{self.table}: row {pk} is missing" for pk in self.missing]
-        out += [f"{self.table}: row {pk} should not exist" for pk in self.unexpected]
-        out += [
-            f"{self.table}: row {pk} {name} is {live!r}, the events say {folded!r}"
-            for pk, name, live, folded in self.changed
-        ]
-        if len(out) > limit:
-            out = [*out[:limit], f"{self.table}: ... and {len(out) - limit} more"]
-        return out
 
 
 @dataclass
@@ -53,17 +32,6 @@ class RebuildReport:
     @property
     def clean(self) -> bool:
         return not any(self.drift)
-
-
-def compare(table: str, live: dict, folded: dict) -> Drift:
-    drift = Drift(table)
-    drift.missing = sorted((pk for pk in folded if pk not in live), key=str)
-    drift.unexpected = sorted((pk for pk in live if pk not in folded), key=str)
-    for pk in sorted(live.keys() & folded.keys(), key=str):
-        for name, value in folded[pk].items():
-            if live[pk].get(name) != value:
-                drift.changed.append((pk, name, live[pk].get(name), value))
-    return drift
 
 
 def _hold_off_writers(projections: Sequence[Projection]) -> None:
@@ -124,8 +92,10 @@ def rebuild(
             checkpoint, last, batches = _remote(feed, check=check, batch_size=batch_size)
         if on_start:
             on_start(last)
-        # Reading every row twice to compare costs as much as the fold: only --check does.
-        live = {p.name: p.rows() for p in projections} if check else None
+        # Copying every row to compare costs as much as the fold: only --check does.
+        if check:
+            for model in _tables(projections):
+                snapshot(model)
         for p in projections:
             p.clear()
         for batch in batches:
@@ -136,17 +106,17 @@ def rebuild(
                 progress(len(batch))
         drift = []
         if check:
-            drift = [
-                compare(table, live[p.name][table], rows)
-                for p in projections
-                for table, rows in p.rows().items()
-            ]
+            drift = [compare(model) for model in _tables(projections)]
             transaction.set_rollback(True)
         elif source is not None:
             checkpoint.position = last
             checkpoint.event_id = feed.event_id_at(last)
             checkpoint.save(update_fields=["position", "event_id", "updated_at"])
     return RebuildReport(events=events, last_position=last, drift=drift)
+
+
+def _tables(projections: Sequence[Projection]) -> list:
+    return [model for p in projections for model in p.models]
 
 
 def _feed(source: str):

@@ -2,14 +2,16 @@
 
 import io
 import threading
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from eventkit.errors import Rejected
 from eventkit.models import Event
-from eventkit.projections import registry
+from eventkit.projections import Projection, registry
 from eventkit.rebuild import rebuild
 from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.models import TallyView
@@ -72,6 +74,27 @@ def test_check_notices_missing_and_extra_rows():
     report = rebuild(local(), check=True)
     assert [d.missing for d in report.drift] == [[t]]
     assert not TallyView.objects.filter(pk=t).exists()
+
+
+def test_check_reports_each_kind_of_drift_without_loading_the_tables(monkeypatch):
+    """The database compares the fold with a copy of the live rows: no table is read into
+    Python (``Projection.rows`` would), and every kind of drift still shows."""
+    monkeypatch.setattr(Projection, "rows", lambda self: pytest.fail("loaded a whole table"))
+    changed, deleted = open_tally("changed"), open_tally("deleted")
+    add(changed, 7)
+    TallyView.objects.filter(pk=changed).update(total=999)
+    TallyView.objects.filter(pk=deleted).delete()
+    extra = TallyView.objects.create(id=uuid.uuid4(), name="extra", updated_at=timezone.now())
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="drifted"):
+        call_command("rebuild_projections", *TALLIES, "--check", "--no-progress", stdout=out)
+    assert out.getvalue().splitlines()[:3] == [
+        f"testapp.TallyView: row {deleted} is missing",
+        f"testapp.TallyView: row {extra.id} should not exist",
+        f"testapp.TallyView: row {changed} total is 999, the events say 7",
+    ]
+    assert TallyView.objects.filter(pk=extra.id).exists()  # --check changed nothing
+    assert not TallyView.objects.filter(pk=deleted).exists()
 
 
 def test_unknown_projection_name_is_a_clear_error():

@@ -1,8 +1,9 @@
 """``manage.py rebuild_projections [--projection NAME ...] [--check]``
 
 Rebuilds read models from the event table with the same handlers that keep them current.
-``--check`` folds into a scratch copy (a rolled-back transaction), prints every difference
-from the live tables and exits 1 if there is any; it changes nothing.
+``--check`` folds into a scratch copy (a rolled-back transaction), prints how it differs
+from the live tables (the first 20 differences of each table, and how many more) and exits 1
+if it does; it changes nothing.
 """
 
 import requests
