@@ -284,6 +284,27 @@ def test_rebuild_reproduces_the_saga_log(api, nobody_home):
     call_command("rebuild_projections", "--check", "--no-progress", verbosity=0)
 
 
+def test_check_sees_a_time_wiped_to_null_and_a_json_column_changed():
+    """The database compares the columns, null-safely: NULL against a time is drift."""
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from sagas.domain import OK, StepResult
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details(faults={"reserve": "fail"}))
+    for _ in range(3):
+        saga = repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
+    finished_at = SagaView.objects.get(pk=saga.id).finished_at
+    SagaView.objects.filter(pk=saga.id).update(finished_at=None, faults={})
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="drifted"):
+        call_command("rebuild_projections", "--check", "--no-progress", stdout=out)
+    assert f"row {saga.id} faults is {{}}, the events say {{'reserve': 'fail'}}" in out.getvalue()
+    assert f"row {saga.id} finished_at is None, the events say {finished_at!r}" in out.getvalue()
+
+
 def test_steps_whose_start_was_not_written_are_in_the_saga_log():
     from datetime import datetime, timedelta
 
