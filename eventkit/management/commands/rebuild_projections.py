@@ -8,8 +8,10 @@ if it does; it changes nothing.
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from tqdm import tqdm
 
+from eventkit.conf import setting
 from eventkit.projections import registry
 from eventkit.rebuild import rebuild
 
@@ -46,6 +48,11 @@ class Command(BaseCommand):
         selected = [p for p in selected if p.models]
         if not selected:
             return
+        # Run outside `up`, a service reads DATABASE_URL itself and falls back to its SQLite
+        # file: say which tables this is about, and which feeds, before changing anything.
+        self.stdout.write(f"read models in {_database()}")
+        for source in sorted({p.source for p in selected if p.source}):
+            self.stdout.write(f"{source}'s events from {_feed_url(source)}")
         bar = tqdm(
             desc="check" if check else "rebuild",
             unit="ev",
@@ -89,3 +96,17 @@ class Command(BaseCommand):
         bar.close()
         if drifted:
             raise CommandError(f"{', '.join(drifted)}: the read models drifted from the events")
+
+
+def _database() -> str:
+    """Where this service's tables are, without a password."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite {db['NAME']}"
+    host, port = db.get("HOST") or "localhost", db.get("PORT") or "5432"
+    return f"{connection.vendor} {host}:{port}/{db['NAME']}"
+
+
+def _feed_url(source: str) -> str:
+    config = (setting("CONSUMER") or {}).get("SOURCES", {}).get(source) or {}
+    return config.get("url", "(no URL configured)")
