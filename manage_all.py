@@ -803,18 +803,26 @@ class Supervisor:
             signal_group(proc.pid, signal.SIGTERM)
 
     def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM every process group, wait up to ``timeout``, then SIGKILL what is left."""
+        """SIGTERM every process group, wait up to ``timeout``, then SIGKILL what is left.
+
+        The embedded Redis goes last: the workers' last acts (acknowledging, saving a relay's
+        cursor) use it, and stopped first it filled every shutdown with their warnings."""
         self.stopping.set()
-        for child in self.children:
+        last = [c for c in self.children if c.label in STOPPED_LAST]
+        self._stop([c for c in self.children if c not in last], timeout)
+        self._stop(last, timeout)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def _stop(self, children: list[Child], timeout: float) -> None:
+        for child in children:
             child.send(signal.SIGTERM)
-        if not wait_until(lambda: not any(c.alive() for c in self.children), timeout, 0.1):
-            for child in self.children:
+        if not wait_until(lambda: not any(c.alive() for c in children), timeout, 0.1):
+            for child in children:
                 if child.alive():
                     self.out.write(f"{child.label}: still running after {timeout:g}s, SIGKILL")
                     child.send(signal.SIGKILL)
-            wait_until(lambda: not any(c.alive() for c in self.children), 5, 0.1)
-        for thread in self.threads:
-            thread.join(timeout=5)
+            wait_until(lambda: not any(c.alive() for c in children), 5, 0.1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,6 +901,10 @@ def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool
     return True
 
 
+# Children stopped after all the others (Supervisor.shutdown), by label.
+STOPPED_LAST = ("redis",)
+
+
 def start_redis(ctx: Context, sup: Supervisor) -> str:
     """REDIS_URL, or a Redis on 6379+offset: the one listening there, else one started here."""
     if ctx.environ.get("REDIS_URL"):
@@ -932,7 +944,9 @@ def print_urls(ctx: Context) -> None:
     lines = ["", out.bold("Services:")]
     for s in ctx.services:
         url = service_url(s, ctx.offset)
-        lines.append(f"  {s.name:<{width}}  {url}/   docs {url}/api/docs/   admin {url}/admin/")
+        # only the BFF serves a page at /: the others' first link is their health
+        home = f"ui {url}/" if s.name == "bff" else f"health {url}/health"
+        lines.append(f"  {s.name:<{width}}  {home}   docs {url}/api/docs/   admin {url}/admin/")
     lines += ["", "Admin login: create a superuser once per service, e.g."]
     default_db = (
         all(f"{s.env_prefix}_DATABASE_URL" not in ctx.environ for s in ctx.services)

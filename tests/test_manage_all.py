@@ -299,6 +299,22 @@ def test_a_finished_childs_group_is_never_signalled_again(tmp_path, monkeypatch)
     assert signalled == []
 
 
+def test_the_embedded_redis_is_stopped_after_everything_else(tmp_path):
+    """The workers' last acts use it: stopped together, every shutdown logged "Redis
+    unavailable" and "catch-up incomplete" from the BFF feed and the marketing worker (found
+    by a new user)."""
+    sup, _ = _supervisor(tmp_path)
+    stopped = tmp_path / "stopped"
+    for label in ("redis", "worker"):
+        # each writes its name when it gets SIGTERM, and the worker takes a moment to finish
+        pause = "sleep 0.3; " if label == "worker" else ""
+        trap = f"trap '{pause}echo {label} >> {stopped}; exit 0' TERM"
+        sup.start(label, ["sh", "-c", f"{trap}; while true; do sleep 0.05; done"], tmp_path, {})
+    assert ma.wait_until(lambda: all(c.alive() for c in sup.children), 5, 0.05)
+    sup.shutdown(timeout=5)
+    assert stopped.read_text().split() == ["worker", "redis"]
+
+
 def test_a_child_whose_log_cannot_be_written_is_still_heard(tmp_path):
     """A full disk under var/logs: the pipe is drained all the same, so the child neither
     blocks nor dies of SIGPIPE, and its lines still reach the console."""
