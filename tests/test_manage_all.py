@@ -309,8 +309,11 @@ def test_the_embedded_redis_is_stopped_after_everything_else(tmp_path):
         # each writes its name when it gets SIGTERM, and the worker takes a moment to finish
         pause = "sleep 0.3; " if label == "worker" else ""
         trap = f"trap '{pause}echo {label} >> {stopped}; exit 0' TERM"
-        sup.start(label, ["sh", "-c", f"{trap}; while true; do sleep 0.05; done"], tmp_path, {})
-    assert ma.wait_until(lambda: all(c.alive() for c in sup.children), 5, 0.05)
+        ready = f"touch {tmp_path / label}.ready"  # its trap is set: SIGTERM runs it
+        argv = ["sh", "-c", f"{trap}; {ready}; while true; do sleep 0.05; done"]
+        sup.start(label, argv, tmp_path, dict(os.environ))
+    ready = [tmp_path / "redis.ready", tmp_path / "worker.ready"]
+    assert ma.wait_until(lambda: all(r.exists() for r in ready), 5, 0.05)
     sup.shutdown(timeout=5)
     assert stopped.read_text().split() == ["worker", "redis"]
 
