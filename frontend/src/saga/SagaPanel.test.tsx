@@ -148,6 +148,18 @@ describe('saga timeline', () => {
     await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
   });
 
+  it('says an order placed without a saga has none, and does not wait for its first step', async () => {
+    mockFetch({
+      'GET /api/orders': json([order(ID, { customer_name: 'Direct' })], 200, { 'X-Total-Count': '1' }),
+      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
+    });
+    renderWithProviders(<SagaPanel />);
+    const card = await screen.findByTestId(`saga-${ID}`);
+    await within(card).findByText('No saga recorded for this order.');
+    // found by a new user: both lines showed, one waiting for a step that never comes
+    expect(within(card).queryByText('Waiting for the first step…')).not.toBeInTheDocument();
+  });
+
   it('reads the detail of a saga joined midway', async () => {
     const fetch = mockFetch({
       'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),

@@ -47,12 +47,14 @@ export function SagaTimeline({ orderId, order, detail, live, error }: Props) {
         {dateTime(saga?.created_at ?? about?.created_at ?? live?.firstAt)}
         {reason ? <> · {reason}</> : null}
       </p>
-      <SagaStepChips steps={steps} label={`Saga steps of order ${shortId(orderId)}`} />
+      {!error && detail && !saga && steps.length === 0 ? (
+        // an order placed on the order service directly: no saga will come
+        <p className="muted">No saga recorded for this order.</p>
+      ) : (
+        <SagaStepChips steps={steps} label={`Saga steps of order ${shortId(orderId)}`} />
+      )}
       {error && !notYetFound && steps.length === 0 ? (
         <p className="muted">The saga log could not be loaded.</p>
-      ) : null}
-      {!error && detail && !saga && steps.length === 0 ? (
-        <p className="muted">No saga recorded for this order.</p>
       ) : null}
     </li>
   );
