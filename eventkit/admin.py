@@ -110,7 +110,7 @@ class RelayCursorAdmin(ReadOnlyAdmin):
 
 
 class CheckpointAdmin(ReadOnlyAdmin):
-    list_display = ("source", "position", "event_id", "updated_at")
+    list_display = ("source", "position", "event_id", "held_since", "updated_at")
 
 
 class DeadLetterAdmin(ReadOnlyAdmin):

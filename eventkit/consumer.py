@@ -10,8 +10,9 @@ exactly-once whatever Redis delivers:
   acknowledged (``XACK``) only after that commit;
 * a source whose log no longer holds, at the checkpoint, the event applied there was reset
   or restored from a backup: its positions now name other events. A live-only consumer
-  starts again at its head; any other stops applying it, and says so, until
-  ``rebuild_projections`` folds it again (:meth:`Consumer.verify`);
+  starts again at its head; any other holds the source back (in the checkpoint row, so
+  every worker does), and says so, until ``rebuild_projections`` folds it again
+  (:meth:`Consumer.verify`);
 * a position further ahead means events went missing (Redis restarted without persistence,
   was flushed, or trimmed the stream): the missing range is read from the source's gap-free
   HTTP feed and applied first. An idle worker also asks the feed now and then whether it is
@@ -164,8 +165,8 @@ class Consumer:
         # is a poll, or a catch-up while Redis is down; an event is tried once per round.
         self._stalled: dict[str, tuple[int, int]] = {}
         self._round = 0
-        # Sources whose log no longer holds the event at our checkpoint: not applied until
-        # a rebuild (:meth:`verify`), with when that was last said and last checked.
+        # Sources held back as started over (:meth:`verify`; the row is the record, this
+        # says when it was last reported), and when each was last checked.
         self._diverged: dict[str, float] = {}
         self._last_verified: dict[str, float] = {}
 
@@ -356,11 +357,14 @@ class Consumer:
             done = self._applied.get(source)
             if done is None:
                 done = self.checkpoint(source)
-            suspect = source in self._diverged or min(events) <= done
-            if suspect and self._verify_due(source):
+            if source in self._diverged:
+                if self._verify_due(source):  # held back: checked again now and then
+                    self._verify_safely(source)
+            elif min(events) <= done and not self.start_at_head:
                 # Old positions again: a relay sending again after a restart, or a source
                 # whose log started over. Telling them apart costs one read of its feed.
-                # (Started over, it is checked again until a rebuild has folded it.)
+                # (A live-only consumer reads history for a while as it starts, and builds
+                # nothing from it: its catch-ups check.)
                 self._verify_safely(source)
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
@@ -435,13 +439,18 @@ class Consumer:
         self._last_verified[source] = time.monotonic()
         with connection.cursor() as cursor:
             cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
-            position, event_id = cursor.fetchone() or (0, "")
+            position, event_id, event_position, held = cursor.fetchone() or (0, "", 0, False)
+        # a name written for another position (a worker of an older release moved the
+        # position alone) names nothing here
+        named = event_id if event_position == position else ""
         events, head = self.feeds[source].page(max(position - 1, 0), limit=1)
         at = events[0] if events and events[0].position == position else None
-        if position == 0 or (at is not None and event_id in ("", at.event_id)):
-            if at is not None and not event_id:  # written before checkpoints named events
+        if position == 0 or (at is not None and named in ("", at.event_id)):
+            if at is not None and not named:
                 self._name_checkpoint_event(source, position, at.event_id)
-            if self._diverged.pop(source, None) is not None:
+            if held or self._diverged.pop(source, None) is not None:
+                self._diverged.pop(source, None)
+                Checkpoint.objects.filter(source=source).update(held_since=None)
                 logger.info("%s: its log holds our checkpoint's event again", source)
             return head
         if self.start_at_head:  # news only: nothing was built from the old log to rebuild
@@ -454,6 +463,7 @@ class Consumer:
             )
             self._restart_at(source, head)
             return head
+        Checkpoint.objects.filter(source=source, held_since=None).update(held_since=timezone.now())
         if time.monotonic() - self._diverged.get(source, -DIVERGED_REPORT_SECONDS) >= (
             DIVERGED_REPORT_SECONDS
         ):
@@ -462,11 +472,12 @@ class Consumer:
                 "at %d): was it reset or restored from a backup? Its events are not applied "
                 "until `manage.py rebuild_projections` folds its log again.",
                 source,
-                event_id,
+                named or event_id,
                 position,
                 head,
             )
             self._diverged[source] = time.monotonic()
+        self._diverged.setdefault(source, time.monotonic())
         return None
 
     def _verify_due(self, source: str) -> bool:
@@ -480,11 +491,15 @@ class Consumer:
             logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
 
     def _name_checkpoint_event(self, source: str, position: int, event_id: str) -> None:
-        Checkpoint.objects.filter(source=source, position=position).update(event_id=event_id)
+        Checkpoint.objects.filter(source=source, position=position).update(
+            event_id=event_id, event_position=position
+        )
 
     def _restart_at(self, source: str, head: int) -> None:
         event_id = self.feeds[source].event_id_at(head)
-        Checkpoint.objects.filter(source=source).update(position=head, event_id=event_id)
+        Checkpoint.objects.filter(source=source).update(
+            position=head, event_id=event_id, event_position=head, held_since=None
+        )
         self._applied.pop(source, None)
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
@@ -514,7 +529,11 @@ class Consumer:
         """One transaction: the checkpoint locked, the next events applied, the checkpoint
         moved past them. Returns the checkpoint and how many events were applied."""
         with transaction.atomic():
-            position = self._lock_checkpoint(source)
+            position, held = self._lock_checkpoint(source)
+            if held:
+                # another worker found the source started over: see verify()
+                self._diverged.setdefault(source, time.monotonic())
+                return position, 0
             if position >= upto:
                 return position, 0
             last = min(upto, position + self.batch_size)
@@ -535,9 +554,10 @@ class Consumer:
             Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
             self._started.add(source)
 
-    def _lock_checkpoint(self, source: str) -> int:
-        """Our checkpoint for ``source``, locked until the transaction ends."""
-        sql = locking(_SELECT_CHECKPOINT)
+    def _lock_checkpoint(self, source: str) -> tuple[int, bool]:
+        """Our checkpoint for ``source``, locked until the transaction ends, and whether the
+        source is held back."""
+        sql = locking(_LOCK_CHECKPOINT)
         with connection.cursor() as cursor:
             cursor.execute(sql, [source])
             row = cursor.fetchone()
@@ -546,7 +566,7 @@ class Consumer:
                 self._started.add(source)
                 cursor.execute(sql, [source])
                 row = cursor.fetchone()
-        return row[0]
+        return row[0], row[1] is not None
 
     def _write_checkpoint(
         self, source: str, event: WireEvent, *, with_commit: bool = False
@@ -554,7 +574,7 @@ class Consumer:
         """Move the checkpoint to ``event``; ``with_commit``, as the transaction's last act,
         joined with its ``COMMIT`` in one round trip (:func:`batching.commit_with_queue`)."""
         now = db_value(Checkpoint, "updated_at", timezone.now())
-        params = [event.position, event.event_id, now, source]
+        params = [event.position, event.event_id, event.position, now, source]
         with batched(), command_cursor() as cursor:
             send(cursor, _UPDATE_CHECKPOINT, params)
             if with_commit:
@@ -633,7 +653,7 @@ class Consumer:
     def _dead_letter(self, source: str, failure: HandlerFailed) -> None:
         event = failure.event
         with transaction.atomic():
-            if self._lock_checkpoint(source) != event.position - 1:
+            if self._lock_checkpoint(source) != (event.position - 1, False):
                 return  # someone else moved on meanwhile
             DeadLetter.objects.create(
                 source=source,
@@ -697,9 +717,14 @@ class Consumer:
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
-_SELECT_CHECKPOINT_EVENT = "SELECT position, event_id FROM eventkit_checkpoint WHERE source = %s"
+_LOCK_CHECKPOINT = "SELECT position, held_since FROM eventkit_checkpoint WHERE source = %s"
+_SELECT_CHECKPOINT_EVENT = (
+    "SELECT position, event_id, event_position, held_since IS NOT NULL"
+    " FROM eventkit_checkpoint WHERE source = %s"
+)
 _UPDATE_CHECKPOINT = (
-    "UPDATE eventkit_checkpoint SET position = %s, event_id = %s, updated_at = %s WHERE source = %s"
+    "UPDATE eventkit_checkpoint SET position = %s, event_id = %s, event_position = %s,"
+    " updated_at = %s WHERE source = %s"
 )
 
 # How often a source that started over is reported again while it waits for its rebuild.

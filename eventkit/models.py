@@ -153,9 +153,14 @@ class Checkpoint(models.Model):
 
     source = models.CharField(primary_key=True, max_length=100)
     position = models.BigIntegerField(default=0)
-    # The id of the event at ``position``: a source's log that no longer holds it there was
-    # reset or restored from a backup, and its positions mean other events now.
+    # The id of the event at ``event_position`` (``position`` when this release wrote it; an
+    # older worker moves ``position`` alone). A source whose log no longer holds that event
+    # there was reset or restored from a backup: its positions mean other events now.
     event_id = models.CharField(max_length=100, blank=True, default="")
+    event_position = models.BigIntegerField(default=0)
+    # Set while the source is held back as started over: no worker applies it until a
+    # rebuild (or the log holds the event again). In the row, so every worker sees it.
+    held_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -109,9 +109,12 @@ def rebuild(
             drift = [compare(model) for model in _tables(projections)]
             transaction.set_rollback(True)
         elif source is not None:
-            checkpoint.position = last
+            checkpoint.position = checkpoint.event_position = last
             checkpoint.event_id = feed.event_id_at(last)
-            checkpoint.save(update_fields=["position", "event_id", "updated_at"])
+            checkpoint.held_since = None  # the log it folded is the one followed from now on
+            checkpoint.save(
+                update_fields=["position", "event_id", "event_position", "held_since", "updated_at"]
+            )
     return RebuildReport(events=events, last_position=last, drift=drift)
 
 

@@ -857,3 +857,72 @@ def test_a_live_only_consumer_follows_a_source_that_started_over_from_its_head(p
     publish_all(relay)
     drain(worker)
     assert totals() == {t: (1, 1)}
+
+
+def _rewound(relay, at: int) -> Relay:
+    """The source restored to a backup that ends just before ``at``: the event we applied
+    at ``at`` is not in its log, and its relay cursor is restored with it, so it publishes
+    ``at`` again, now another event."""
+    Checkpoint.objects.filter(source=REMOTE_SOURCE).update(event_id="an-event-the-log-lost")
+    RelayCursor.objects.update(position=at - 1)
+    return Relay(client=relay.client, stream=relay.stream, source=REMOTE_SOURCE)
+
+
+def test_a_worker_that_checked_moments_ago_still_checks_old_positions(pipeline, caplog):
+    """Checks of a suspect batch were spaced like catch-ups, so one arriving within 5 s of an
+    idle catch-up went unchecked and the new log's events were applied on top of the old
+    log's (found in review)."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    worker = consumer()
+    drain(worker)
+    worker.catch_up_seconds = 5.0
+    worker.catch_up()  # as every idle poll does, every 5 s
+    relay = _rewound(relay, at=4)
+    add(t, 3)  # position 5 of the new log
+    publish_all(relay)  # 4 (the new log's) and 5
+    drain(worker, rounds=3)
+    assert "was it reset or restored" in caplog.text
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.position == 4 and checkpoint.held_since is not None
+
+
+def test_a_source_held_back_by_one_worker_is_held_back_by_all(pipeline):
+    """The hold lived in one worker's memory: another worker, or this one restarted,
+    applied the new log past it, and the first then saw a healthy checkpoint (found in
+    review). It is in the checkpoint row now."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    first = consumer("w1")
+    drain(first)
+    relay = _rewound(relay, at=4)
+    publish_all(relay)  # the new log's 4
+    first.poll_once()
+    add(t, 3)  # the new log's 5
+    publish_all(relay)
+    drain(consumer("w2"), rounds=3)  # another worker, or the first restarted
+    assert Checkpoint.objects.get().position == 4 and totals() == {t: (8, 3)}
+    assert first.verify(REMOTE_SOURCE) is None  # still held back: nothing moved past it
+
+
+def test_a_checkpoint_moved_by_a_worker_of_the_previous_release_is_no_reset(pipeline, caplog):
+    """In a rolling upgrade an older worker moves the position alone, which left the event
+    id naming another position: every upgraded worker held a healthy source back (found in
+    review)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    worker = consumer()
+    drain(worker)
+    add(t, 1)  # position 5, applied by a worker of the previous release:
+    with connection.cursor() as cursor:  # its UPDATE, verbatim
+        cursor.execute(
+            "UPDATE eventkit_checkpoint SET position = %s, updated_at = %s WHERE source = %s",
+            [5, timezone.now(), REMOTE_SOURCE],
+        )
+    assert worker.verify(REMOTE_SOURCE) == 5 and "reset or restored" not in caplog.text
+    checkpoint = Checkpoint.objects.get()
+    assert (checkpoint.event_position, checkpoint.held_since) == (5, None)
+    assert checkpoint.event_id == str(Event.objects.get(position=5).event_id)

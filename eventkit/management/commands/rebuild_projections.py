@@ -50,9 +50,10 @@ class Command(BaseCommand):
             return
         # Run outside `up`, a service reads DATABASE_URL itself and falls back to its SQLite
         # file: say which tables this is about, and which feeds, before changing anything.
-        self.stdout.write(f"read models in {_database()}")
-        for source in sorted({p.source for p in selected if p.source}):
-            self.stdout.write(f"{source}'s events from {_feed_url(source)}")
+        if options["verbosity"] >= 1:
+            self.stdout.write(f"read models in {_database()}")
+            for source in sorted({p.source for p in selected if p.source}):
+                self.stdout.write(f"{source}'s events from {_feed_url(source)}")
         bar = tqdm(
             desc="check" if check else "rebuild",
             unit="ev",
