@@ -29,6 +29,8 @@ export interface LiveSaga {
   lastAt: string;
   /** The socket reconnected since this saga's first push: pushes may have been missed. */
   gap: boolean;
+  /** When its last push arrived, by this browser's clock (Date.now()). */
+  heardAt: number;
 }
 
 export type SagaState = Readonly<Record<string, LiveSaga>>;
@@ -64,13 +66,20 @@ function blank(orderId: string, sagaId: string, at: string): LiveSaga {
     firstAt: at,
     lastAt: at,
     gap: false,
+    heardAt: Date.now(),
   };
 }
 
+/** How long an unfinished saga may go without a push before its log is read again: the BFF
+ * logs and drops a push it fails to send, and the socket need not drop with it. */
+export const QUIET_MS = 30_000;
+
 /** Whether every push of this saga has reached us, from its first step on: then its log is
- * whole here, and the detail endpoint has nothing to add. */
-export function followedWhole(saga: LiveSaga | undefined): boolean {
-  return !!saga && !saga.gap && 1 in saga.steps;
+ * whole here, and the detail endpoint has nothing to add. An unfinished saga quiet for
+ * {@link QUIET_MS} may have lost a push, and is not. */
+export function followedWhole(saga: LiveSaga | undefined, now: number = Date.now()): boolean {
+  if (!saga || saga.gap || !(1 in saga.steps)) return false;
+  return isSagaFinished(saga.status) || now - saga.heardAt < QUIET_MS;
 }
 
 /** After a reconnect: what was pushed meanwhile is missing from every saga known so far. */
@@ -113,6 +122,7 @@ export function applySagaStep(state: SagaState, message: SagaStepMessage): SagaS
       sagaId: message.saga_id,
       steps: { ...saga.steps, [message.step]: step },
       lastAt: message.at,
+      heardAt: Date.now(),
     },
   });
 }
@@ -124,6 +134,7 @@ export function applySagaStatus(state: SagaState, message: SagaStatusMessage): S
     sagaId: message.saga_id,
     resumed: saga.resumed || message.resumed,
     lastAt: message.at,
+    heardAt: Date.now(),
   };
   if (message.status && message.position > saga.statusPosition) {
     if (sagaRank(message.status) >= sagaRank(saga.status)) {

@@ -1,5 +1,5 @@
-import { screen, waitFor, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { SagaStatusMessage, SagaStepMessage } from '../api';
 import { order } from '../test/fixtures';
@@ -158,6 +158,33 @@ describe('saga timeline', () => {
     await within(card).findByText('No saga recorded for this order.');
     // found by a new user: both lines showed, one waiting for a step that never comes
     expect(within(card).queryByText('Waiting for the first step…')).not.toBeInTheDocument();
+  });
+
+  it('reads the detail of a followed saga that has gone quiet before it finished', async () => {
+    // found in review: a push the BFF failed to send (it logs and drops it) left the card
+    // stale for good, since only a reconnect marked a gap
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const fetch = mockFetch({
+        'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+        [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
+      });
+      const { last } = renderWithProviders(<SagaPanel />);
+      await screen.findByText(/No sagas yet/);
+      last().open();
+      last().receive(step(1, 'CreateOrder', 'STARTED', 1));
+      await screen.findByTestId(`saga-${ID}`);
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(20_000);
+      });
+      expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(0);
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(20_000);
+      });
+      await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reads the detail of a saga joined midway', async () => {

@@ -1,11 +1,12 @@
 import { useQueries } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 
 import { api } from '../api';
 import { QueryError } from '../components/QueryError';
 import { useLiveSagas } from '../LiveContext';
 import { useOrders } from '../queries';
 import { ORDERS_PAGE_SIZE, queryKeys } from '../queryKeys';
-import { followedWhole } from '../sagaStore';
+import { QUIET_MS, followedWhole, isSagaFinished } from '../sagaStore';
 import { recentSagaIds } from './recentSagas';
 import { SagaTimeline } from './SagaTimeline';
 
@@ -16,6 +17,8 @@ export function SagaPanel() {
   const live = useLiveSagas();
   const known = orders.data?.items ?? [];
   const ids = recentSagaIds(known, live, SHOWN);
+  // ticks only while a saga is under way, so that one gone quiet is read again
+  const now = useClock(QUIET_MS / 3, ids.some((id) => live[id] && !isSagaFinished(live[id].status)));
   // A saga followed live from its first step needs no detail: its pushes are its log, and
   // each would otherwise refetch it (an order's detail costs the BFF three calls).
   const details = useQueries({
@@ -23,7 +26,7 @@ export function SagaPanel() {
       queryKey: queryKeys.order(id),
       queryFn: () => api.order(id),
       staleTime: 15_000,
-      enabled: !followedWhole(live[id]),
+      enabled: !followedWhole(live[id], now),
     })),
   });
 
@@ -68,4 +71,15 @@ export function SagaPanel() {
       </ul>
     </section>
   );
+}
+
+/** Date.now(), updated every ``everyMs`` while ``active``. */
+function useClock(everyMs: number, active: boolean): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    if (!active) return undefined;
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs, active]);
+  return now;
 }
