@@ -44,6 +44,18 @@ function sagaStatus(status: string | null, position: number, resumed = false): S
   };
 }
 
+/** The panel on an empty order list, its socket open; ``ID``'s detail has no saga yet. */
+async function panelWithNoOrdersYet() {
+  const fetch = mockFetch({
+    'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+    [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
+  });
+  const { last } = renderWithProviders(<SagaPanel />);
+  await screen.findByText(/No sagas yet/);
+  last().open();
+  return { fetch, last };
+}
+
 describe('saga timeline', () => {
   it('builds a saga from pushes over the detail endpoint, marking compensation and resumption', async () => {
     mockFetch({
@@ -131,13 +143,7 @@ describe('saga timeline', () => {
   it('reads no detail of a saga followed from its first step, until a reconnect may have lost pushes', async () => {
     // Each order placed anywhere cost an open Saga tab two details (three BFF calls each):
     // one when its saga appeared, one more on its status push (found in the UI).
-    const fetch = mockFetch({
-      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
-      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
-    });
-    const { last } = renderWithProviders(<SagaPanel />);
-    await screen.findByText(/No sagas yet/);
-    last().open();
+    const { fetch, last } = await panelWithNoOrdersYet();
     last().receive(step(1, 'CreateOrder', 'STARTED', 1));
     last().receive(step(1, 'CreateOrder', 'COMPLETED', 2));
     last().receive(sagaStatus('COMPLETED', 3));
@@ -165,13 +171,7 @@ describe('saga timeline', () => {
     // stale for good, since only a reconnect marked a gap
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {
-      const fetch = mockFetch({
-        'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
-        [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
-      });
-      const { last } = renderWithProviders(<SagaPanel />);
-      await screen.findByText(/No sagas yet/);
-      last().open();
+      const { fetch, last } = await panelWithNoOrdersYet();
       last().receive(step(1, 'CreateOrder', 'STARTED', 1));
       await screen.findByTestId(`saga-${ID}`);
       await act(async () => {
@@ -188,13 +188,7 @@ describe('saga timeline', () => {
   });
 
   it('reads the detail of a saga joined midway', async () => {
-    const fetch = mockFetch({
-      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
-      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
-    });
-    const { last } = renderWithProviders(<SagaPanel />);
-    await screen.findByText(/No sagas yet/);
-    last().open();
+    const { fetch, last } = await panelWithNoOrdersYet();
     last().receive(step(2, 'ReserveInventory', 'STARTED', 5));
     await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
   });
