@@ -354,13 +354,10 @@ class Consumer:
                 # Its head unknown, history and news look alike: the messages stay pending,
                 # to be claimed again once a catch-up has learnt where the head is.
                 continue
-            done = self._applied.get(source)
-            if done is None:
-                done = self.checkpoint(source)
             if source in self._diverged:
                 if self._verify_due(source):  # held back: checked again now and then
                     self._verify_safely(source)
-            elif min(events) <= done and not self.start_at_head:
+            elif not self.start_at_head and min(events) <= self._last_applied(source):
                 # Old positions again: a relay sending again after a restart, or a source
                 # whose log started over. Telling them apart costs one read of its feed.
                 # (A live-only consumer reads history for a while as it starts, and builds
@@ -369,9 +366,7 @@ class Consumer:
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
             applied += self.advance(source, max(events), events)
-            done = self._applied.get(source)
-            if done is None:
-                done = self.checkpoint(source)
+            done = self._last_applied(source)
             acks = defaultdict(list)
             for stream, message_id, position in ids[source]:
                 if position <= done:
@@ -419,6 +414,11 @@ class Consumer:
             applied += self.advance(source, upto)  # nothing if it failed in this round
         return applied
 
+    def _last_applied(self, source: str) -> int:
+        """The checkpoint as of our last commit, or as the database has it."""
+        done = self._applied.get(source)
+        return self.checkpoint(source) if done is None else done
+
     def checkpoint(self, source: str) -> int:
         with connection.cursor() as cursor:
             cursor.execute(_SELECT_CHECKPOINT, [source])
@@ -443,13 +443,11 @@ class Consumer:
         # a name written for another position (a worker of an older release moved the
         # position alone) names nothing here
         named = event_id if event_position == position else ""
-        events, head = self.feeds[source].page(max(position - 1, 0), limit=1)
-        at = events[0] if events and events[0].position == position else None
+        at, head = self.feeds[source].event_at(position)
         if position == 0 or (at is not None and named in ("", at.event_id)):
             if at is not None and not named:
                 self._name_checkpoint_event(source, position, at.event_id)
-            if held or self._diverged.pop(source, None) is not None:
-                self._diverged.pop(source, None)
+            if self._diverged.pop(source, None) is not None or held:
                 Checkpoint.objects.filter(source=source).update(held_since=None)
                 logger.info("%s: its log holds our checkpoint's event again", source)
             return head
@@ -464,9 +462,8 @@ class Consumer:
             self._restart_at(source, head)
             return head
         Checkpoint.objects.filter(source=source, held_since=None).update(held_since=timezone.now())
-        if time.monotonic() - self._diverged.get(source, -DIVERGED_REPORT_SECONDS) >= (
-            DIVERGED_REPORT_SECONDS
-        ):
+        reported = self._diverged.get(source)
+        if reported is None or time.monotonic() - reported >= DIVERGED_REPORT_SECONDS:
             logger.error(
                 "%s: its log no longer holds the event %s applied at position %d (it ends "
                 "at %d): was it reset or restored from a backup? Its events are not applied "
@@ -477,7 +474,6 @@ class Consumer:
                 head,
             )
             self._diverged[source] = time.monotonic()
-        self._diverged.setdefault(source, time.monotonic())
         return None
 
     def _verify_due(self, source: str) -> bool:

@@ -42,12 +42,16 @@ class FeedReader:
             raise MalformedFeed(f"{self.url}/events answered a malformed page: {exc!r}") from exc
         return events, head
 
+    def event_at(self, position: int) -> tuple[WireEvent | None, int]:
+        """The event at ``position`` (None if the log does not hold it there) and the
+        source's last position, in one read."""
+        events, head = self.page(max(position - 1, 0), limit=1)
+        return (events[0] if events and events[0].position == position else None), head
+
     def event_id_at(self, position: int) -> str:
         """The id of the event at ``position``; empty if the log does not reach it."""
-        if position <= 0:
-            return ""
-        events, _ = self.page(position - 1, limit=1)
-        return events[0].event_id if events and events[0].position == position else ""
+        event = self.event_at(position)[0] if position > 0 else None
+        return event.event_id if event is not None else ""
 
     def read(
         self, after: int, until: int | None = None, limit: int = 1000
