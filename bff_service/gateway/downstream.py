@@ -65,6 +65,11 @@ def client() -> PeerClient:
     return _client
 
 
+# A 503's Retry-After is waited for before sending again, but never longer than this: the
+# client of the BFF waits meanwhile.
+MAX_RETRY_AFTER = 2.0
+
+
 def call(
     service: str,
     method: str,
@@ -76,7 +81,7 @@ def call(
     read_timeout: float | None = None,
     reconnects: int = 0,
     unavailable_resends: int = 0,
-    longest_pause: float | None = None,
+    longest_pause: float = MAX_RETRY_AFTER,
 ) -> Answer:
     """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
 
@@ -89,7 +94,7 @@ def call(
 
     ``unavailable_resends``: for such calls too, how often to send again when the service
     answered 503 (its database failed under that request, say), after its ``Retry-After``
-    but never longer than ``longest_pause`` (default :data:`MAX_RETRY_AFTER`) seconds.
+    but never longer than ``longest_pause`` seconds.
     """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
     sent = dict(headers or {})
@@ -105,7 +110,7 @@ def call(
         response = _send(service, method, url, path, reconnects, params, json, sent, timeout)
         if response.status_code != 503 or resend == unavailable_resends:
             break
-        pause = min(_retry_after(response), longest_pause or MAX_RETRY_AFTER)
+        pause = _retry_after(response, longest_pause)
         logger.info("%s %s %s answered 503; sending again in %g s", service, method, path, pause)
         time.sleep(pause)
     if response.status_code >= 500:
@@ -118,16 +123,11 @@ def call(
     return Answer(response.status_code, body, dict(response.headers))
 
 
-# A 503's Retry-After is waited for before sending again, but never longer than this: the
-# client of the BFF waits meanwhile.
-MAX_RETRY_AFTER = 2.0
-
-
-def _retry_after(response) -> float:
+def _retry_after(response, longest: float) -> float:
     try:
-        return max(0.0, min(float(response.headers.get("Retry-After", 1)), MAX_RETRY_AFTER))
+        return max(0.0, min(float(response.headers.get("Retry-After", 1)), longest))
     except ValueError:  # an HTTP date, which our services do not send
-        return MAX_RETRY_AFTER
+        return longest
 
 
 def _send(service, method, url, path, reconnects, params, json, headers, timeout):
