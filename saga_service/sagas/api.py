@@ -8,9 +8,9 @@ from eventkit.errors import NotFound
 from sagas import selectors, services
 from sagas.serializers import (
     PlaceOrderInput,
+    SagaListItemSerializer,
     SagaOutcomeSerializer,
     SagaQuery,
-    SagaSummarySerializer,
 )
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
@@ -58,14 +58,14 @@ class PlaceOrderApi(CommandApi):
 
 class SagaListApi(APIView):
     @extend_schema(
-        parameters=[SagaQuery], responses={200: SagaSummarySerializer(many=True), 400: None}
+        parameters=[SagaQuery], responses={200: SagaListItemSerializer(many=True), 400: None}
     )
     def get(self, request):
         q = validated(SagaQuery, request.query_params)
         sagas, total = selectors.saga_list(
             status=q.get("status"), limit=q["limit"], offset=q["offset"]
         )
-        return list_response(SagaSummarySerializer(sagas, many=True).data, total)
+        return list_response(sagas, total)
 
 
 class SagaDetailApi(APIView):

@@ -1,9 +1,11 @@
 """Reads of the saga read models, shaped as the API answers them."""
 
+from collections import defaultdict
+
 from django.db.models.functions import Now
 
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
-from eventkit.snapshots import read_page
+from eventkit.snapshots import read_page, snapshot
 from sagas.models import SagaLease, SagaStepView, SagaView, step_action
 from sagas.repository import saga_id_for
 from servicekit.api import api_value
@@ -69,9 +71,10 @@ def saga_outcome(*, saga_id=None, order_id=None) -> dict | None:
         rows_query(SagaView, OUTCOME_FIELDS, saga_id=saga_id),
         rows_query(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"]),
     )
-    if not sagas:
-        return None
-    saga = sagas[0]
+    return _outcome(sagas[0], steps) if sagas else None
+
+
+def _outcome(saga: dict, steps: list[dict]) -> dict:
     return {
         "order_id": str(saga["order_id"]),
         "saga_id": str(saga["saga_id"]),
@@ -96,11 +99,29 @@ def saga_finished(saga_id) -> bool:
     return row is not None and row["finished_at"] is not None
 
 
-def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[SagaView], int]:
+def saga_list(*, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    """A page of sagas, newest first, each as its own answer gives it (log included) plus
+    when it last changed; and how many there are. Page, count and logs from one snapshot."""
     sagas = SagaView.objects.order_by("-created_at", "-saga_id")
     if status:
         sagas = sagas.filter(status=status)
-    return read_page(sagas, limit=limit, offset=offset)
+    with snapshot():
+        page, total = read_page(
+            sagas.values(*OUTCOME_FIELDS, "updated_at"), limit=limit, offset=offset
+        )
+        steps = select_rows(
+            SagaStepView,
+            ["saga_id", *STEP_FIELDS],
+            saga_id=[s["saga_id"] for s in page],
+            order_by=["seq"],
+        )
+    logs = defaultdict(list)
+    for step in steps:
+        logs[step["saga_id"]].append(step)
+    listed = [
+        {**_outcome(s, logs[s["saga_id"]]), "updated_at": api_value(s["updated_at"])} for s in page
+    ]
+    return listed, total
 
 
 def abandoned_saga_ids(limit: int = 100) -> list:

@@ -79,33 +79,10 @@ class SagaOutcomeSerializer(serializers.Serializer):
     saga_log = SagaStepSerializer(many=True)
 
 
-class _BlankAsNull(serializers.CharField):
-    """A reason the saga has not got is null, as in the saga's own answer."""
+class SagaListItemSerializer(SagaOutcomeSerializer):
+    """A saga in the list: its answer, and when it last changed."""
 
-    def to_representation(self, value):
-        return value or None
-
-
-class SagaSummarySerializer(serializers.ModelSerializer):
-    reason = _BlankAsNull(allow_null=True, read_only=True)
-
-    class Meta:
-        model = SagaView
-        fields = [
-            "saga_id",
-            "order_id",
-            "status",
-            "reason",
-            "customer_name",
-            "product_id",
-            "product_name",
-            "quantity",
-            "total_price",
-            "resumptions",
-            "created_at",
-            "updated_at",
-            "finished_at",
-        ]
+    updated_at = serializers.DateTimeField()
 
 
 class SagaQuery(PageQuery):

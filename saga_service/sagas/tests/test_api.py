@@ -405,6 +405,27 @@ def test_a_retried_step_is_logged_from_its_first_attempt_not_from_the_write_befo
     assert (ended - began).total_seconds() * 1000 >= reserve["duration_ms"] - 1
 
 
+def test_the_list_gives_each_saga_as_its_own_answer_gives_it_log_included(api):
+    """The UI's saga view reads one page of sagas, not one detail per saga: a saga whose
+    order was never created has no order to look up."""
+    from sagas.domain import OK, REJECTED, StepResult
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    refused, _ = repository.begin_or_join(details())
+    repository.record(refused.id, lambda s: s.record_result(StepResult(REJECTED, "no")))
+    running, _ = repository.begin_or_join(details())
+    repository.record(running.id, lambda s: s.record_result(StepResult(OK, "created")))
+
+    listed = api.get("/sagas", {"limit": 1, "offset": 1})
+    assert listed["X-Total-Count"] == "2"
+    [first] = listed.json()
+    answered = api.get(f"/sagas/{first['order_id']}").json()
+    assert first == {**answered, "updated_at": first["updated_at"]}
+    assert [s["action"] for s in first["saga_log"]] == ["CreateOrder"]
+    both = {s["saga_id"]: s for s in api.get("/sagas").json()}
+    assert [s["status"] for s in both[str(running.id)]["saga_log"]] == ["COMPLETED", "STARTED"]
+
+
 def test_a_saga_without_a_reason_lists_it_as_null_as_its_answer_does(api):
     SagaRepository(owner="me", lease_seconds=60).begin_or_join(details())
     [listed] = api.get("/sagas").json()
