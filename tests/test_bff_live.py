@@ -24,7 +24,9 @@ TOKEN = "live-test-token"
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    system = System(tmp_path_factory.mktemp("bff"), env={"SERVICE_TOKEN": TOKEN})
+    system = System(
+        tmp_path_factory.mktemp("bff"), env={"SERVICE_TOKEN": TOKEN, "SAGA_FAULTS": "1"}
+    )
     try:
         system.start()
         bff = system["bff"]
@@ -256,6 +258,24 @@ def test_orders_events_and_one_order_with_its_history(system):
     assert times == sorted(times, reverse=True)
     only_saga = api(system, "GET", "/events", params={"service": "saga-service"}).json()
     assert {e["service"] for e in only_saga} == {"saga-service"}
+
+
+def test_sagas_are_listed_with_their_logs_those_of_orders_never_created_too(system):
+    body = {"customer_name": "Sato", "product_id": LAPTOP, "quantity": 1}
+    refused = api(system, "POST", "/orders", json={**body, "faults": {"CreateOrder": "fail"}})
+    assert refused.status_code == 200 and refused.json()["status"] == "COMPENSATED"
+    order_id = refused.json()["order_id"]
+    assert api(system, "GET", f"/orders/{order_id}").status_code == 404
+    saga = api(system, "GET", f"/sagas/{order_id}")
+    assert saga.status_code == 200 and saga.json()["saga_log"] == refused.json()["saga_log"]
+    confirmed = order(system).json()
+    listing = api(system, "GET", "/sagas", params={"limit": 2})
+    assert listing.status_code == 200 and int(listing.headers["X-Total-Count"]) >= 2
+    assert [s["order_id"] for s in listing.json()] == [confirmed["order_id"], order_id]
+    assert listing.json()[0]["saga_log"] == confirmed["saga_log"]
+    only = api(system, "GET", "/sagas", params={"status": "COMPENSATED"}).json()
+    assert {s["status"] for s in only} == {"COMPENSATED"}
+    assert api(system, "GET", f"/sagas/{uuid.uuid4()}").status_code == 404
 
 
 def test_marketing_passthrough_and_a_dashboard_that_survives_marketing_going_down(system):

@@ -8,7 +8,13 @@ from rest_framework.views import APIView
 from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import get
-from gateway.serializers import EventsQuery, MarketingQuery, OrderQuery, PlaceOrderInput
+from gateway.serializers import (
+    EventsQuery,
+    MarketingQuery,
+    OrderQuery,
+    PlaceOrderInput,
+    SagaQuery,
+)
 from servicekit.api import (
     IDEMPOTENCY_PARAMETER,
     PAGE_PARAMETERS,
@@ -100,6 +106,28 @@ class OrderDetailApi(APIView):
     def get(self, request, order_id):
         detail, degraded = services.order_detail(order_id)
         return with_degraded(detail, degraded)
+
+
+class SagaListApi(APIView):
+    @extend_schema(
+        operation_id="sagas_list",
+        parameters=[SagaQuery],
+        responses={200: list[dict], 400: None},
+        description="Place-order sagas, newest first, each with its log: those whose order "
+        "was never created too (the saga service's `GET /sagas`).",
+    )
+    def get(self, request):
+        q = validated(SagaQuery, request.query_params)
+        answer = get(
+            "saga-service", "/sagas", limit=q["limit"], offset=q["offset"], status=q.get("status")
+        )
+        return passthrough(answer, paged=True)
+
+
+class SagaDetailApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: None})
+    def get(self, request, order_id):
+        return passthrough(get("saga-service", f"/sagas/{order_id}"))
 
 
 class EventListApi(APIView):

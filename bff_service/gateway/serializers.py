@@ -33,6 +33,12 @@ class OrderQuery(PageQuery):
     customer = serializers.CharField(required=False, max_length=MAX_NAME_LENGTH)
 
 
+class SagaQuery(PageQuery):
+    status = serializers.ChoiceField(
+        choices=["RUNNING", "COMPENSATING", "COMPLETED", "COMPENSATED", "FAILED"], required=False
+    )
+
+
 class EventsQuery(PageQuery):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
     # Any offset inside the window of the newest events; a page that runs past its end is

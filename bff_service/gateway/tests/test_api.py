@@ -160,8 +160,38 @@ def test_marketing_queries_pass_on_only_what_the_client_gave(api, monkeypatch, u
     assert calls == [sent]
 
 
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("/api/sagas", {"limit": 100, "offset": 0}),
+        ("/api/sagas?limit=20&offset=40", {"limit": 20, "offset": 40}),
+        ("/api/sagas?status=COMPENSATED", {"limit": 100, "offset": 0, "status": "COMPENSATED"}),
+    ],
+)
+def test_saga_queries_are_checked_and_passed_on(api, monkeypatch, url, sent):
+    from gateway import api as views
+    from gateway.downstream import Answer
+
+    calls = []
+
+    def sagas(service, path, **params):
+        calls.append((service, path, {k: v for k, v in params.items() if v is not None}))
+        return Answer(200, [], {"X-Total-Count": "7"})
+
+    monkeypatch.setattr(views, "get", sagas)
+    response = api.get(url)
+    assert response.status_code == 200 and response["X-Total-Count"] == "7"
+    assert calls == [("saga-service", "/sagas", sent)]
+
+
+@pytest.mark.parametrize("query", ["status=DONE", "limit=0", "limit=x", "offset=-1"])
+def test_bad_saga_queries_are_400_before_any_call(api, query):
+    response = api.get(f"/api/sagas?{query}")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
 def test_unknown_paths_are_json_404(api):
-    for url in ("/api/nope", f"/api/orders/{'x' * 5}", "/api/marketing/secrets"):
+    for url in ("/api/nope", f"/api/orders/{'x' * 5}", "/api/sagas/x", "/api/marketing/secrets"):
         response = api.get(url)
         assert response.status_code == 404, url
         assert response.json()["code"] == "not_found"
