@@ -133,6 +133,18 @@ def test_a_fault_switch_produces_the_matching_compensation(page):
     sync_api.expect(result).to_contain_text("CancelOrder (COMPENSATING)")
 
 
+def test_a_saga_whose_order_was_never_created_shows_its_log_after_a_reload(page):
+    result = place_order_in_ui(page, "Never Created", LAPTOP, 1, fault=("CreateOrder", "fail"))
+    sync_api.expect(result).to_contain_text("Order cancelled")
+    order_id = result.locator("code[title]").first.get_attribute("title")
+    page.reload()
+    tab(page, "Saga")
+    card = page.get_by_test_id(f"saga-{order_id}")
+    sync_api.expect(card).to_contain_text("Never Created")
+    sync_api.expect(card).to_contain_text("injected failure of CreateOrder")
+    sync_api.expect(card).to_contain_text("COMPENSATED")
+
+
 def orders_card(page):
     card = page.locator(".summary__card").filter(
         has=page.locator("dt", has_text=re.compile(r"^Orders$"))

@@ -391,6 +391,9 @@ export const api = {
 
   order: (id: string) => getJson<OrderDetail>(`/api/orders/${encodeURIComponent(id)}`),
 
+  /** The newest sagas, each with its log: those whose order was never created too. */
+  sagas: (query: { limit: number; offset: number }) => getPage<Saga>('/api/sagas', query),
+
   /** Runs the saga; `idempotencyKey` names the order, so a retry never places it twice. */
   placeOrder: async (input: PlaceOrderInput, idempotencyKey: string) => {
     const { body, status } = await request<PlaceOrderResult>('/api/orders', {

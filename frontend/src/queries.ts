@@ -17,6 +17,14 @@ export function useOrders(limit: number, offset: number) {
   });
 }
 
+export function useSagas(limit: number) {
+  return useQuery({
+    queryKey: queryKeys.sagas(limit),
+    queryFn: () => api.sagas({ limit, offset: 0 }),
+    placeholderData: keepPreviousData,
+  });
+}
+
 export function useOrder(id: string | null) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),

@@ -7,6 +7,7 @@ export const queryKeys = {
   orders: (limit: number, offset: number) => ['orders', 'list', { limit, offset }] as const,
   order: (id: string) => ['order', id] as const,
   orderAll: ['order'] as const,
+  sagas: (limit: number) => ['sagas', { limit }] as const,
   eventsAll: ['events'] as const,
   events: (filters: EventFilters) => ['events', filters] as const,
   marketingAll: ['marketing'] as const,

@@ -1,8 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
-import type { SagaStatusMessage, SagaStepMessage } from '../api';
-import { order } from '../test/fixtures';
+import type { Saga, SagaStatusMessage, SagaStepMessage } from '../api';
 import { json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
 import { SagaPanel } from './SagaPanel';
@@ -44,41 +43,49 @@ function sagaStatus(status: string | null, position: number, resumed = false): S
   };
 }
 
-/** The panel on an empty order list, its socket open; ``ID``'s detail has no saga yet. */
-async function panelWithNoOrdersYet() {
-  const fetch = mockFetch({
-    'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
-    [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
-  });
+function saga(overrides: Partial<Saga> = {}): Saga {
+  return {
+    order_id: ID,
+    saga_id: SAGA,
+    success: false,
+    status: 'RUNNING',
+    reason: null,
+    customer_name: 'Kato',
+    product_name: 'Laptop',
+    quantity: 1,
+    resumed: false,
+    created_at: '2026-11-25T10:00:00Z',
+    saga_log: [],
+    ...overrides,
+  };
+}
+
+function listOf(...sagas: Saga[]) {
+  return json(sagas, 200, { 'X-Total-Count': String(sagas.length) });
+}
+
+/** The panel on an empty saga list, its socket open; later reads of the list are empty too. */
+async function panelWithNoSagasYet() {
+  const fetch = mockFetch({ 'GET /api/sagas': listOf() });
   const { last } = renderWithProviders(<SagaPanel />);
   await screen.findByText(/No sagas yet/);
   last().open();
-  return { fetch, last };
+  return { listReads: () => fetch.callsTo('GET', '/api/sagas').length, last };
 }
 
 describe('saga timeline', () => {
-  it('builds a saga from pushes over the detail endpoint, marking compensation and resumption', async () => {
-    mockFetch({
-      'GET /api/orders': json([order(ID, { customer_name: 'Kato' })], 200, { 'X-Total-Count': '1' }),
-      [`GET /api/orders/${ID}`]: json({
-        ...order(ID, { customer_name: 'Kato' }),
-        events: [],
-        saga: {
-          order_id: ID,
-          saga_id: SAGA,
-          success: false,
-          status: 'RUNNING',
-          reason: null,
-          resumed: false,
-          saga_log: [{ step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null, duration_ms: 20 }],
-        },
-        saga_log: [{ step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null, duration_ms: 20 }],
-      }),
+  it('builds a saga from pushes over the listed log, marking compensation and resumption', async () => {
+    const fetch = mockFetch({
+      'GET /api/sagas': listOf(
+        saga({ saga_log: [{ step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null, duration_ms: 20 }] }),
+      ),
     });
     const { last } = renderWithProviders(<SagaPanel />);
     const card = await screen.findByTestId(`saga-${ID}`);
     await within(card).findByText('CreateOrder');
     expect(within(card).getByText('RUNNING')).toBeInTheDocument();
+    expect(card).toHaveTextContent('Kato · 1 × Laptop');
+    expect(fetch.callsTo('GET', '/api/sagas')[0].url.searchParams.get('limit')).toBe('20');
 
     const socket = last();
     socket.open();
@@ -90,10 +97,9 @@ describe('saga timeline', () => {
     socket.receive(sagaStatus(null, 13, true));
     socket.receive(step(3, 'CancelOrder (COMPENSATING)', 'COMPLETED', 14));
 
-    const steps = await within(card).findAllByRole('listitem');
     await waitFor(() => expect(within(card).getAllByRole('listitem')).toHaveLength(3));
-    expect(steps[0]).toHaveTextContent('CreateOrder');
     const items = within(card).getAllByRole('listitem');
+    expect(items[0]).toHaveTextContent('CreateOrder');
     expect(items[1]).toHaveTextContent('ReserveInventory');
     expect(items[1]).toHaveTextContent('FAILED');
     expect(items[1]).toHaveTextContent('insufficient stock');
@@ -105,13 +111,31 @@ describe('saga timeline', () => {
     expect(within(card).getByText('resumed')).toBeInTheDocument();
   });
 
-  it('shows a compensation waiting for the resumer with the attempts so far', async () => {
+  it('shows a saga whose order was never created, with its log, from the list alone', async () => {
+    // found by a probe: the tab looked sagas up through their orders, so once its pushes
+    // were gone (a reload) such a saga showed as a bare id, or not at all
     mockFetch({
-      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
+      'GET /api/sagas': listOf(
+        saga({
+          status: 'COMPENSATED',
+          reason: 'CreateOrder failed: injected failure of CreateOrder',
+          saga_log: [
+            { step: 1, action: 'CreateOrder', status: 'FAILED', error: 'injected failure', duration_ms: 0.1 },
+            { step: 2, action: 'CancelOrder (COMPENSATING)', status: 'COMPLETED', error: null, duration_ms: 3 },
+          ],
+        }),
+      ),
     });
-    const { last } = renderWithProviders(<SagaPanel />);
-    await screen.findByText(/No sagas yet/);
-    last().open();
+    renderWithProviders(<SagaPanel />);
+    const card = await screen.findByTestId(`saga-${ID}`);
+    await within(card).findByText('CancelOrder (COMPENSATING)');
+    expect(card).toHaveTextContent('Kato · 1 × Laptop');
+    expect(card).toHaveTextContent('CreateOrder failed: injected failure of CreateOrder');
+    expect(within(card).getByText('COMPENSATED')).toBeInTheDocument();
+  });
+
+  it('shows a compensation waiting for the resumer with the attempts so far', async () => {
+    const { last } = await panelWithNoSagasYet();
     last().receive(sagaStatus('COMPENSATING', 1));
     last().receive(step(3, 'ReleaseInventory (COMPENSATING)', 'STARTED', 2));
     last().receive(
@@ -127,12 +151,7 @@ describe('saga timeline', () => {
   });
 
   it('shows a saga that only the websocket knows about yet', async () => {
-    mockFetch({
-      'GET /api/orders': json([], 200, { 'X-Total-Count': '0' }),
-    });
-    const { last } = renderWithProviders(<SagaPanel />);
-    await screen.findByText(/No sagas yet/);
-    last().open();
+    const { last } = await panelWithNoSagasYet();
     last().receive(sagaStatus('RUNNING', 1));
     last().receive(step(1, 'CreateOrder', 'STARTED', 2));
     const card = await screen.findByTestId(`saga-${ID}`);
@@ -140,56 +159,50 @@ describe('saga timeline', () => {
     expect(within(card).getByText('STARTED')).toBeInTheDocument();
   });
 
-  it('reads no detail of a saga followed from its first step, until a reconnect may have lost pushes', async () => {
-    // Each order placed anywhere cost an open Saga tab two details (three BFF calls each):
-    // one when its saga appeared, one more on its status push (found in the UI).
-    const { fetch, last } = await panelWithNoOrdersYet();
+  it('reads the list no more for a saga followed from its first step, until a reconnect may have lost pushes', async () => {
+    // Each order placed anywhere cost an open Saga tab two order details (three BFF calls
+    // each): one when its saga appeared, one more on its status push (found in the UI).
+    const { listReads, last } = await panelWithNoSagasYet();
+    const before = listReads();
     last().receive(step(1, 'CreateOrder', 'STARTED', 1));
     last().receive(step(1, 'CreateOrder', 'COMPLETED', 2));
     last().receive(sagaStatus('COMPLETED', 3));
     await screen.findByTestId(`saga-${ID}`);
-    expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(0);
+    expect(listReads()).toBe(before);
 
     last().receive({ type: 'snapshot', orders: [] });
-    await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+    await waitFor(() => expect(listReads()).toBe(before + 1));
   });
 
-  it('says an order placed without a saga has none, and does not wait for its first step', async () => {
-    mockFetch({
-      'GET /api/orders': json([order(ID, { customer_name: 'Direct' })], 200, { 'X-Total-Count': '1' }),
-      [`GET /api/orders/${ID}`]: json({ ...order(ID), events: [], saga: null, saga_log: [] }),
-    });
-    renderWithProviders(<SagaPanel />);
-    const card = await screen.findByTestId(`saga-${ID}`);
-    await within(card).findByText('No saga recorded for this order.');
-    // found by a new user: both lines showed, one waiting for a step that never comes
-    expect(within(card).queryByText('Waiting for the first step…')).not.toBeInTheDocument();
-  });
-
-  it('reads the detail of a followed saga that has gone quiet before it finished', async () => {
+  it('reads the list again for a followed saga that has gone quiet before it finished', async () => {
     // found in review: a push the BFF failed to send (it logs and drops it) left the card
     // stale for good, since only a reconnect marked a gap
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {
-      const { fetch, last } = await panelWithNoOrdersYet();
+      const { listReads, last } = await panelWithNoSagasYet();
+      const before = listReads();
       last().receive(step(1, 'CreateOrder', 'STARTED', 1));
       await screen.findByTestId(`saga-${ID}`);
       await act(async () => {
         await vi.advanceTimersByTimeAsync(20_000);
       });
-      expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(0);
+      expect(listReads()).toBe(before);
       await act(async () => {
         await vi.advanceTimersByTimeAsync(20_000);
       });
-      await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+      await waitFor(() => expect(listReads()).toBe(before + 1));
     } finally {
       vi.useRealTimers();
     }
   });
 
-  it('reads the detail of a saga joined midway', async () => {
-    const { fetch, last } = await panelWithNoOrdersYet();
+  it('reads the list again for a saga joined midway, once', async () => {
+    const { listReads, last } = await panelWithNoSagasYet();
+    const before = listReads();
     last().receive(step(2, 'ReserveInventory', 'STARTED', 5));
-    await waitFor(() => expect(fetch.callsTo('GET', `/api/orders/${ID}`)).toHaveLength(1));
+    await waitFor(() => expect(listReads()).toBe(before + 1));
+    // the list does not have it (yet): no loop of reads
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(listReads()).toBe(before + 1);
   });
 });

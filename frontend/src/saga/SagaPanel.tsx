@@ -1,11 +1,8 @@
-import { useQueries } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
-import { api } from '../api';
 import { QueryError } from '../components/QueryError';
 import { useLiveSagas } from '../LiveContext';
-import { useOrders } from '../queries';
-import { ORDERS_PAGE_SIZE, queryKeys } from '../queryKeys';
+import { useSagas } from '../queries';
 import { QUIET_MS, followedWhole, isSagaFinished } from '../sagaStore';
 import { recentSagaIds } from './recentSagas';
 import { SagaTimeline } from './SagaTimeline';
@@ -13,22 +10,27 @@ import { SagaTimeline } from './SagaTimeline';
 const SHOWN = 20;
 
 export function SagaPanel() {
-  const orders = useOrders(ORDERS_PAGE_SIZE, 0);
+  const sagas = useSagas(SHOWN);
   const live = useLiveSagas();
-  const known = orders.data?.items ?? [];
-  const ids = recentSagaIds(known, live, SHOWN);
+  const listed = sagas.data?.items ?? [];
+  const ids = recentSagaIds(listed, live, SHOWN);
   // ticks only while a saga is under way, so that one gone quiet is read again
   const now = useClock(QUIET_MS / 3, ids.some((id) => live[id] && !isSagaFinished(live[id].status)));
-  // A saga followed live from its first step needs no detail: its pushes are its log, and
-  // each would otherwise refetch it (an order's detail costs the BFF three calls).
-  const details = useQueries({
-    queries: ids.map((id) => ({
-      queryKey: queryKeys.order(id),
-      queryFn: () => api.order(id),
-      staleTime: 15_000,
-      enabled: !followedWhole(live[id], now),
-    })),
-  });
+  // A saga followed live from its first step needs no read: its pushes are its log. Any
+  // other that was pushed to since the list was read (joined midway, or quiet too long
+  // to trust) has the list read again: one call for all of them.
+  const listedAt = sagas.dataUpdatedAt;
+  const unsure = ids
+    .filter((id) => {
+      const saga = live[id];
+      if (!saga || followedWhole(saga, now)) return false;
+      return !listed.some((s) => s.order_id === id) || listedAt < saga.heardAt;
+    })
+    .join();
+  const { refetch } = sagas;
+  useEffect(() => {
+    if (unsure) void refetch({ cancelRefetch: false });
+  }, [unsure, refetch]);
 
   return (
     <section aria-labelledby="saga-heading">
@@ -50,22 +52,20 @@ export function SagaPanel() {
           driver stopped
         </li>
       </ul>
-      {orders.isError ? (
-        <QueryError what="orders" error={orders.error} onRetry={() => void orders.refetch()} />
+      {sagas.isError ? (
+        <QueryError what="sagas" error={sagas.error} onRetry={() => void sagas.refetch()} />
       ) : null}
-      {orders.isPending ? <p className="muted">Loading sagas…</p> : null}
-      {!orders.isPending && ids.length === 0 ? (
+      {sagas.isPending ? <p className="muted">Loading sagas…</p> : null}
+      {!sagas.isPending && ids.length === 0 ? (
         <p className="muted">No sagas yet. Place an order on the Products tab.</p>
       ) : null}
       <ul className="sagas">
-        {ids.map((id, index) => (
+        {ids.map((id) => (
           <SagaTimeline
             key={id}
             orderId={id}
-            order={known.find((o) => o.id === id)}
-            detail={details[index]?.data}
+            saga={listed.find((s) => s.order_id === id)}
             live={live[id]}
-            error={details[index]?.error}
           />
         ))}
       </ul>

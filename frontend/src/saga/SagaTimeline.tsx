@@ -1,4 +1,4 @@
-import { ApiError, type Order, type OrderDetail } from '../api';
+import type { Saga } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { count, dateTime, shortId } from '../format';
 import { type LiveSaga, mergeSagaStatus, mergeSteps } from '../sagaStore';
@@ -6,31 +6,27 @@ import { SagaStepChips } from './SagaStepChips';
 
 interface Props {
   orderId: string;
-  order: Order | undefined;
-  detail: OrderDetail | undefined;
+  /** The saga as last listed; undefined for one only pushed so far. */
+  saga: Saga | undefined;
   live: LiveSaga | undefined;
-  error: unknown;
 }
 
-/** One saga: the detail endpoint's log with the live pushes laid over it. */
-export function SagaTimeline({ orderId, order, detail, live, error }: Props) {
-  const saga = detail?.saga ?? null;
-  const steps = mergeSteps(detail?.saga_log ?? [], live);
+/** One saga: its listed log with the live pushes laid over it. */
+export function SagaTimeline({ orderId, saga, live }: Props) {
+  const steps = mergeSteps(saga?.saga_log ?? [], live);
   const status = mergeSagaStatus(saga?.status, live?.status);
   const resumed = !!saga?.resumed || !!live?.resumed;
   const reason = saga?.reason ?? live?.reason ?? null;
-  const about = detail ?? order;
-  const notYetFound = error instanceof ApiError && error.status === 404;
 
   return (
     <li className="card card--padded saga" data-testid={`saga-${orderId}`}>
       <div className="saga__head">
         <h3 className="saga__title">
           <code title={orderId}>{shortId(orderId)}</code>
-          {about ? (
+          {saga?.customer_name ? (
             <span>
               {' '}
-              {about.customer_name} · {count(about.quantity)} × {about.product_name}
+              {saga.customer_name} · {count(saga.quantity ?? 0)} × {saga.product_name}
             </span>
           ) : null}
         </h3>
@@ -44,18 +40,10 @@ export function SagaTimeline({ orderId, order, detail, live, error }: Props) {
         </p>
       </div>
       <p className="saga__when muted">
-        {dateTime(saga?.created_at ?? about?.created_at ?? live?.firstAt)}
+        {dateTime(saga?.created_at ?? live?.firstAt)}
         {reason ? <> · {reason}</> : null}
       </p>
-      {!error && detail && !saga && steps.length === 0 ? (
-        // an order placed on the order service directly: no saga will come
-        <p className="muted">No saga recorded for this order.</p>
-      ) : (
-        <SagaStepChips steps={steps} label={`Saga steps of order ${shortId(orderId)}`} />
-      )}
-      {error && !notYetFound && steps.length === 0 ? (
-        <p className="muted">The saga log could not be loaded.</p>
-      ) : null}
+      <SagaStepChips steps={steps} label={`Saga steps of order ${shortId(orderId)}`} />
     </li>
   );
 }

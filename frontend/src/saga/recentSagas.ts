@@ -1,4 +1,4 @@
-import type { Order } from '../api';
+import type { Saga } from '../api';
 import type { SagaState } from '../sagaStore';
 
 function time(iso: string | undefined): number {
@@ -6,10 +6,10 @@ function time(iso: string | undefined): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
-/** The newest `limit` order ids that have (or will have) a saga: known orders plus live pushes. */
-export function recentSagaIds(orders: readonly Order[], live: SagaState, limit: number): string[] {
+/** The order ids of the newest `limit` sagas: those listed plus those only pushed so far. */
+export function recentSagaIds(listed: readonly Saga[], live: SagaState, limit: number): string[] {
   const when = new Map<string, number>();
-  for (const order of orders) when.set(order.id, time(order.created_at));
+  for (const saga of listed) when.set(saga.order_id, time(saga.created_at));
   for (const saga of Object.values(live)) {
     if (!when.has(saga.orderId)) when.set(saga.orderId, time(saga.firstAt));
   }
