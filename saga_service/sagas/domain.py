@@ -174,6 +174,10 @@ class PlaceOrderSaga(Aggregate):
         self.last_seq = 0
         self.resumptions = 0
         self.failure: tuple[str, str] | None = None  # the forward step that failed, and how
+        # Successes wait for the next write, so an owner that stopped may have run steps
+        # past its written one: from this step on, the last take-over cannot know.
+        self.inherited_from: int | None = None
+        self.failure_inherited = False
         # what earlier passes spent on the current step: attempts, milliseconds
         self.spent: tuple[int, float] = (0, 0.0)
 
@@ -198,6 +202,8 @@ class PlaceOrderSaga(Aggregate):
     @apply.register
     def _(self, event: SagaResumed):
         self.resumptions += 1
+        if self.current is not None:
+            self.inherited_from = self.current.seq
 
     @apply.register
     def _(self, event: StepStarted):
@@ -220,6 +226,7 @@ class PlaceOrderSaga(Aggregate):
         self.current, self.last_seq = None, max(self.last_seq, event.seq)
         if not event.compensating:
             self.failure = (event.step, event.kind)
+            self.failure_inherited = self.inherited(event.seq)
 
     @apply.register
     def _(self, event: CompensationStarted):
@@ -251,6 +258,11 @@ class PlaceOrderSaga(Aggregate):
         self.record(details)
         self._start(PLACE_ORDER[0].name, compensating=False)
 
+    def inherited(self, seq: int) -> bool:
+        """Whether the owner before the last take-over may have begun step ``seq``, or
+        run it and gone on past it without writing."""
+        return self.inherited_from is not None and seq >= self.inherited_from
+
     def resume(self, owner: str) -> None:
         if not self.finished:
             self.record(SagaResumed(owner=owner))
@@ -271,12 +283,15 @@ class PlaceOrderSaga(Aggregate):
         elif (
             current.step == "CancelOrder"
             and result.order_status == "CONFIRMED"
-            and self.failure == ("ConfirmOrder", UNKNOWN)
+            and self.failure is not None
+            and self.failure[1] == UNKNOWN
+            and (self.failure[0] == "ConfirmOrder" or self.failure_inherited)
         ):
-            # The confirm went unanswered and had landed after all: the saga succeeded, and
-            # its stock is still held (CancelOrder runs before ReleaseInventory here). After
-            # any other failure a confirmed order means someone else drove the saga on (a
-            # stalled owner whose lease lapsed): that is for an operator, below.
+            # The confirm went unanswered, or the owner before the take-over may have run
+            # it unwritten, and it had landed: the saga succeeded, and its stock is still
+            # held (CancelOrder runs before ReleaseInventory here, and a confirm only
+            # follows a reserve). After any other failure a confirmed order means someone
+            # else drove the saga on: that is for an operator, below.
             self.record(SagaCompleted(message="the order was confirmed after all"))
         else:
             self.record(SagaFailed(reason=f"{current.step} was refused: {result.message}"))
@@ -314,7 +329,12 @@ class PlaceOrderSaga(Aggregate):
             else:
                 self.record(SagaCompleted(message="order confirmed"))
             return
-        compensations = compensations_after_failure(index, outcome_unknown=result.kind == UNKNOWN)
+        unknown = result.kind == UNKNOWN
+        if unknown and self.inherited(current.seq):
+            # The owner before may have gone on past this step unwritten, up to the last:
+            # each compensation runs, and fences off whatever of it is still on its way.
+            index = len(PLACE_ORDER) - 1
+        compensations = compensations_after_failure(index, outcome_unknown=unknown)
         reason = f"{current.step} failed: {result.message}"
         self.record(CompensationStarted(reason=reason, compensations=compensations))
         self._next_compensation(at=result.ended_at)

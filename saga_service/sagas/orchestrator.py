@@ -105,11 +105,6 @@ class Driver:
         """
         unsaved: list[StepResult] = []
         written_at = self.clock()
-        # A resumed saga's step in flight was begun by the owner before us, whose call may
-        # be on its way still: a refusal now does not prove it did not happen. So may any
-        # step after it, since successes wait for the next write: the owner may have gone
-        # on past the written step before it died.
-        inherited_from = saga.current.seq if saga.resumptions and saga.current else None
 
         def write(paused: StepResult | None = None) -> None:
             nonlocal saga, written_at
@@ -133,7 +128,10 @@ class Driver:
                 self.repository.renew(saga.id)
 
         while saga.current is not None and not saga.finished:
-            inherited = inherited_from is not None and saga.current.seq >= inherited_from
+            # A resumed saga's step in flight was begun by the owner before us, whose call
+            # may be on its way still: a refusal now does not prove it did not happen. So
+            # may any step after it: the owner may have gone on past the written step.
+            inherited = saga.inherited(saga.current.seq)
             result = self.attempt(saga, before_retry, inherited=inherited)
             if saga.current.compensating and result.kind == UNKNOWN:
                 logger.warning(

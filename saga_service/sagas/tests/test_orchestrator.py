@@ -184,7 +184,8 @@ def test_a_refusal_of_a_step_begun_by_the_owner_before_is_compensated_as_unknown
     participants = ScriptedParticipants(ReserveInventory=[REFUSED])
     saga, repository = resumed_at([StepResult(OK, "created")], participants)
     assert saga.status == COMPENSATED
-    assert participants.calls == ["ReserveInventory", "ReleaseInventory", "CancelOrder"]
+    # the owner may have confirmed too, unwritten: the cancel first, as after a confirm
+    assert participants.calls == ["ReserveInventory", "CancelOrder", "ReleaseInventory"]
     failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
     assert failed.kind == UNKNOWN
 
@@ -198,11 +199,41 @@ def test_a_refusal_of_a_step_past_the_written_one_is_compensated_as_unknown_when
     assert participants.calls == [
         "CreateOrder",
         "ReserveInventory",
-        "ReleaseInventory",
         "CancelOrder",
+        "ReleaseInventory",
     ]
     failed = next(e for e in repository.streams[saga.id] if isinstance(e, StepFailed))
     assert failed.step == "ReserveInventory" and failed.kind == UNKNOWN
+
+
+def test_a_resumed_step_left_unknown_compensates_every_step_the_owner_before_may_have_run():
+    """Successes wait for the next write: the owner before may have reserved (or even
+    confirmed) past its written CreateOrder before it died. Found in review: only
+    CancelOrder ran, and the reservation stayed held for a cancelled order."""
+    participants = ScriptedParticipants(CreateOrder=[TIMEOUT])
+    saga, _ = resumed_at([], participants)
+    assert saga.status == COMPENSATED
+    assert set(participants.calls[:-2]) == {"CreateOrder"}
+    assert participants.calls[-2:] == ["CancelOrder", "ReleaseInventory"]
+
+
+def test_a_resumed_step_left_unknown_whose_order_the_owner_before_confirmed_completes():
+    """The cancel comes first, and a confirmed order refuses it: the owner before finished
+    the saga's work (stock reserved before the confirm), so the saga succeeded."""
+    confirmed = Reply(REJECTED, "order is CONFIRMED", "illegal_transition", "CONFIRMED")
+    participants = ScriptedParticipants(CreateOrder=[TIMEOUT], CancelOrder=[confirmed])
+    saga, _ = resumed_at([], participants)
+    assert saga.status == COMPLETED
+    assert set(participants.calls[:-1]) == {"CreateOrder"}
+    assert participants.calls[-1] == "CancelOrder"
+
+
+def test_a_resumed_step_refused_as_someone_elses_still_compensates_nothing_of_theirs():
+    mismatch = Reply(REJECTED, "other details", "order_mismatch")
+    participants = ScriptedParticipants(CreateOrder=[mismatch])
+    saga, _ = resumed_at([], participants)
+    assert saga.status == COMPENSATED
+    assert participants.calls == ["CreateOrder"]
 
 
 def test_a_refusal_that_says_the_id_is_someone_elses_is_not_compensated():
