@@ -27,12 +27,19 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.group = self.group_name()
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         try:
-            snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
-        except ServiceUnavailable as exc:
-            snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
-        await self.send_json(snapshot)
+            await self.accept()
+            try:
+                snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
+            except ServiceUnavailable as exc:
+                snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
+            await self.send_json(snapshot)
+        except BaseException:
+            # Only a dispatched disconnect leaves the group, and a connect that fails (the
+            # client gone while the snapshot was read) gets none: the socket would stay
+            # subscribed for the life of the process.
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            raise
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -1,0 +1,64 @@
+"""A websocket whose connect fails part-way leaves nothing behind in the channel layer."""
+
+import asyncio
+
+import pytest
+from channels.layers import channel_layers, get_channel_layer
+
+from gateway.consumers import OrderConsumer
+from gateway.push import order_group
+
+ORDER_ID = "3f1c2a4e-1111-4222-8333-944455556666"
+SCOPE = {
+    "type": "websocket",
+    "path": f"/ws/orders/{ORDER_ID}/",
+    "headers": [],
+    "subprotocols": [],
+    "url_route": {"args": (), "kwargs": {"order_id": ORDER_ID}},
+}
+
+
+class ClientGone(Exception):
+    """What the server raises when the client has closed (uvicorn: ClientDisconnected)."""
+
+
+@pytest.fixture
+def memory_layer(settings):
+    # The consumer's own bookkeeping is under test: channels' in-memory layer shows its
+    # groups, where Redis would hold them as subscriptions.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield get_channel_layer()
+    channel_layers.backends.clear()
+
+
+def connect(send):
+    async def run():
+        inbox = asyncio.Queue()
+        await inbox.put({"type": "websocket.connect"})
+        with pytest.raises((ClientGone, RuntimeError)):
+            await OrderConsumer.as_asgi()(SCOPE, inbox.get, send)
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("failure", ["client gone during the snapshot", "snapshot failed"])
+def test_a_connect_that_fails_after_joining_leaves_the_group(memory_layer, monkeypatch, failure):
+    """Found in review: only a dispatched disconnect left the group, so each such socket
+    stayed subscribed for the life of the process, and every push went to it."""
+
+    async def send(message):
+        if message["type"] == "websocket.send":
+            raise ClientGone()
+
+    async def accept_only(message):
+        return None
+
+    def snapshot(self):
+        if failure == "snapshot failed":
+            raise RuntimeError("the order service answered nonsense")
+        return {"type": "snapshot"}
+
+    monkeypatch.setattr(OrderConsumer, "snapshot", snapshot)
+    connect(send if failure == "client gone during the snapshot" else accept_only)
+    assert not memory_layer.groups.get(order_group(ORDER_ID))
