@@ -38,7 +38,10 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
-class ConcurrencyError(Conflict):
-    """Another writer appended to the stream first; the store retries, then gives up."""
+class ConcurrencyError(Unavailable):
+    """Another writer appended to the stream first; the store retries, then gives up.
+
+    Nothing was changed and a later attempt may pass, so it is answered as a 503 to come
+    back to: a 409 is a refusal, and a saga compensates a refused step for good."""
 
     code = "concurrency_conflict"

@@ -159,6 +159,17 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_come_back_to():
     assert response["Retry-After"] == "2"
 
 
+def test_a_command_that_lost_every_race_is_a_503_to_come_back_to_not_a_refusal():
+    """Found in review: a 409 here read as a final refusal to the saga, which then
+    cancelled an order with stock on the shelf; nothing was changed, and a retry may pass."""
+    from eventkit.errors import ConcurrencyError
+    from servicekit.errors import api_exception_handler
+
+    response = api_exception_handler(ConcurrencyError("lost 5 races; retry later"), {})
+    assert response.status_code == 503 and response.data["code"] == "concurrency_conflict"
+    assert response["Retry-After"] == "2"
+
+
 def test_a_pool_with_no_free_connection_is_a_503_that_does_not_blame_the_database(caplog):
     from django.db import OperationalError
     from psycopg_pool import PoolTimeout
