@@ -2,16 +2,15 @@
 
 One :class:`servicekit.http.PeerClient` per process, a connect and a read timeout on
 every call, the service token on every call, and the correlation id passed along.
-:func:`gather` runs independent calls in parallel and reports which services could not
+:func:`gather` runs independent reads in parallel and reports which services could not
 answer instead of failing the whole page: the BFF answers with what it has and a ``degraded`` list.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import requests
 from django.conf import settings
@@ -30,16 +29,22 @@ SERVICE_URL_SETTINGS = {
 }
 
 _client: PeerClient | None = None
-_pool_thread = threading.local()  # .marked on the pool's own threads
+
+# One pool of threads per service (a bulkhead): a service that stops answering holds only
+# its own threads for their timeouts, and the reads of every other service, queued behind
+# them in one shared pool, would have waited as long.
+THREADS_PER_SERVICE = 8
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-def _mark_pool_thread() -> None:
-    _pool_thread.marked = True
-
-
-_pool = ThreadPoolExecutor(
-    max_workers=16, thread_name_prefix="downstream", initializer=_mark_pool_thread
-)
+def _pool(service: str) -> ThreadPoolExecutor:
+    with _pools_lock:
+        if service not in _pools:
+            _pools[service] = ThreadPoolExecutor(
+                max_workers=THREADS_PER_SERVICE, thread_name_prefix=f"downstream-{service}"
+            )
+        return _pools[service]
 
 
 class ServiceUnavailable(Unavailable):
@@ -179,45 +184,55 @@ def get(service: str, path: str, **params) -> Answer:
     )
 
 
-def gather(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], list[str]]:
-    """Run ``calls`` in parallel; returns their results and the services that failed.
+@dataclass(frozen=True)
+class Read:
+    """A GET for :func:`gather` to send: to which service, which path, which query."""
 
-    A call that raises :class:`ServiceUnavailable` leaves its key out of the results and
-    names its service in the degraded list; any other exception propagates.
+    service: str
+    path: str
+    params: dict = field(default_factory=dict)
+
+
+def longest_read() -> float:
+    """How long a read sent by :func:`get` can take, its resends included."""
+    connect, read = settings.BFF["CONNECT_TIMEOUT_SECONDS"], settings.BFF["READ_TIMEOUT_SECONDS"]
+    one_send = 2 * connect + reconnect_pause(0) + read  # a connect that failed, then a slow one
+    return 2 * one_send + READ_RESEND_PAUSE  # and once more after a 503
+
+
+def gather(reads: dict[str, Read]) -> tuple[dict[str, Answer], list[str]]:
+    """Send ``reads`` in parallel; returns their answers and the services that failed.
+
+    A read that raises :class:`ServiceUnavailable`, or has not been answered once any read
+    could have been (it waited for a thread behind a service that stopped answering),
+    leaves its key out of the answers and names its service in the degraded list; any
+    other exception propagates.
     """
     context_id = current_correlation_id()
 
-    def run(fn):
+    def send(read: Read) -> Answer:
         from servicekit import context
 
         token = context.correlation_id.set(context_id)
         try:
-            return fn()
+            return get(read.service, read.path, **read.params)
         finally:
             context.correlation_id.reset(token)
 
-    if getattr(_pool_thread, "marked", False):
-        # A call of a gather gathering again: its calls would queue behind the pool's threads
-        # that wait on them, and with every thread so waiting the BFF would hang for good.
-        futures = {key: _run_here(run, fn) for key, fn in calls.items()}
-    else:
-        futures = {key: _pool.submit(run, fn) for key, fn in calls.items()}
+    futures = {key: _pool(read.service).submit(send, read) for key, read in reads.items()}
+    give_up_at = time.monotonic() + longest_read()
     results, degraded = {}, []
     for key, future in futures.items():
+        service = reads[key].service
         try:
-            results[key] = future.result()
-        except ServiceUnavailable as exc:
-            service = exc.details.get("service", key)
-            if service not in degraded:
-                degraded.append(service)
+            results[key] = future.result(timeout=max(0.0, give_up_at - time.monotonic()))
+        except ServiceUnavailable:
+            pass
+        except TimeoutError:
+            future.cancel()  # if it is still queued, it is not sent at all
+            logger.warning("%s %s: no answer in time; its threads are busy", service, key)
+        else:
+            continue
+        if service not in degraded:
+            degraded.append(service)
     return results, degraded
-
-
-def _run_here(run, fn) -> Future:
-    """``run(fn)`` in this thread, as a future already settled."""
-    future: Future = Future()
-    try:
-        future.set_result(run(fn))
-    except BaseException as exc:  # handed on by future.result(), as a pool does
-        future.set_exception(exc)
-    return future

@@ -5,7 +5,7 @@ from datetime import datetime
 from itertools import chain
 
 from eventkit.errors import NotFound
-from gateway.downstream import Answer, ServiceUnavailable, call, gather, get
+from gateway.downstream import Answer, Read, ServiceUnavailable, call, gather, get
 
 EVENT_SOURCES = ("order-service", "inventory-service", "saga-service")
 ORDER_STATUSES = ("PENDING", "CONFIRMED", "CANCELLED")
@@ -117,9 +117,9 @@ def order_detail(order_id: uuid.UUID) -> tuple[dict, list[str]]:
     """The order with its events and saga log; a missing part is named in ``degraded``."""
     results, degraded = gather(
         {
-            "order": lambda: get("order-service", f"/queries/orders/{order_id}"),
-            "events": lambda: get("order-service", f"/events/{order_id}"),
-            "saga": lambda: get("saga-service", f"/sagas/{order_id}"),
+            "order": Read("order-service", f"/queries/orders/{order_id}"),
+            "events": Read("order-service", f"/events/{order_id}"),
+            "saga": Read("saga-service", f"/sagas/{order_id}"),
         }
     )
     order = results.get("order")
@@ -165,12 +165,12 @@ def _event_pages(
     event_type: str | None = None,
     aggregate_id: uuid.UUID | None = None,
 ) -> dict:
-    """The calls for each source's newest ``window`` events, for :func:`gather`."""
+    """The reads of each source's newest ``window`` events, for :func:`gather`."""
     path = f"/events/{aggregate_id}" if aggregate_id else "/events"
     params = {"limit": window, "event_type": event_type}
     if aggregate_id:
         params["ordering"] = "-version"  # a stream is oldest first unless asked
-    return {s: (lambda s=s: get(s, path, **params)) for s in sources}
+    return {s: Read(s, path, params) for s in sources}
 
 
 def _timeline(pages: dict[str, Answer], *, offset: int, limit: int) -> tuple[list[dict], int]:
@@ -193,17 +193,14 @@ def _newest_first(event: dict):
 
 
 def dashboard() -> tuple[dict, list[str]]:
-    calls = {
-        "products": lambda: get("inventory-service", "/queries/products"),
-        "marketing": lambda: get("marketing-service", "/queries/marketing/overview"),
+    reads = {
+        "products": Read("inventory-service", "/queries/products"),
+        "marketing": Read("marketing-service", "/queries/marketing/overview"),
     }
     for status in ORDER_STATUSES:
-        calls[status] = lambda status=status: get(
-            "order-service", "/queries/orders", status=status, limit=1
-        )
-    # The timeline's pages are gathered with the rest, not by a call that gathers again.
+        reads[status] = Read("order-service", "/queries/orders", {"status": status, "limit": 1})
     event_pages = _event_pages(list(EVENT_SOURCES), window=RECENT_EVENTS)
-    results, degraded = gather({**calls, **{f"events {s}": c for s, c in event_pages.items()}})
+    results, degraded = gather({**reads, **{f"events {s}": r for s, r in event_pages.items()}})
     counts = {s: results[s].total for s in ORDER_STATUSES if s in results}
     pages = {s: results[f"events {s}"] for s in event_pages if f"events {s}" in results}
     return {

@@ -361,7 +361,7 @@ def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
 def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(monkeypatch):
     """A service numbers its events at commit but stamps them before (ADR 0001), so its
     newest-first page by position is not newest first by time; the merge must sort."""
-    from gateway import services
+    from gateway import downstream, services
     from gateway.downstream import Answer
 
     def event(position, second):
@@ -373,7 +373,7 @@ def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(mo
         "saga-service": [event(1, 0.95)],
     }
     monkeypatch.setattr(
-        services, "get", lambda service, path, **params: Answer(200, pages[service], {})
+        downstream, "get", lambda service, path, **params: Answer(200, pages[service], {})
     )
     timeline, total, degraded = services.events_timeline(limit=10)
     stamps = [e["created_at"] for e in timeline]
@@ -386,7 +386,7 @@ def test_an_events_page_ends_at_the_window_of_the_newest(monkeypatch):
     """Each source gives its newest 1,000, so the merge is right only that far: past it a
     source's newer events were missing and older ones of another shown (found from
     outside: offset=999&limit=200 gave 200 rows, 199 of them wrong)."""
-    from gateway import services
+    from gateway import downstream, services
     from gateway.downstream import Answer
 
     def newest(service, path, limit, **params):
@@ -396,27 +396,26 @@ def test_an_events_page_ends_at_the_window_of_the_newest(monkeypatch):
         ]
         return Answer(200, events, {"X-Total-Count": "1500"})
 
-    monkeypatch.setattr(services, "get", newest)
+    monkeypatch.setattr(downstream, "get", newest)
     timeline, total, _ = services.events_timeline(offset=999, limit=200)  # three sources
     assert len(timeline) == 1 and total == 3 * 1500
 
 
 def test_many_dashboards_at_once_all_finish(monkeypatch):
-    """A dashboard gathers its calls on the BFF's pool of downstream threads, and one of them
-    (the events timeline) gathered its own three on that pool again. With as many dashboards
-    in flight as the pool has threads, every thread could end up waiting for calls queued
-    behind it, and the BFF hung for good (found in review)."""
+    """A dashboard's reads run on the BFF's downstream threads. When one of them (the events
+    timeline) gathered its own three on those threads again, as many dashboards in flight
+    as there were threads could wait on each other for good (found in review)."""
     import threading
     import time
 
-    from gateway import services
+    from gateway import downstream, services
     from gateway.downstream import Answer
 
     def slow_service(service, path, **params):
         time.sleep(0.05)
         return Answer(200, [], {"X-Total-Count": "0"})
 
-    monkeypatch.setattr(services, "get", slow_service)
+    monkeypatch.setattr(downstream, "get", slow_service)
     finished = []
     dashboards = [
         threading.Thread(target=lambda: finished.append(services.dashboard()), daemon=True)
@@ -431,33 +430,64 @@ def test_many_dashboards_at_once_all_finish(monkeypatch):
     assert all(degraded == [] for _, degraded in finished)
 
 
-def test_a_gather_inside_a_gathered_call_runs_its_calls_in_place():
-    """No caller gathers inside a gathered call since the dashboard gathers its event pages
-    with its other calls; should one again, its calls must not queue for the pool threads
-    that wait on them."""
+def test_a_service_that_stops_answering_holds_only_its_own_threads(monkeypatch):
+    """Found in review: every read of every page shared one pool of 16 threads, so twenty
+    dashboards waiting on a hung marketing service held them all, and an order's detail
+    (order and saga services, both well) waited behind them."""
     import threading
 
-    from gateway.downstream import gather
+    from gateway import downstream, services
+    from gateway.downstream import Answer
 
-    def nested(n):
-        results, _ = gather({i: (lambda i=i: (n, i)) for i in range(3)})
-        return sorted(results.values())
+    hung = threading.Event()
 
-    finished = []
-    outer = [
-        threading.Thread(
-            target=lambda: finished.append(gather({n: (lambda n=n: nested(n)) for n in range(20)})),
-            daemon=True,
+    def services_but_marketing(service, path, **params):
+        if service == "marketing-service":
+            hung.wait(30)
+            raise downstream.ServiceUnavailable("marketing did not answer", service=service)
+        if path.startswith("/queries/orders/"):
+            return Answer(200, {"id": path.rsplit("/", 1)[1]}, {})
+        return Answer(200, [], {"X-Total-Count": "0"})
+
+    monkeypatch.setattr(downstream, "get", services_but_marketing)
+    dashboards = [threading.Thread(target=services.dashboard, daemon=True) for _ in range(20)]
+    try:
+        for dashboard in dashboards:
+            dashboard.start()
+        detail = []
+        reader = threading.Thread(
+            target=lambda: detail.append(services.order_detail(uuid.UUID(LAPTOP))), daemon=True
         )
-        for _ in range(2)
-    ]
-    for thread in outer:
-        thread.start()
-    for thread in outer:
-        thread.join(10)
-    assert len(finished) == 2
-    results, degraded = finished[0]
-    assert results[7] == [(7, 0), (7, 1), (7, 2)] and degraded == []
+        reader.start()
+        reader.join(20)
+        assert not hung.is_set() and detail, "the order's detail waited for marketing"
+        assert detail[0][1] == []
+    finally:
+        hung.set()
+        for dashboard in dashboards:
+            dashboard.join(30)
+
+
+def test_a_read_that_found_no_thread_in_time_is_degraded_not_waited_for(monkeypatch):
+    import threading
+
+    from gateway import downstream, services
+    from gateway.downstream import Answer
+
+    hung = threading.Event()
+
+    def marketing_hangs(service, path, **params):
+        if service == "marketing-service":
+            hung.wait(30)
+        return Answer(200, [], {"X-Total-Count": "0"})
+
+    monkeypatch.setattr(downstream, "get", marketing_hangs)
+    monkeypatch.setattr(downstream, "longest_read", lambda: 0.2)
+    try:
+        body, degraded = services.dashboard()
+    finally:
+        hung.set()
+    assert degraded == ["marketing-service"] and body["marketing"] is None
 
 
 @pytest.mark.parametrize(
