@@ -91,8 +91,8 @@ def product_terms(product_id: uuid.UUID) -> tuple[str, int]:
     """The product's name and unit price; NotFound (code ``not_found``, as
     inventory and the saga say it) if inventory does not know it."""
     key = str(product_id)
-    if key in _terms:
-        return _terms[key]
+    if (known := _terms.get(key)) is not None:  # one read: another thread may clear it
+        return known
     product = get("inventory-service", f"/queries/products/{product_id}")
     if product.status == 404:
         raise NotFound(f"no product {product_id}", product_id=key)
