@@ -19,4 +19,7 @@ class ServiceTokenRequired(BasePermission):
         token = settings.SERVICE_TOKEN
         if not token:
             return True
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+        # As bytes: compare_digest refuses text with non-ASCII characters (a TypeError, so
+        # a 500 for anyone who sends one), and a header's text may hold any latin-1.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, f"Bearer {token}".encode())

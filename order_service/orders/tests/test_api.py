@@ -293,6 +293,11 @@ def test_commands_need_the_service_token_when_one_is_set(api, settings):
         "/commands/orders", body(), format="json", headers={"Authorization": "Bearer nope"}
     )
     assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
+    # found in review: compare_digest refuses non-ASCII text with a TypeError (a 500)
+    foreign = api.post(
+        "/commands/orders", body(), format="json", headers={"Authorization": "Bearer caf\xe9"}
+    )
+    assert foreign.status_code == 403 and foreign.json()["code"] == "permission_denied"
 
 
 def test_command_answers_show_an_order_exactly_as_the_query_api_does(api):
