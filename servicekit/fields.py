@@ -13,8 +13,13 @@ MAX_PRICE = 10**12  # yen; far above any real basket, far below integer overflow
 MAX_OFFSET = 10**12  # rows to skip; far above any real table, far below SQL's 64-bit OFFSET
 
 
+# What the columns hold: quantities are 32-bit, a total price (quantity x at most
+# MAX_PRICE) 64-bit. A higher MAX_QUANTITY would let valid input fail in the database.
+LARGEST_QUANTITY = min(2**31 - 1, (2**63 - 1) // MAX_PRICE)
+
+
 def max_quantity() -> int:
-    return getattr(settings, "MAX_QUANTITY", DEFAULT_MAX_QUANTITY)
+    return min(getattr(settings, "MAX_QUANTITY", DEFAULT_MAX_QUANTITY), LARGEST_QUANTITY)
 
 
 class QuantityField(serializers.IntegerField):

@@ -130,6 +130,20 @@ def test_shared_fields_bound_their_input(data, error_fields):
     assert set(probe.errors) == error_fields
 
 
+def test_a_quantity_stays_within_its_columns_however_high_the_setting(settings):
+    """Quantities are 32-bit columns and a total price (at most MAX_PRICE a unit) 64-bit:
+    a MAX_QUANTITY above them would let valid input fail as a 500 (found in review)."""
+    from servicekit.fields import MAX_PRICE, QuantityField
+
+    settings.MAX_QUANTITY = 10**12
+    field = QuantityField()
+    largest = field.max_value
+    assert largest <= 2**31 - 1 and largest * MAX_PRICE <= 2**63 - 1
+    assert field.run_validation(largest) == largest
+    with pytest.raises(serializers.ValidationError):
+        field.run_validation(largest + 1)
+
+
 def test_a_loaded_worker_freezes_its_start_up_objects_after_importing_its_views():
     import gc
     import sys
