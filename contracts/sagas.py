@@ -7,6 +7,9 @@ from eventkit.domain import DomainEvent, event
 @event("SagaStarted", tolerant=True)
 class SagaStarted(DomainEvent):
     order_id: str
+    customer_name: str = ""
+    product_name: str = ""
+    quantity: int = 0
 
 
 @event("SagaResumed", tolerant=True)

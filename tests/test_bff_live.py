@@ -128,6 +128,13 @@ def test_an_order_turns_confirmed_live_over_the_websocket(system):
         m["status"] for m in for_order(messages, body["order_id"]) if m["type"] == "order.status"
     ]
     assert statuses == ["PENDING", "CONFIRMED"]
+    # the saga's start names what it places: a saga followed live needs no read to show it
+    [started] = [
+        m
+        for m in for_order(messages, body["order_id"])
+        if m["type"] == "saga.status" and m["event_type"] == "SagaStarted"
+    ]
+    assert started["about"] == {"customer_name": "Sato", "product_name": "Laptop", "quantity": 1}
     # times are written alike everywhere: UTC with a Z
     pushed = [m["at"] for m in for_order(messages, body["order_id"])]
     logged = [s["timestamp"] for s in body["saga_log"]]

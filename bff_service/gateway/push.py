@@ -191,15 +191,21 @@ def saga_status(event, recorded):
     order_id = recorded.metadata.get("order_id") or getattr(event, "order_id", None)
     if not order_id:
         return
-    push(
-        order_id,
-        {
-            "type": "saga.status",
-            "order_id": order_id,
-            "saga_id": str(recorded.stream_id),
-            "status": SAGA_STATUS[type(event)],
-            "resumed": isinstance(event, saga_events.SagaResumed),
-            "reason": getattr(event, "reason", None),
-            **_common(recorded),
-        },
-    )
+    message = {
+        "type": "saga.status",
+        "order_id": order_id,
+        "saga_id": str(recorded.stream_id),
+        "status": SAGA_STATUS[type(event)],
+        "resumed": isinstance(event, saga_events.SagaResumed),
+        "reason": getattr(event, "reason", None),
+        **_common(recorded),
+    }
+    if isinstance(event, saga_events.SagaStarted) and event.customer_name:
+        # what the saga places, so that a saga followed live is shown whole without a
+        # read, its order never created included
+        message["about"] = {
+            "customer_name": event.customer_name,
+            "product_name": event.product_name,
+            "quantity": event.quantity,
+        }
+    push(order_id, message)

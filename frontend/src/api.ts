@@ -255,6 +255,13 @@ export interface SagaStepMessage extends PushBase {
   attempts: number | null;
 }
 
+/** What a saga places, as its start's push names it. */
+export interface SagaAbout {
+  customer_name: string;
+  product_name: string;
+  quantity: number;
+}
+
 export interface SagaStatusMessage extends PushBase {
   type: 'saga.status';
   saga_id: string;
@@ -262,6 +269,8 @@ export interface SagaStatusMessage extends PushBase {
   status: SagaStatus | null;
   resumed: boolean;
   reason: string | null;
+  /** On `SagaStarted` only. */
+  about?: SagaAbout;
 }
 
 export interface PongMessage {

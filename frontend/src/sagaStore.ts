@@ -1,10 +1,11 @@
 /**
  * Live saga state folded from `saga.step` and `saga.status` pushes, per order. The Saga tab
- * merges it over the order detail endpoint's saga log: pushes are at-least-once and may
+ * merges it over the saga list's logs: pushes are at-least-once and may
  * arrive out of order, so each step keeps the entry with the highest position, and a
  * finished status never goes back to a running one.
  */
 import type {
+  SagaAbout,
   SagaStatus,
   SagaStatusMessage,
   SagaStep,
@@ -23,6 +24,8 @@ export interface LiveSaga {
   statusPosition: number;
   resumed: boolean;
   reason: string | null;
+  /** What the saga places, from its start's push. */
+  about?: SagaAbout;
   steps: Record<number, LiveStep>;
   /** When the first push for this saga arrived (the saga's time). */
   firstAt: string;
@@ -133,6 +136,7 @@ export function applySagaStatus(state: SagaState, message: SagaStatusMessage): S
     ...saga,
     sagaId: message.saga_id,
     resumed: saga.resumed || message.resumed,
+    about: saga.about ?? message.about,
     lastAt: message.at,
     heardAt: Date.now(),
   };

@@ -150,13 +150,19 @@ describe('saga timeline', () => {
     expect(within(card).getByText('waiting for the resumer: timed out')).toBeInTheDocument();
   });
 
-  it('shows a saga that only the websocket knows about yet', async () => {
+  it('shows a saga that only the websocket knows about yet, named by its start', async () => {
+    // found in review: the card of a saga followed live showed only its id, since only the
+    // list (not read again for it) named its customer and product
     const { last } = await panelWithNoSagasYet();
-    last().receive(sagaStatus('RUNNING', 1));
+    last().receive({
+      ...sagaStatus('RUNNING', 1),
+      about: { customer_name: 'Kato', product_name: 'Laptop', quantity: 2 },
+    });
     last().receive(step(1, 'CreateOrder', 'STARTED', 2));
     const card = await screen.findByTestId(`saga-${ID}`);
     expect(within(card).getByText('CreateOrder')).toBeInTheDocument();
     expect(within(card).getByText('STARTED')).toBeInTheDocument();
+    expect(card).toHaveTextContent('Kato · 2 × Laptop');
   });
 
   it('reads the list no more for a saga followed from its first step, until a reconnect may have lost pushes', async () => {

@@ -17,16 +17,17 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
   const status = mergeSagaStatus(saga?.status, live?.status);
   const resumed = !!saga?.resumed || !!live?.resumed;
   const reason = saga?.reason ?? live?.reason ?? null;
+  const about = saga?.customer_name ? saga : live?.about;
 
   return (
     <li className="card card--padded saga" data-testid={`saga-${orderId}`}>
       <div className="saga__head">
         <h3 className="saga__title">
           <code title={orderId}>{shortId(orderId)}</code>
-          {saga?.customer_name ? (
+          {about ? (
             <span>
               {' '}
-              {saga.customer_name} · {count(saga.quantity ?? 0)} × {saga.product_name}
+              {about.customer_name} · {count(about.quantity ?? 0)} × {about.product_name}
             </span>
           ) : null}
         </h3>
