@@ -345,6 +345,28 @@ describe('placing an order', () => {
     expect(await screen.findByText('Order confirmed')).toBeInTheDocument();
   });
 
+  it('says why an order answered 202 was cancelled, learnt by a read after a reconnect', async () => {
+    // found in review: the banner read "Order cancelled" over "still being processed"
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    const reason = 'ReserveInventory failed: inventory-service did not answer';
+    let saga = { order_id: orderId, saga_id: 's', success: false, status: 'COMPENSATING', reason };
+    const { last } = await placeLaptopOrder({
+      'POST /api/orders': json(
+        { ...saga, message: 'The order is still being processed; watch its status.', saga_log: [] },
+        202,
+      ),
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId), events: [], saga: { ...saga, saga_log: [] }, saga_log: [] }),
+    });
+    expect(await screen.findByText('Order still being processed')).toBeInTheDocument();
+
+    saga = { ...saga, status: 'COMPENSATED' };
+    last().receive({ type: 'snapshot', orders: [] });
+    const notice = (await screen.findByText('Order cancelled')).closest('.notice') as HTMLElement;
+    expect(notice).not.toHaveTextContent('still being processed');
+    expect(notice).toHaveTextContent(reason);
+  });
+
   it('follows the order a 503 names: the saga may still have placed it', async () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let status = 'PENDING';

@@ -38,14 +38,18 @@ export function OrderResult({ result }: Props) {
   const movedOn = !!status && status !== result.status;
   let message = result.message ?? (result.success ? 'The saga completed.' : result.reason);
   if (movedOn && status === 'COMPLETED') message = 'The saga completed after it answered.';
-  else if (movedOn) message = live?.reason || message;
+  else if (movedOn) {
+    // the answer's "still being processed" no longer holds once the saga has ended
+    const reason = live?.reason || fetched?.saga?.reason;
+    message = reason || (isSagaFinished(status) ? null : message);
+  }
   return (
     <section className="result" aria-labelledby="result-heading">
       <h3 id="result-heading" className="visually-hidden">
         Result
       </h3>
       <Notice tone={tone} title={title}>
-        <p>{message}</p>
+        {message ? <p>{message}</p> : null}
         {resumed ? (
           <p>
             <span className="tag tag--resumed">resumed</span> The process running this saga stopped
