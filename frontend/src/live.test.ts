@@ -89,10 +89,26 @@ describe('LiveClient', () => {
     vi.advanceTimersByTime(10_000);
     last().open();
     expect(live.getState()).toBe('live');
+    last().receive({ type: 'snapshot', orders: [] });
     last().drop();
     vi.advanceTimersByTime(500);
     expect(sockets).toHaveLength(10);
     expect(states).toEqual(['live', 'reconnecting', 'live', 'reconnecting']);
+    live.stop();
+  });
+
+  it('backs off from a server that accepts each socket and drops it before a word', () => {
+    // found in review: the backoff was reset on open, so such a server was hit twice a
+    // second for good, the badge flipping between Live and Reconnecting
+    const { live, sockets, last, states } = client({ offlineAfter: 3 });
+    live.start();
+    for (let i = 0; i < 60; i++) {
+      last().open();
+      last().drop();
+      vi.advanceTimersByTime(500);
+    }
+    expect(sockets.length).toBeLessThan(15);
+    expect(states).toContain('offline');
     live.stop();
   });
 

@@ -157,12 +157,15 @@ export class LiveClient {
     this.socket = socket;
     socket.onopen = () => {
       if (this.socket !== socket) return;
-      this.attempt = 0;
       this.setState('live');
       this.startPing(socket);
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
+      // A connection counts as made once something came over it (the snapshot first): a
+      // server that accepts and then drops each socket is backed off from, not hit twice
+      // a second for good.
+      this.attempt = 0;
       this.clearPongTimer();
       this.dispatch(event.data);
     };
