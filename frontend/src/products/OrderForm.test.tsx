@@ -30,6 +30,21 @@ async function placeLaptopOrder(routes: Parameters<typeof mockFetch>[0]) {
   return rendered;
 }
 
+describe('the catalog', () => {
+  it('is not called empty while it loads, nor when it could not be read', async () => {
+    // found in review: "The catalog is empty." showed beside "Loading products…" and
+    // beside "Could not load products"
+    mockFetch({
+      'GET /api/products': json({ detail: 'inventory-service did not answer', code: 'unavailable' }, 503),
+    });
+    renderWithProviders(<ProductsPanel />);
+    expect(screen.getByText('Loading products…')).toBeInTheDocument();
+    expect(screen.queryByText('The catalog is empty.')).not.toBeInTheDocument();
+    await screen.findByText('Could not load products');
+    expect(screen.queryByText('The catalog is empty.')).not.toBeInTheDocument();
+  });
+});
+
 describe('order form validation', () => {
   it('says what is missing and sends nothing', async () => {
     const { user, fetch } = await setup();

@@ -32,7 +32,9 @@ export function ProductsPanel() {
         {products.isError ? (
           <QueryError what="products" error={products.error} onRetry={() => void products.refetch()} />
         ) : null}
-        <ProductCatalog products={list} selectedId={productId} onChoose={choose} />
+        {products.data ? (
+          <ProductCatalog products={list} selectedId={productId} onChoose={choose} />
+        ) : null}
       </section>
       <section aria-label="Order" className="card card--padded">
         <OrderForm products={list} productId={productId} onProductChange={setProductId} />

@@ -134,6 +134,15 @@ describe('saga timeline', () => {
     expect(within(card).getByText('COMPENSATED')).toBeInTheDocument();
   });
 
+  it('does not say there are no sagas when they could not be read', async () => {
+    mockFetch({
+      'GET /api/sagas': json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503),
+    });
+    renderWithProviders(<SagaPanel />);
+    await screen.findByText('Could not load sagas');
+    expect(screen.queryByText(/No sagas yet/)).not.toBeInTheDocument();
+  });
+
   it('shows a compensation waiting for the resumer with the attempts so far', async () => {
     const { last } = await panelWithNoSagasYet();
     last().receive(sagaStatus('COMPENSATING', 1));

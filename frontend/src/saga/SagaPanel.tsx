@@ -56,7 +56,7 @@ export function SagaPanel() {
         <QueryError what="sagas" error={sagas.error} onRetry={() => void sagas.refetch()} />
       ) : null}
       {sagas.isPending ? <p className="muted">Loading sagas…</p> : null}
-      {!sagas.isPending && ids.length === 0 ? (
+      {sagas.data && ids.length === 0 ? (
         <p className="muted">No sagas yet. Place an order on the Products tab.</p>
       ) : null}
       <ul className="sagas">
