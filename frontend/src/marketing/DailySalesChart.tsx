@@ -13,6 +13,7 @@ import {
 import type { DailySale } from '../api';
 import { day, yen } from '../format';
 import { ChartFigure, chartsAnimate } from './ChartFigure';
+import { dailySeries } from './dailySeries';
 
 interface Props {
   days: readonly DailySale[];
@@ -25,10 +26,10 @@ const compactYen = new Intl.NumberFormat('en-US', {
 });
 
 export function DailySalesChart({ days }: Props) {
-  const data = [...days].sort((a, b) => a.sale_date.localeCompare(b.sale_date));
+  const data = dailySeries(days);
   const animate = chartsAnimate();
-  const description = data.length
-    ? data.map((d) => `${day(d.sale_date)}: ${yen(d.total_revenue)} from ${d.total_orders} orders`).join('; ')
+  const description = days.length
+    ? [...days].sort((a, b) => a.sale_date.localeCompare(b.sale_date)).map((d) => `${day(d.sale_date)}: ${yen(d.total_revenue)} from ${d.total_orders} orders`).join('; ')
     : 'No sales yet.';
   return (
     <ChartFigure title="Daily sales (last 30 days, UTC)" description={description}>
