@@ -404,6 +404,24 @@ describe('placing an order', () => {
     expect(await within(notice).findByText('CONFIRMED', {}, { timeout: 3000 })).toBeInTheDocument();
   });
 
+  it('does not say the order a 503 names was never created when it could not be looked up', async () => {
+    // found in review: any failed read said "has not been created (yet)"
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    await placeLaptopOrder({
+      'POST /api/orders': json(
+        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
+        503,
+      ),
+      [`GET /api/orders/${orderId}`]: json(
+        { detail: 'order-service did not answer', code: 'service_unavailable' },
+        503,
+      ),
+    });
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(notice).findByText(/could not be looked up just now/, {}, { timeout: 5000 })).toBeInTheDocument();
+    expect(notice).not.toHaveTextContent('has not been created');
+  });
+
   it('keeps the key of an order whose outcome is unknown while other orders are placed', async () => {
     const { user, fetch } = await setup((call) =>
       (call.body as { quantity: number }).quantity === 1 && fetch.callsTo('POST', '/api/orders').length === 1

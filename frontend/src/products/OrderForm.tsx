@@ -114,7 +114,10 @@ function FollowedOrder({ orderId }: { orderId: string }) {
       </p>
     );
   if (order.isPending) return <p className="muted">Looking up order {id}…</p>;
-  return <p>Order {id} has not been created (yet).</p>;
+  if (order.error instanceof ApiError && order.error.status === 404)
+    return <p>Order {id} has not been created (yet).</p>;
+  // the order service, or the BFF, did not answer: the order may well exist
+  return <p>Order {id} could not be looked up just now; it is read again as news of it comes.</p>;
 }
 
 const FIELD_IDS: Record<OrderField, string> = {
