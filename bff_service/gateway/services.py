@@ -1,8 +1,9 @@
 """What the web UI asks for, composed from the services behind the BFF."""
 
+import heapq
 import uuid
 from datetime import datetime
-from itertools import chain
+from itertools import islice
 
 from eventkit.errors import NotFound
 from gateway.downstream import Answer, Read, ServiceUnavailable, call, gather, get
@@ -179,17 +180,20 @@ def _timeline(pages: dict[str, Answer], *, offset: int, limit: int) -> tuple[lis
         events = answer.body or []
         total += answer.total or len(events)
         streams.append([{**e, "service": source} for e in events])
-    # Sorted, not merged: a service's page is newest first by position, which is commit
-    # order, while created_at is stamped before commit (ADR 0001), so it is not sorted by
-    # time. The pages come nearly sorted, which Python's sort handles in about linear time.
-    timeline = sorted(chain(*streams), key=_newest_first)
+    # Merged, not sorted: a service's page is newest first by position, which is commit
+    # order, while created_at is stamped before commit (ADR 0001), so a later stamp can sit
+    # below an earlier one. Sorting by time made a page depend on its window: an event
+    # stamped later but committed earlier fell outside a small window and inside a large
+    # one. A merge by time of the sources, each kept in commit order, takes its first n
+    # events from the first n of each source: every page is a slice of one timeline.
+    merged = heapq.merge(*streams, key=_stamp, reverse=True)
     # Each source gave its newest MAX_EVENT_WINDOW, so the merge is the timeline that far
     # only: past it, one source's newer events are missing while another's older ones show.
-    return timeline[offset : min(offset + limit, MAX_EVENT_WINDOW)], total
+    return list(islice(merged, offset, min(offset + limit, MAX_EVENT_WINDOW))), total
 
 
-def _newest_first(event: dict):
-    return (-datetime.fromisoformat(event["created_at"]).timestamp(), -event["position"])
+def _stamp(event: dict) -> float:
+    return datetime.fromisoformat(event["created_at"]).timestamp()
 
 
 def dashboard() -> tuple[dict, list[str]]:

@@ -358,28 +358,42 @@ def test_the_catalogue_terms_of_a_product_are_read_once(settings, monkeypatch):
     assert calls == [f"/queries/products/{product}"]
 
 
-def test_the_events_timeline_is_newest_first_though_a_page_by_position_is_not(monkeypatch):
+def test_the_events_timeline_pages_alike_whatever_the_page_size(monkeypatch):
     """A service numbers its events at commit but stamps them before (ADR 0001), so its
-    newest-first page by position is not newest first by time; the merge must sort."""
+    newest by position are not its newest by time. Sorting each window by time made a page
+    depend on its size: an event stamped later but committed earlier fell outside a small
+    window and inside a large one (found from outside: pages of 5 through the newest 1,000
+    skipped 10 events and showed others twice). The sources are merged instead, each in
+    its commit order, so each page is a slice of one timeline."""
     from gateway import downstream, services
     from gateway.downstream import Answer
 
     def event(position, second):
         return {"position": position, "created_at": f"2026-01-01T10:00:{second:06.3f}Z"}
 
-    pages = {  # order-service's 6 was stamped before its 5 but committed after it
+    logs = {  # order-service's 6 was stamped before its 5 but committed after it
         "order-service": [event(6, 1.0), event(5, 1.005), event(4, 0.9), event(3, 0.8)],
         "inventory-service": [event(2, 1.002), event(1, 0.65)],
-        "saga-service": [event(1, 0.95)],
+        "saga-service": [event(2, 0.96), event(1, 0.95)],
     }
-    monkeypatch.setattr(
-        downstream, "get", lambda service, path, **params: Answer(200, pages[service], {})
-    )
-    timeline, total, degraded = services.events_timeline(limit=10)
-    stamps = [e["created_at"] for e in timeline]
-    assert stamps == sorted(stamps, reverse=True) and total == 7 and degraded == []
-    paged = [e for offset in (0, 3, 6) for e in services.events_timeline(limit=3, offset=offset)[0]]
-    assert paged == timeline
+
+    def newest(service, path, limit, **params):  # as the services page: newest by position
+        return Answer(200, logs[service][:limit], {"X-Total-Count": str(len(logs[service]))})
+
+    monkeypatch.setattr(downstream, "get", newest)
+    whole, total, degraded = services.events_timeline(limit=10)
+    assert total == 8 and degraded == [] and len(whole) == 8
+    for service, log in logs.items():  # each source in its commit order
+        assert [e["position"] for e in whole if e["service"] == service] == [
+            e["position"] for e in log
+        ]
+    for size in range(1, 8):
+        paged = [
+            e
+            for offset in range(0, 8, size)
+            for e in services.events_timeline(limit=size, offset=offset)[0]
+        ]
+        assert paged == whole, size
 
 
 def test_an_events_page_ends_at_the_window_of_the_newest(monkeypatch):
