@@ -141,11 +141,11 @@ SERVICES: tuple[Service, ...] = (
         "saga_service",
         8003,
         "SAGA",
-        # Threads: 24, of which at most 8 drive sagas at once. A saga keeps its pooled
-        # connection for its whole request, and the pool has 8 (DB_POOL_MAX_SIZE): the other
-        # threads queue for one in arrival order, or wait, holding none, on a saga another
-        # process drives. A pool of 24 admitted three times the sagas at once and only
-        # lengthened the tail (docs/performance.md). A process accepts no more HTTP
+        # Threads: 24, of which at most 8 drive sagas at once (SAGA_DRIVERS). A saga keeps
+        # its pooled connection for its whole request: the other threads wait for a turn in
+        # arrival order, or wait, holding none, on a saga another process drives. Admitting
+        # 24 at once admitted three times the sagas and only lengthened the tail
+        # (docs/performance.md). A process accepts no more HTTP
         # connections than it has threads, and keeps none alive: a kept-alive one stays with
         # the process that accepted it, so with more workers a BFF's call could wait for
         # that process's threads while another's were free (bench/journey.py).

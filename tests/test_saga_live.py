@@ -7,6 +7,7 @@ no order is left PENDING.
 """
 
 import json
+import signal
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from collections import Counter
 import pytest
 import requests
 
+import manage_all
 from tests.live import Database, LiveService
 
 pytestmark = pytest.mark.system
@@ -245,6 +247,47 @@ def test_a_participant_down_past_the_deadline_is_compensated(system):
     outcome = wait_for(lambda: saga_finished(system, order_id), what="the compensation")
     assert outcome["status"] == "COMPENSATED"
     assert get(system["order"], f"/queries/orders/{order_id}")["status"] == "CANCELLED"
+
+
+def test_a_hung_participant_holds_the_drivers_not_the_health_check_nor_the_reads(system):
+    """Found from outside: with inventory stopped (SIGSTOP), the sagas waiting on it held
+    every pooled connection, and the saga service's /health, /sagas and /events answered
+    503 after 10 s. The drivers are gated now, and the pool keeps connections beside them."""
+    inventory = system["inventory"]
+    saga_db = system["saga"].database
+    running_before = saga_db.query("SELECT count(*) FROM sagas_saga WHERE status = 'RUNNING'")
+    body = {"product_name": "Laptop", "total_price": 120_000}
+    # 40: a saga process takes at most 24 connections at once, so each gets its 8 drivers'
+    clients = [
+        threading.Thread(target=place, args=(system, LAPTOP, 1), kwargs=body) for _ in range(40)
+    ]
+    manage_all.signal_group(inventory.process.pid, signal.SIGSTOP)
+    try:
+        for client in clients:
+            client.start()
+        drivers = 2 * 8  # two saga processes (the fixture's), SAGA_DRIVERS each
+        wait_for(
+            lambda: (
+                saga_db.query("SELECT count(*) FROM sagas_saga WHERE status = 'RUNNING'")[0][0]
+                >= running_before[0][0] + drivers
+            ),
+            what="every driver to wait on inventory",
+        )
+        saga = system["saga"].url
+        assert requests.get(f"{saga}/health", timeout=3).status_code == 200
+        assert requests.get(f"{saga}/sagas", params={"limit": 1}, timeout=3).status_code == 200
+        assert requests.get(f"{saga}/events", params={"after": 0}, timeout=3).status_code == 200
+    finally:
+        manage_all.signal_group(inventory.process.pid, signal.SIGCONT)
+        for client in clients:
+            client.join(60)
+    wait_for(
+        lambda: (
+            not get(system["saga"], "/sagas", status="RUNNING")
+            and not get(system["saga"], "/sagas", status="COMPENSATING")
+        ),
+        what="every saga to finish",
+    )
 
 
 def test_40_concurrent_sagas_of_3_against_stock_100_confirm_exactly_33(system):

@@ -32,7 +32,17 @@ SAGA = {
     "READ_TIMEOUT_SECONDS": env.float("SAGA_READ_TIMEOUT_SECONDS", default=5.0),
     # Fault injection for demos and tests; off unless SAGA_FAULTS=1.
     "FAULTS_ENABLED": env.bool("SAGA_FAULTS", default=False),
+    # Sagas a process drives at once (each keeps a database connection to its end); the
+    # others wait their turn in arrival order, this long at most, then get a 503.
+    "DRIVERS": env.int("SAGA_DRIVERS", default=8),
+    "TURN_WAIT_SECONDS": env.float("DB_POOL_TIMEOUT", default=10.0),
 }
+
+_pool = DATABASES["default"]["OPTIONS"].get("pool")  # noqa: F821 (set by configure() above)
+if _pool is not None:
+    # The drivers' connections, and a few beside them for health checks, reads and the
+    # answers of sagas, so that a participant that hangs holds only the drivers'.
+    _pool["max_size"] = env.int("DB_POOL_MAX_SIZE", default=SAGA["DRIVERS"] + 4)
 
 EVENTKIT = {"STREAM": "events.saga"}
 

@@ -11,6 +11,7 @@ from django.db import connection
 
 from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
+from sagas.admission import driving_turn
 from sagas.domain import SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
@@ -89,11 +90,12 @@ def place_order(
         faults=dict(faults or {}),
     )
     repository = _repository()
-    saga, standing = repository.begin_or_join(details)
+    with driving_turn():
+        saga, standing = repository.begin_or_join(details)
+        if standing not in (BUSY, FINISHED):
+            _drive(repository, saga)
     if standing == BUSY:
         _wait_until_finished(saga.id, wait_seconds)
-    elif standing != FINISHED:
-        _drive(repository, saga)
     outcome = selectors.saga_outcome(saga_id=saga.id)
     return outcome, outcome["finished_at"] is not None
 

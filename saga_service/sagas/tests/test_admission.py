@@ -1,0 +1,82 @@
+"""The gate that admits a process's sagas: a bounded number at once, in arrival order."""
+
+import threading
+
+import pytest
+
+from sagas import admission
+from sagas.admission import FairGate
+
+
+def waiter(gate, timeout, results, name):
+    def wait():
+        results.append((name, gate.acquire(timeout)))
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_queued(gate, n):
+    # the waiters are in the queue: polled, bounded
+    for _ in range(1000):
+        with gate._lock:
+            if len(gate._waiting) == n:
+                return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"{n} waiters never queued")
+
+
+def test_it_admits_its_size_then_lets_the_rest_in_in_the_order_they_came():
+    gate = FairGate(2)
+    assert gate.acquire(0) and gate.acquire(0)
+    assert not gate.acquire(0)
+    results = []
+    threads = []
+    for name in ("first", "second", "third"):
+        threads.append(waiter(gate, 10, results, name))
+        wait_until_queued(gate, len(threads))
+    gate.release()
+    threads[0].join(5)
+    gate.release()
+    threads[1].join(5)
+    assert results == [("first", True), ("second", True)]
+    # a newcomer does not pass the one still waiting
+    assert not gate.acquire(0)
+    gate.release()
+    threads[2].join(5)
+    assert results[-1] == ("third", True)
+
+
+def test_a_waiter_that_gave_up_leaves_the_queue_and_takes_no_place():
+    gate = FairGate(1)
+    assert gate.acquire(0)
+    results = []
+    waiter(gate, 0.05, results, "impatient").join(5)
+    assert results == [("impatient", False)]
+    gate.release()
+    assert gate.acquire(0)  # the place went back to the gate, not to the one who left
+
+
+def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
+    from rest_framework.test import APIClient
+
+    settings.SAGA = {**settings.SAGA, "DRIVERS": 1, "TURN_WAIT_SECONDS": 0.05}
+    full = FairGate(1)
+    assert full.acquire(0)  # another saga holds the only turn
+    monkeypatch.setattr(admission, "_gate", full)
+    body = {
+        "customer_name": "A",
+        "product_id": "a1111111-1111-1111-1111-111111111111",
+        "quantity": 1,
+        "product_name": "Laptop",
+        "total_price": 1,
+    }
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 503 and response.json()["code"] == "busy"
+    assert response["Retry-After"] == "2"
+
+
+@pytest.fixture(autouse=True)
+def fresh_gate(monkeypatch):
+    monkeypatch.setattr(admission, "_gate", None)
