@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from servicekit.fields import MAX_OFFSET, TextField
-from servicekit.permissions import ServiceTokenRequired
+from servicekit.permissions import NotFromAnotherSite, ServiceTokenRequired
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -26,9 +26,10 @@ class JsonAnswers(DefaultContentNegotiation):
 
 
 class CommandApi(APIView):
-    """Base of every command view: guarded by the service token when one is configured."""
+    """Base of every command view: guarded by the service token when one is configured,
+    and never taken from another site's page in a browser."""
 
-    permission_classes = [ServiceTokenRequired]
+    permission_classes = [ServiceTokenRequired, NotFromAnotherSite]
     content_negotiation_class = JsonAnswers
 
 

@@ -300,6 +300,28 @@ def test_commands_need_the_service_token_when_one_is_set(api, settings):
     assert foreign.status_code == 403 and foreign.json()["code"] == "permission_denied"
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_command_sent_by_another_sites_page_is_refused(api, site):
+    """Found from outside: an empty text/plain POST, which any web page can send without
+    asking first, confirmed an order when no service token was set. Browsers say where a
+    request comes from (Fetch Metadata); the services' callers are not browsers."""
+    order_id = create(api).json()["id"]
+    refused = api.post(
+        f"/commands/orders/{order_id}/confirm",
+        content_type="text/plain",
+        headers={"Sec-Fetch-Site": site, "Origin": "http://evil.example"},
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    assert api.get(f"/queries/orders/{order_id}").json()["status"] == "PENDING"
+    own_docs_page = api.post(
+        f"/commands/orders/{order_id}/confirm",
+        {},
+        format="json",
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert own_docs_page.status_code == 200
+
+
 def test_command_answers_show_an_order_exactly_as_the_query_api_does(api):
     """Commands answer from plain values, queries through OrderSerializer: the same JSON."""
     created = create(api).json()
