@@ -41,11 +41,14 @@ class QuantityField(serializers.IntegerField):
 # (tab, newline, BEL, ESC, ...), the line and paragraph separators that logs take for new
 # lines, the bidirectional marks, overrides and isolates that reorder what is shown, and
 # invisible characters and fillers that make two names look alike or a name look blank.
-# Joiners stay (emoji, some scripts need them).
+# Joiners stay (emoji, some scripts need them), and so do tags where they spell a
+# subdivision flag (a black flag, tag letters, a cancel tag), their only use in a name.
 _HIDDEN = re.compile(
-    "[\u00ad\u061c\u115f\u1160\u200b\u200e\u200f\u2028\u2029\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0]"
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f"
+    "\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
+_FLAG_TAGS = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
 
 
 # What shows nothing by itself: marks (which sit on another character), format characters
@@ -55,7 +58,8 @@ _BLANK = frozenset("\u2800")
 
 
 def no_hidden_characters(value: str) -> None:
-    if _HIDDEN.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
+    shown = _FLAG_TAGS.sub("\U0001f3f4", value)
+    if _HIDDEN.search(shown) or any(unicodedata.category(c) == "Cc" for c in value):
         raise ValidationError("Names may not contain control or invisible characters.")
     if all(c in _BLANK or unicodedata.category(c) in _BLANK_CATEGORIES for c in value):
         raise ValidationError("Names must show at least one letter, digit or sign.")
@@ -80,6 +84,11 @@ class NameField(TextField):
         kwargs.setdefault("allow_blank", False)
         super().__init__(**kwargs)
         self.validators.append(no_hidden_characters)
+
+    def to_internal_value(self, data):
+        # One spelling per name: "é" as one character and as "e" with a combining accent
+        # would otherwise be two customers who look the same.
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 
 class IdField(serializers.UUIDField):

@@ -119,6 +119,34 @@ class Probe(serializers.Serializer):
         ),
         ({"quantity": 1, "name": "\U000e0020\u200d ", "price": 1}, {"name"}),
         ({"quantity": 1, "name": "e\u0301", "price": 1}, set()),  # a mark on a letter
+        # more that hide inside a name (found from outside: five "alice"s that look alike)
+        *(
+            ({"quantity": 1, "name": f"alice{hidden}", "price": 1}, {"name"})
+            for hidden in (
+                "\u206a",
+                "\u206f",
+                "\u180e",
+                "\u180b",
+                "\u17b4",
+                "\u17b5",
+                "\U0001d173",
+                "\U0001d17a",
+                "\U000e0041",
+                "\U000e0001",
+            )
+        ),
+        ({"quantity": 1, "name": "ali\u034fce", "price": 1}, {"name"}),
+        # a subdivision flag is spelt with tags, and stays
+        (
+            {
+                "quantity": 1,
+                "name": "Ann \U0001f3f4"
+                + "".join(chr(0xE0000 + ord(c)) for c in "gbeng")
+                + "\U000e007f",
+                "price": 1,
+            },
+            set(),
+        ),
         ({"quantity": 1, "name": "\u2800a", "price": 1}, set()),
         ({"quantity": 1, "name": "a", "price": 1, "id": str(uuid.UUID(int=7))}, set()),
         ({"quantity": 1, "name": "a", "price": 1, "id": 7}, {"id"}),
@@ -128,6 +156,16 @@ def test_shared_fields_bound_their_input(data, error_fields):
     probe = Probe(data=data)
     probe.is_valid()
     assert set(probe.errors) == error_fields
+
+
+def test_a_name_is_kept_in_one_spelling_of_its_characters():
+    """ "é" as one character and as "e" with a combining accent are one customer (NFC)."""
+    composed, decomposed = (
+        Probe(data={"quantity": 1, "name": "Jos\u00e9", "price": 1}),
+        Probe(data={"quantity": 1, "name": "Jose\u0301", "price": 1}),
+    )
+    assert composed.is_valid() and decomposed.is_valid()
+    assert decomposed.validated_data["name"] == composed.validated_data["name"] == "Jos\u00e9"
 
 
 def test_a_quantity_stays_within_its_columns_however_high_the_setting(settings):
