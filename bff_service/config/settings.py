@@ -75,6 +75,8 @@ BFF = {
     "READ_TIMEOUT_SECONDS": env.float("BFF_READ_TIMEOUT_SECONDS", default=5.0),
     # Placing an order waits for the saga, which may retry until its own deadline.
     "SAGA_TIMEOUT_SECONDS": env.float("BFF_SAGA_TIMEOUT_SECONDS", default=35.0),
+    # ...and with its resends and reconnects at most this long: the UI gives up at 60 s.
+    "PLACE_ORDER_SECONDS": env.float("BFF_PLACE_ORDER_SECONDS", default=55.0),
 }
 
 EVENTKIT = {

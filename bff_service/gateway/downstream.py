@@ -87,6 +87,7 @@ def call(
     reconnects: int = 0,
     unavailable_resends: int = 0,
     longest_pause: float = MAX_RETRY_AFTER,
+    within: float | None = None,
 ) -> Answer:
     """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
 
@@ -100,6 +101,9 @@ def call(
     ``unavailable_resends``: for such calls too, how often to send again when the service
     answered 503 (its database failed under that request, say), after its ``Retry-After``
     but never longer than ``longest_pause`` seconds.
+
+    ``within``: seconds after which nothing is sent again, and to which each send's read
+    timeout is cut, so that resends and reconnects cannot hold the caller past it.
     """
     url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
     sent = dict(headers or {})
@@ -107,15 +111,20 @@ def call(
         sent["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
     if cid := current_correlation_id():
         sent["X-Correlation-ID"] = cid
+    give_up_at = None if within is None else time.monotonic() + within
     timeout = (
         settings.BFF["CONNECT_TIMEOUT_SECONDS"],
         read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
     )
     for resend in range(unavailable_resends + 1):
-        response = _send(service, method, url, path, reconnects, params, json, sent, timeout)
+        response = _send(
+            service, method, url, path, reconnects, params, json, sent, timeout, give_up_at
+        )
         if response.status_code != 503 or resend == unavailable_resends:
             break
         pause = _retry_after(response, longest_pause)
+        if not _in_time(give_up_at, pause):
+            break
         logger.info("%s %s %s answered 503; sending again in %g s", service, method, path, pause)
         time.sleep(pause)
     if response.status_code >= 500:
@@ -135,19 +144,28 @@ def _retry_after(response, longest: float) -> float:
         return longest
 
 
-def _send(service, method, url, path, reconnects, params, json, headers, timeout):
-    """The request, sent again after a failed connection up to ``reconnects`` times."""
+def _in_time(give_up_at: float | None, pause: float) -> bool:
+    """Whether a send after ``pause`` seconds would still start before ``give_up_at``."""
+    return give_up_at is None or time.monotonic() + pause < give_up_at
+
+
+def _send(service, method, url, path, reconnects, params, json, headers, timeout, give_up_at):
+    """The request, sent again after a failed connection up to ``reconnects`` times, none
+    starting past ``give_up_at``."""
     attempt = 0
     try:
         while True:
+            connect, read = timeout
+            if give_up_at is not None:
+                read = max(0.1, min(read, give_up_at - time.monotonic()))
             try:
                 return client().request(
-                    method, url, params=params, json=json, headers=headers, timeout=timeout
+                    method, url, params=params, json=json, headers=headers, timeout=(connect, read)
                 )
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError: the answer broke off (its server died while sending
                 # it), which is no answer either
-                if attempt == reconnects:
+                if attempt == reconnects or not _in_time(give_up_at, reconnect_pause(attempt)):
                     raise
                 logger.info("%s %s %s: %s; sending again", service, method, path, exc)
                 time.sleep(reconnect_pause(attempt))  # a moment for a restarting server

@@ -54,6 +54,7 @@ def place_order(
             read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
             reconnects=PLACE_ORDER_RECONNECTS,
             unavailable_resends=PLACE_ORDER_UNAVAILABLE_RESENDS,
+            within=settings.BFF["PLACE_ORDER_SECONDS"],
         )
     except ServiceUnavailable as exc:
         # The saga may have got far, and its resumer finishes what it started: the order id

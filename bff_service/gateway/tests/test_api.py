@@ -323,6 +323,44 @@ def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, set
     assert response.json()["order_id"] == str(order_id_for_key("k-503"))
 
 
+def test_placing_an_order_gives_up_sending_again_at_its_time_limit(api, settings, priced):
+    """Found in review: three sends of up to 35 s each, with reconnects and pauses between,
+    could hold a request for two minutes, long after the UI had given up at 60 s."""
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    settings.SAGA_SERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.BFF = {**settings.BFF, "PLACE_ORDER_SECONDS": 0.5}
+    sends = []
+
+    def slow_503s() -> None:
+        with listener:
+            listener.settimeout(5)
+            for _ in range(3):
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    return
+                with conn:
+                    conn.recv(65536)
+                    sends.append(time.monotonic())
+                    time.sleep(0.3)  # the saga's database is failing slowly
+                    data = json.dumps(BUSY[1]).encode()
+                    conn.sendall(
+                        b"HTTP/1.1 503 X\r\nContent-Type: application/json\r\nRetry-After: 0\r\n"
+                        + f"Connection: close\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                        + data
+                    )
+
+    server = threading.Thread(target=slow_503s, daemon=True)
+    server.start()
+    response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-late")
+    server.join(10)
+    assert response.status_code == 503 and response.json()["order_id"]
+    assert len(sends) == 2  # the third would have started past the limit
+
+
 def test_a_read_the_service_answered_503_once_is_sent_again(api, settings):
     """A database blip (found from outside): the first request on a dropped pooled connection
     is a 503, the next one is served; the BFF's client should not see that 503."""
