@@ -30,7 +30,7 @@ class EventColumns(models.Model):
 
     stream_id = models.UUIDField()
     stream_type = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
+    version = models.PositiveBigIntegerField()
     event_type = models.CharField(max_length=100)
     schema_version = models.PositiveSmallIntegerField(default=1)
     data = models.JSONField()
@@ -70,9 +70,9 @@ class Event(EventColumns):
 class Stream(models.Model):
     stream_id = models.UUIDField(primary_key=True)
     stream_type = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
+    version = models.PositiveBigIntegerField()
     snapshot = models.JSONField(null=True, blank=True)
-    snapshot_version = models.PositiveIntegerField(default=0)
+    snapshot_version = models.PositiveBigIntegerField(default=0)
     snapshot_schema = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField()
 

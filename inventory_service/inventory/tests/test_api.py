@@ -203,6 +203,22 @@ def test_rebuild_check_is_clean_after_traffic_and_catches_corruption(api, catalo
     assert ProductView.objects.get(pk=MONITOR).reserved == 6
 
 
+def test_a_product_past_2_31_events_still_takes_reserves(api, catalog):
+    """Every reserve and release is an event in the product's stream: at 65 orders/s on one
+    product its version passes 2**31 in about a year, and a 32-bit version column then
+    froze the product for good (found in review)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # stands in for 2**31 - 1 events (a snapshot: no fold)
+        cursor.execute(
+            "UPDATE eventkit_stream SET version = %s, snapshot_version = %s WHERE stream_id = %s",
+            [2**31 - 1, 2**31 - 1, str(MONITOR)],
+        )
+    response = reserve(api, 1, uuid.uuid4())
+    assert response.status_code == 200, response.content
+    assert Event.objects.filter(stream_id=MONITOR, version=2**31).exists()
+
+
 def test_stock_beyond_32_bits_is_counted_not_a_server_error(api, catalog):
     """Restocks add up over a product's life; its counters must not overflow at 2**31."""
     from inventory.services import stock_add
