@@ -74,9 +74,9 @@ class CustomerStats(models.Model):
     """
 
     customer_name = models.CharField(max_length=200, primary_key=True)
-    total_orders = models.PositiveIntegerField(default=0)
-    confirmed_orders = models.PositiveIntegerField(default=0)
-    cancelled_orders = models.PositiveIntegerField(default=0)
+    total_orders = models.PositiveBigIntegerField(default=0)
+    confirmed_orders = models.PositiveBigIntegerField(default=0)
+    cancelled_orders = models.PositiveBigIntegerField(default=0)
     total_revenue = models.BigIntegerField(default=0, help_text="yen, confirmed orders")
     total_units = models.BigIntegerField(default=0, help_text="units of confirmed orders")
     first_order_at = models.DateTimeField()
@@ -106,12 +106,12 @@ class ProductStats(models.Model):
 
     product_id = models.UUIDField(primary_key=True)
     product_name = models.CharField(max_length=200, help_text="as in its latest order")
-    total_order_count = models.PositiveIntegerField(default=0)
-    confirmed_orders = models.PositiveIntegerField(default=0)
-    cancelled_orders = models.PositiveIntegerField(default=0)
+    total_order_count = models.PositiveBigIntegerField(default=0)
+    confirmed_orders = models.PositiveBigIntegerField(default=0)
+    cancelled_orders = models.PositiveBigIntegerField(default=0)
     total_units_ordered = models.BigIntegerField(default=0, help_text="units of confirmed orders")
     total_revenue = models.BigIntegerField(default=0, help_text="yen, confirmed orders")
-    unique_customers = models.PositiveIntegerField(default=0)
+    unique_customers = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-total_revenue", "product_name", "product_id"]
@@ -135,8 +135,8 @@ class CustomerProduct(models.Model):
     customer_name = models.CharField(max_length=200)
     product_id = models.UUIDField()
     product_name = models.CharField(max_length=200, help_text="as in the latest order")
-    orders = models.PositiveIntegerField(default=0, help_text="all orders, any status")
-    confirmed_orders = models.PositiveIntegerField(default=0)
+    orders = models.PositiveBigIntegerField(default=0, help_text="all orders, any status")
+    confirmed_orders = models.PositiveBigIntegerField(default=0)
     confirmed_units = models.BigIntegerField(default=0)
     last_confirmed_at = models.DateTimeField(null=True, blank=True)
 
@@ -158,9 +158,9 @@ class DailySales(models.Model):
     """One row per UTC day on which orders were created (see the module doc on dates)."""
 
     sale_date = models.DateField(primary_key=True)
-    total_orders = models.PositiveIntegerField(default=0)
-    confirmed_orders = models.PositiveIntegerField(default=0)
-    cancelled_orders = models.PositiveIntegerField(default=0)
+    total_orders = models.PositiveBigIntegerField(default=0)
+    confirmed_orders = models.PositiveBigIntegerField(default=0)
+    cancelled_orders = models.PositiveBigIntegerField(default=0)
     total_revenue = models.BigIntegerField(default=0, help_text="yen, confirmed orders")
 
     class Meta:

@@ -345,3 +345,23 @@ def test_a_rebuild_with_the_order_service_down_says_so(settings):
     }
     with pytest.raises(CommandError, match="order-service's event feed, which did not answer"):
         call_command("rebuild_projections", "--no-progress")
+
+
+def test_counters_go_past_2_31(shop, feed):
+    """A product ordered at 65 orders/s passes 2**31 orders in about a year; a 32-bit
+    counter then failed every later event of it, and the worker stopped (found in review)."""
+    many = 2**31 - 1
+    ProductStats.objects.filter(product_id=uid(LAPTOP)).update(
+        total_order_count=many, confirmed_orders=many
+    )
+    CustomerStats.objects.filter(customer_name="Yamada").update(
+        total_orders=many, confirmed_orders=many
+    )
+    CustomerProduct.objects.filter(pk=customer_product_key("Yamada", uid(LAPTOP))).update(
+        orders=many, confirmed_orders=many
+    )
+    order_id = feed.create("Yamada", LAPTOP, 1, when="2025-03-04 09:00")
+    feed.confirm(order_id, when="2025-03-04 09:01")
+    laptop = ProductStats.objects.get(product_id=uid(LAPTOP))
+    assert (laptop.total_order_count, laptop.confirmed_orders) == (2**31, 2**31)
+    assert CustomerStats.objects.get(customer_name="Yamada").total_orders == 2**31
