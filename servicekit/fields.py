@@ -44,7 +44,7 @@ class QuantityField(serializers.IntegerField):
 # Joiners stay (emoji, some scripts need them), and so do tags where they spell a
 # subdivision flag (a black flag, tag letters, a cancel tag), their only use in a name.
 _HIDDEN = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f"
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f"
     "\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0"
     "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
@@ -88,6 +88,18 @@ class NameField(TextField):
     def to_internal_value(self, data):
         # One spelling per name: "é" as one character and as "e" with a combining accent
         # would otherwise be two customers who look the same.
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
+
+
+class NameQueryField(TextField):
+    """A name to look up, spelt as names are stored (NFC), so that one typed with a
+    combining accent finds it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
         return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 

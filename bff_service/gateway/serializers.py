@@ -4,7 +4,13 @@ from rest_framework import serializers
 
 from gateway.services import MAX_EVENT_WINDOW
 from servicekit.api import CommandInput, PageQuery
-from servicekit.fields import MAX_NAME_LENGTH, MAX_OFFSET, IdField, NameField, QuantityField
+from servicekit.fields import (
+    MAX_OFFSET,
+    IdField,
+    NameField,
+    NameQueryField,
+    QuantityField,
+)
 
 FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
@@ -30,7 +36,7 @@ class PlaceOrderInput(CommandInput):
 
 class OrderQuery(PageQuery):
     status = serializers.ChoiceField(choices=["PENDING", "CONFIRMED", "CANCELLED"], required=False)
-    customer = serializers.CharField(required=False, max_length=MAX_NAME_LENGTH)
+    customer = NameQueryField(required=False)
 
 
 class SagaQuery(PageQuery):

@@ -5,9 +5,9 @@ from rest_framework import serializers
 from orders.models import OrderView
 from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import (
-    MAX_NAME_LENGTH,
     IdField,
     NameField,
+    NameQueryField,
     QuantityField,
     TextField,
     YenField,
@@ -56,6 +56,4 @@ class CancelOrderInput(CommandInput):
 
 class OrderQuery(PageQuery):
     status = serializers.ChoiceField(choices=OrderView.Status.choices, required=False)
-    customer = serializers.CharField(
-        required=False, max_length=MAX_NAME_LENGTH, help_text="exact customer name"
-    )
+    customer = NameQueryField(required=False, help_text="exact customer name")

@@ -322,6 +322,16 @@ def test_a_command_sent_by_another_sites_page_is_refused(api, site):
     assert own_docs_page.status_code == 200
 
 
+def test_a_name_searched_as_it_was_typed_is_found(api):
+    """Names are stored in one spelling (NFC); a search typed with a combining accent must
+    find them too (found in review)."""
+    create(api, customer_name="Jose\u0301")
+    for typed in ("Jose\u0301", "Jos\u00e9"):
+        found = api.get("/queries/orders", {"customer": typed})
+        assert found["X-Total-Count"] == "1", typed
+        assert found.json()[0]["customer_name"] == "Jos\u00e9"
+
+
 def test_command_answers_show_an_order_exactly_as_the_query_api_does(api):
     """Commands answer from plain values, queries through OrderSerializer: the same JSON."""
     created = create(api).json()
