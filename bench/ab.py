@@ -9,8 +9,9 @@ Each side is a checkout with ``bench/run_all.py``. In every pair both sides star
 system of their own at once (``run_all.py --target fresh``, the order level and the CPU and
 commit counters only: each in its own ``.venv``, on ``TEST_DATABASE_URL``'s server with a
 private Redis) and place the same number of orders at the same concurrency; then the next
-pair. Two systems hold about 86 connections, so the server needs ``max_connections`` of 100
-or more, and nothing else should run on the machine meanwhile.
+pair. Two systems held about 86 connections (before the saga's pool grew from 8 to 12), so
+the server needs ``max_connections`` of 100 or more, and nothing else should run on the
+machine meanwhile.
 
 Sequential runs of the same code on this 2-core machine differ by up to a fifth, since its
 speed drifts by the minute; the two sides of a pair run under the same drift. On 2026-12-06

@@ -7,7 +7,7 @@ from django.conf import settings
 
 DEFAULTS = {
     # How often a command is re-run after losing a race (version clash, duplicate command
-    # id, deadlock, SQLite busy) before it is answered 409.
+    # id, deadlock, SQLite busy) before it is answered 503 (ConcurrencyError: retry later).
     "APPEND_ATTEMPTS": 5,
     # The most events one feed page returns.
     "FEED_MAX_LIMIT": 1000,

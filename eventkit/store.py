@@ -46,7 +46,7 @@ the time the command has answered.
 Contention on one stream is handled by locking its ``eventkit_stream`` row for the whole
 command, so concurrent commands on one product wait their turn instead of failing on a
 version clash. The ``UNIQUE (stream_id, version)`` constraint stays as the last guard; any
-clash that gets through is retried (:data:`conf APPEND_ATTEMPTS`) and then answered 409.
+clash that gets through is retried (:data:`conf APPEND_ATTEMPTS`) and then answered 503.
 """
 
 import hashlib

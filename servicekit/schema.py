@@ -8,7 +8,7 @@ operation so that a client generated from the schema expects them:
   with ``Retry-After``;
 * 413 and 415 from any operation that takes a body: over the size limit, or not JSON;
 * 403 from a command guarded by the service token (``ServiceTokenRequired``), when one is
-  configured.
+  configured, or sent by a browser from another site's page (``NotFromAnotherSite``).
 """
 
 from django.conf import settings

@@ -212,7 +212,9 @@ class Read:
 
 
 def longest_read() -> float:
-    """How long a read sent by :func:`get` can take, its resends included."""
+    """How long a read sent by :func:`get` takes at most, its resends included, unless its
+    service trickles the answer out (the read timeout bounds each wait for bytes, not the
+    whole answer): :func:`gather` waits no longer."""
     connect, read = settings.BFF["CONNECT_TIMEOUT_SECONDS"], settings.BFF["READ_TIMEOUT_SECONDS"]
     one_send = 2 * connect + reconnect_pause(0) + read  # a connect that failed, then a slow one
     return 2 * one_send + READ_RESEND_PAUSE  # and once more after a 503

@@ -43,6 +43,9 @@ if _pool is not None:
     # The drivers' connections, and a few beside them for health checks, reads and the
     # answers of sagas, so that a participant that hangs holds only the drivers'.
     _pool["max_size"] = env.int("DB_POOL_MAX_SIZE", default=SAGA["DRIVERS"] + 4)
+    # A smaller pool set for every service (fewer PostgreSQL clients) still keeps two
+    # connections beside the drivers.
+    SAGA["DRIVERS"] = max(1, min(SAGA["DRIVERS"], _pool["max_size"] - 2))
 
 EVENTKIT = {"STREAM": "events.saga"}
 

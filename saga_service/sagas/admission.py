@@ -66,16 +66,24 @@ def _the_gate() -> FairGate:
         return _gate
 
 
+def turn_free_now() -> bool:
+    """Take a turn if one is free at once. A request that finds none may need no turn: a
+    repeat of a finished saga only reads its answer."""
+    return _the_gate().acquire(timeout=0)
+
+
 @contextmanager
-def driving_turn():
-    """Wait for a turn to drive a saga (then 503 ``busy``); its connection goes back to
-    the pool with the turn."""
+def driving_turn(*, taken: bool = False):
+    """Wait for a turn to drive a saga (then 503 ``busy``), unless ``taken`` already; its
+    connection goes back to the pool with the turn."""
     gate = _the_gate()
-    if not gate.acquire(timeout=settings.SAGA["TURN_WAIT_SECONDS"]):
+    if not taken and not gate.acquire(timeout=settings.SAGA["TURN_WAIT_SECONDS"]):
         raise SagasBusy("every saga driver of this process is busy; retry later")
     try:
         yield
     finally:
-        if not connection.in_atomic_block:
-            connection.close()
-        gate.release()
+        try:
+            if not connection.in_atomic_block:
+                connection.close()
+        finally:
+            gate.release()  # whatever closing did: a turn lost would be lost for good

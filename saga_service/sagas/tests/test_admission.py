@@ -58,6 +58,7 @@ def test_a_waiter_that_gave_up_leaves_the_queue_and_takes_no_place():
     assert gate.acquire(0)  # the place went back to the gate, not to the one who left
 
 
+@pytest.mark.django_db
 def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
     from rest_framework.test import APIClient
 
@@ -75,6 +76,37 @@ def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, mo
     response = APIClient().post("/saga/place-order", body, format="json")
     assert response.status_code == 503 and response.json()["code"] == "busy"
     assert response["Retry-After"] == "2"
+
+
+@pytest.mark.django_db
+def test_a_repeat_of_a_finished_saga_is_answered_with_every_turn_taken(settings, monkeypatch):
+    """Found in review: with a participant hanging and every driver waiting on it, a client's
+    retry of a saga that had finished waited 10 s for a turn it did not need, then got 503."""
+    from rest_framework.test import APIClient
+
+    from sagas.domain import OK, StepResult
+    from sagas.repository import SagaRepository
+    from sagas.tests.test_api import details
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    for _ in range(3):
+        repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
+    full = FairGate(1)
+    assert full.acquire(0)
+    monkeypatch.setattr(admission, "_gate", full)
+    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 0.05}
+    d = saga.details
+    body = {
+        "order_id": d.order_id,
+        "customer_name": d.customer_name,
+        "product_id": d.product_id,
+        "quantity": d.quantity,
+        "product_name": d.product_name,
+        "total_price": d.total_price,
+    }
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "COMPLETED"
 
 
 @pytest.fixture(autouse=True)
