@@ -12,6 +12,8 @@ cursor) where it records events of its own, which it declares by publishing them
 import json
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from eventkit.conf import setting
@@ -25,7 +27,30 @@ def pretty_json(value) -> str:
     )
 
 
+def filters_the_database_can_take(params) -> bool:
+    """Whether the list filters in ``params`` can reach the database: PostgreSQL's text
+    refuses a NUL byte, and a date holds no year past 9999. Django's admin catches the
+    filters it cannot build, not those that fail as the query runs."""
+    for key, values in params.lists():
+        for value in values:
+            if "\x00" in value:
+                return False
+            if key.endswith("__year"):
+                try:
+                    if not -9999 <= int(value) <= 9999:
+                        return False
+                except ValueError:
+                    pass  # not a number: Django's admin refuses it itself
+    return True
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    def changelist_view(self, request, extra_context=None):
+        if not filters_the_database_can_take(request.GET):
+            # as the admin answers any filter it cannot apply: the whole list, and a note
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
+
     def has_add_permission(self, request):
         return False
 
