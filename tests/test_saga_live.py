@@ -6,6 +6,7 @@ inventory holds as reserved equals the quantities of that product's CONFIRMED or
 no order is left PENDING.
 """
 
+import contextlib
 import json
 import signal
 import threading
@@ -252,40 +253,42 @@ def test_a_participant_down_past_the_deadline_is_compensated(system):
 def test_a_hung_participant_holds_the_drivers_not_the_health_check_nor_the_reads(system):
     """Found from outside: with inventory stopped (SIGSTOP), the sagas waiting on it held
     every pooled connection, and the saga service's /health, /sagas and /events answered
-    503 after 10 s. The drivers are gated now, and the pool keeps connections beside them."""
+    503 after 10 s. The drivers are gated now, and the pool keeps connections beside them.
+
+    One saga process of its own (on the same database), so that every client reaches it:
+    20 of its 24 threads, 8 of them driving, the others waiting their turn."""
+    own = system["saga"]
+    lone = LiveService("saga", own.database, workers=1, log_dir=own.log_dir, env=dict(own.env))
+    lone.start(prepare=False)
     inventory = system["inventory"]
-    saga_db = system["saga"].database
-    running_before = saga_db.query("SELECT count(*) FROM sagas_saga WHERE status = 'RUNNING'")
-    body = {"product_name": "Laptop", "total_price": 120_000}
-    # 40: a saga process takes at most 24 connections at once, so each gets its 8 drivers'
-    clients = [
-        threading.Thread(target=place, args=(system, LAPTOP, 1), kwargs=body) for _ in range(40)
-    ]
+    running = "SELECT count(*) FROM sagas_saga WHERE status = 'RUNNING'"
+    running_before = own.database.query(running)[0][0]
+    body = {"customer_name": "Hung", "product_id": LAPTOP, "quantity": 1}
+    body.update(product_name="Laptop", total_price=120_000)
+
+    def client():
+        with contextlib.suppress(requests.RequestException):
+            requests.post(f"{lone.url}/saga/place-order", json=body, timeout=TIMEOUT)
+
+    clients = [threading.Thread(target=client) for _ in range(20)]
     manage_all.signal_group(inventory.process.pid, signal.SIGSTOP)
     try:
-        for client in clients:
-            client.start()
-        drivers = 2 * 8  # two saga processes (the fixture's), SAGA_DRIVERS each
+        for each in clients:
+            each.start()
         wait_for(
-            lambda: (
-                saga_db.query("SELECT count(*) FROM sagas_saga WHERE status = 'RUNNING'")[0][0]
-                >= running_before[0][0] + drivers
-            ),
+            lambda: own.database.query(running)[0][0] >= running_before + 8,
             what="every driver to wait on inventory",
         )
-        saga = system["saga"].url
-        assert requests.get(f"{saga}/health", timeout=3).status_code == 200
-        assert requests.get(f"{saga}/sagas", params={"limit": 1}, timeout=3).status_code == 200
-        assert requests.get(f"{saga}/events", params={"after": 0}, timeout=3).status_code == 200
+        assert requests.get(f"{lone.url}/health", timeout=3).status_code == 200
+        assert requests.get(f"{lone.url}/sagas", params={"limit": 1}, timeout=3).ok
+        assert requests.get(f"{lone.url}/events", params={"after": 0}, timeout=3).ok
     finally:
         manage_all.signal_group(inventory.process.pid, signal.SIGCONT)
-        for client in clients:
-            client.join(60)
+        for each in clients:
+            each.join(60)
+        lone.stop()
     wait_for(
-        lambda: (
-            not get(system["saga"], "/sagas", status="RUNNING")
-            and not get(system["saga"], "/sagas", status="COMPENSATING")
-        ),
+        lambda: not any(get(own, "/sagas", status=s) for s in ("RUNNING", "COMPENSATING")),
         what="every saga to finish",
     )
 

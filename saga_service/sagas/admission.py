@@ -66,6 +66,13 @@ def _the_gate() -> FairGate:
         return _gate
 
 
+def give_back_connection() -> None:
+    """Return this thread's database connection to the pool: Django keeps it to the end of
+    the request otherwise, and a request waiting for a turn must hold none."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def turn_free_now() -> bool:
     """Take a turn if one is free at once. A request that finds none may need no turn: a
     repeat of a finished saga only reads its answer."""
@@ -83,7 +90,6 @@ def driving_turn(*, taken: bool = False):
         yield
     finally:
         try:
-            if not connection.in_atomic_block:
-                connection.close()
+            give_back_connection()
         finally:
             gate.release()  # whatever closing did: a turn lost would be lost for good

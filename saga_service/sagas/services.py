@@ -11,7 +11,7 @@ from django.db import connection
 
 from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
-from sagas.admission import driving_turn, turn_free_now
+from sagas.admission import driving_turn, give_back_connection, turn_free_now
 from sagas.domain import SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
@@ -97,6 +97,7 @@ def place_order(
         outcome = selectors.saga_outcome(order_id=order_id)
         if outcome is not None and outcome["finished_at"] is not None:
             return outcome, True
+        give_back_connection()  # it waits for a turn holding none
     with driving_turn(taken=taken):
         saga, standing = repository.begin_or_join(details)
         if standing not in (BUSY, FINISHED):
