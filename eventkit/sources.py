@@ -17,6 +17,10 @@ class MalformedFeed(requests.RequestException):
     """The feed answered, but not with a page of events."""
 
 
+class WrongFeed(MalformedFeed):
+    """The feed answered with another service's events: its URL names the wrong service."""
+
+
 class FeedReader:
     """``GET <url>/events?after=&limit=`` of one source, page by page, in position order."""
 
@@ -40,6 +44,14 @@ class FeedReader:
             # Not a page of our feed (another version of the source, a proxy's answer): a
             # feed that cannot be read, as one that does not answer, not a worker's crash.
             raise MalformedFeed(f"{self.url}/events answered a malformed page: {exc!r}") from exc
+        for event in events:
+            service = event.metadata.get("service") if isinstance(event.metadata, dict) else None
+            if service is not None and service != self.source:
+                # a URL that names another service: its events would be folded as ours
+                raise WrongFeed(
+                    f"{self.url}/events serves {service}'s events, not {self.source}'s: "
+                    "is the URL right?"
+                )
         return events, head
 
     def event_at(self, position: int) -> tuple[WireEvent | None, int]:

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from eventkit.sources import FeedReader, MalformedFeed
+from eventkit.sources import FeedReader, MalformedFeed, WrongFeed
 
 EVENT = {
     "position": 1,
@@ -75,3 +75,15 @@ def test_a_malformed_page_is_a_feed_failure_not_a_crash(feed_answering, body, he
     with pytest.raises(MalformedFeed) as caught:
         feed_answering(body, headers).page(0)
     assert isinstance(caught.value, requests.RequestException)
+
+
+def test_another_services_feed_is_refused(feed_answering):
+    """Found from outside: a rebuild pointed at the inventory service (a one-digit slip in
+    ORDER_SERVICE_URL) folded none of its events as orders, said it had rebuilt, and left
+    marketing blank. Events name the service that recorded them."""
+    inventory = {**EVENT, "metadata": {"service": "inventory-service"}}
+    with pytest.raises(WrongFeed, match="inventory-service's events, not order-service's"):
+        feed_answering([inventory]).page(0)
+    assert issubclass(WrongFeed, MalformedFeed)  # a worker backs off, as for any bad feed
+    ours = {**EVENT, "metadata": {"service": "order-service"}}
+    assert len(feed_answering([ours, EVENT]).page(0)[0]) == 2  # unnamed: older events

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from eventkit.conf import setting
 from eventkit.projections import registry
 from eventkit.rebuild import rebuild
+from eventkit.sources import WrongFeed
 
 
 class Command(BaseCommand):
@@ -74,6 +75,8 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
+            except WrongFeed as exc:
+                raise CommandError(f"{names}: nothing changed; {exc}") from exc
             except requests.RequestException as exc:
                 # another service's events are read from its feed, over HTTP
                 raise CommandError(

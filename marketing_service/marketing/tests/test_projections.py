@@ -24,8 +24,10 @@ from marketing.tests.helpers import (
     LAPTOP,
     MONITOR,
     MOUSE,
+    OrderFeed,
     apply,
     at,
+    open_shop,
 )
 
 pytestmark = pytest.mark.django_db
@@ -345,6 +347,65 @@ def test_a_rebuild_with_the_order_service_down_says_so(settings):
     }
     with pytest.raises(CommandError, match="order-service's event feed, which did not answer"):
         call_command("rebuild_projections", "--no-progress")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_from_another_services_feed_changes_nothing_and_says_so(settings):
+    """Found from outside: ORDER_SERVICE_URL one digit off (the inventory service) gave
+    'rebuilt' and a blank marketing, and its worker then blamed the order service."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django.core.management import CommandError, call_command
+
+    feed = open_shop(OrderFeed())  # what marketing shows before
+    before = analytics.rows()
+    stock_added = {
+        "position": 1,
+        "event_id": str(uuid.uuid4()),
+        "aggregate_id": str(uuid.uuid4()),
+        "aggregate_type": "Product",
+        "version": 1,
+        "event_type": "StockAdded",
+        "event_data": {"quantity": 30},
+        "metadata": {"service": "inventory-service"},
+        "created_at": "2026-12-07T00:00:00Z",
+    }
+
+    class InventoryFeed(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = json.dumps([stock_added]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Last-Position", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), InventoryFeed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sources = settings.EVENTKIT["CONSUMER"]["SOURCES"]
+    wrong = {
+        "order-service": {
+            **sources["order-service"],
+            "url": f"http://127.0.0.1:{server.server_port}",
+        }
+    }
+    settings.EVENTKIT = {
+        **settings.EVENTKIT,
+        "CONSUMER": {**settings.EVENTKIT["CONSUMER"], "SOURCES": wrong},
+    }
+    try:
+        with pytest.raises(CommandError, match="serves inventory-service's events"):
+            call_command("rebuild_projections", "--no-progress")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert feed and analytics.rows() == before
 
 
 def test_counters_go_past_2_31(shop, feed):
