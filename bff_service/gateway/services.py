@@ -112,7 +112,16 @@ def _message(outcome: dict) -> str:
         return "The order is still being processed; watch its status."
     if outcome.get("status") == "FAILED":  # a compensation was refused: the order may stand
         return f"The saga failed and needs an operator: {outcome.get('reason') or 'see its log'}"
+    if _never_created(outcome):
+        return f"Order not placed: {outcome.get('reason') or 'the order could not be created'}"
     return f"Order cancelled: {outcome.get('reason') or 'the saga compensated'}"
+
+
+def _never_created(outcome: dict) -> bool:
+    """The saga stopped at its first step, CreateOrder: there is no order to call cancelled
+    (one that landed late was voided or cancelled by the compensation)."""
+    log = outcome.get("saga_log") or []
+    return bool(log) and log[0].get("action") == "CreateOrder" and log[0].get("status") == "FAILED"
 
 
 def order_detail(order_id: uuid.UUID) -> tuple[dict, list[str]]:

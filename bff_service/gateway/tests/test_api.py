@@ -659,6 +659,16 @@ def test_a_compensation_left_for_the_resumer_is_pushed_with_its_attempts(monkeyp
         ({"success": True, "quantity": 2, "product_name": "Laptop"}, "Order confirmed: 2 x Laptop"),
         ({"success": False, "status": "COMPENSATING"}, "The order is still being processed"),
         ({"success": False, "status": "COMPENSATED", "reason": "out of stock"}, "Order cancelled"),
+        # found from outside: an order never created was called cancelled
+        (
+            {
+                "success": False,
+                "status": "COMPENSATED",
+                "reason": "CreateOrder failed: injected failure",
+                "saga_log": [{"step": 1, "action": "CreateOrder", "status": "FAILED"}],
+            },
+            "Order not placed: CreateOrder failed",
+        ),
         # a compensation refused: the order may even be confirmed, and a person must look
         ({"success": False, "status": "FAILED", "reason": "cancel refused"}, "needs an operator"),
     ],

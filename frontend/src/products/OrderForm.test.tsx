@@ -194,6 +194,26 @@ describe('placing an order', () => {
     expect(keys[1]).not.toEqual(key);
   });
 
+  it('says an order whose CreateOrder failed was not placed, not cancelled', async () => {
+    // found from outside: "Order cancelled" for an order that never existed
+    const { user } = await setup(() =>
+      json({
+        order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a',
+        success: false,
+        status: 'COMPENSATED',
+        reason: 'CreateOrder failed: injected failure of CreateOrder',
+        message: 'Order not placed: CreateOrder failed: injected failure of CreateOrder',
+        saga_log: [{ step: 1, action: 'CreateOrder', status: 'FAILED', error: 'injected failure of CreateOrder' }],
+      }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    const banner = await screen.findByRole('alert');
+    expect(banner).toHaveTextContent('Order not placed');
+    expect(banner).not.toHaveTextContent('Order cancelled');
+  });
+
   it('shows a success banner for a confirmed order', async () => {
     const { user } = await setup(() =>
       json({

@@ -19,6 +19,10 @@ function outcome(status: SagaStatus | null, result: PlaceOrderAnswer) {
   if (status === 'FAILED')
     // a compensation was refused: the order may even be confirmed
     return { tone: 'danger', title: 'Saga failed: it needs an operator' } as const;
+  // stopped at CreateOrder: there is no order to call cancelled
+  const first = result.saga_log?.[0];
+  if (first?.action === 'CreateOrder' && first.status === 'FAILED')
+    return { tone: 'danger', title: 'Order not placed' } as const;
   return { tone: 'danger', title: 'Order cancelled' } as const;
 }
 
