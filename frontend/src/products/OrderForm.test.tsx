@@ -112,6 +112,14 @@ describe('order form validation', () => {
     expect(await screen.findByText('Ensure this field has no more than 200 characters.')).toBeInTheDocument();
     expect(screen.getByLabelText('Customer name')).toHaveAttribute('aria-invalid', 'true');
     expect(screen.getByRole('alert')).toHaveTextContent('Order not placed');
+
+    // found from outside: fixed, then refused in the browser for another field, the form
+    // still showed the server's old "Invalid input." banner beside the new field error
+    await user.clear(screen.getByLabelText('Quantity'));
+    await user.type(screen.getByLabelText('Quantity'), '0');
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(await screen.findByText(/Quantity must be between 1 and/)).toBeInTheDocument();
+    expect(screen.queryByText('Invalid input.')).not.toBeInTheDocument();
   });
 
   it('explains a faults_disabled refusal in the fault injection fieldset', async () => {

@@ -173,6 +173,9 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     const errors = validateOrder(values);
     const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
     if (firstInvalid) {
+      // A refusal of the last attempt's input is stale now that this one is refused here.
+      // An unknown outcome stays: its order may still be placed.
+      if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
       formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS[firstInvalid]}`)?.focus();
       return;
     }
