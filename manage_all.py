@@ -863,20 +863,36 @@ class Context:
 
 # Creates the service's PostgreSQL database when DATABASE_URL names one that does not exist
 # yet (SQLite files are created by Django itself). Runs with the venv's python and psycopg.
+# No braces: the arguments of every command are filled in with str.format.
 CREATE_DATABASE = (
     "python",
     "-c",
-    "import os, environ, psycopg\n"
+    "import os, sys, environ, psycopg\n"
     "db = environ.Env.db_url_config(os.environ['DATABASE_URL'])\n"
     "if 'postgresql' in db['ENGINE']:\n"
     "    args = dict(host=db['HOST'] or None, port=db['PORT'] or None, user=db['USER'] or None,"
     " password=db['PASSWORD'] or None, autocommit=True)\n"
-    "    with psycopg.connect(dbname='postgres', **args) as conn:\n"
+    "    try:\n"
+    "        conn = psycopg.connect(dbname='postgres', connect_timeout=10, **args)\n"
+    "    except psycopg.OperationalError as error:\n"
+    "        where = '%s:%s' % (db['HOST'] or 'localhost', db['PORT'] or 5432)\n"
+    "        reason = str(error).strip().splitlines()[0]\n"
+    "        print('cannot reach PostgreSQL at %s to create database %s: %s'"
+    " % (where, db['NAME'], reason), file=sys.stderr)\n"
+    "        sys.exit(2)\n"
+    "    with conn:\n"
     "        if not conn.execute('SELECT 1 FROM pg_database WHERE datname = %s',"
     " [db['NAME']]).fetchone():\n"
     "            conn.execute('CREATE DATABASE \"%s\"' % db['NAME'].replace('\"', ''))\n"
     "            print('created database', db['NAME'])\n",
 )
+
+
+def describe(command: Sequence[str]) -> str:
+    """A one-shot command as the output names it."""
+    if tuple(command) == CREATE_DATABASE:
+        return "create its database"
+    return f"`{' '.join(command[1:])}`"
 
 
 def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool:
@@ -893,10 +909,11 @@ def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool
             code = sup.run_once(
                 label, ctx.argv(service, command), ROOT / service.dir, ctx.env(service)
             )
-            if code is None:
+            if code is None or sup.stopping.is_set():
+                ctx.out.write(f"{service.name}: {describe(command)} interrupted")
                 return False
             if code != 0:
-                ctx.out.write(f"{service.name}: `{' '.join(command[1:])}` failed (exit {code})")
+                ctx.out.write(f"{service.name}: {describe(command)} failed (exit {code})")
                 return False
     return True
 
@@ -1556,6 +1573,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_port_offset(offset: int) -> None:
+    """Every port the offset moves (the web ports, the embedded Redis) must stay a port."""
+    ports = [s.port for s in SERVICES] + [REDIS_PORT]
+    low, high = min(ports) + offset, max(ports) + offset
+    if low < 1 or high > 65535:
+        raise SystemExit(
+            f"--port-offset {offset} would put ports at {low} to {high}; each must be 1 to 65535"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - run by whatever python3 is on PATH
         print("manage_all.py needs Python 3.11 or newer", file=sys.stderr)
@@ -1566,6 +1593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    check_port_offset(getattr(args, "port_offset", 0))
     if passthrough and args.command != "test":
         raise SystemExit("arguments after `--` are only for `test` (they go to pytest)")
     args.pytest_args = passthrough

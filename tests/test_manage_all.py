@@ -382,6 +382,33 @@ def test_up_refuses_web_ports_already_in_use(tmp_path):
     assert not (tmp_path / "logs").exists()  # nothing started
 
 
+@pytest.mark.parametrize("command", ["up", "status", "migrate"])
+@pytest.mark.parametrize("offset", ["60000", "-9000"])
+def test_a_port_offset_that_moves_a_port_out_of_range_is_refused_at_once(command, offset):
+    """Found from outside: `up --port-offset 60000` migrated and seeded every service, then
+    each web process crashed binding port 68003 and was restarted for good; `status` showed
+    such ports as down."""
+    with pytest.raises(SystemExit, match=r"--port-offset .* must be 1 to 65535"):
+        ma.main([command, "--port-offset", offset])
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_not_a_traceback(tmp_path):
+    """Found from outside: a wrong PostgreSQL URL printed psycopg's traceback and then the
+    whole inline script as the command that failed."""
+    env = {**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:9/nowhere"}
+    argv = ma.render_argv(ma.CREATE_DATABASE, port=0, workers=1)  # as `up` fills it in
+    result = subprocess.run(
+        [sys.executable, *argv[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot reach PostgreSQL at 127.0.0.1:9 to create database nowhere" in result.stderr
+    assert ma.describe(ma.CREATE_DATABASE) == "create its database"
+
+
 def test_cli_help_and_passthrough_guard():
     result = subprocess.run(
         [sys.executable, "manage_all.py", "--help"], cwd=ROOT, capture_output=True, text=True
