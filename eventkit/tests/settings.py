@@ -6,9 +6,11 @@ from servicekit.settings import configure
 
 BASE_DIR = Path(__file__).resolve().parent
 
+# Named as the source its own consumers read (REMOTE_SOURCE): every event names the service
+# that recorded it, and a feed of another service's events is refused.
 globals().update(
     configure(
-        service="eventkit-tests", base_dir=BASE_DIR, apps=["eventkit", "eventkit.tests.testapp"]
+        service="tally-service", base_dir=BASE_DIR, apps=["eventkit", "eventkit.tests.testapp"]
     )
 )
 ROOT_URLCONF = "eventkit.tests.urls"
