@@ -135,7 +135,7 @@ def test_a_fault_switch_produces_the_matching_compensation(page):
 
 def test_a_saga_whose_order_was_never_created_shows_its_log_after_a_reload(page):
     result = place_order_in_ui(page, "Never Created", LAPTOP, 1, fault=("CreateOrder", "fail"))
-    sync_api.expect(result).to_contain_text("Order cancelled")
+    sync_api.expect(result).to_contain_text("Order not placed")
     order_id = result.locator("code[title]").first.get_attribute("title")
     page.reload()
     tab(page, "Saga")
