@@ -11,6 +11,7 @@ them for everything else.
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -31,17 +32,38 @@ class FairGate:
         self._waiting: deque[threading.Event] = deque()
         self._lock = threading.Lock()
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(
+        self,
+        timeout: float,
+        *,
+        give_up: Callable[[], bool] | None = None,
+        patience: float = 1.0,
+    ) -> bool:
+        """Wait up to ``timeout`` seconds for a place. One not let in within ``patience``
+        seconds calls ``give_up()``, keeping its place in the queue meanwhile; if that
+        answers True, it leaves without a place."""
         with self._lock:
             if self._free and not self._waiting:
                 self._free -= 1
                 return True
             turn = threading.Event()
             self._waiting.append(turn)
-        if turn.wait(timeout):
+        first = min(patience, timeout) if give_up is not None else timeout
+        if turn.wait(first):
             return True
+        if give_up is not None:
+            if give_up():
+                if self._leave(turn):
+                    self.release()  # let in while it was giving up: the place goes on
+                return False
+            if turn.wait(max(0.0, timeout - first)):
+                return True
+        return self._leave(turn)
+
+    def _leave(self, turn: threading.Event) -> bool:
+        """Leave the queue; True if let in meanwhile (the place is then its own)."""
         with self._lock:
-            if turn.is_set():  # let in while it was giving up: the place is its own
+            if turn.is_set():
                 return True
             self._waiting.remove(turn)
             return False
@@ -73,21 +95,28 @@ def give_back_connection() -> None:
         connection.close()
 
 
-def turn_free_now() -> bool:
-    """Take a turn if one is free at once. A request that finds none may need no turn: a
-    repeat of a finished saga only reads its answer."""
-    return _the_gate().acquire(timeout=0)
-
-
 @contextmanager
-def driving_turn(*, taken: bool = False):
-    """Wait for a turn to drive a saga (then 503 ``busy``), unless ``taken`` already; its
-    connection goes back to the pool with the turn."""
+def driving_turn(*, unless: Callable[[], object | None] | None = None):
+    """Wait for a turn to drive a saga (then 503 ``busy``); its connection goes back to the
+    pool with the turn. A request still waiting after a second asks ``unless()`` (a
+    repeat of a saga that has finished needs no turn): what it answers, if anything, is
+    yielded instead of a turn."""
     gate = _the_gate()
-    if not taken and not gate.acquire(timeout=settings.SAGA["TURN_WAIT_SECONDS"]):
-        raise SagasBusy("every saga driver of this process is busy; retry later")
+    found = None
+
+    def give_up() -> bool:
+        nonlocal found
+        found = unless()
+        give_back_connection()  # it goes on waiting holding none
+        return found is not None
+
+    if not gate.acquire(settings.SAGA["TURN_WAIT_SECONDS"], give_up=unless and give_up):
+        if found is None:
+            raise SagasBusy("every saga driver of this process is busy; retry later")
+        yield found
+        return
     try:
-        yield
+        yield None
     finally:
         try:
             give_back_connection()

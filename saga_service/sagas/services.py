@@ -11,7 +11,7 @@ from django.db import connection
 
 from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
-from sagas.admission import driving_turn, give_back_connection, turn_free_now
+from sagas.admission import driving_turn
 from sagas.domain import SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
@@ -90,15 +90,11 @@ def place_order(
         faults=dict(faults or {}),
     )
     repository = _repository()
-    taken = turn_free_now()
-    if not taken:
-        # Every driver is busy (a participant may hang): a repeat of a finished saga is
-        # answered without waiting for a turn it does not need.
-        outcome = selectors.saga_outcome(order_id=order_id)
-        if outcome is not None and outcome["finished_at"] is not None:
-            return outcome, True
-        give_back_connection()  # it waits for a turn holding none
-    with driving_turn(taken=taken):
+    with driving_turn(unless=lambda: _finished_outcome(order_id)) as finished:
+        if finished is not None:
+            # every driver was busy (a participant may hang), and this saga had finished:
+            # a repeat needs no turn
+            return finished, True
         saga, standing = repository.begin_or_join(details)
         if standing not in (BUSY, FINISHED):
             _drive(repository, saga)
@@ -106,6 +102,11 @@ def place_order(
         _wait_until_finished(saga.id, wait_seconds)
     outcome = selectors.saga_outcome(saga_id=saga.id)
     return outcome, outcome["finished_at"] is not None
+
+
+def _finished_outcome(order_id) -> dict | None:
+    outcome = selectors.saga_outcome(order_id=order_id)
+    return outcome if outcome is not None and outcome["finished_at"] is not None else None
 
 
 def _price(product_id, quantity, product_name, total_price) -> tuple[str, int]:

@@ -58,6 +58,55 @@ def test_a_waiter_that_gave_up_leaves_the_queue_and_takes_no_place():
     assert gate.acquire(0)  # the place went back to the gate, not to the one who left
 
 
+def test_a_waiter_asks_whether_to_give_up_once_and_keeps_its_place_meanwhile():
+    gate = FairGate(1)
+    assert gate.acquire(0)
+    asked = []
+    results = []
+
+    def stays():
+        asked.append("first")
+        return False
+
+    first = threading.Thread(
+        target=lambda: results.append(("first", gate.acquire(10, give_up=stays, patience=0.01))),
+        daemon=True,
+    )
+    first.start()
+    wait_until_queued(gate, 1)
+    for _ in range(1000):  # it has asked, and is still in the queue
+        if asked:
+            break
+        threading.Event().wait(0.005)
+    second = waiter(gate, 10, results, "second")
+    wait_until_queued(gate, 2)
+    gate.release()
+    first.join(5)
+    assert asked == ["first"] and results == [("first", True)]
+    gate.release()
+    second.join(5)
+    assert results[-1] == ("second", True)
+
+
+def test_a_waiter_that_gives_up_takes_no_place_and_passes_one_it_was_given_on():
+    gate = FairGate(1)
+    assert gate.acquire(0)
+    assert gate.acquire(10, give_up=lambda: True, patience=0.01) is False
+    gate.release()
+    assert gate.acquire(0)  # the place went back, not to the one who gave up
+
+    # let in while it was deciding to give up: the place goes on to the next
+    gate = FairGate(1)
+    assert gate.acquire(0)
+
+    def let_in_meanwhile():
+        gate.release()  # the holder leaves just as the waiter decides
+        return True
+
+    assert gate.acquire(10, give_up=let_in_meanwhile, patience=0.01) is False
+    assert gate.acquire(0)  # the place is free again, not held by the one who gave up
+
+
 @pytest.mark.django_db
 def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
     from rest_framework.test import APIClient
