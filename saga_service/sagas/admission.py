@@ -52,9 +52,15 @@ class FairGate:
         if turn.wait(first):
             return True
         if give_up is not None:
-            if give_up():
-                if self._leave(turn):
+            try:
+                giving_up = give_up()
+            except BaseException:
+                giving_up = True  # and raised: a place left in the queue would be lost
+                raise
+            finally:
+                if giving_up and self._leave(turn):
                     self.release()  # let in while it was giving up: the place goes on
+            if giving_up:
                 return False
             if turn.wait(max(0.0, timeout - first)):
                 return True

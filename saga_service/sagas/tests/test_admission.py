@@ -107,6 +107,21 @@ def test_a_waiter_that_gives_up_takes_no_place_and_passes_one_it_was_given_on():
     assert gate.acquire(0)  # the place is free again, not held by the one who gave up
 
 
+def test_a_waiter_whose_question_fails_leaves_the_queue():
+    """Its read failed (the database went away): its place must not wait in the queue for a
+    thread that has gone, or the next release would hand it to no one, for good."""
+    gate = FairGate(1)
+    assert gate.acquire(0)
+
+    def fails():
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        gate.acquire(10, give_up=fails, patience=0.01)
+    gate.release()
+    assert gate.acquire(0)
+
+
 @pytest.mark.django_db
 def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
     from rest_framework.test import APIClient
