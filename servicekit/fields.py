@@ -74,33 +74,28 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class NameField(TextField):
+class NameQueryField(TextField):
+    """A name as it is stored and looked up: in one spelling (NFC), since "é" as one
+    character and as "e" with a combining accent would otherwise be two customers who look
+    the same, and a search typed either way must find them."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
+
+
+class NameField(NameQueryField):
     """A person's or product's name: text, with no control or invisible characters and at
     least one that shows, 1 to 200 characters once trimmed."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
         kwargs.setdefault("trim_whitespace", True)
         kwargs.setdefault("allow_blank", False)
         super().__init__(**kwargs)
         self.validators.append(no_hidden_characters)
-
-    def to_internal_value(self, data):
-        # One spelling per name: "é" as one character and as "e" with a combining accent
-        # would otherwise be two customers who look the same.
-        return unicodedata.normalize("NFC", super().to_internal_value(data))
-
-
-class NameQueryField(TextField):
-    """A name to look up, spelt as names are stored (NFC), so that one typed with a
-    combining accent finds it."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 
 class IdField(serializers.UUIDField):

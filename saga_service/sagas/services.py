@@ -11,7 +11,7 @@ from django.db import connection
 
 from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
-from sagas.admission import driving_turn
+from sagas.admission import driving_turn, give_back_connection
 from sagas.domain import SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
@@ -141,8 +141,7 @@ def _wait_until_finished(saga_id, timeout: float) -> None:
         # connection to its end, and the process has more threads than connections (so at
         # most that many sagas run at once): when a worker dies mid-saga, its clients'
         # retries wait here until the sagas' leases lapse, and would hold every connection.
-        if not connection.in_atomic_block:
-            connection.close()
+        give_back_connection()
         time.sleep(0.05)  # another process is driving it; poll its committed state
 
 
