@@ -1,13 +1,10 @@
 """Reading a source's feed: an answer that is not a page of events is a feed failure."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
 from eventkit.sources import FeedReader, MalformedFeed, WrongFeed
+from eventkit.tests.fake_feed import fake_feed
 
 EVENT = {
     "position": 1,
@@ -24,32 +21,13 @@ EVENT = {
 @pytest.fixture
 def feed_answering():
     """A feed that answers every page with the body and headers the test sets."""
-    answer = {"body": [], "headers": {}}
+    with fake_feed() as feed:
 
-    class Feed(BaseHTTPRequestHandler):
-        def do_GET(self):
-            data = json.dumps(answer["body"]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in answer["headers"].items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+        def answering(body, headers=None) -> FeedReader:
+            feed.answer(body, headers)
+            return FeedReader("order-service", feed.url)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def answering(body, headers=None) -> FeedReader:
-        answer.update(body=body, headers=headers or {})
-        return FeedReader("order-service", f"http://127.0.0.1:{server.server_port}")
-
-    yield answering
-    server.shutdown()
-    server.server_close()
+        yield answering
 
 
 def test_a_page_of_events_is_read(feed_answering):

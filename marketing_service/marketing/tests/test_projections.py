@@ -353,11 +353,9 @@ def test_a_rebuild_with_the_order_service_down_says_so(settings):
 def test_a_rebuild_from_another_services_feed_changes_nothing_and_says_so(settings):
     """Found from outside: ORDER_SERVICE_URL one digit off (the inventory service) gave
     'rebuilt' and a blank marketing, and its worker then blamed the order service."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from django.core.management import CommandError, call_command
+
+    from eventkit.tests.fake_feed import fake_feed
 
     feed = open_shop(OrderFeed())  # what marketing shows before
     before = analytics.rows()
@@ -373,38 +371,15 @@ def test_a_rebuild_from_another_services_feed_changes_nothing_and_says_so(settin
         "created_at": "2026-12-07T00:00:00Z",
     }
 
-    class InventoryFeed(BaseHTTPRequestHandler):
-        def do_GET(self):
-            data = json.dumps([stock_added]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Last-Position", "1")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), InventoryFeed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     sources = settings.EVENTKIT["CONSUMER"]["SOURCES"]
-    wrong = {
-        "order-service": {
-            **sources["order-service"],
-            "url": f"http://127.0.0.1:{server.server_port}",
+    with fake_feed([stock_added], {"X-Last-Position": "1"}) as inventory:
+        wrong = {"order-service": {**sources["order-service"], "url": inventory.url}}
+        settings.EVENTKIT = {
+            **settings.EVENTKIT,
+            "CONSUMER": {**settings.EVENTKIT["CONSUMER"], "SOURCES": wrong},
         }
-    }
-    settings.EVENTKIT = {
-        **settings.EVENTKIT,
-        "CONSUMER": {**settings.EVENTKIT["CONSUMER"], "SOURCES": wrong},
-    }
-    try:
         with pytest.raises(CommandError, match="serves inventory-service's events"):
             call_command("rebuild_projections", "--no-progress")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert feed and analytics.rows() == before
 
 
