@@ -18,7 +18,11 @@ from servicekit.runtime import freeze_startup_objects  # noqa: E402
 # Every HTTP view of the BFF is sync: each request takes one hop into a thread and runs
 # through Django's WSGI handler there (config.threaded_wsgi), instead of crossing between
 # the event loop and threads at every stage of Django's ASGI handler.
-django_http = ThreadedWsgi(django_wsgi, threads=100, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+# 100 threads, and at most 200 requests waiting for one: beyond them a request is answered
+# 503 at once (load shedding), as the saga's own gate does.
+django_http = ThreadedWsgi(
+    django_wsgi, threads=100, max_waiting=200, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+)
 
 application = ProtocolTypeRouter(
     {

@@ -10,19 +10,28 @@ answered: a refused ``POST /api/orders`` went from 3.3 to 1.5 ms of BFF CPU.
 
 The answer is collected before it is sent, so this is only for answers that fit in
 memory: the BFF's JSON, its small static files and the built UI. A body longer than
-``max_body`` is refused with 413 before Django sees it.
+``max_body`` is refused with 413 before Django sees it, and a request that finds
+``max_waiting`` others already waiting for a thread with 503 (load shedding): under a flood,
+or while the saga holds every order, the queue stays bounded and a client is told to come
+back instead of waiting behind minutes of work.
 """
 
 import asyncio
 import contextvars
 import io
 import json
+import logging
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from servicekit import errors
 
+logger = logging.getLogger(__name__)
+
 TOO_LARGE = json.dumps(errors.TOO_LARGE).encode()
+BUSY = json.dumps({"detail": "The BFF is busy; retry later.", "code": "busy"}).encode()
+JSON = [(b"content-type", b"application/json")]
 
 
 class ThreadedWsgi:
@@ -30,13 +39,17 @@ class ThreadedWsgi:
 
     ``threads`` bounds the requests in progress at once per process; a sync view holds its
     thread while it waits on the saga (about a second under load, longer while the saga is
-    retrying), so the bound is generous and further requests wait for a thread.
+    retrying), so the bound is generous and further requests wait for a thread, up to
+    ``max_waiting`` of them.
     """
 
-    def __init__(self, wsgi_app, *, threads: int, max_body: int | None):
+    def __init__(self, wsgi_app, *, threads: int, max_body: int | None, max_waiting: int):
         self.wsgi_app = wsgi_app
         self.max_body = max_body
+        self.max_waiting = max_waiting
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="http")
+        self._waiting = 0  # requests handed to the pool that no thread has started yet
+        self._waiting_lock = threading.Lock()  # the loop adds, the pool's threads take away
 
     async def __call__(self, scope, receive, send) -> None:
         body = bytearray()
@@ -46,19 +59,39 @@ class ThreadedWsgi:
                 return  # the client left before it had sent its request
             body += message.get("body", b"")
             if self.max_body is not None and len(body) > self.max_body:
-                await _answer(send, 413, [(b"content-type", b"application/json")], TOO_LARGE)
+                await _answer(send, 413, JSON, TOO_LARGE)
                 return
             if not message.get("more_body", False):
                 break
+        with self._waiting_lock:
+            shed = self._waiting >= self.max_waiting
+            if not shed:
+                self._waiting += 1
+        if shed:
+            logger.warning(
+                "%s %s shed: %d requests already wait for a thread",
+                scope["method"],
+                scope["path"],
+                self.max_waiting,
+            )
+            await _answer(send, 503, [*JSON, (b"retry-after", b"1")], BUSY)
+            return
         environ = wsgi_environ(scope, bytes(body))
-        loop = asyncio.get_running_loop()
         # a fresh copy of the context per request: a pool thread keeps its own between tasks
         run = contextvars.copy_context().run
-        status, headers, content = await loop.run_in_executor(self.pool, run, self.serve, environ)
+        job = self.pool.submit(run, self.serve, environ)
+        # cancelled before a thread took it (the server shutting down): it waits no more
+        job.add_done_callback(lambda done: done.cancelled() and self._stop_waiting())
+        status, headers, content = await asyncio.wrap_future(job)
         await _answer(send, status, headers, content)
+
+    def _stop_waiting(self) -> None:
+        with self._waiting_lock:
+            self._waiting -= 1
 
     def serve(self, environ: dict) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """One request through the WSGI application, in this thread, to the end."""
+        self._stop_waiting()
         started: list = []
 
         def start_response(status: str, headers: list, exc_info=None):

@@ -79,7 +79,7 @@ def test_a_request_reaches_the_wsgi_app_as_pep_3333_says_and_its_answer_comes_ba
         (b"x-many", b"b"),
     ]
     sent = call(
-        ThreadedWsgi(app, threads=2, max_body=100),
+        ThreadedWsgi(app, threads=2, max_body=100, max_waiting=10),
         scope("/api/ördér", method="POST", query=b"q=%C3%A4&n=1", headers=headers),
         [body(b'{"a":', more=True), body(b' "b"}')],
     )
@@ -110,7 +110,9 @@ def test_a_request_reaches_the_wsgi_app_as_pep_3333_says_and_its_answer_comes_ba
 def test_a_client_that_leaves_before_its_body_is_in_gets_nothing_run():
     app = Recorder()
     sent = call(
-        ThreadedWsgi(app, threads=1, max_body=100), scope(method="POST"), [body(b"{", True)]
+        ThreadedWsgi(app, threads=1, max_body=100, max_waiting=10),
+        scope(method="POST"),
+        [body(b"{", True)],
     )
     assert (app.environ, sent) == (None, [])
 
@@ -118,7 +120,7 @@ def test_a_client_that_leaves_before_its_body_is_in_gets_nothing_run():
 def test_a_body_over_the_limit_is_refused_before_django_sees_it():
     app = Recorder()
     sent = call(
-        ThreadedWsgi(app, threads=1, max_body=10),
+        ThreadedWsgi(app, threads=1, max_body=10, max_waiting=10),
         scope(method="POST"),
         [body(b"x" * 6, more=True), body(b"x" * 6)],
     )
@@ -137,7 +139,8 @@ def test_context_variables_set_by_one_request_do_not_reach_the_next():
         start_response("200 OK", [])
         return [b""]
 
-    threaded = ThreadedWsgi(app, threads=1, max_body=None)  # one thread: the same both times
+    # one thread: the same both times
+    threaded = ThreadedWsgi(app, threads=1, max_body=None, max_waiting=10)
     call(threaded, scope(), [body()])
     call(threaded, scope(), [body()])
     assert seen == ["unset", "unset"]
@@ -160,7 +163,7 @@ def test_the_bff_answers_through_it_and_finishes_the_request_in_the_same_thread(
 
     try:
         sent = call(
-            ThreadedWsgi(django_app, threads=2, max_body=None),
+            ThreadedWsgi(django_app, threads=2, max_body=None, max_waiting=10),
             scope("/api/schema/", headers=[(b"accept", b"application/json")]),
             [body()],
         )
@@ -169,3 +172,80 @@ def test_the_bff_answers_through_it_and_finishes_the_request_in_the_same_thread(
     assert sent[0]["status"] == 200
     assert b"/api/orders" in sent[1]["body"]
     assert finished == [app.thread]
+
+
+def test_requests_beyond_the_queue_are_answered_503_at_once_and_the_queue_drains():
+    """Under a flood (or a saga that hangs every order) the queue for a thread stays bounded:
+    what cannot even queue is told to come back, instead of waiting behind minutes of work."""
+    release = threading.Event()
+    served = []
+
+    def slow_app(environ, start_response):
+        release.wait(5)
+        served.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=1)
+
+    async def flood():
+        async def one(path):
+            incoming = [body()]
+            sent = []
+
+            async def receive():
+                return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+            async def send(message):
+                sent.append(message)
+
+            await threaded(scope(path), receive, send)
+            return sent
+
+        running = asyncio.create_task(one("/running"))
+        await asyncio.sleep(0.05)  # a thread has it
+        waiting = asyncio.create_task(one("/waiting"))
+        await asyncio.sleep(0.05)  # queued for the one thread
+        shed = await asyncio.wait_for(one("/shed"), 2)  # answered while the others still wait
+        assert not running.done() and not waiting.done()
+        release.set()
+        return await running, await waiting, shed
+
+    running, waiting, shed = asyncio.run(flood())
+    assert [running[0]["status"], waiting[0]["status"], shed[0]["status"]] == [200, 200, 503]
+    assert (b"retry-after", b"1") in shed[0]["headers"]
+    assert b'"code": "busy"' in shed[1]["body"]
+    assert served == ["/running", "/waiting"]
+    # the queue is free again: the next request is served
+    release.set()
+    assert call(threaded, scope("/after"), [body()])[0]["status"] == 200
+
+
+def test_a_request_cancelled_while_it_waits_for_a_thread_leaves_the_queue():
+    release = threading.Event()
+
+    def slow_app(environ, start_response):
+        release.wait(5)
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=1)
+
+    async def cancel_one_waiting():
+        async def receive():
+            return body()
+
+        async def send(message):
+            pass
+
+        running = asyncio.create_task(threaded(scope(), receive, send))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(threaded(scope(), receive, send))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # as the server does when it shuts down
+        await asyncio.sleep(0.05)
+        release.set()
+        await running
+
+    asyncio.run(cancel_one_waiting())
+    assert call(threaded, scope(), [body()])[0]["status"] == 200  # its place was given back
