@@ -133,12 +133,17 @@ def _json_text(value) -> str:
 
 
 def from_fields(fields: dict) -> WireEvent:
+    """The event a Redis message carries; ValueError (or KeyError) if it is malformed.
+
+    The envelope's ids are checked here: a message that names no event is unreadable,
+    not an event that fails, and what its position holds is read from the source's feed.
+    """
     f = {_text(k): _text(v) for k, v in fields.items()}
     return WireEvent(
         source=f["source"],
         position=int(f["position"]),
-        event_id=f["event_id"],
-        stream_id=f["stream_id"],
+        event_id=_uuid_text(f["event_id"]),
+        stream_id=_uuid_text(f["stream_id"]),
         stream_type=f["stream_type"],
         version=int(f["version"]),
         event_type=f["type"],
