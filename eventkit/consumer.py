@@ -192,6 +192,13 @@ class Consumer:
                 connection.close_if_unusable_or_obsolete()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except Exception:
+                # A fault of ours or an input nobody foresaw: ending the worker would only
+                # have its supervisor start it into the same message, with less said.
+                logger.exception("poll failed; trying again in %.1f s", backoff)
+                connection.close_if_unusable_or_obsolete()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def poll_once(self) -> int:
         """Claim stale messages, read new ones, apply them; returns events applied."""

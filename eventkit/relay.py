@@ -204,6 +204,15 @@ class Relay:
                     if wakeup is not None:
                         wakeup.close()
                         wakeup = None
+                except Exception:
+                    # Anything else (a table not migrated yet, a fault of ours) is logged
+                    # and tried again: a relay that ended would leave the log unpublished
+                    # until someone noticed.
+                    logger.exception("publishing failed; retrying in %.1fs", backoff)
+                    connection.close_if_unusable_or_obsolete()
+                    if wakeup is not None:
+                        wakeup.close()
+                        wakeup = None
                 else:
                     continue
                 stop.wait(backoff)
