@@ -658,14 +658,18 @@ class Consumer:
         with transaction.atomic():
             if self._lock_checkpoint(source) != (event.position - 1, False):
                 return  # someone else moved on meanwhile
-            DeadLetter.objects.create(
+            # A letter already at that position names an event of a log since reset or
+            # restored (the rebuild applied what is there now): this one takes its place.
+            DeadLetter.objects.update_or_create(
                 source=source,
                 position=event.position,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                data=event.data,
-                error=repr(failure.cause),
-                attempts=self.max_attempts,
+                defaults={
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "data": event.data,
+                    "error": repr(failure.cause),
+                    "attempts": self.max_attempts,
+                },
             )
             self._write_checkpoint(source, event)
         self._applied[source] = event.position

@@ -12,6 +12,7 @@ tables. A plain rebuild does not compare (that would copy every table); run ``--
 first to see what it would change.
 """
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from eventkit.domain import UnknownEventType
 from eventkit.drift import Drift, compare, snapshot
 from eventkit.projections import Projection, registry
 from eventkit.store import iter_recorded, lock_appends
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,14 +144,26 @@ def _remote(feed, *, check: bool, batch_size: int):
     checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
     # --check compares with the live tables, which hold everything up to the checkpoint.
     last = checkpoint.position if check else feed.page(0, limit=1)[1]
-    skipped = set(DeadLetter.objects.filter(source=source).values_list("position", flat=True))
+    # A dead letter names its event by id as well as position: a log reset or restored since
+    # may hold another event at that position, which is to be applied like any other.
+    set_aside = dict(DeadLetter.objects.filter(source=source).values_list("position", "event_id"))
 
     def batches():
         for page in feed.read(0, until=last, limit=min(batch_size, 1000)):
             recorded = []
             for event in page:
-                if event.position in skipped:
+                letter = set_aside.get(event.position)
+                if letter == event.event_id:
                     continue  # the live consumer set it aside; so does the rebuild
+                if letter is not None:
+                    logger.warning(
+                        "%s: the dead letter at position %d names event %s, but the log "
+                        "holds %s there now (it was reset or restored): applying it",
+                        source,
+                        event.position,
+                        letter or "(none)",
+                        event.event_id,
+                    )
                 try:
                     recorded.append(event.recorded())
                 except UnknownEventType:
