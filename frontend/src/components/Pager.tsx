@@ -13,13 +13,19 @@ export function Pager({ offset, limit, total, shown, onChange, label, maxOffset 
   const last = total === null ? shown < limit : offset + limit >= total;
   const capped = maxOffset !== undefined && offset + limit > maxOffset;
   const from = shown === 0 ? 0 : offset + 1;
+  const first = offset === 0;
+  const end = last || capped;
+  // aria-disabled, not disabled: the button pressed to reach the first or last page would
+  // otherwise drop the keyboard focus to <body> (a disabled button cannot hold it)
   return (
     <nav className="pager" aria-label={label}>
       <button
         type="button"
         className="button button--secondary button--small"
-        disabled={offset === 0}
-        onClick={() => onChange(Math.max(0, offset - limit))}
+        aria-disabled={first}
+        onClick={() => {
+          if (!first) onChange(Math.max(0, offset - limit));
+        }}
       >
         Previous
       </button>
@@ -30,8 +36,10 @@ export function Pager({ offset, limit, total, shown, onChange, label, maxOffset 
       <button
         type="button"
         className="button button--secondary button--small"
-        disabled={last || capped}
-        onClick={() => onChange(offset + limit)}
+        aria-disabled={end}
+        onClick={() => {
+          if (!end) onChange(offset + limit);
+        }}
       >
         Next
       </button>

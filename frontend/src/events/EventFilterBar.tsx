@@ -91,8 +91,11 @@ export function EventFilterBar({ values, onChange, aggregateError }: Props) {
       <button
         type="button"
         className="button button--secondary button--small filters__clear"
-        disabled={!active}
-        onClick={() => onChange({ service: '', type: '', aggregate: '' })}
+        // aria-disabled, not disabled: clearing would drop the focus of the button just pressed
+        aria-disabled={!active}
+        onClick={() => {
+          if (active) onChange({ service: '', type: '', aggregate: '' });
+        }}
       >
         Clear filters
       </button>

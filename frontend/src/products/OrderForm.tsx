@@ -137,7 +137,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   // The keys of orders whose outcome is unknown, by what was sent: sending the same order
   // again reuses its key, so the BFF answers with that order instead of placing another.
   const [unanswered] = useState(loadUnanswered);
-  // Set at once on submit, before React re-renders the button as disabled.
+  // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
@@ -290,7 +290,9 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
         />
 
         <div className="form-actions">
-          <button type="submit" className="button" disabled={mutation.isPending}>
+          {/* aria-disabled, not disabled: a disabled button drops the focus to <body> while
+              the saga runs; onSubmit ignores a press while an order is being sent */}
+          <button type="submit" className="button" aria-disabled={mutation.isPending}>
             Place order
           </button>
           {mutation.isPending ? (

@@ -14,7 +14,7 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-type Handler = (call: Call) => Reply | undefined;
+type Handler = (call: Call) => Reply | undefined | Promise<Reply | undefined>;
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Reply {
   return { status, body, headers };
@@ -22,7 +22,8 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 /**
  * Replace `fetch` with routes keyed `"GET /api/products"` (path only; the query string is
- * in `call.url`). A route is a reply or a function of the call. Unknown routes answer 404.
+ * in `call.url`). A route is a reply or a function of the call (a promise of one holds the
+ * answer back). Unknown routes answer 404.
  */
 export function mockFetch(routes: Record<string, Reply | Handler>) {
   const calls: Call[] = [];
@@ -38,7 +39,7 @@ export function mockFetch(routes: Record<string, Reply | Handler>) {
     };
     calls.push(call);
     const route = routes[`${method} ${url.pathname}`];
-    const reply = typeof route === 'function' ? route(call) : route;
+    const reply = typeof route === 'function' ? await route(call) : route;
     const { status = 200, body, headers = {} } = reply ?? { status: 404, body: { detail: 'not found' } };
     return new Response(JSON.stringify(body), {
       status,
