@@ -1,7 +1,6 @@
 interface Props {
   status: string;
   testId?: string;
-  label?: string;
 }
 
 const TONES: Record<string, string> = {
@@ -17,10 +16,10 @@ const TONES: Record<string, string> = {
 };
 
 /** A status word in a coloured pill; the colour is decoration, the word carries the meaning. */
-export function StatusBadge({ status, testId, label }: Props) {
+export function StatusBadge({ status, testId }: Props) {
   const tone = TONES[status] ?? 'neutral';
   return (
-    <span className={`badge badge--${tone}`} data-testid={testId} aria-label={label}>
+    <span className={`badge badge--${tone}`} data-testid={testId}>
       {status}
     </span>
   );

@@ -21,7 +21,9 @@ export function StepList({ steps, label = 'Saga log' }: Props) {
             className={`step step--${step.status.toLowerCase()}${compensating ? ' step--compensating' : ''}`}
             data-testid={`step-${step.step}`}
           >
-            <span className="step__number" aria-label={`Step ${step.step}`}>
+            <span className="step__number">
+              {/* text, not aria-label: a span has no role, so its label would go unread */}
+              <span className="visually-hidden">Step </span>
               {step.step}
             </span>
             <div className="step__body">

@@ -2,6 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import { EVENT } from '../test/fixtures';
+import { ignoredLabels } from '../test/ignoredLabels';
 import { json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
 import { EventsPanel } from './EventsPanel';
@@ -39,8 +40,9 @@ describe('events', () => {
     expect(region.getByText('a2bbee64-a350-4325-a02c-afbd02b6e536')).toBeInTheDocument();
     expect(region.getByText('saga:9060dd85:ConfirmOrder-cause')).toBeInTheDocument();
     expect(region.getByText('saga:9060dd85:ConfirmOrder')).toBeInTheDocument();
-    expect(region.getByLabelText('metadata')).toHaveTextContent('"command_type": "ConfirmOrder"');
-    expect(region.getByLabelText('event_data')).toHaveTextContent('"note": "confirmed by saga"');
+    expect(region.getByRole('region', { name: 'metadata' })).toHaveTextContent('"command_type": "ConfirmOrder"');
+    expect(region.getByRole('region', { name: 'event_data' })).toHaveTextContent('"note": "confirmed by saga"');
+    expect(ignoredLabels(details as HTMLElement)).toEqual([]);
 
     await user.click(toggle);
     expect(toggle).toHaveAttribute('aria-expanded', 'false');

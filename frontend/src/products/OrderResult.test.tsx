@@ -1,7 +1,8 @@
-import { screen } from '@testing-library/react';
+import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
 import type { PlaceOrderAnswer } from '../api';
+import { ignoredLabels } from '../test/ignoredLabels';
 import { renderWithProviders } from '../test/render';
 import { OrderResult } from './OrderResult';
 
@@ -26,5 +27,13 @@ describe('order result', () => {
   it('says nothing of resuming for a saga that ran in one go', () => {
     renderWithProviders(<OrderResult result={{ ...CONFIRMED, resumed: false }} />);
     expect(screen.queryByText('resumed')).not.toBeInTheDocument();
+  });
+
+  it('reads each step of the saga log with its number, in words a screen reader reads', () => {
+    // found in review: the number's "Step 1" was an aria-label on a span, which goes unread
+    const { container } = renderWithProviders(<OrderResult result={CONFIRMED} />);
+    const [step] = within(screen.getByRole('list', { name: 'Saga log' })).getAllByRole('listitem');
+    expect(step).toHaveTextContent(/^Step 1CreateOrderCOMPLETED/);
+    expect(ignoredLabels(container)).toEqual([]);
   });
 });

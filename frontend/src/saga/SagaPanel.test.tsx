@@ -2,6 +2,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
 import type { Saga, SagaStatusMessage, SagaStepMessage } from '../api';
+import { ignoredLabels } from '../test/ignoredLabels';
 import { json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
 import { SagaPanel } from './SagaPanel';
@@ -84,6 +85,8 @@ describe('saga timeline', () => {
     const card = await screen.findByTestId(`saga-${ID}`);
     await within(card).findByText('CreateOrder');
     expect(within(card).getByText('RUNNING')).toBeInTheDocument();
+    expect(card).toHaveTextContent('Saga RUNNING');
+    expect(ignoredLabels(card)).toEqual([]);
     expect(card).toHaveTextContent('Kato · 1 × Laptop');
     expect(fetch.callsTo('GET', '/api/sagas')[0].url.searchParams.get('limit')).toBe('20');
 

@@ -24,7 +24,10 @@ export function SagaStepChips({ steps, label }: Props) {
             data-compensating={compensating}
           >
             <p className="timeline__title">
-              <span className="timeline__number">{step.step}</span>
+              <span className="timeline__number">
+                <span className="visually-hidden">Step </span>
+                {step.step}
+              </span>
               <span className="timeline__action">{step.action}</span>
             </p>
             <p className="timeline__meta">

@@ -32,7 +32,13 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
           ) : null}
         </h3>
         <p className="saga__badges">
-          {status ? <StatusBadge status={status} label={`Saga ${status}`} /> : null}
+          {status ? (
+            <>
+              {/* says whose status it is; an aria-label on the badge's span would go unread */}
+              <span className="visually-hidden">Saga </span>
+              <StatusBadge status={status} />
+            </>
+          ) : null}
           {resumed ? (
             <span className="tag tag--resumed" title="Another process took this saga over after its driver stopped">
               resumed
