@@ -3,7 +3,7 @@ import { FAULT_MODES, type FaultMode, type Faults, SAGA_STEPS, type SagaStepName
 interface Props {
   faults: Faults;
   onChange: (faults: Faults) => void;
-  /** The server's refusal (400 `faults_disabled`), shown in place. */
+  /** The server's refusal (400 `faults_disabled`, or errors for `faults`), shown in place. */
   refusal?: string | null;
 }
 
@@ -23,7 +23,7 @@ export function FaultFieldset({ faults, onChange, refusal }: Props) {
   };
 
   return (
-    <fieldset className="faults" aria-describedby="faults-note">
+    <fieldset className="faults" aria-describedby={refusal ? 'faults-note faults-refusal' : 'faults-note'}>
       <legend>Fault injection</legend>
       <p id="faults-note" className="hint">
         Make a saga step fail to watch the compensation run. Only works when the saga service
@@ -36,6 +36,9 @@ export function FaultFieldset({ faults, onChange, refusal }: Props) {
             <select
               id={`fault-${step}`}
               value={faults[step] ?? 'none'}
+              // a chosen fault is what was refused: the form focuses the first one
+              aria-invalid={!!refusal && !!faults[step]}
+              aria-describedby={refusal && faults[step] ? 'faults-refusal' : undefined}
               onChange={(event) => set(step, event.target.value)}
             >
               {(['none', ...FAULT_MODES] as const).map((mode) => (
@@ -48,7 +51,7 @@ export function FaultFieldset({ faults, onChange, refusal }: Props) {
         ))}
       </div>
       {refusal ? (
-        <p className="field__error" data-testid="faults-refusal">
+        <p id="faults-refusal" className="field__error" data-testid="faults-refusal">
           {refusal}
         </p>
       ) : null}

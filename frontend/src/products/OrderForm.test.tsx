@@ -111,6 +111,10 @@ describe('order form validation', () => {
 
     expect(await screen.findByText('Ensure this field has no more than 200 characters.')).toBeInTheDocument();
     expect(screen.getByLabelText('Customer name')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByLabelText('Customer name')).toHaveAccessibleDescription(
+      'Ensure this field has no more than 200 characters.',
+    );
+    expect(screen.getByLabelText('Customer name')).toHaveFocus();
     expect(screen.getByRole('alert')).toHaveTextContent('Order not placed');
 
     // found from outside: fixed, then refused in the browser for another field, the form
@@ -120,6 +124,34 @@ describe('order form validation', () => {
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     expect(await screen.findByText(/Quantity must be between 1 and/)).toBeInTheDocument();
     expect(screen.queryByText('Invalid input.')).not.toBeInTheDocument();
+  });
+
+  it('moves the focus to the first field the BFF refused, which its message describes', async () => {
+    // found in review: the refusal was shown, but the focus stayed on Place order
+    const { user } = await setup(() =>
+      json(
+        {
+          detail: 'Invalid input.',
+          code: 'invalid',
+          errors: {
+            quantity: ['Ensure this value is less than or equal to 10000.'],
+            product_id: ['Unknown product.'],
+          },
+        },
+        400,
+      ),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+
+    const product = screen.getByLabelText('Product');
+    await waitFor(() => expect(product).toHaveFocus());
+    expect(product).toHaveAttribute('aria-invalid', 'true');
+    expect(product).toHaveAccessibleDescription('Unknown product.');
+    const quantity = screen.getByLabelText('Quantity');
+    expect(quantity).toHaveAttribute('aria-invalid', 'true');
+    expect(quantity).toHaveAccessibleDescription(/Ensure this value is less than or equal to 10000\.$/);
   });
 
   it('explains a faults_disabled refusal in the fault injection fieldset', async () => {
@@ -141,6 +173,12 @@ describe('order form validation', () => {
     expect(within(fieldset).getByTestId('faults-refusal')).toHaveTextContent(
       'fault injection is disabled on this server (set SAGA_FAULTS=1)',
     );
+    // the fault chosen is what was refused: the focus goes there, to set it back to none
+    const fault = screen.getByLabelText('ReserveInventory');
+    expect(fault).toHaveFocus();
+    expect(fault).toHaveAttribute('aria-invalid', 'true');
+    expect(fault).toHaveAccessibleDescription('fault injection is disabled on this server (set SAGA_FAULTS=1)');
+    expect(screen.getByLabelText('CreateOrder')).toHaveAttribute('aria-invalid', 'false');
     expect(fetch.callsTo('POST', '/api/orders')[0].body).toEqual({
       customer_name: 'Sato',
       product_id: LAPTOP.id,

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 
 import {
   ApiError,
@@ -7,6 +7,7 @@ import {
   type PlaceOrderAnswer,
   type PlaceOrderInput,
   type Product,
+  SAGA_STEPS,
   api,
   errorMessage,
   isTimeout,
@@ -120,6 +121,13 @@ function FollowedOrder({ orderId }: { orderId: string }) {
   return <p>Order {id} could not be looked up just now; it is read again as news of it comes.</p>;
 }
 
+/** What the BFF said against the faults chosen, if it refused them. */
+function faultsRefusal(error: unknown): string | null {
+  if (!(error instanceof ApiError)) return null;
+  if (error.code === 'faults_disabled') return error.message;
+  return error.fieldErrors.faults?.join(' ') || null;
+}
+
 const FIELD_IDS: Record<OrderField, string> = {
   customer_name: 'order-customer',
   product_id: 'order-product',
@@ -139,6 +147,15 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const [unanswered] = useState(loadUnanswered);
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
+  // The field to focus once a refusal (the browser's or the BFF's) is rendered: focused
+  // after, so a screen reader reads it with aria-invalid and its message in place.
+  const focusAfterRender = useRef<string | null>(null);
+  useEffect(() => {
+    const id = focusAfterRender.current;
+    if (!id) return;
+    focusAfterRender.current = null;
+    formRef.current?.querySelector<HTMLElement>(`#${id}`)?.focus();
+  });
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
     mutationFn: ({ input, key }) => api.placeOrder(input, key),
@@ -149,7 +166,15 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       const sent = sameOrder(input);
       if (outcomeUnknown(error)) remember(unanswered, sent, key);
       else forget(unanswered, sent);
-      if (error instanceof ApiError) setServerErrors(serverFieldErrors(error.fieldErrors));
+      if (error instanceof ApiError) {
+        const refused = serverFieldErrors(error.fieldErrors);
+        setServerErrors(refused);
+        // the first field in error, or the first fault chosen when faults were refused: where
+        // the keyboard user has to act next (the alert alone leaves them on the button)
+        const field = FIELD_ORDER.find((f) => refused[f]);
+        const fault = faultsRefusal(error) ? SAGA_STEPS.find((step) => input.faults?.[step]) : undefined;
+        focusAfterRender.current = field ? FIELD_IDS[field] : fault ? `fault-${fault}` : null;
+      }
     },
     onSettled: () => {
       sending.current = false;
@@ -176,7 +201,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       // A refusal of the last attempt's input is stale now that this one is refused here.
       // An unknown outcome stays: its order may still be placed.
       if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
-      formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS[firstInvalid]}`)?.focus();
+      focusAfterRender.current = FIELD_IDS[firstInvalid];
       return;
     }
     const input: PlaceOrderInput = {
@@ -194,6 +219,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const qty = validQuantity(quantity); // the hint prices only what the form would send
   const error = mutation.error;
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
+  const faultsRefusalText = faultsRefusal(error);
   const unknown = outcomeUnknown(error);
   const connection = useConnectionState();
   const followed = unknown ? namedOrder(error) : null;
@@ -286,7 +312,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
         <FaultFieldset
           faults={faults}
           onChange={setFaults}
-          refusal={faultsRefused ? error.message : null}
+          refusal={faultsRefusalText}
         />
 
         <div className="form-actions">
