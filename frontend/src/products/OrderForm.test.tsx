@@ -554,6 +554,37 @@ describe('placing an order', () => {
   });
 });
 
+describe('an order whose outcome is unknown, kept in the tab', () => {
+  const SENT = { customer_name: 'Sato', product_id: LAPTOP.id, quantity: 1 };
+
+  async function sendAgain(stored: unknown) {
+    const { sameOrder } = await import('./OrderForm');
+    sessionStorage.setItem('unanswered-orders', JSON.stringify([[sameOrder(SENT), stored]]));
+    const { user, fetch } = await setup(() => json({ order_id: 'x', success: true, status: 'COMPLETED', saga_log: [] }));
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    return fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key');
+  }
+
+  it('is sent again with its key within a day', async () => {
+    expect(await sendAgain({ key: 'kept-key', sentAt: Date.now() - 60 * 60 * 1000 })).toBe('kept-key');
+  });
+
+  it('is a new order after a day: its key is not kept for good', async () => {
+    // a key kept with no expiry made the same details, in a tab left open for days, replay
+    // the old order instead of placing one
+    const key = await sendAgain({ key: 'kept-key', sentAt: Date.now() - 2 * 24 * 60 * 60 * 1000 });
+    expect(key).toMatch(UUID);
+    expect(sessionStorage.getItem('unanswered-orders')).not.toContain('kept-key');
+  });
+
+  it('is sent again with a key stored before its time was', async () => {
+    expect(await sendAgain('kept-key')).toBe('kept-key');
+  });
+});
+
 describe('sameOrder', () => {
   it('is the same for the same order however its faults were picked', async () => {
     const { sameOrder } = await import('./OrderForm');

@@ -23,6 +23,7 @@ import { useOrder } from '../queries';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
 import { OrderResult } from './OrderResult';
+import { type Unanswered, forget, loadUnanswered, recall, remember } from './unansweredOrders';
 import {
   FIELD_ORDER,
   type FieldErrors,
@@ -43,35 +44,8 @@ interface Props {
 
 interface Submission {
   input: PlaceOrderInput;
-  key: string;
-}
-
-// Kept for the browser tab's session, so a reload does not lose them either.
-const UNANSWERED_KEY = 'unanswered-orders';
-
-function loadUnanswered(): Map<string, string> {
-  try {
-    return new Map(JSON.parse(sessionStorage.getItem(UNANSWERED_KEY) ?? '[]') as [string, string][]);
-  } catch {
-    return new Map();
-  }
-}
-
-function save(unanswered: Map<string, string>): void {
-  try {
-    sessionStorage.setItem(UNANSWERED_KEY, JSON.stringify([...unanswered]));
-  } catch {
-    // storage unavailable or full: the keys live as long as the page
-  }
-}
-
-function remember(unanswered: Map<string, string>, sent: string, key: string): void {
-  unanswered.set(sent, key);
-  save(unanswered);
-}
-
-function forget(unanswered: Map<string, string>, sent: string): void {
-  if (unanswered.delete(sent)) save(unanswered);
+  /** Its Idempotency-Key, and when the order was first sent with it. */
+  idempotency: Unanswered;
 }
 
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
@@ -144,7 +118,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
   // The keys of orders whose outcome is unknown, by what was sent: sending the same order
   // again reuses its key, so the BFF answers with that order instead of placing another.
-  const [unanswered] = useState(loadUnanswered);
+  const [unanswered] = useState(() => loadUnanswered());
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
   // The field to focus once a refusal (the browser's or the BFF's) is rendered: focused
@@ -158,13 +132,13 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   });
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
-    mutationFn: ({ input, key }) => api.placeOrder(input, key),
+    mutationFn: ({ input, idempotency }) => api.placeOrder(input, idempotency.key),
     onSuccess: (_answer, { input }) => {
       forget(unanswered, sameOrder(input));
     },
-    onError: (error, { input, key }) => {
+    onError: (error, { input, idempotency }) => {
       const sent = sameOrder(input);
-      if (outcomeUnknown(error)) remember(unanswered, sent, key);
+      if (outcomeUnknown(error)) remember(unanswered, sent, idempotency);
       else forget(unanswered, sent);
       if (error instanceof ApiError) {
         const refused = serverFieldErrors(error.fieldErrors);
@@ -210,9 +184,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       quantity: quantityValue(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
-    const key = unanswered.get(sameOrder(input)) ?? newIdempotencyKey();
+    // a key sent again keeps the time it was first sent: its age is its order's
+    const again = recall(unanswered, sameOrder(input));
     sending.current = true;
-    mutation.mutate({ input, key });
+    mutation.mutate({ input, idempotency: again ?? { key: newIdempotencyKey(), sentAt: Date.now() } });
   };
 
   const product = products.find((p) => p.id === productId);
