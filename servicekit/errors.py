@@ -5,6 +5,7 @@ Django answers before or outside DRF (unknown URLs, crashes), so a client never 
 parse an HTML error page.
 """
 
+import contextvars
 import logging
 import threading
 
@@ -68,6 +69,11 @@ def api_exception_handler(exc, context):
 _checking = threading.Lock()
 
 
+# Set when the request met a failing database connection: a read is then tried once more
+# (servicekit.middleware.RetryReadMiddleware), on a connection the pool has checked.
+database_failed = contextvars.ContextVar("database_failed", default=False)
+
+
 def forget_dead_connections() -> None:
     """Have the connection pool test its idle connections and replace the dead ones.
 
@@ -75,6 +81,7 @@ def forget_dead_connections() -> None:
     connection dead, and the pool hands them out one by one: each would fail a request of
     its own. The first failure tests them all instead (one at a time per process; a check
     already under way serves the others)."""
+    database_failed.set(True)
     pool = getattr(connection, "pool", None)
     if pool is None or not _checking.acquire(blocking=False):
         return

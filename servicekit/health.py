@@ -4,9 +4,11 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from servicekit.errors import forget_dead_connections
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ def health(request):
             cursor.execute("SELECT 1")
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
+        if isinstance(exc, OperationalError | InterfaceError):
+            forget_dead_connections()  # a dead pooled connection: checked once more after
         return JsonResponse(
             {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
             status=503,

@@ -8,10 +8,10 @@ import logging
 import re
 import time
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from servicekit import context
-from servicekit.errors import forget_dead_connections
+from servicekit.errors import database_failed, forget_dead_connections
 
 logger = logging.getLogger("servicekit.request")
 
@@ -75,3 +75,56 @@ class CorrelationIdMiddleware:
         in :func:`servicekit.errors.api_exception_handler`)."""
         if isinstance(exception, OperationalError | InterfaceError):
             forget_dead_connections()
+
+
+class RetryReadMiddleware:
+    """A read that met a failing database connection is tried once more.
+
+    A database that restarted or dropped its clients leaves every pooled connection dead.
+    The first request to meet one has the pool check the others
+    (:func:`~servicekit.errors.forget_dead_connections`), but its own answer was a 503, and
+    a connection out of the pool at that moment is met by a later request. A ``GET`` or
+    ``HEAD`` changes nothing, so it is simply served again on a fresh connection; a command
+    is not: its client sends it again with its key.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = database_failed.set(False)  # a pool thread's context outlives its requests
+        try:
+            response = self.get_response(request)
+            if (
+                database_failed.get()
+                and response.status_code == 503
+                and request.method in ("GET", "HEAD")
+            ):
+                logger.info("%s %s: the database failed; once more", request.method, request.path)
+                if _take_a_working_connection():
+                    database_failed.set(False)
+                    response = self.get_response(request)
+            return response
+        finally:
+            database_failed.reset(token)
+
+
+def _take_a_working_connection() -> bool:
+    """Give this thread's connection back and take one that answers.
+
+    By the answer the request may hold another connection than the one that failed (Django
+    gives a broken one back as its transaction ends), taken from the pool before its check
+    and so not checked (seen when the server had dropped them all). So the one taken here is
+    tested, and a dead one goes back to be dropped."""
+    for _ in range(_MOST_DEAD_CONNECTIONS):
+        connection.close()
+        try:
+            connection.ensure_connection()
+        except DatabaseError:
+            return False  # the database itself does not answer: the 503 stands
+        if connection.is_usable():
+            return True
+    return False
+
+
+_MOST_DEAD_CONNECTIONS = 3

@@ -95,6 +95,7 @@ def configure(*, service: str, base_dir: Path, apps: list[str], title: str = "")
         ],
         "MIDDLEWARE": [
             "servicekit.middleware.CorrelationIdMiddleware",
+            "servicekit.middleware.RetryReadMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
