@@ -51,6 +51,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
         return super().changelist_view(request, extra_context)
 
+    def get_object(self, request, object_id, from_field=None):
+        if "\x00" in object_id:
+            return None  # as for any id that names nothing; PostgreSQL's text refuses it
+        return super().get_object(request, object_id, from_field)
+
     def has_add_permission(self, request):
         return False
 
