@@ -235,7 +235,8 @@ class PlaceOrderSaga(Aggregate):
 
     @apply.register
     def _(self, event: SagaCompleted):
-        self.status = COMPLETED
+        # a saga completed after compensating began (its confirm had landed) failed nothing
+        self.status, self.reason = COMPLETED, ""
 
     @apply.register
     def _(self, event: SagaCompensated):

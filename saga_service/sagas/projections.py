@@ -70,7 +70,9 @@ def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> Non
                 saga_id, status=Status.COMPENSATING, reason=event.reason[:1000], updated_at=at
             )
         case SagaCompleted():
-            saga_rows.change(saga_id, status=Status.COMPLETED, updated_at=at, finished_at=at)
+            saga_rows.change(
+                saga_id, status=Status.COMPLETED, reason="", updated_at=at, finished_at=at
+            )
         case SagaCompensated() | SagaFailed():
             status = Status.COMPENSATED if isinstance(event, SagaCompensated) else Status.FAILED
             saga_rows.change(

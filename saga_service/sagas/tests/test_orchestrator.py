@@ -260,6 +260,7 @@ def test_an_unknown_confirm_that_had_landed_completes_the_saga_and_keeps_the_sto
     saga, *_ = run(participants, deadline_in=1.0)
     assert saga.status == COMPLETED
     assert "ReleaseInventory" not in participants.calls
+    assert saga.reason == ""  # its answer gave the confirm's timeout as a reason (from outside)
 
 
 def test_a_confirmed_order_met_while_compensating_another_failure_is_for_an_operator():
