@@ -90,9 +90,15 @@ def idempotency_key(request) -> str | None:
 
 def command_id(request, data: dict) -> str | None:
     """The command's idempotency key: ``command_id`` in its body, else the header (checked
-    either way: a header too long is refused even beside a body's key)."""
+    either way: a header too long is refused even beside a body's key). Both, and different,
+    name no one command: refused."""
     header = idempotency_key(request)
-    return data.get("command_id") or header
+    body = data.get("command_id")
+    if body and header and body != header:
+        raise serializers.ValidationError(
+            {"command_id": [f"Differs from the {IDEMPOTENCY_HEADER} header; send one key."]}
+        )
+    return body or header
 
 
 def page(request) -> tuple[int, int]:

@@ -79,6 +79,15 @@ def test_a_command_id_in_the_body_names_the_order_as_the_key_does(api, monkeypat
     assert [p["idempotency_key"] for p in placed] == ["k-1", "k-1"]
     too_long = api.post("/api/orders", {**body, "command_id": "k" * 201}, format="json")
     assert too_long.status_code == 400 and len(placed) == 2
+    # two keys that disagree name no one order: the body's silently won (found from outside)
+    both = api.post(
+        "/api/orders", {**body, "command_id": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="b"
+    )
+    assert both.status_code == 400 and "command_id" in both.json()["errors"]
+    same = api.post(
+        "/api/orders", {**body, "command_id": "k-1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert same.status_code == 200 and len(placed) == 3
 
 
 def test_broken_json_is_400(api):
