@@ -13,7 +13,9 @@ export function ProductPopularityChart({ products }: Props) {
   const animate = chartsAnimate();
   const description = data.length
     ? data
-        .map((p) => `${p.product_name}: ${p.total_units_ordered} units sold in ${p.total_order_count} orders`)
+        // units count confirmed orders only, orders every order placed: said apart, not as
+        // "units in orders", which read as if every order had sold
+        .map((p) => `${p.product_name}: ${p.total_units_ordered} units sold; ${p.total_order_count} orders placed`)
         .join('; ')
     : 'No orders yet.';
   return (
@@ -29,7 +31,7 @@ export function ProductPopularityChart({ products }: Props) {
             <Tooltip />
             <Legend />
             <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" isAnimationActive={animate} />
-            <Bar dataKey="total_order_count" name="Orders" fill="#8fb0f0" isAnimationActive={animate} />
+            <Bar dataKey="total_order_count" name="Orders placed (all)" fill="#8fb0f0" isAnimationActive={animate} />
           </BarChart>
         </ResponsiveContainer>
       )}
