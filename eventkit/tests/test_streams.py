@@ -160,6 +160,19 @@ def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, m
         running.join(10)
 
 
+def failing_once(method, failure: Exception):
+    """``method`` that raises ``failure`` the first time it is called."""
+    failures = iter([failure])
+
+    def call(*args, **kwargs):
+        raised = next(failures, None)
+        if raised is not None:
+            raise raised
+        return method(*args, **kwargs)
+
+    return call
+
+
 @contextmanager
 def running_relay(relay):
     """``relay.run`` in a thread for the block: yields the thread and what it raised."""
@@ -220,16 +233,9 @@ def test_a_relay_started_while_the_database_is_down_waits_for_it(pipeline, monke
 
     client, name, relay, _ = pipeline
     open_tally()
-    first_read = relay.position
-    failures = iter([OperationalError("connection refused")])
-
-    def position():
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        return first_read()
-
-    monkeypatch.setattr(relay, "position", position)
+    monkeypatch.setattr(
+        relay, "position", failing_once(relay.position, OperationalError("connection refused"))
+    )
     with running_relay(relay) as (running, failed):
         wait_until(lambda: client.xlen(name) == 1 or failed)
         assert not failed and running.is_alive()
@@ -240,16 +246,11 @@ def test_a_relay_carries_on_after_a_failure_nobody_foresaw(pipeline, monkeypatch
     again, where the relay used to end and leave the log unpublished (found in review)."""
     client, name, relay, _ = pipeline
     open_tally()
-    publish_once = relay.publish_once
-    failures = iter([ValueError("a fault nobody foresaw")])
-
-    def publish():
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        return publish_once()
-
-    monkeypatch.setattr(relay, "publish_once", publish)
+    monkeypatch.setattr(
+        relay,
+        "publish_once",
+        failing_once(relay.publish_once, ValueError("a fault nobody foresaw")),
+    )
     with running_relay(relay) as (running, failed):
         wait_until(lambda: client.xlen(name) == 1 or failed)
         assert not failed and running.is_alive()
@@ -381,16 +382,9 @@ def test_a_worker_carries_on_after_a_failure_nobody_foresaw(pipeline, monkeypatc
     _, _, relay, consumer = pipeline
     t = published_tally(relay, 5)
     worker = consumer()
-    poll_once = worker.poll_once
-    failures = iter([ValueError("a fault nobody foresaw")])
-
-    def poll():
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        return poll_once()
-
-    monkeypatch.setattr(worker, "poll_once", poll)
+    monkeypatch.setattr(
+        worker, "poll_once", failing_once(worker.poll_once, ValueError("a fault nobody foresaw"))
+    )
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(stop,))
     running.start()
