@@ -918,6 +918,96 @@ def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool
     return True
 
 
+def redis_command(url: str, *args: str, timeout: float = 2.0) -> bytes | None:
+    """The reply to one command (a status line's text, a bulk string, or None for nil), sent
+    to the database ``url`` names after its AUTH and SELECT: the few ``up`` needs, without a
+    client library in this script's Python. An error reply raises OSError."""
+    parts = urllib.parse.urlsplit(url)
+    commands: list[tuple[str, ...]] = []
+    if parts.password:
+        commands.append(("AUTH", *([parts.username] if parts.username else []), parts.password))
+    commands += [("SELECT", parts.path.strip("/") or "0"), args]
+    address = (parts.hostname or HOST, parts.port or REDIS_PORT)
+    with socket.create_connection(address, timeout) as sock:
+        sock.sendall(b"".join(_resp(command) for command in commands))
+        replies = sock.makefile("rb")
+        for _ in commands[:-1]:
+            _read_reply(replies)
+        return _read_reply(replies)
+
+
+def _resp(command: Sequence[str]) -> bytes:
+    parts = [a.encode() for a in command]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in parts)
+
+
+def _read_reply(replies) -> bytes | None:
+    line = replies.readline().rstrip(b"\r\n")
+    if line.startswith(b"-"):
+        raise OSError(f"Redis answered {line[1:].decode(errors='replace')}")
+    if line.startswith(b"$"):
+        size = int(line[1:])
+        return None if size < 0 else replies.read(size + 2)[:-2]
+    return line[1:]
+
+
+# A Redis database carries one system's event streams, consumer groups and websocket
+# groups: two systems on one would each read the other's events as their own. `up` claims
+# it for its system (its databases name it), renews the claim while it runs and gives it
+# back when it stops; a claim not renewed lapses, so a system killed outright frees it too.
+REDIS_CLAIM_KEY = "manage_all:system"
+REDIS_CLAIM_SECONDS = 15
+
+
+def system_identity(ctx: Context) -> str:
+    """What tells this system from another on the same Redis: its services' databases (all
+    of them, so that parts of one system started apart with --services are one system)."""
+    urls = sorted(ctx.env(s)["DATABASE_URL"] for s in SERVICES)
+    return hashlib.sha256("\n".join(urls).encode()).hexdigest()[:16]
+
+
+def claim_redis(url: str, identity: str) -> str | None:
+    """Claim (or renew the claim on) the Redis database for ``identity``; None if done, else
+    the identity of the system that holds it."""
+    seconds = str(REDIS_CLAIM_SECONDS)
+    if redis_command(url, "SET", REDIS_CLAIM_KEY, identity, "NX", "EX", seconds) == b"OK":
+        return None
+    holder = redis_command(url, "GET", REDIS_CLAIM_KEY)
+    if holder not in (None, identity.encode()):
+        return holder.decode(errors="replace")
+    redis_command(url, "SET", REDIS_CLAIM_KEY, identity, "EX", seconds)
+    return None
+
+
+def hold_redis(ctx: Context, identity: str, *, renewing: bool = False, quiet: bool = False) -> bool:
+    """Claim the Redis database for this system, or say whose it is (unless ``quiet``); a
+    Redis that does not answer is not refused here (the services wait for it, and say so)."""
+    try:
+        holder = claim_redis(ctx.redis_url, identity)
+    except OSError as exc:
+        if not renewing:
+            ctx.out.write(f"could not claim the Redis database at {ctx.redis_url}: {exc}")
+        return True
+    if holder is None:
+        return True
+    if quiet:
+        return False
+    ctx.out.loud(
+        f"the Redis database at {ctx.redis_url} is in use by another system (its databases"
+        f" differ from this one's; claim {holder}): two systems on one Redis database read"
+        " each other's events as their own. Give this one its own REDIS_URL (another"
+        " database number, e.g. .../1), or stop the other first."
+    )
+    if renewing:
+        ctx.out.loud("this system goes on, but its events and the other's are mixed")
+    return False
+
+
+def release_redis(url: str, identity: str) -> None:
+    if redis_command(url, "GET", REDIS_CLAIM_KEY) == identity.encode():
+        redis_command(url, "DEL", REDIS_CLAIM_KEY)
+
+
 # Children stopped after all the others (Supervisor.shutdown), by label.
 STOPPED_LAST = ("redis",)
 
@@ -1016,8 +1106,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         for p in s.processes:
             out.register(process_label(s, p))
     previous = {sig: signal.signal(sig, sup.request_stop) for sig in STOP_SIGNALS}
+    identity = system_identity(ctx)
     try:
         ctx.redis_url = start_redis(ctx, sup)
+        if not hold_redis(ctx, identity):
+            return 1
         if not prepare(ctx, sup, migrate=True, seed=True):
             return 0 if sup.stopping.is_set() else 1
         if not args.no_ui and any(s.name == "bff" for s in ctx.services):
@@ -1031,11 +1124,17 @@ def cmd_up(args: argparse.Namespace) -> int:
                 names = ", ".join(s.name for s in unhealthy)
                 out.loud(f"no 200 from /health of {names} within {args.timeout:g}s; still trying")
             print_urls(ctx)
+        renew_at, lost = time.monotonic() + REDIS_CLAIM_SECONDS / 3, False
         while not sup.stopping.wait(0.5):
-            pass
+            if time.monotonic() >= renew_at:
+                renew_at = time.monotonic() + REDIS_CLAIM_SECONDS / 3
+                lost = not hold_redis(ctx, identity, renewing=True, quiet=lost)
         return 0
     finally:
         out.write("stopping ...")
+        if ctx.redis_url:
+            with contextlib.suppress(OSError):
+                release_redis(ctx.redis_url, identity)
         sup.shutdown()
         out.write("stopped.")
         for sig, handler in previous.items():

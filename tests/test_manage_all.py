@@ -505,6 +505,53 @@ def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
             proc.wait()
 
 
+def _claimable_redis() -> str:
+    """A Redis database of the suite's Redis (TEST_REDIS_URL) that no other test uses."""
+    base = os.environ.get("TEST_REDIS_URL", ma.DEFAULT_TEST_REDIS_URL)
+    url = ma.urllib.parse.urlsplit(base)._replace(path="/15").geturl()
+    if not ma.redis_answers(url):
+        pytest.skip(f"no Redis at {url}")
+    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+    return url
+
+
+def test_a_redis_database_is_held_by_one_system_at_a_time():
+    url = _claimable_redis()
+    try:
+        assert ma.claim_redis(url, "system-a") is None
+        assert ma.claim_redis(url, "system-a") is None  # renewed
+        assert ma.claim_redis(url, "system-b") == "system-a"
+        ttl = int(ma.redis_command(url, "TTL", ma.REDIS_CLAIM_KEY))
+        assert 0 < ttl <= ma.REDIS_CLAIM_SECONDS  # it lapses if nobody renews it
+        ma.release_redis(url, "system-b")  # not its claim: nothing happens
+        assert ma.claim_redis(url, "system-b") == "system-a"
+        ma.release_redis(url, "system-a")
+        assert ma.claim_redis(url, "system-b") is None
+    finally:
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+
+
+@pytest.mark.system
+def test_up_refuses_a_redis_database_another_system_holds(tmp_path):
+    """Two systems given one REDIS_URL read each other's events as their own: phantom
+    orders in marketing, phantom sagas in the UI (found from outside)."""
+    url = _claimable_redis()
+    try:
+        assert ma.claim_redis(url, "another-system") is None
+        env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+        env["REDIS_URL"] = url
+        command = [sys.executable, "manage_all.py", "up", "--no-ui"]
+        command += ["--port-offset", str(_free_offset()), "--var", str(tmp_path / "var")]
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "is in use by another system" in done.stdout
+        assert "migrate" not in done.stdout  # refused before it touched anything
+    finally:
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+
+
 def test_run_all_runs_from_a_python_outside_the_venv():
     """`python3 bench/run_all.py` must work as the README says, not only from .venv."""
     outside = Path(sys.base_prefix) / "bin" / "python3"
