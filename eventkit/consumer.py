@@ -22,7 +22,8 @@ Workers lock the checkpoint row while applying, so competing workers never doubl
 messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
 keeps failing is tried once per poll and set aside after ``max_attempts``: recorded as a
 :class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on
-to the events behind it at once.
+to the events behind it at once. A worker asked to stop (SIGTERM) stops between two batches,
+however far behind it is: each batch commits with its checkpoint.
 The database failing (a dropped connection, a deadlock, a timeout), or not yet having the
 tables and columns this code expects (a worker started before its migrations ran), is not
 the event's fault: the worker waits and tries again, however long it takes, and sets nothing
@@ -169,10 +170,15 @@ class Consumer:
         # says when it was last reported), and when each was last checked.
         self._diverged: dict[str, float] = {}
         self._last_verified: dict[str, float] = {}
+        # The worker's stop event (from run() or start()), looked at between batches: a
+        # worker far behind (after a long Redis outage) stops at the next batch boundary
+        # instead of when it has caught up, which its supervisor would not wait for.
+        self._stop = threading.Event()
 
     # -- the loop -----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         logger.info("consumer %s/%s on %s", self.group, self.name, ", ".join(self.streams))
         backoff = 0.1
         while not stop.is_set():
@@ -235,8 +241,10 @@ class Consumer:
         them first, since that needs only the feeds: if Redis is down at start, the worker
         goes on to run() knowing them.
         """
+        if stop is not None:
+            self._stop = stop
         if self.start_at_head:
-            self._start_at_heads(stop or threading.Event())
+            self._start_at_heads(self._stop)
         self.ensure_groups()
         self.forget_dead_consumers()
 
@@ -383,7 +391,10 @@ class Consumer:
         return applied
 
     def advance(self, source: str, upto: int, known: dict[int, WireEvent] | None = None) -> int:
-        """Apply every event of ``source`` up to position ``upto``; returns how many."""
+        """Apply every event of ``source`` up to position ``upto``; returns how many.
+
+        Stops after a batch once the worker is asked to stop: each batch commits with its
+        checkpoint, so the next worker goes on from there."""
         stalled = self._stalled.get(source)
         if stalled is not None and stalled[1] == self._round:
             return 0  # its failing event was tried in this round already
@@ -410,6 +421,8 @@ class Consumer:
                 target, _ = self._stalled.get(source, (0, 0))
                 if done >= target or (count == 0 and upto >= target):
                     self._stalled.pop(source, None)  # reached, or the source has no more
+                return applied
+            if self._stop.is_set():
                 return applied
 
     def _come_back(self) -> int:
@@ -694,6 +707,8 @@ class Consumer:
         unreachable: requests.RequestException | None = None
         try:
             for source in self.feeds:
+                if self._stop.is_set():
+                    break
                 try:
                     head = self.verify(source)
                     if head is None:

@@ -454,6 +454,48 @@ def test_a_read_model_table_missing_is_waited_for_not_the_events_fault(pipeline)
     assert totals() == {t: (8, 3)} and not DeadLetter.objects.exists()
 
 
+def redis_down() -> redis.Redis:
+    """A client of a port where no Redis answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return redis.Redis(
+            port=s.getsockname()[1], socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+        )
+
+
+def test_a_worker_asked_to_stop_while_far_behind_stops_at_the_next_batch(
+    pipeline, live_server, monkeypatch
+):
+    """Found in review: a worker far behind (here Redis is down, so it catches up from the
+    feed) looked at its stop event only once it had caught up, and its supervisor killed
+    it first. Each batch commits with its checkpoint: it may stop between any two."""
+    _, name, _, _ = pipeline
+    t = open_tally()
+    for amount in range(1, 7):
+        add(t, amount)  # seven events: four batches of two
+
+    def worker():
+        source = Source(REMOTE_SOURCE, name, live_server.url)
+        return Consumer(
+            client=redis_down(), group="testgroup", name="w1", sources=[source], batch_size=2
+        )
+
+    stopping, stop = worker(), threading.Event()
+    apply_batch = stopping._apply_batch
+
+    def then_stop(*args):
+        applied = apply_batch(*args)
+        stop.set()  # SIGTERM, as the first batch commits
+        return applied
+
+    monkeypatch.setattr(stopping, "_apply_batch", then_stop)
+    stopping.run(stop)
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 2
+    assert totals() == {t: (1, 1)}
+    assert worker().catch_up() == 5  # the next worker goes on from there
+    assert totals() == {t: (21, 6)}
+
+
 @threads_need_postgresql
 def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
     pipeline, live_server, caplog
@@ -466,13 +508,8 @@ def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
     t = open_tally()
     add(t, 4)
     Checkpoint.objects.get_or_create(source=REMOTE_SOURCE)
-    with socket.socket() as s:  # a port where no Redis answers
-        s.bind(("127.0.0.1", 0))
-        nowhere = redis.Redis(
-            port=s.getsockname()[1], socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
-        )
     worker = Consumer(
-        client=nowhere,
+        client=redis_down(),
         group="testgroup",
         name="w-offline",
         sources=[Source(REMOTE_SOURCE, name, live_server.url)],
