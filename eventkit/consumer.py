@@ -18,7 +18,8 @@ exactly-once whatever Redis delivers:
   HTTP feed and applied first. An idle worker also asks the feed now and then whether it is
   behind, which repairs losses at the tail, and keeps read models current while Redis is down.
 
-Workers lock the checkpoint row while applying, so competing workers never double count;
+Workers lock the checkpoint row while applying (and read the feed before, not while, they
+hold it), so competing workers never double count;
 messages of a worker that died are claimed after a while (``XAUTOCLAIM``). An event that
 keeps failing is tried once per poll and set aside after ``max_attempts``: recorded as a
 :class:`~eventkit.models.DeadLetter` (and on the dead-letter stream), and the consumer moves on
@@ -105,6 +106,15 @@ class _BatchFailed(Exception):
     def __init__(self, size: int):
         super().__init__(f"a batch of {size} events failed")
         self.size = size
+
+
+class _Gap(Exception):
+    """Events the batch needs are neither in the messages nor read from the feed yet."""
+
+    def __init__(self, first: int, last: int):
+        super().__init__(f"positions {first}..{last} not at hand")
+        self.first = first
+        self.last = last
 
 
 class HandlerFailed(Exception):
@@ -520,17 +530,29 @@ class Consumer:
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
-        try:
-            position, applied = self._commit_batch(source, upto, known, together=True)
-        except _BatchFailed as failed:
-            # Its transaction rolled back; the next one finds the event to blame.
-            logger.info(
-                "%s: a batch of %d events failed (%r); applying them one at a time",
-                source,
-                failed.size,
-                failed.__cause__,
-            )
-            position, applied = self._commit_batch(source, upto, known, together=False)
+        at_hand, read = known, range(0)  # the messages, and what the feed was asked for
+        together = True
+        while True:
+            try:
+                position, applied = self._commit_batch(
+                    source, upto, at_hand, read, together=together
+                )
+                break
+            except _Gap as gap:
+                # Read with no transaction open: a feed can take seconds to answer, and every
+                # other worker of the group would wait that long on the locked checkpoint.
+                # The next transaction locks it again and applies only what follows it.
+                at_hand = {**self._read_feed(source, gap, known), **known}
+                read = range(gap.first, gap.last + 1)
+            except _BatchFailed as failed:
+                # Its transaction rolled back; the next one finds the event to blame.
+                logger.info(
+                    "%s: a batch of %d events failed (%r); applying them one at a time",
+                    source,
+                    failed.size,
+                    failed.__cause__,
+                )
+                together = False
         self._applied[source] = position
         if self.attempts:  # events that failed before and have now been applied
             for key in [k for k in self.attempts if k[0] == source and k[1] <= position]:
@@ -540,10 +562,11 @@ class Consumer:
         return applied
 
     def _commit_batch(
-        self, source: str, upto: int, known: dict[int, WireEvent], *, together: bool
+        self, source: str, upto: int, known: dict[int, WireEvent], read: range, *, together: bool
     ) -> tuple[int, int]:
         """One transaction: the checkpoint locked, the next events applied, the checkpoint
-        moved past them. Returns the checkpoint and how many events were applied."""
+        moved past them. Returns the checkpoint and how many events were applied, or raises
+        :class:`_Gap` (and rolls back) if events it needs are not at hand."""
         with transaction.atomic():
             position, held = self._lock_checkpoint(source)
             if held:
@@ -553,7 +576,7 @@ class Consumer:
             if position >= upto:
                 return position, 0
             last = min(upto, position + self.batch_size)
-            events = self._events(source, position, last, known)
+            events = self._events(position, last, known, read)
             self._apply_all(source, events, together=together)
             if events:
                 position = events[-1].position
@@ -596,29 +619,35 @@ class Consumer:
             if with_commit:
                 commit_with_queue()
 
-    def _events(self, source, after: int, last: int, known) -> list[WireEvent]:
-        """Events after..last in order: from the messages we hold, the rest from the feed."""
+    def _events(self, after: int, last: int, known, read: range) -> list[WireEvent]:
+        """Events after..last in order, from the messages and what the feed gave; a
+        :class:`_Gap` if some of them were not asked of the feed yet."""
         wanted = range(after + 1, last + 1)
-        missing = [p for p in wanted if p not in known]
-        fetched = {}
+        missing = [p for p in wanted if p not in known and p not in read]
         if missing:
-            if known:  # with no messages in hand this is a catch-up, not a loss
-                logger.info(
-                    "%s: positions %d..%d missing from the stream; reading the feed",
-                    source,
-                    missing[0],
-                    missing[-1],
-                )
-            limit = min(1000, last - missing[0] + 1)
-            for page in self.feeds[source].read(missing[0] - 1, until=last, limit=limit):
-                fetched.update((e.position, e) for e in page)
+            raise _Gap(missing[0], missing[-1])
         events = []
         for position in wanted:
-            event = known.get(position) or fetched.get(position)
+            event = known.get(position)
             if event is None:
                 break  # the source does not have it (yet): stop before the hole
             events.append(event)
         return events
+
+    def _read_feed(self, source: str, gap: _Gap, known) -> dict[int, WireEvent]:
+        """The events of ``gap`` that the source's feed has, by position."""
+        if known:  # with no messages in hand this is a catch-up, not a loss
+            logger.info(
+                "%s: positions %d..%d missing from the stream; reading the feed",
+                source,
+                gap.first,
+                gap.last,
+            )
+        fetched = {}
+        limit = min(1000, gap.last - gap.first + 1)
+        for page in self.feeds[source].read(gap.first - 1, until=gap.last, limit=limit):
+            fetched.update((e.position, e) for e in page)
+        return fetched
 
     def _apply_all(self, source: str, events: list[WireEvent], *, together: bool) -> None:
         """Feed ``events`` to the projections: ``together`` as one batch (:class:`_BatchFailed`

@@ -302,6 +302,42 @@ def test_events_lost_from_redis_are_read_from_the_feed(pipeline):
     assert totals() == {t: (7, 3)}
 
 
+@threads_need_postgresql
+def test_a_gap_is_read_from_the_feed_with_the_checkpoint_unlocked(pipeline, monkeypatch):
+    """Found in review: a worker filling a gap read the feed (for up to 10 s) with the
+    checkpoint row locked, and every other worker of its group waited on the lock as long.
+    Another worker may now move the checkpoint meanwhile: only what follows it is applied."""
+    *_, consumer = pipeline
+    t = open_tally()
+    for amount in (1, 2, 3, 4):
+        add(t, amount)  # five events, never published: all from the feed
+    slow, other = consumer("slow"), consumer("other")
+    moved, during = [], []
+    read = slow.feeds[REMOTE_SOURCE].read
+
+    def meanwhile():
+        try:
+            moved.append(other.advance(REMOTE_SOURCE, 3))
+        finally:
+            connection.close()
+
+    def slow_read(*args, **kwargs):
+        if not during:
+            other_worker = threading.Thread(target=meanwhile)
+            other_worker.start()
+            other_worker.join(5)  # while the feed is answering
+            during.append(list(moved))
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "read", slow_read)
+    applied = slow.advance(REMOTE_SOURCE, 5)
+    wait_until(lambda: moved)
+    assert during == [[3]]  # the other worker locked and moved the checkpoint meanwhile
+    assert applied == 2  # 4 and 5: what follows the checkpoint it found
+    assert totals() == {t: (10, 4)}
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 5
+
+
 def test_events_never_published_are_caught_up_from_the_feed(pipeline):
     _, _, _, consumer = pipeline
     t = open_tally()
