@@ -5,12 +5,13 @@ import os
 import resource
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from servicekit.http import PeerClient
+from servicekit.http import MAX_ANSWER_BYTES, AnswerTooLarge, PeerClient
 
 TIMEOUT = (1.0, 2.0)
 
@@ -166,6 +167,18 @@ def test_a_connection_the_peer_closes_is_opened_again_for_the_next_call():
     peer.close()
 
 
+def test_an_answer_that_closes_the_connection_is_read_whole_after_its_head():
+    def head_then_body(conn):
+        read_request(conn)
+        conn.sendall(answer(b"", length=8, close=True))
+        threading.Event().wait(0.1)  # the body comes apart, after the client read the head
+        conn.sendall(b'{"n": 1}')
+
+    peer = ScriptedPeer(head_then_body)
+    assert PeerClient().get(f"{peer.url}/x", timeout=TIMEOUT).json() == {"n": 1}
+    peer.close()
+
+
 def test_a_kept_alive_connection_the_peer_dropped_while_idle_is_not_used():
     dropped = threading.Event()
 
@@ -246,3 +259,73 @@ def test_a_connection_on_a_descriptor_past_1024_is_checked_too(server):
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def trickling(data: bytes, pause: float):
+    """A peer that answers ``data`` a byte at a time, each byte well within a read timeout."""
+
+    def serve(conn):
+        read_request(conn)
+        try:
+            for byte in data:
+                conn.sendall(bytes([byte]))
+                threading.Event().wait(pause)
+        except OSError:
+            pass  # the client gave up and hung up
+
+    return serve
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        answer(b" " * 40),  # the body a byte at a time
+        b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b" " * 40 + b"\r\n\r\n",  # the head too
+    ],
+    ids=["body", "head"],
+)
+def test_a_peer_trickling_its_answer_is_cut_off_at_the_deadline(data):
+    """Found in review: a read timeout bounds each wait, not the call, so a peer sending a
+    byte now and then held its caller for as long as it liked."""
+    peer = ScriptedPeer(trickling(data, 0.05), trickling(data, 0.05))
+    client = PeerClient()
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout, match=r"no whole answer in 0\.6 s"):
+        client.get(f"{peer.url}/x", timeout=(1.0, 0.2))  # 3 read timeouts: 0.6 s
+    assert time.monotonic() - started < 1.2  # not the 2 s the whole answer would take
+    with pytest.raises(requests.ReadTimeout, match=r"no whole answer in 0\.3 s"):
+        client.get(f"{peer.url}/x", timeout=(1.0, 1.0), deadline=0.3)
+    client.close()
+    peer.close()
+
+
+def test_an_answer_longer_than_the_client_takes_is_refused():
+    """Found in review: a wrong URL serving a huge file was read whole into memory."""
+
+    def declares_too_much(conn):
+        read_request(conn)
+        conn.sendall(answer(b"{}", length=MAX_ANSWER_BYTES + 1))
+
+    def chunked(size, *, kept_alive=False):
+        def serve(conn):
+            read_request(conn)
+            head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            half = b"%x\r\n%s\r\n" % (size // 2, b" " * (size // 2))
+            conn.sendall(head + half + half + b"0\r\n\r\n")
+            if kept_alive:  # the next call comes on this connection
+                read_request(conn)
+                conn.sendall(answer(b'{"n": 2}', close=True))
+
+        return serve
+
+    peer = ScriptedPeer(declares_too_much, chunked(2000), chunked(1000, kept_alive=True))
+    with pytest.raises(AnswerTooLarge, match=f"of {MAX_ANSWER_BYTES + 1} bytes"):
+        PeerClient().get(f"{peer.url}/x", timeout=TIMEOUT)  # refused before reading any
+    small = PeerClient(max_answer_bytes=1000)
+    with pytest.raises(AnswerTooLarge, match="more than 1000 bytes"):
+        small.get(f"{peer.url}/x", timeout=TIMEOUT)  # no length said: read up to the limit
+    assert len(small.get(f"{peer.url}/x", timeout=TIMEOUT).content) == 1000  # at the limit
+    assert small.get(f"{peer.url}/x", timeout=TIMEOUT).json() == {"n": 2}  # connection reused
+    assert isinstance(AnswerTooLarge(), requests.RequestException)  # a peer failing, to callers
+    small.close()
+    peer.close()
