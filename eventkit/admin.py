@@ -29,7 +29,8 @@ def pretty_json(value) -> str:
 
 def filters_the_database_can_take(params) -> bool:
     """Whether the list filters in ``params`` can reach the database: PostgreSQL's text
-    refuses a NUL byte, and a date holds no year past 9999. Django's admin catches the
+    refuses a NUL byte, and a date holds no year past 9999 (nor does the date hierarchy's
+    end of a drill-down into 9999, the next year, month or day). Django's admin catches the
     filters it cannot build, not those that fail as the query runs."""
     for key, values in params.lists():
         for value in values:
@@ -37,7 +38,7 @@ def filters_the_database_can_take(params) -> bool:
                 return False
             if key.endswith("__year"):
                 try:
-                    if not -9999 <= int(value) <= 9999:
+                    if not -9999 <= int(value) < 9999:
                         return False
                 except ValueError:
                     pass  # not a number: Django's admin refuses it itself

@@ -43,6 +43,10 @@ def test_read_models_are_browsable_but_not_editable(staff, catalog):
         "/admin/eventkit/stream/?stream_type=a%00b",
         "/admin/eventkit/event/?recorded_at__year=2147483648",
         "/admin/eventkit/event/?recorded_at__year=-99999",
+        # the drill-down's next year, month or day is past a date's last one (from outside)
+        "/admin/eventkit/event/?recorded_at__year=9999",
+        "/admin/eventkit/event/?recorded_at__year=9999&recorded_at__month=12",
+        "/admin/eventkit/event/?recorded_at__year=9999&recorded_at__month=12&recorded_at__day=31",
     ],
 )
 def test_a_filter_the_database_cannot_take_is_shown_as_a_bad_filter_not_a_500(staff, url):
