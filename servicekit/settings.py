@@ -8,9 +8,11 @@ Every variable has a default that works for a local run: SQLite under ``var/``, 
 localhost, peers on the ports of DESIGN.md.
 """
 
+import urllib.parse
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from servicekit.logging import logging_config
 
@@ -29,6 +31,17 @@ def database_config(env: environ.Env, default_sqlite: Path) -> dict:
     # with the variable unset means the default database, not no database at all.
     url = env.str("DATABASE_URL", default="") or f"sqlite:///{default_sqlite}"
     db = environ.Env.db_url_config(url)
+    # Said here, in words: otherwise a KeyError, or PostgreSQL's syntax error at the first
+    # query. Shown without its user and password.
+    parts = urllib.parse.urlsplit(url)
+    shown = parts._replace(netloc=parts.hostname or "")
+    if not db.get("ENGINE"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL {shown.geturl()!r} names no database Django knows: use"
+            " postgres://USER@HOST:PORT/NAME or sqlite:///PATH"
+        )
+    if not db.get("NAME"):
+        raise ImproperlyConfigured(f"DATABASE_URL {shown.geturl()!r} names no database")
     if db["ENGINE"] == "django.db.backends.sqlite3":
         Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # One writer at a time is SQLite's nature: take the write lock when the transaction

@@ -416,6 +416,29 @@ def test_a_view_outside_drf_that_meets_a_dead_connection_has_the_pool_checked(mo
     assert checked == [1]
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("not a url", "names no database Django knows"),
+        ("postgres://postgres:secret@127.0.0.1:5432/", "names no database"),
+    ],
+)
+def test_a_database_url_that_names_no_database_is_refused_in_words(
+    monkeypatch, tmp_path, given, said
+):
+    """It was a KeyError: 'ENGINE', or PostgreSQL's 'zero-length delimited identifier' at
+    the first query (found from outside)."""
+    import environ
+    from django.core.exceptions import ImproperlyConfigured
+
+    from servicekit.settings import database_config
+
+    monkeypatch.setenv("DATABASE_URL", given)
+    with pytest.raises(ImproperlyConfigured, match=said) as refused:
+        database_config(environ.Env(), tmp_path / "default.sqlite3")
+    assert "secret" not in str(refused.value)
+
+
 @pytest.mark.parametrize("given", [None, ""])
 def test_an_unset_or_empty_database_url_is_the_default_sqlite_file(monkeypatch, tmp_path, given):
     """`DATABASE_URL=$MARKETING_DATABASE_URL manage.py ...` with the variable unset, as the
