@@ -1573,6 +1573,16 @@ Arguments after `--` go to every pytest, e.g. `manage_all.py test --suite order 
 """
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage_all.py",
@@ -1612,7 +1622,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(up)
     up.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=HEALTH_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for every /health (default {HEALTH_TIMEOUT:g})",

@@ -392,6 +392,14 @@ def test_a_port_offset_that_moves_a_port_out_of_range_is_refused_at_once(command
         ma.main([command, "--port-offset", offset])
 
 
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "abc"])
+def test_a_health_timeout_that_is_no_time_is_refused(seconds, capsys):
+    """Found from outside: `up --timeout -1` printed 'no 200 ... within -1s'."""
+    with pytest.raises(SystemExit):
+        ma.main(["up", "--timeout", seconds])
+    assert "--timeout" in capsys.readouterr().err
+
+
 def test_a_database_that_cannot_be_reached_is_one_line_not_a_traceback(tmp_path):
     """Found from outside: a wrong PostgreSQL URL printed psycopg's traceback and then the
     whole inline script as the command that failed."""
