@@ -41,6 +41,7 @@ describe('events', () => {
     expect(region.getByText('saga:9060dd85:ConfirmOrder-cause')).toBeInTheDocument();
     expect(region.getByText('saga:9060dd85:ConfirmOrder')).toBeInTheDocument();
     expect(region.getByRole('region', { name: 'metadata' })).toHaveTextContent('"command_type": "ConfirmOrder"');
+    expect(region.getByRole('figure', { name: 'metadata' })).toBeInTheDocument(); // named by its caption
     expect(region.getByRole('region', { name: 'event_data' })).toHaveTextContent('"note": "confirmed by saga"');
     expect(ignoredLabels(details as HTMLElement)).toEqual([]);
 

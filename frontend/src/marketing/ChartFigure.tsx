@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { type ReactNode, useId } from 'react';
 
 interface Props {
   title: string;
@@ -13,9 +13,13 @@ export function chartsAnimate(): boolean {
 }
 
 export function ChartFigure({ title, description, children }: Props) {
+  const caption = useId();
   return (
-    <figure className="card card--padded chart">
-      <figcaption className="chart__title">{title}</figcaption>
+    // named by its caption in words: Chromium leaves a figure unnamed by its figcaption
+    <figure className="card card--padded chart" aria-labelledby={caption}>
+      <figcaption id={caption} className="chart__title">
+        {title}
+      </figcaption>
       <p className="visually-hidden">{description}</p>
       <div className="chart__canvas" aria-hidden="true">
         {children}

@@ -21,5 +21,24 @@ describe('product popularity', () => {
       />,
     );
     expect(screen.getByText('4K Monitor: 30 units sold; 200 orders placed')).toBeInTheDocument();
+    expect(screen.getByRole('figure', { name: 'Product popularity' })).toBeInTheDocument();
+  });
+
+  it('counts one unit and one order in the singular', () => {
+    render(
+      <ProductPopularityChart
+        products={[
+          {
+            product_id: 'd4444444-4444-4444-4444-444444444444',
+            product_name: '4K Monitor',
+            total_order_count: 1,
+            total_units_ordered: 1,
+            total_revenue: 65_000,
+            unique_customers: 1,
+          },
+        ]}
+      />,
+    );
+    expect(screen.getByText('4K Monitor: 1 unit sold; 1 order placed')).toBeInTheDocument();
   });
 });

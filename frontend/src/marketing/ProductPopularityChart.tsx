@@ -3,6 +3,8 @@ import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAx
 import type { ProductStat } from '../api';
 import { ChartFigure, chartsAnimate } from './ChartFigure';
 
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
 interface Props {
   products: readonly ProductStat[];
 }
@@ -15,7 +17,7 @@ export function ProductPopularityChart({ products }: Props) {
     ? data
         // units count confirmed orders only, orders every order placed: said apart, not as
         // "units in orders", which read as if every order had sold
-        .map((p) => `${p.product_name}: ${p.total_units_ordered} units sold; ${p.total_order_count} orders placed`)
+        .map((p) => `${p.product_name}: ${plural(p.total_units_ordered, 'unit')} sold; ${plural(p.total_order_count, 'order')} placed`)
         .join('; ')
     : 'No orders yet.';
   return (

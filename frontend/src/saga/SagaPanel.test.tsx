@@ -135,6 +135,8 @@ describe('saga timeline', () => {
     expect(card).toHaveTextContent('Kato · 1 × Laptop');
     expect(card).toHaveTextContent('CreateOrder failed: injected failure of CreateOrder');
     expect(within(card).getByText('COMPENSATED')).toBeInTheDocument();
+    // the list is named, as a screen reader announces it (found from outside: it was not)
+    expect(screen.getByRole('list', { name: 'The 20 newest sagas' })).toContainElement(card);
   });
 
   it('does not say there are no sagas when they could not be read', async () => {

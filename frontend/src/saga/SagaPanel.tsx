@@ -39,8 +39,9 @@ export function SagaPanel() {
       </h2>
       <p className="lede">
         The orchestrator runs CreateOrder → ReserveInventory → ConfirmOrder. When a step is refused
-        it runs the compensations of the steps that happened, newest first. Steps appear here live as
-        the saga service records them. The {SHOWN} newest sagas are shown; the Events tab (service
+        it runs the compensations of the steps that happened, newest first; when a step&apos;s outcome
+        is unknown (a timeout), the order is cancelled first, since a confirmed order keeps its
+        stock. Steps appear here live as the saga service records them. The {SHOWN} newest sagas are shown; the Events tab (service
         saga-service) holds every one.
       </p>
       <ul className="legend" aria-label="Legend">
@@ -59,7 +60,7 @@ export function SagaPanel() {
       {sagas.data && ids.length === 0 ? (
         <p className="muted">No sagas yet. Place an order on the Products tab.</p>
       ) : null}
-      <ul className="sagas">
+      <ul className="sagas" aria-label={`The ${SHOWN} newest sagas`}>
         {ids.map((id) => (
           <SagaTimeline
             key={id}
