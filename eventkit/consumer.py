@@ -530,7 +530,10 @@ class Consumer:
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed
-        at_hand, read = known, range(0)  # the messages, and what the feed was asked for
+        # The messages, what the feed gave, and which positions it was asked for: kept
+        # across tries, since another worker may move the checkpoint part-way through a
+        # range read, and the next batch then needs some of it and some beyond it.
+        at_hand, fetched, read = known, {}, set()
         together = True
         while True:
             try:
@@ -542,8 +545,9 @@ class Consumer:
                 # Read with no transaction open: a feed can take seconds to answer, and every
                 # other worker of the group would wait that long on the locked checkpoint.
                 # The next transaction locks it again and applies only what follows it.
-                at_hand = {**self._read_feed(source, gap, known), **known}
-                read = range(gap.first, gap.last + 1)
+                fetched.update(self._read_feed(source, gap, known))
+                at_hand = {**fetched, **known}
+                read.update(range(gap.first, gap.last + 1))
             except _BatchFailed as failed:
                 # Its transaction rolled back; the next one finds the event to blame.
                 logger.info(
@@ -562,7 +566,7 @@ class Consumer:
         return applied
 
     def _commit_batch(
-        self, source: str, upto: int, known: dict[int, WireEvent], read: range, *, together: bool
+        self, source: str, upto: int, known: dict[int, WireEvent], read: set, *, together: bool
     ) -> tuple[int, int]:
         """One transaction: the checkpoint locked, the next events applied, the checkpoint
         moved past them. Returns the checkpoint and how many events were applied, or raises
@@ -619,7 +623,7 @@ class Consumer:
             if with_commit:
                 commit_with_queue()
 
-    def _events(self, after: int, last: int, known, read: range) -> list[WireEvent]:
+    def _events(self, after: int, last: int, known, read: set) -> list[WireEvent]:
         """Events after..last in order, from the messages and what the feed gave; a
         :class:`_Gap` if some of them were not asked of the feed yet."""
         wanted = range(after + 1, last + 1)

@@ -338,6 +338,33 @@ def test_a_gap_is_read_from_the_feed_with_the_checkpoint_unlocked(pipeline, monk
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 5
 
 
+def test_what_a_gap_read_brought_is_kept_when_another_worker_moved_part_way(pipeline, monkeypatch):
+    """Found in review: each gap read replaced what the last one brought. With the checkpoint
+    moved part-way through the first read, the worker read the rest, dropped the first part,
+    read that again, dropped the rest, for ever."""
+    *_, consumer = pipeline
+    t = open_tally()
+    for amount in range(1, 9):
+        add(t, amount)  # nine events, never published: all from the feed
+    slow, other = consumer("slow", batch_size=4), consumer("other")
+    read = slow.feeds[REMOTE_SOURCE].read
+    reads = []
+
+    def slow_read(after, **kwargs):
+        reads.append(after)
+        assert len(reads) < 10, f"reading the feed again and again: after {reads}"
+        if len(reads) == 1:  # meanwhile, another worker applies 1 and 2
+            other_worker = threading.Thread(target=lambda: other.advance(REMOTE_SOURCE, 2))
+            other_worker.start()
+            other_worker.join(5)
+        return read(after, **kwargs)
+
+    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "read", slow_read)
+    assert slow.advance(REMOTE_SOURCE, 9) == 7  # 3 to 9
+    assert totals() == {t: (36, 8)}
+    assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 9
+
+
 def test_events_never_published_are_caught_up_from_the_feed(pipeline):
     _, _, _, consumer = pipeline
     t = open_tally()
