@@ -966,17 +966,23 @@ def system_identity(ctx: Context) -> str:
     return hashlib.sha256("\n".join(urls).encode()).hexdigest()[:16]
 
 
+# Renew the claim if it is ours, take it if nobody holds it: in one step, so that a claim
+# another system made a moment ago is never overwritten.
+_CLAIM_SCRIPT = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then"
+    " return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end"
+    " return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])"
+)
+
+
 def claim_redis(url: str, identity: str) -> str | None:
     """Claim (or renew the claim on) the Redis database for ``identity``; None if done, else
     the identity of the system that holds it."""
     seconds = str(REDIS_CLAIM_SECONDS)
-    if redis_command(url, "SET", REDIS_CLAIM_KEY, identity, "NX", "EX", seconds) == b"OK":
+    if redis_command(url, "EVAL", _CLAIM_SCRIPT, "1", REDIS_CLAIM_KEY, identity, seconds):
         return None
     holder = redis_command(url, "GET", REDIS_CLAIM_KEY)
-    if holder not in (None, identity.encode()):
-        return holder.decode(errors="replace")
-    redis_command(url, "SET", REDIS_CLAIM_KEY, identity, "EX", seconds)
-    return None
+    return (holder or b"").decode(errors="replace") or None
 
 
 def hold_redis(ctx: Context, identity: str, *, renewing: bool = False, quiet: bool = False) -> bool:
@@ -1001,6 +1007,37 @@ def hold_redis(ctx: Context, identity: str, *, renewing: bool = False, quiet: bo
     if renewing:
         ctx.out.loud("this system goes on, but its events and the other's are mixed")
     return False
+
+
+class RedisClaim:
+    """This system's claim on its Redis database, renewed in a thread from the moment it is
+    taken (migrations, seeds and the UI's build can take longer than a claim lasts) until
+    it is given back."""
+
+    def __init__(self, ctx: Context, identity: str):
+        self.ctx, self.identity = ctx, identity
+        self._stop = threading.Event()
+        self._renewing: threading.Thread | None = None
+
+    def take(self) -> bool:
+        if not hold_redis(self.ctx, self.identity):
+            return False
+        self._renewing = threading.Thread(target=self._renew, name="redis-claim", daemon=True)
+        self._renewing.start()
+        return True
+
+    def _renew(self) -> None:
+        lost = False
+        while not self._stop.wait(REDIS_CLAIM_SECONDS / 3):
+            lost = not hold_redis(self.ctx, self.identity, renewing=True, quiet=lost)
+
+    def give_back(self) -> None:
+        if self._renewing is None:
+            return
+        self._stop.set()
+        self._renewing.join(5)
+        with contextlib.suppress(OSError):
+            release_redis(self.ctx.redis_url, self.identity)
 
 
 def release_redis(url: str, identity: str) -> None:
@@ -1106,10 +1143,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         for p in s.processes:
             out.register(process_label(s, p))
     previous = {sig: signal.signal(sig, sup.request_stop) for sig in STOP_SIGNALS}
-    identity = system_identity(ctx)
+    claim = RedisClaim(ctx, system_identity(ctx))
     try:
         ctx.redis_url = start_redis(ctx, sup)
-        if not hold_redis(ctx, identity):
+        if not claim.take():
             return 1
         if not prepare(ctx, sup, migrate=True, seed=True):
             return 0 if sup.stopping.is_set() else 1
@@ -1124,17 +1161,12 @@ def cmd_up(args: argparse.Namespace) -> int:
                 names = ", ".join(s.name for s in unhealthy)
                 out.loud(f"no 200 from /health of {names} within {args.timeout:g}s; still trying")
             print_urls(ctx)
-        renew_at, lost = time.monotonic() + REDIS_CLAIM_SECONDS / 3, False
         while not sup.stopping.wait(0.5):
-            if time.monotonic() >= renew_at:
-                renew_at = time.monotonic() + REDIS_CLAIM_SECONDS / 3
-                lost = not hold_redis(ctx, identity, renewing=True, quiet=lost)
+            pass
         return 0
     finally:
         out.write("stopping ...")
-        if ctx.redis_url:
-            with contextlib.suppress(OSError):
-                release_redis(ctx.redis_url, identity)
+        claim.give_back()
         sup.shutdown()
         out.write("stopped.")
         for sig, handler in previous.items():

@@ -539,6 +539,26 @@ def test_a_redis_database_is_held_by_one_system_at_a_time():
         ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
 
 
+def test_the_claim_is_renewed_from_the_moment_it_is_taken(monkeypatch, tmp_path):
+    """Found in review: renewed only once every service answered, a claim lapsed while
+    migrations, seeds and the UI's build ran, and a second system could take the database."""
+    url = _claimable_redis()
+    monkeypatch.setattr(ma, "REDIS_CLAIM_SECONDS", 1)
+    ctx = ma.Context(services=list(ma.SERVICES), offset=0, var_dir=tmp_path, out=ma.Output())
+    ctx.redis_url = url
+    claim = ma.RedisClaim(ctx, "system-a")
+    try:
+        assert claim.take()
+        deadline = time.monotonic() + 2.5  # well past the claim's second: renewed meanwhile
+        while time.monotonic() < deadline:
+            assert ma.claim_redis(url, "system-b") == "system-a"
+            time.sleep(0.1)  # polling the claim, bounded by the deadline
+    finally:
+        claim.give_back()
+    assert ma.claim_redis(url, "system-b") is None
+    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+
+
 @pytest.mark.system
 def test_up_refuses_a_redis_database_another_system_holds(tmp_path):
     """Two systems given one REDIS_URL read each other's events as their own: phantom
