@@ -50,7 +50,7 @@ def api_exception_handler(exc, context):
         return _unavailable("The service is busy; retry later.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
-        forget_dead_connections()
+        forget_dead_connections(exc)
         return _unavailable("The database is unavailable; retry later.")
     response = exception_handler(exc, context)
     if response is None:
@@ -74,14 +74,16 @@ _checking = threading.Lock()
 database_failed = contextvars.ContextVar("database_failed", default=False)
 
 
-def forget_dead_connections() -> None:
+def forget_dead_connections(exc: Exception | None = None) -> None:
     """Have the connection pool test its idle connections and replace the dead ones.
 
     A database that restarted, failed over or dropped its clients leaves every pooled
     connection dead, and the pool hands them out one by one: each would fail a request of
     its own. The first failure tests them all instead (one at a time per process; a check
-    already under way serves the others)."""
-    database_failed.set(True)
+    already under way serves the others). A read that met a lost connection is served
+    again; one that met a timeout or a deadlock is not, where it would double the load."""
+    if exc is None or connection_lost(exc):
+        database_failed.set(True)
     pool = getattr(connection, "pool", None)
     if pool is None or not _checking.acquire(blocking=False):
         return
@@ -91,6 +93,15 @@ def forget_dead_connections() -> None:
         logger.warning("could not check the pooled connections: %r", exc)
     finally:
         _checking.release()
+
+
+def connection_lost(exc: Exception) -> bool:
+    """Whether ``exc`` says the connection itself is gone: no SQLSTATE, a connection error
+    (class 08), or the server ending it (57P01 to 57P03), not a statement's own failure."""
+    if isinstance(exc, InterfaceError):
+        return True
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
 
 
 def _unavailable(detail: str) -> Response:

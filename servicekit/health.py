@@ -29,7 +29,7 @@ def health(request):
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
         if isinstance(exc, OperationalError | InterfaceError):
-            forget_dead_connections()  # a dead pooled connection: checked once more after
+            forget_dead_connections(exc)  # a dead pooled connection: checked once more after
         return JsonResponse(
             {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
             status=503,

@@ -74,7 +74,7 @@ class CorrelationIdMiddleware:
         fails as before, but the pool's other dead ones go with it (DRF's views do the same
         in :func:`servicekit.errors.api_exception_handler`)."""
         if isinstance(exception, OperationalError | InterfaceError):
-            forget_dead_connections()
+            forget_dead_connections(exception)
 
 
 class RetryReadMiddleware:

@@ -403,13 +403,47 @@ def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, me
     assert served == ["GET"]
 
 
+def test_only_a_lost_connection_has_a_read_served_again():
+    """Found in review: a read cancelled for time, or a deadlock's loser, was run again at
+    once, doubling the load on a database that had least room for it."""
+    import psycopg.errors
+    from django.db import InterfaceError, OperationalError
+
+    from servicekit.errors import connection_lost, database_failed, forget_dead_connections
+
+    def django_error(cause):
+        error = OperationalError(str(cause))
+        error.__cause__ = cause
+        return error
+
+    lost = [
+        django_error(psycopg.errors.AdminShutdown("terminating connection")),  # 57P01
+        django_error(psycopg.OperationalError("server closed the connection")),  # no SQLSTATE
+        InterfaceError("connection already closed"),
+        OperationalError("the connection is closed"),
+    ]
+    failed = [
+        django_error(psycopg.errors.QueryCanceled("statement timeout")),  # 57014
+        django_error(psycopg.errors.DeadlockDetected("deadlock detected")),  # 40P01
+    ]
+    assert [connection_lost(e) for e in lost] == [True] * 4
+    assert [connection_lost(e) for e in failed] == [False] * 2
+    for error, retried in [(failed[0], False), (lost[0], True)]:
+        token = database_failed.set(False)
+        try:
+            forget_dead_connections(error)
+            assert database_failed.get() is retried
+        finally:
+            database_failed.reset(token)
+
+
 def test_a_view_outside_drf_that_meets_a_dead_connection_has_the_pool_checked(monkeypatch):
     from django.db import OperationalError
 
     from servicekit import middleware
 
     checked = []
-    monkeypatch.setattr(middleware, "forget_dead_connections", lambda: checked.append(1))
+    monkeypatch.setattr(middleware, "forget_dead_connections", lambda exc: checked.append(1))
     hook = middleware.CorrelationIdMiddleware(lambda request: None).process_exception
     assert hook(None, OperationalError("the connection is closed")) is None  # Django answers
     assert hook(None, ValueError("a bug")) is None
