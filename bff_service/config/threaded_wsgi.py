@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from servicekit import errors
@@ -50,6 +51,7 @@ class ThreadedWsgi:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="http")
         self._waiting = 0  # requests handed to the pool that no thread has started yet
         self._waiting_lock = threading.Lock()  # the loop adds, the pool's threads take away
+        self._shed, self._shed_logged = 0, float("-inf")  # refused since the last log line
 
     async def __call__(self, scope, receive, send) -> None:
         body = bytearray()
@@ -63,27 +65,37 @@ class ThreadedWsgi:
                 return
             if not message.get("more_body", False):
                 break
+        environ = wsgi_environ(scope, bytes(body))
         with self._waiting_lock:
             shed = self._waiting >= self.max_waiting
             if not shed:
                 self._waiting += 1
         if shed:
-            logger.warning(
-                "%s %s shed: %d requests already wait for a thread",
-                scope["method"],
-                scope["path"],
-                self.max_waiting,
-            )
+            self._note_shed()
             await _answer(send, 503, [*JSON, (b"retry-after", b"1")], BUSY)
             return
-        environ = wsgi_environ(scope, bytes(body))
         # a fresh copy of the context per request: a pool thread keeps its own between tasks
         run = contextvars.copy_context().run
-        job = self.pool.submit(run, self.serve, environ)
+        try:
+            job = self.pool.submit(run, self.serve, environ)
+        except BaseException:
+            self._stop_waiting()  # never queued (the pool shut down): its place goes back
+            raise
         # cancelled before a thread took it (the server shutting down): it waits no more
         job.add_done_callback(lambda done: done.cancelled() and self._stop_waiting())
         status, headers, content = await asyncio.wrap_future(job)
         await _answer(send, status, headers, content)
+
+    def _note_shed(self) -> None:
+        """One log line a second at most, with how many were refused: under the flood that
+        shedding is for, a line per request would cost the loop more than answering it."""
+        self._shed += 1
+        now = time.monotonic()
+        if now - self._shed_logged >= 1.0:
+            logger.warning(
+                "shed %d requests: %d already wait for a thread", self._shed, self.max_waiting
+            )
+            self._shed, self._shed_logged = 0, now
 
     def _stop_waiting(self) -> None:
         with self._waiting_lock:

@@ -249,3 +249,34 @@ def test_a_request_cancelled_while_it_waits_for_a_thread_leaves_the_queue():
 
     asyncio.run(cancel_one_waiting())
     assert call(threaded, scope(), [body()])[0]["status"] == 200  # its place was given back
+
+
+def test_a_request_the_pool_refused_gives_its_place_back():
+    """Found in review: a place taken and never given back, 200 times, and every request
+    after is refused until the process restarts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    threaded = ThreadedWsgi(Recorder(), threads=1, max_body=None, max_waiting=1)
+    threaded.pool.shutdown()
+    with pytest.raises(RuntimeError):
+        call(threaded, scope(), [body()])
+    threaded.pool = ThreadPoolExecutor(1)
+    assert call(threaded, scope(), [body()])[0]["status"] == 201
+
+
+def test_a_flood_of_refusals_is_one_log_line_a_second(caplog):
+    release = threading.Event()
+
+    def slow_app(environ, start_response):
+        release.wait(5)
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=0)
+    try:
+        for _ in range(5):
+            assert call(threaded, scope(), [body()])[0]["status"] == 503
+    finally:
+        release.set()
+    lines = [r for r in caplog.records if "shed" in r.getMessage()]
+    assert len(lines) == 1 and "shed 1 requests" in lines[0].getMessage()
