@@ -160,6 +160,26 @@ def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, m
         running.join(10)
 
 
+@contextmanager
+def running_worker(worker):
+    """``worker.run`` in a thread for the block, its pooled connection given back after."""
+    stop = threading.Event()
+
+    def run():
+        try:
+            worker.run(stop)
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=run)
+    running.start()
+    try:
+        yield running
+    finally:
+        stop.set()
+        running.join(10)
+
+
 def failing_once(method, failure: Exception):
     """``method`` that raises ``failure`` the first time it is called."""
     failures = iter([failure])
@@ -350,11 +370,17 @@ def test_what_a_gap_read_brought_is_kept_when_another_worker_moved_part_way(pipe
     read = slow.feeds[REMOTE_SOURCE].read
     reads = []
 
+    def meanwhile():
+        try:
+            other.advance(REMOTE_SOURCE, 2)
+        finally:
+            connection.close()  # the thread's pooled connection goes back
+
     def slow_read(after, **kwargs):
         reads.append(after)
         assert len(reads) < 10, f"reading the feed again and again: after {reads}"
         if len(reads) == 1:  # meanwhile, another worker applies 1 and 2
-            other_worker = threading.Thread(target=lambda: other.advance(REMOTE_SOURCE, 2))
+            other_worker = threading.Thread(target=meanwhile)
             other_worker.start()
             other_worker.join(5)
         return read(after, **kwargs)
@@ -448,15 +474,9 @@ def test_a_worker_carries_on_after_a_failure_nobody_foresaw(pipeline, monkeypatc
     monkeypatch.setattr(
         worker, "poll_once", failing_once(worker.poll_once, ValueError("a fault nobody foresaw"))
     )
-    stop = threading.Event()
-    running = threading.Thread(target=worker.run, args=(stop,))
-    running.start()
-    try:
+    with running_worker(worker) as running:
         wait_until(lambda: totals() == {t: (8, 3)} or not running.is_alive())
         assert running.is_alive()
-    finally:
-        stop.set()
-        running.join(10)
     assert "poll failed" in caplog.text and "a fault nobody foresaw" in caplog.text
 
 
@@ -468,14 +488,10 @@ def test_a_database_error_in_a_handler_is_retried_not_dead_lettered(pipeline):
     t = published_tally(relay, SLOW_AMOUNT)
     worker = consumer(max_attempts=2, claim_idle_ms=0)
     timeouts["left"] = 4  # twice max_attempts
-    stop = threading.Event()
-    running = threading.Thread(target=worker.run, args=(stop,))
-    running.start()
     try:
-        wait_until(lambda: totals() == {t: (1 + SLOW_AMOUNT + 2, 3)})
+        with running_worker(worker):
+            wait_until(lambda: totals() == {t: (1 + SLOW_AMOUNT + 2, 3)})
     finally:
-        stop.set()
-        running.join(10)
         timeouts["left"] = 0
     assert totals() == {t: (1 + SLOW_AMOUNT + 2, 3)}
     assert timeouts["left"] == 0 and not DeadLetter.objects.exists()
@@ -582,7 +598,14 @@ def test_a_database_failure_while_redis_is_down_does_not_end_the_worker(
     def run():
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '50ms'")
-        worker.run(stop)
+        try:
+            worker.run(stop)
+        finally:
+            # the setting goes back to the pool with the connection: a later test's worker
+            # would meet lock timeouts of its own
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+            connection.close()
 
     db = connection.settings_dict
     locker = psycopg.connect(
