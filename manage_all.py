@@ -461,7 +461,13 @@ class Venv:
         return self.bin / "python"
 
     def marker(self, pyproject: Path) -> Path:
-        digest = hashlib.sha256(pyproject.read_bytes()).hexdigest()[:12]
+        """The file that says the project at ``pyproject``'s checkout is installed here as it
+        is now. The checkout's place counts as well as the file: the install is editable, so
+        a venv borrowed from another checkout (copied, linked) would run that checkout's
+        shared packages and serve its UI."""
+        digest = hashlib.sha256(
+            pyproject.read_bytes() + str(pyproject.resolve().parent).encode()
+        ).hexdigest()[:12]
         return self.path / f".installed-{digest}"
 
     def made_with(self) -> Path | None:
@@ -514,7 +520,10 @@ class Venv:
         marker = self.marker(root / "pyproject.toml")
         if marker.exists():
             return
-        out.write(f"installing the project into {self.path} (pyproject.toml changed) ...")
+        out.write(
+            f"installing {root} into {self.path} (pyproject.toml changed, or the venv was"
+            " installed from another checkout) ..."
+        )
         self.pip_install("-e", ".[dev]", cwd=root)
         for old in self.path.glob(".installed-*"):
             old.unlink()

@@ -168,6 +168,22 @@ def test_venv_python_remakes_a_venv_that_runs_another_interpreter(tmp_path, monk
     assert installs == [("-e", ".[dev]")]
 
 
+def test_a_venv_installed_from_another_checkout_is_installed_from_this_one(tmp_path, monkeypatch):
+    """Found from outside: a clone given another checkout's .venv (a link) ran that
+    checkout's shared packages and served its UI, the install being editable."""
+    venv = _venv_running(tmp_path, sys.executable)  # installed from tmp_path
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "pyproject.toml").write_text("")  # the same file, in another place
+    installs = []
+    monkeypatch.setattr(ma.Venv, "pip_install", lambda self, *args, **kw: installs.append(kw))
+    monkeypatch.delenv(ma.VENV_PYTHON, raising=False)
+    venv.ensure(ma.Output(), root=tmp_path)
+    assert installs == []  # its own checkout: nothing to do
+    venv.ensure(ma.Output(), root=clone)
+    assert installs == [{"cwd": clone}]
+
+
 def test_without_venv_python_an_existing_venv_is_kept(tmp_path, monkeypatch):
     venv = _venv_running(tmp_path, "/bin/true")
     monkeypatch.delenv(ma.VENV_PYTHON, raising=False)
