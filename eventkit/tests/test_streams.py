@@ -160,24 +160,9 @@ def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, m
         running.join(10)
 
 
-@contextmanager
 def running_worker(worker):
-    """``worker.run`` in a thread for the block, its pooled connection given back after."""
-    stop = threading.Event()
-
-    def run():
-        try:
-            worker.run(stop)
-        finally:
-            connection.close()
-
-    running = threading.Thread(target=run)
-    running.start()
-    try:
-        yield running
-    finally:
-        stop.set()
-        running.join(10)
+    """``worker.run`` in a thread for the block: yields the thread and what it raised."""
+    return running_in_thread(worker.run)
 
 
 def failing_once(method, failure: Exception):
@@ -193,17 +178,21 @@ def failing_once(method, failure: Exception):
     return call
 
 
-@contextmanager
 def running_relay(relay):
     """``relay.run`` in a thread for the block: yields the thread and what it raised."""
-    from django.db import connection
+    return running_in_thread(lambda stop: relay.run(stop, poll_seconds=0.2))
 
+
+@contextmanager
+def running_in_thread(run_until):
+    """``run_until(stop)`` in a thread for the block, its pooled connection given back after:
+    yields the thread and what it raised."""
     stop = threading.Event()
     failed = []
 
     def run():
         try:
-            relay.run(stop, poll_seconds=0.2)
+            run_until(stop)
         except BaseException as exc:
             failed.append(exc)
         finally:
@@ -474,7 +463,7 @@ def test_a_worker_carries_on_after_a_failure_nobody_foresaw(pipeline, monkeypatc
     monkeypatch.setattr(
         worker, "poll_once", failing_once(worker.poll_once, ValueError("a fault nobody foresaw"))
     )
-    with running_worker(worker) as running:
+    with running_worker(worker) as (running, _):
         wait_until(lambda: totals() == {t: (8, 3)} or not running.is_alive())
         assert running.is_alive()
     assert "poll failed" in caplog.text and "a fault nobody foresaw" in caplog.text
