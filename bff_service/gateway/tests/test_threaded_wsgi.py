@@ -174,18 +174,25 @@ def test_the_bff_answers_through_it_and_finishes_the_request_in_the_same_thread(
     assert finished == [app.thread]
 
 
-def test_requests_beyond_the_queue_are_answered_503_at_once_and_the_queue_drains():
-    """Under a flood (or a saga that hangs every order) the queue for a thread stays bounded:
-    what cannot even queue is told to come back, instead of waiting behind minutes of work."""
-    release = threading.Event()
-    served = []
+def held_until(release: threading.Event, served: list | None = None):
+    """A WSGI application that answers only once ``release`` is set (at most 5 s), noting
+    the paths it served in ``served``."""
 
-    def slow_app(environ, start_response):
+    def app(environ, start_response):
         release.wait(5)
-        served.append(environ["PATH_INFO"])
+        if served is not None:
+            served.append(environ["PATH_INFO"])
         start_response("200 OK", [])
         return [b"{}"]
 
+    return app
+
+
+def test_requests_beyond_the_queue_are_answered_503_at_once_and_the_queue_drains():
+    """Under a flood (or a saga that hangs every order) the queue for a thread stays bounded:
+    what cannot even queue is told to come back, instead of waiting behind minutes of work."""
+    release, served = threading.Event(), []
+    slow_app = held_until(release, served)
     threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=1)
 
     async def flood():
@@ -223,12 +230,7 @@ def test_requests_beyond_the_queue_are_answered_503_at_once_and_the_queue_drains
 
 def test_a_request_cancelled_while_it_waits_for_a_thread_leaves_the_queue():
     release = threading.Event()
-
-    def slow_app(environ, start_response):
-        release.wait(5)
-        start_response("200 OK", [])
-        return [b"{}"]
-
+    slow_app = held_until(release)
     threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=1)
 
     async def cancel_one_waiting():
@@ -266,12 +268,7 @@ def test_a_request_the_pool_refused_gives_its_place_back():
 
 def test_a_flood_of_refusals_is_one_log_line_a_second(caplog):
     release = threading.Event()
-
-    def slow_app(environ, start_response):
-        release.wait(5)
-        start_response("200 OK", [])
-        return [b"{}"]
-
+    slow_app = held_until(release)
     threaded = ThreadedWsgi(slow_app, threads=1, max_body=None, max_waiting=0)
     try:
         for _ in range(5):
