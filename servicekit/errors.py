@@ -74,7 +74,7 @@ _checking = threading.Lock()
 database_failed = contextvars.ContextVar("database_failed", default=False)
 
 
-def forget_dead_connections(exc: Exception | None = None) -> None:
+def forget_dead_connections(exc: Exception) -> None:
     """Have the connection pool test its idle connections and replace the dead ones.
 
     A database that restarted, failed over or dropped its clients leaves every pooled
@@ -82,7 +82,7 @@ def forget_dead_connections(exc: Exception | None = None) -> None:
     its own. The first failure tests them all instead (one at a time per process; a check
     already under way serves the others). A read that met a lost connection is served
     again; one that met a timeout or a deadlock is not, where it would double the load."""
-    if exc is None or connection_lost(exc):
+    if connection_lost(exc):
         database_failed.set(True)
     pool = getattr(connection, "pool", None)
     if pool is None or not _checking.acquire(blocking=False):
