@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -964,7 +965,10 @@ def _read_reply(replies) -> bytes | None:
 # groups: two systems on one would each read the other's events as their own. `up` claims
 # it for its system (its databases name it), renews the claim while it runs and gives it
 # back when it stops; a claim not renewed lapses, so a system killed outright frees it too.
+# A system started in parts (`up --services`) holds one claim: each part is listed with
+# its own lapse, and the claim is given back only by the last part to stop.
 REDIS_CLAIM_KEY = "manage_all:system"
+REDIS_CLAIM_PARTS_KEY = "manage_all:system:parts"
 REDIS_CLAIM_SECONDS = 15
 
 
@@ -975,30 +979,61 @@ def system_identity(ctx: Context) -> str:
     return hashlib.sha256("\n".join(urls).encode()).hexdigest()[:16]
 
 
-# Renew the claim if it is ours, take it if nobody holds it: in one step, so that a claim
-# another system made a moment ago is never overwritten.
-_CLAIM_SCRIPT = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then"
-    " return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end"
-    " return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])"
+# Each script runs in one step, so that a claim another system made a moment ago is never
+# overwritten, and a part never gives back a claim another part has just renewed. Parts are
+# scored by when they lapse, in Redis's own clock (ms): the parts of a system may run on
+# machines whose clocks differ.
+_CLAIM_LUA_NOW = (
+    "local t = redis.call('TIME')"
+    " local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
 )
+# KEYS: claim, parts; ARGV: identity, seconds, part. Renew the claim if it is ours, take
+# it if nobody holds it (forgetting the parts of the system that held it last); answers
+# the holder if another system holds it.
+_CLAIM_SCRIPT = (
+    "local holder = redis.call('GET', KEYS[1])"
+    " if holder and holder ~= ARGV[1] then return holder end"
+    " if not holder then redis.call('DEL', KEYS[2]) end"
+    f" {_CLAIM_LUA_NOW}"
+    " redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)"
+    " redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]) * 1000, ARGV[3])"
+    " redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"
+    " redis.call('EXPIRE', KEYS[2], ARGV[2])"
+    " return false"
+)
+# KEYS: claim, parts; ARGV: identity, part. Take the part off; give the claim back if no
+# part of the system is left (a part killed outright counts until it lapses).
+_RELEASE_SCRIPT = (
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end"
+    " redis.call('ZREM', KEYS[2], ARGV[2])"
+    f" {_CLAIM_LUA_NOW}"
+    " redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)"
+    " if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end"
+    " redis.call('DEL', KEYS[1], KEYS[2])"
+    " return 1"
+)
+_CLAIM_KEYS = ("2", REDIS_CLAIM_KEY, REDIS_CLAIM_PARTS_KEY)
 
 
-def claim_redis(url: str, identity: str) -> str | None:
-    """Claim (or renew the claim on) the Redis database for ``identity``; None if done, else
-    the identity of the system that holds it."""
+def claim_redis(url: str, identity: str, *, part: str) -> str | None:
+    """Claim (or renew the claim on) the Redis database for ``identity``, as one ``part`` of
+    that system; None if done, else the identity of the system that holds it."""
     seconds = str(REDIS_CLAIM_SECONDS)
-    if redis_command(url, "EVAL", _CLAIM_SCRIPT, "1", REDIS_CLAIM_KEY, identity, seconds):
-        return None
-    holder = redis_command(url, "GET", REDIS_CLAIM_KEY)
-    return (holder or b"").decode(errors="replace") or None
+    holder = redis_command(url, "EVAL", _CLAIM_SCRIPT, *_CLAIM_KEYS, identity, seconds, part)
+    return holder.decode(errors="replace") if holder else None
 
 
-def hold_redis(ctx: Context, identity: str, *, renewing: bool = False, quiet: bool = False) -> bool:
+def release_redis(url: str, identity: str, *, part: str) -> None:
+    redis_command(url, "EVAL", _RELEASE_SCRIPT, *_CLAIM_KEYS, identity, part)
+
+
+def hold_redis(
+    ctx: Context, identity: str, part: str, *, renewing: bool = False, quiet: bool = False
+) -> bool:
     """Claim the Redis database for this system, or say whose it is (unless ``quiet``); a
     Redis that does not answer is not refused here (the services wait for it, and say so)."""
     try:
-        holder = claim_redis(ctx.redis_url, identity)
+        holder = claim_redis(ctx.redis_url, identity, part=part)
     except OSError as exc:
         if not renewing:
             ctx.out.write(f"could not claim the Redis database at {ctx.redis_url}: {exc}")
@@ -1019,17 +1054,18 @@ def hold_redis(ctx: Context, identity: str, *, renewing: bool = False, quiet: bo
 
 
 class RedisClaim:
-    """This system's claim on its Redis database, renewed in a thread from the moment it is
-    taken (migrations, seeds and the UI's build can take longer than a claim lasts) until
-    it is given back."""
+    """This part's share of its system's claim on its Redis database, renewed in a thread
+    from the moment it is taken (migrations, seeds and the UI's build can take longer than a
+    claim lasts) until it is given back."""
 
     def __init__(self, ctx: Context, identity: str):
         self.ctx, self.identity = ctx, identity
+        self.part = uuid.uuid4().hex
         self._stop = threading.Event()
         self._renewing: threading.Thread | None = None
 
     def take(self) -> bool:
-        if not hold_redis(self.ctx, self.identity):
+        if not hold_redis(self.ctx, self.identity, self.part):
             return False
         self._renewing = threading.Thread(target=self._renew, name="redis-claim", daemon=True)
         self._renewing.start()
@@ -1038,7 +1074,7 @@ class RedisClaim:
     def _renew(self) -> None:
         lost = False
         while not self._stop.wait(REDIS_CLAIM_SECONDS / 3):
-            lost = not hold_redis(self.ctx, self.identity, renewing=True, quiet=lost)
+            lost = not hold_redis(self.ctx, self.identity, self.part, renewing=True, quiet=lost)
 
     def give_back(self) -> None:
         if self._renewing is None:
@@ -1046,12 +1082,7 @@ class RedisClaim:
         self._stop.set()
         self._renewing.join(5)
         with contextlib.suppress(OSError):
-            release_redis(self.ctx.redis_url, self.identity)
-
-
-def release_redis(url: str, identity: str) -> None:
-    if redis_command(url, "GET", REDIS_CLAIM_KEY) == identity.encode():
-        redis_command(url, "DEL", REDIS_CLAIM_KEY)
+            release_redis(self.ctx.redis_url, self.identity, part=self.part)
 
 
 # Children stopped after all the others (Supervisor.shutdown), by label.

@@ -535,24 +535,57 @@ def _claimable_redis() -> str:
     url = ma.urllib.parse.urlsplit(base)._replace(path="/15").geturl()
     if not ma.redis_answers(url):
         pytest.skip(f"no Redis at {url}")
-    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
     return url
 
 
 def test_a_redis_database_is_held_by_one_system_at_a_time():
     url = _claimable_redis()
     try:
-        assert ma.claim_redis(url, "system-a") is None
-        assert ma.claim_redis(url, "system-a") is None  # renewed
-        assert ma.claim_redis(url, "system-b") == "system-a"
+        assert ma.claim_redis(url, "system-a", part="a") is None
+        assert ma.claim_redis(url, "system-a", part="a") is None  # renewed
+        assert ma.claim_redis(url, "system-b", part="b") == "system-a"
         ttl = int(ma.redis_command(url, "TTL", ma.REDIS_CLAIM_KEY))
         assert 0 < ttl <= ma.REDIS_CLAIM_SECONDS  # it lapses if nobody renews it
-        ma.release_redis(url, "system-b")  # not its claim: nothing happens
-        assert ma.claim_redis(url, "system-b") == "system-a"
-        ma.release_redis(url, "system-a")
-        assert ma.claim_redis(url, "system-b") is None
+        ma.release_redis(url, "system-b", part="b")  # not its claim: nothing happens
+        assert ma.claim_redis(url, "system-b", part="b") == "system-a"
+        ma.release_redis(url, "system-a", part="a")
+        assert ma.claim_redis(url, "system-b", part="b") is None
     finally:
-        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
+
+
+def test_a_system_started_in_parts_holds_its_claim_until_its_last_part_stops():
+    """Parts of one system started apart (`up --services`) share its claim: the first part to
+    stop gave the claim back while the others still ran, so another system could take the
+    database until their next renewal."""
+    url = _claimable_redis()
+    try:
+        assert ma.claim_redis(url, "system-a", part="web") is None
+        assert ma.claim_redis(url, "system-a", part="workers") is None
+        ma.release_redis(url, "system-a", part="web")
+        assert ma.claim_redis(url, "system-b", part="b") == "system-a"
+        ma.release_redis(url, "system-a", part="workers")
+        assert ma.claim_redis(url, "system-b", part="b") is None
+    finally:
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
+
+
+def test_a_part_killed_outright_does_not_hold_the_claim_past_its_lapse(monkeypatch):
+    url = _claimable_redis()
+    monkeypatch.setattr(ma, "REDIS_CLAIM_SECONDS", 1)
+    try:
+        assert ma.claim_redis(url, "system-a", part="killed") is None
+        deadline = time.monotonic() + 5
+        # Only the living part renews; the killed one lapses after a second.
+        while ma.redis_command(url, "ZSCORE", ma.REDIS_CLAIM_PARTS_KEY, "killed") is not None:
+            assert time.monotonic() < deadline, "the killed part never lapsed"
+            assert ma.claim_redis(url, "system-a", part="living") is None
+            time.sleep(0.1)  # a renewal's pace, bounded by the deadline
+        ma.release_redis(url, "system-a", part="living")
+        assert ma.claim_redis(url, "system-b", part="b") is None
+    finally:
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
 
 
 def test_the_claim_is_renewed_from_the_moment_it_is_taken(monkeypatch, tmp_path):
@@ -567,12 +600,12 @@ def test_the_claim_is_renewed_from_the_moment_it_is_taken(monkeypatch, tmp_path)
         assert claim.take()
         deadline = time.monotonic() + 2.5  # well past the claim's second: renewed meanwhile
         while time.monotonic() < deadline:
-            assert ma.claim_redis(url, "system-b") == "system-a"
+            assert ma.claim_redis(url, "system-b", part="b") == "system-a"
             time.sleep(0.1)  # polling the claim, bounded by the deadline
     finally:
         claim.give_back()
-    assert ma.claim_redis(url, "system-b") is None
-    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+    assert ma.claim_redis(url, "system-b", part="b") is None
+    ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
 
 
 @pytest.mark.system
@@ -581,7 +614,7 @@ def test_up_refuses_a_redis_database_another_system_holds(tmp_path):
     orders in marketing, phantom sagas in the UI (found from outside)."""
     url = _claimable_redis()
     try:
-        assert ma.claim_redis(url, "another-system") is None
+        assert ma.claim_redis(url, "another-system", part="x") is None
         env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
         env["REDIS_URL"] = url
         command = [sys.executable, "manage_all.py", "up", "--no-ui"]
@@ -593,7 +626,7 @@ def test_up_refuses_a_redis_database_another_system_holds(tmp_path):
         assert "is in use by another system" in done.stdout
         assert "migrate" not in done.stdout  # refused before it touched anything
     finally:
-        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY)
+        ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
 
 
 def test_run_all_runs_from_a_python_outside_the_venv():
