@@ -1,5 +1,6 @@
 import type { Product } from '../api';
 import { Notice } from '../components/Notice';
+import { shortId } from '../format';
 import { type Unanswered, sentDetails } from './unansweredOrders';
 
 interface Props {
@@ -29,7 +30,9 @@ function sentWhen({ sentAt, sentAtUnknown }: Unanswered): string {
 function described(sent: string, entry: Unanswered, products: readonly Product[]): string {
   const details = sentDetails(sent);
   if (!details) return sentWhen(entry);
-  const product = products.find((p) => p.id === details.product_id)?.product_name ?? details.product_id;
+  // the catalog may not have loaded (yet): the product's id is all that was sent
+  const product =
+    products.find((p) => p.id === details.product_id)?.product_name ?? `product ${shortId(details.product_id)}`;
   const faults = Object.entries(details.faults ?? {}).map(([step, mode]) => `${step} ${mode}`);
   const withFaults = faults.length > 0 ? ` (faults: ${faults.join(', ')})` : '';
   return `${details.customer_name}: ${details.quantity} × ${product}${withFaults}, ${sentWhen(entry)}`;
