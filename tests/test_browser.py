@@ -145,6 +145,33 @@ def test_a_saga_whose_order_was_never_created_shows_its_log_after_a_reload(page)
     sync_api.expect(card).to_contain_text("COMPENSATED")
 
 
+def test_a_reload_mid_order_says_it_had_no_answer_and_sending_it_again_reuses_its_key(page):
+    keys = []
+
+    def sent(request):
+        if request.method == "POST" and request.url.endswith("/api/orders"):
+            keys.append(request.headers.get("idempotency-key"))
+
+    page.on("request", sent)
+    page.route("**/api/orders", lambda route: None)  # held: the page is reloaded before it answers
+    tab(page, "Products")
+    page.get_by_label("Customer name").fill("Reloader")
+    page.get_by_label("Product", exact=True).select_option(LAPTOP)
+    page.get_by_role("button", name="Place order").click()
+    sync_api.expect(page.get_by_text("Running the saga…")).to_be_visible()
+    page.unroute_all(behavior="ignoreErrors")
+    page.reload()
+    notice = page.get_by_role(
+        "status", name="An order sent before this page was loaded had no answer"
+    )
+    sync_api.expect(notice).to_contain_text("Reloader: 1 \u00d7 Laptop, sent at")
+    sync_api.expect(notice).to_contain_text("does not place it twice")
+    result = place_order_in_ui(page, "Reloader", LAPTOP, 1)
+    sync_api.expect(result).to_contain_text("Order confirmed")
+    sync_api.expect(notice).to_be_hidden()
+    assert len(keys) == 2 and keys[0] == keys[1], keys
+
+
 def orders_card(page):
     card = page.locator(".summary__card").filter(
         has=page.locator("dt", has_text=re.compile(r"^Orders$"))

@@ -1,4 +1,4 @@
-import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
@@ -582,6 +582,114 @@ describe('an order whose outcome is unknown, kept in the tab', () => {
 
   it('is sent again with a key stored before its time was', async () => {
     expect(await sendAgain('kept-key')).toBe('kept-key');
+  });
+});
+
+describe('an order sent before the page was loaded', () => {
+  const CONFIRMED = json({ order_id: 'x', success: true, status: 'COMPLETED', saga_log: [] });
+  const stored = () => JSON.parse(sessionStorage.getItem('unanswered-orders') ?? '[]') as unknown[];
+
+  async function fillLaptopOrder(user: Awaited<ReturnType<typeof setup>>['user']) {
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+  }
+
+  /** A Laptop order sent, and the page reloaded before its answer came. */
+  async function reloadMidOrder() {
+    const first = await setup(() => new Promise<Reply>(() => {}));
+    await fillLaptopOrder(first.user);
+    await first.user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Running the saga…');
+    first.unmount();
+    return first.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key');
+  }
+
+  it('is sent again with its key: the key is kept from the moment it is sent', async () => {
+    // found from outside: a reload while the saga ran lost the key, and sending the same
+    // details again placed a second order
+    const key = await reloadMidOrder();
+    const { user, fetch } = await setup(() => CONFIRMED);
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    expect(fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
+    // answered: forgotten, so the notice goes and the next order is a new one
+    expect(stored()).toEqual([]);
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
+  });
+
+  it('is named in a polite notice that says where its outcome shows', async () => {
+    await reloadMidOrder();
+    await setup();
+    const notice = screen.getByRole('status', { name: 'An order sent before this page was loaded had no answer' });
+    expect(notice).toHaveTextContent(/Sato: 1 × Laptop, sent at \d\d:\d\d:\d\d/);
+    expect(notice).toHaveTextContent('It may have been placed');
+    expect(notice).toHaveTextContent('Orders and Saga tabs');
+    expect(notice).toHaveTextContent('Sending the same details again does not place it twice');
+  });
+
+  it('can be dismissed, and its key is still reused', async () => {
+    const key = await reloadMidOrder();
+    const { user } = await setup(() => CONFIRMED);
+    await user.click(screen.getByRole('button', { name: 'Dismiss' }));
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
+    // the button gone, the focus goes where the next order starts, not to <body>
+    expect(screen.getByLabelText('Customer name')).toHaveFocus();
+    // dismissed: not said again after another reload, but its key is still reused
+    cleanup();
+    const again = await setup(() => CONFIRMED);
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
+    await fillLaptopOrder(again.user);
+    await again.user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    expect(again.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
+  });
+
+  it('is said again after a reload once sent again without an answer', async () => {
+    await reloadMidOrder();
+    const { user, unmount } = await setup(() => new Promise<Reply>(() => {}));
+    await user.click(screen.getByRole('button', { name: 'Dismiss' }));
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    // sent again from this page: this page follows it, so the notice does not repeat it
+    await screen.findByText('Running the saga…');
+    unmount();
+    await setup();
+    expect(screen.getByRole('status', { name: /had no answer/ })).toHaveTextContent('Sato: 1 × Laptop');
+  });
+
+  it('is forgotten once a refusal answers it: a refused order was not placed', async () => {
+    const { user } = await setup(() => json({ detail: 'Invalid input.', code: 'invalid', errors: {} }, 400));
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order not placed');
+    expect(stored()).toEqual([]);
+  });
+
+  it('is not named for an order sent from this page', async () => {
+    const { user } = await setup(() => new Promise<Reply>(() => {}));
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Running the saga…');
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
+  });
+
+  it('is named for an order whose outcome was unknown before the reload, as stored before this change', async () => {
+    const { sameOrder } = await import('./OrderForm');
+    sessionStorage.setItem(
+      'unanswered-orders',
+      JSON.stringify([
+        [sameOrder({ customer_name: 'Sato', product_id: LAPTOP.id, quantity: 2 }), { key: 'k1', sentAt: Date.now() - 60_000 }],
+        [sameOrder({ customer_name: 'Ito', product_id: MOUSE.id, quantity: 3 }), 'k2'],
+      ]),
+    );
+    await setup();
+    const notice = screen.getByRole('status', { name: 'Orders sent before this page was loaded had no answer' });
+    const items = within(notice).getAllByRole('listitem');
+    expect(items[0]).toHaveTextContent(/^Sato: 2 × Laptop, sent at \d\d:\d\d:\d\d/);
+    // a key stored before its time was: no time is made up for it
+    expect(items[1]).toHaveTextContent(/^Ito: 3 × Wireless Mouse, sent earlier$/);
+    expect(notice).toHaveTextContent('They may have been placed');
   });
 });
 

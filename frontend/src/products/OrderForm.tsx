@@ -23,7 +23,8 @@ import { useOrder } from '../queries';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
 import { OrderResult } from './OrderResult';
-import { type Unanswered, forget, loadUnanswered, recall, remember } from './unansweredOrders';
+import { SentBeforeLoad } from './SentBeforeLoad';
+import { type Unanswered, dismiss, forget, loadUnanswered, recall, remember } from './unansweredOrders';
 import {
   FIELD_ORDER,
   type FieldErrors,
@@ -116,9 +117,14 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const [faults, setFaults] = useState<Faults>({});
   const [submitted, setSubmitted] = useState(false);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
-  // The keys of orders whose outcome is unknown, by what was sent: sending the same order
-  // again reuses its key, so the BFF answers with that order instead of placing another.
+  // The keys of orders with no answer yet, by what was sent: sending the same order again
+  // reuses its key, so the BFF answers with that order instead of placing another.
   const [unanswered] = useState(() => loadUnanswered());
+  // Those this page found when it loaded, but for those already said and dismissed: their
+  // requests went with the page before, so this page has to say what it knows of them.
+  const [sentBeforeLoad, setSentBeforeLoad] = useState(() =>
+    [...unanswered].filter(([, entry]) => !entry.dismissed),
+  );
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
   // The field to focus once a refusal (the browser's or the BFF's) is rendered: focused
@@ -132,14 +138,17 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   });
 
   const mutation = useMutation<PlaceOrderAnswer, Error, Submission>({
-    mutationFn: ({ input, idempotency }) => api.placeOrder(input, idempotency.key),
+    mutationFn: ({ input, idempotency }) => {
+      // kept before the request leaves: a reload while it runs must not lose its key
+      remember(unanswered, sameOrder(input), idempotency);
+      return api.placeOrder(input, idempotency.key);
+    },
     onSuccess: (_answer, { input }) => {
       forget(unanswered, sameOrder(input));
     },
-    onError: (error, { input, idempotency }) => {
-      const sent = sameOrder(input);
-      if (outcomeUnknown(error)) remember(unanswered, sent, idempotency);
-      else forget(unanswered, sent);
+    onError: (error, { input }) => {
+      // kept, unless the answer says it was not placed
+      if (!outcomeUnknown(error)) forget(unanswered, sameOrder(input));
       if (error instanceof ApiError) {
         const refused = serverFieldErrors(error.fieldErrors);
         setServerErrors(refused);
@@ -184,10 +193,22 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       quantity: quantityValue(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
+    const sent = sameOrder(input);
     // a key sent again keeps the time it was first sent: its age is its order's
-    const again = recall(unanswered, sameOrder(input));
+    const again = recall(unanswered, sent);
     sending.current = true;
-    mutation.mutate({ input, idempotency: again ?? { key: newIdempotencyKey(), sentAt: Date.now() } });
+    // this page follows it now
+    setSentBeforeLoad((orders) => orders.filter(([before]) => before !== sent));
+    // sent again, it is news again: should this request go unanswered too, the next page says so
+    const { dismissed: _said, ...kept } = again ?? { key: newIdempotencyKey(), sentAt: Date.now() };
+    mutation.mutate({ input, idempotency: kept });
+  };
+
+  const dismissSentBeforeLoad = () => {
+    dismiss(unanswered, sentBeforeLoad.map(([sent]) => sent));
+    setSentBeforeLoad([]);
+    // the Dismiss button is gone: the focus goes where the next order starts, not to <body>
+    formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS.customer_name}`)?.focus();
   };
 
   const product = products.find((p) => p.id === productId);
@@ -304,6 +325,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
         </div>
       </form>
 
+      <SentBeforeLoad orders={sentBeforeLoad} products={products} onDismiss={dismissSentBeforeLoad} />
       {error && unknown ? (
         <Notice tone="warning" title="Order outcome unknown">
           <p>{unknownBecause(error, connection)}</p>

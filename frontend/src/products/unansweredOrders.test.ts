@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { UNANSWERED_KEPT_MS, forget, loadUnanswered, recall, remember } from './unansweredOrders';
+import { UNANSWERED_KEPT_MS, dismiss, forget, loadUnanswered, recall, remember, sentDetails } from './unansweredOrders';
 
 const NOW = Date.parse('2026-11-25T10:00:00Z');
 const HOUR = 60 * 60 * 1000;
@@ -36,7 +36,9 @@ describe('unanswered orders', () => {
     // its age is unknown, but its tab is open: dropping it could place its order twice
     sessionStorage.setItem('unanswered-orders', JSON.stringify([['order A', 'k1']]));
     const unanswered = loadUnanswered(NOW);
-    expect(unanswered.get('order A')).toEqual({ key: 'k1', sentAt: NOW });
+    expect(unanswered.get('order A')).toEqual({ key: 'k1', sentAt: NOW, sentAtUnknown: true });
+    // still known to be a guess after another reload: the page must not name a time for it
+    expect(loadUnanswered(NOW + HOUR).get('order A')).toEqual({ key: 'k1', sentAt: NOW, sentAtUnknown: true });
     expect(loadUnanswered(NOW + UNANSWERED_KEPT_MS).size).toBe(0);
   });
 
@@ -53,5 +55,27 @@ describe('unanswered orders', () => {
     remember(unanswered, 'order A', { key: 'k1', sentAt: NOW });
     forget(unanswered, 'order A');
     expect(loadUnanswered(NOW).size).toBe(0);
+  });
+
+  it('reads back the details an order was sent with, from what names it', () => {
+    const sent = { customer_name: 'Sato', product_id: 'p1', quantity: 2, faults: { CreateOrder: 'fail' } };
+    expect(sentDetails(JSON.stringify(sent))).toEqual(sent);
+    expect(sentDetails(JSON.stringify({ customer_name: 'Sato', product_id: 'p1', quantity: 2 }))).toEqual({
+      customer_name: 'Sato',
+      product_id: 'p1',
+      quantity: 2,
+    });
+    for (const odd of ['order A', '[]', '{"customer_name": "Sato"}', '{"customer_name": 1, "product_id": "p", "quantity": 1}'])
+      expect(sentDetails(odd)).toBeNull();
+  });
+
+  it('keeps a dismissed key, marked so, across a reload', () => {
+    const unanswered = loadUnanswered(NOW);
+    remember(unanswered, 'order A', { key: 'k1', sentAt: NOW });
+    remember(unanswered, 'order B', { key: 'k2', sentAt: NOW });
+    dismiss(unanswered, ['order A']);
+    const reloaded = loadUnanswered(NOW + HOUR);
+    expect(reloaded.get('order A')).toEqual({ key: 'k1', sentAt: NOW, dismissed: true });
+    expect(reloaded.get('order B')).toEqual({ key: 'k2', sentAt: NOW });
   });
 });

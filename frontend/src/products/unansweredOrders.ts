@@ -1,7 +1,11 @@
+import type { PlaceOrderInput } from '../api';
+
 /**
- * The keys of orders whose outcome is unknown, by what was sent (see `sameOrder`): sending
- * the same order again reuses its key, so the BFF answers with that order instead of placing
- * another. Kept for the browser tab's session, so a reload does not lose them either.
+ * The keys of orders with no answer yet, by what was sent (see `sameOrder`): kept from the
+ * moment an order is sent until an answer says what became of it, so sending the same order
+ * again reuses its key and the BFF answers with that order instead of placing another. Kept
+ * for the browser tab's session, so a reload, even one while the order is on its way, does
+ * not lose them either.
  */
 const STORAGE_KEY = 'unanswered-orders';
 
@@ -17,6 +21,11 @@ export interface Unanswered {
   key: string;
   /** When the order was first sent with this key (ms since the epoch). */
   sentAt: number;
+  /** A key stored before `sentAt` was: `sentAt` is when it was first read, not sent. */
+  sentAtUnknown?: true;
+  /** The page after a reload said it had no answer, and the user dismissed that: later
+   * reloads keep its key without saying so again. */
+  dismissed?: true;
 }
 
 export type UnansweredOrders = Map<string, Unanswered>;
@@ -33,10 +42,14 @@ function save(unanswered: UnansweredOrders): void {
 function entryOf(stored: unknown, now: number): Unanswered | null {
   // A bare key's age is unknown, but its tab is still open: counted from now, as dropping
   // it could place its order twice.
-  if (typeof stored === 'string') return { key: stored, sentAt: now };
+  if (typeof stored === 'string') return { key: stored, sentAt: now, sentAtUnknown: true };
   if (typeof stored !== 'object' || stored === null) return null;
-  const { key, sentAt } = stored as Partial<Unanswered>;
-  return typeof key === 'string' && typeof sentAt === 'number' ? { key, sentAt } : null;
+  const { key, sentAt, sentAtUnknown, dismissed } = stored as Partial<Unanswered>;
+  if (typeof key !== 'string' || typeof sentAt !== 'number') return null;
+  const entry: Unanswered = { key, sentAt };
+  if (sentAtUnknown === true) entry.sentAtUnknown = true;
+  if (dismissed === true) entry.dismissed = true;
+  return entry;
 }
 
 const fresh = (entry: Unanswered, now: number) => now - entry.sentAt < UNANSWERED_KEPT_MS;
@@ -73,6 +86,33 @@ export function remember(unanswered: UnansweredOrders, sent: string, entry: Unan
   save(unanswered);
 }
 
+/** Said, and dismissed: not said again after the next reload. */
+export function dismiss(unanswered: UnansweredOrders, sents: readonly string[]): void {
+  for (const sent of sents) {
+    const entry = unanswered.get(sent);
+    if (entry) unanswered.set(sent, { ...entry, dismissed: true });
+  }
+  save(unanswered);
+}
+
 export function forget(unanswered: UnansweredOrders, sent: string): void {
   if (unanswered.delete(sent)) save(unanswered);
+}
+
+/** The details an order was sent with, read back from what names it (`sameOrder`); null
+ * for a name that is not one. */
+export function sentDetails(sent: string): PlaceOrderInput | null {
+  let details: unknown;
+  try {
+    details = JSON.parse(sent);
+  } catch {
+    return null;
+  }
+  if (typeof details !== 'object' || details === null) return null;
+  const { customer_name, product_id, quantity, faults } = details as Partial<PlaceOrderInput>;
+  if (typeof customer_name !== 'string' || typeof product_id !== 'string' || typeof quantity !== 'number')
+    return null;
+  const input: PlaceOrderInput = { customer_name, product_id, quantity };
+  if (typeof faults === 'object' && faults !== null) input.faults = faults;
+  return input;
 }
