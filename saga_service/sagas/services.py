@@ -79,22 +79,24 @@ def place_order(
     order_id = order_id or uuid.uuid4()
     if product_name is None or total_price is None:
         product_name, total_price = _price(product_id, quantity, product_name, total_price)
-    details = SagaStarted(
-        order_id=str(order_id),
-        customer_name=customer_name,
-        product_id=str(product_id),
-        product_name=product_name,
-        quantity=quantity,
-        total_price=total_price,
-        deadline_at=time.time() + _config("DEADLINE_SECONDS"),
-        faults=dict(faults or {}),
-    )
     repository = _repository()
     with driving_turn(unless=lambda: _finished_outcome(order_id)) as finished:
         if finished is not None:
             # every driver was busy (a participant may hang), and this saga had finished:
             # a repeat needs no turn
             return finished, True
+        details = SagaStarted(
+            order_id=str(order_id),
+            customer_name=customer_name,
+            product_id=str(product_id),
+            product_name=product_name,
+            quantity=quantity,
+            total_price=total_price,
+            # From the turn, not the request: a saga let in late (every driver busy) would
+            # otherwise have no time left to retry a step, and compensate at its first 503.
+            deadline_at=time.time() + _config("DEADLINE_SECONDS"),
+            faults=dict(faults or {}),
+        )
         saga, standing = repository.begin_or_join(details)
         if standing not in (BUSY, FINISHED):
             _drive(repository, saga)

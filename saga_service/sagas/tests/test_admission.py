@@ -176,3 +176,34 @@ def test_a_repeat_of_a_finished_saga_is_answered_with_every_turn_taken(settings,
 @pytest.fixture(autouse=True)
 def fresh_gate(monkeypatch):
     monkeypatch.setattr(admission, "_gate", None)
+
+
+@pytest.mark.django_db
+def test_a_saga_that_waited_for_its_turn_has_its_whole_deadline_to_retry(settings, monkeypatch):
+    """Found in review: the deadline was set when the request came, before its wait for a
+    turn, so a saga let in late (every driver busy: the load when participants falter) had
+    no time left to retry a step, and a single 503 cancelled an order with stock on the
+    shelf."""
+    from rest_framework.test import APIClient
+
+    from eventkit.models import Event
+    from sagas.tests.test_api import PRICED, closed_port_url
+
+    settings.ORDER_SERVICE_URL = settings.INVENTORY_SERVICE_URL = closed_port_url()
+    settings.SAGA = {
+        **settings.SAGA,
+        "DEADLINE_SECONDS": 0.5,
+        "COMPENSATION_SECONDS": 0.05,
+        "CONNECT_TIMEOUT_SECONDS": 0.2,
+    }
+    full = FairGate(1)
+    assert full.acquire(0)  # another saga holds the only turn, for longer than the deadline
+    monkeypatch.setattr(admission, "_gate", full)
+    threading.Timer(0.8, full.release).start()
+    response = APIClient().post("/saga/place-order", PRICED, format="json")
+    create = response.json()["saga_log"][0]
+    assert (create["action"], create["status"]) == ("CreateOrder", "FAILED")
+    assert create["attempts"] > 1, create  # retried, not given up after its first refusal
+    started = Event.objects.get(event_type="SagaStarted")
+    # the deadline is half a second after the saga began, not 0.3 s before it
+    assert started.data["deadline_at"] - started.recorded_at.timestamp() > 0.2
