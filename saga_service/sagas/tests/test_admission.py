@@ -207,3 +207,39 @@ def test_a_saga_that_waited_for_its_turn_has_its_whole_deadline_to_retry(setting
     started = Event.objects.get(event_type="SagaStarted")
     # the deadline is half a second after the saga began, not 0.3 s before it
     assert started.data["deadline_at"] - started.recorded_at.timestamp() > 0.2
+
+
+@pytest.mark.django_db
+def test_a_repeat_with_other_details_is_refused_with_every_turn_taken(settings, monkeypatch):
+    """Found in review: with every driver busy, a finished saga answered a request that
+    named its order with another quantity as if it were the same order (200, "confirmed"),
+    where a free driver answers 409 order_mismatch: the client took its new order for
+    placed."""
+    from rest_framework.test import APIClient
+
+    from sagas.domain import OK, StepResult
+    from sagas.repository import SagaRepository
+    from sagas.tests.test_api import details
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    for _ in range(3):
+        repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
+    full = FairGate(1)
+    assert full.acquire(0)
+    monkeypatch.setattr(admission, "_gate", full)
+    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 0.05}
+    d = saga.details
+    body = {
+        "order_id": d.order_id,
+        "customer_name": d.customer_name,
+        "product_id": d.product_id,
+        "quantity": d.quantity + 1,
+        "product_name": d.product_name,
+        "total_price": d.total_price,
+    }
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
+    full.release()  # with a driver free, the same answer
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
