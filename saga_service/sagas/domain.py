@@ -378,8 +378,10 @@ def _outcome_event(
     return StepFailed(**common, error=result.message, kind=result.kind)
 
 
+# What the customer asked for, not what the caller derived from it: a retry priced after a
+# price change (or named after a rename) is the same order, answered as placed.
+ORDER_KEYS = ("order_id", "customer_name", "product_id", "quantity")
+
+
 def _same_order(a: SagaStarted, b: SagaStarted) -> bool:
-    # What the customer asked for, not what the caller derived from it: a retry priced
-    # after a price change (or named after a rename) is the same order, answered as placed.
-    keys = ("order_id", "customer_name", "product_id", "quantity")
-    return all(getattr(a, k) == getattr(b, k) for k in keys)
+    return all(getattr(a, k) == getattr(b, k) for k in ORDER_KEYS)

@@ -12,7 +12,7 @@ from django.db import connection
 from eventkit.errors import DomainError, NotFound, Unavailable
 from sagas import selectors
 from sagas.admission import driving_turn, give_back_connection
-from sagas.domain import SagaStarted
+from sagas.domain import ORDER_KEYS, DetailsMismatch, SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
 from sagas.repository import BUSY, FINISHED, LeaseLost, SagaRepository, new_owner
@@ -79,22 +79,27 @@ def place_order(
     order_id = order_id or uuid.uuid4()
     if product_name is None or total_price is None:
         product_name, total_price = _price(product_id, quantity, product_name, total_price)
-    details = SagaStarted(
-        order_id=str(order_id),
-        customer_name=customer_name,
-        product_id=str(product_id),
-        product_name=product_name,
-        quantity=quantity,
-        total_price=total_price,
-        deadline_at=time.time() + _config("DEADLINE_SECONDS"),
-        faults=dict(faults or {}),
-    )
+    asked = {
+        "order_id": str(order_id),
+        "customer_name": customer_name,
+        "product_id": str(product_id),
+        "quantity": quantity,
+    }
     repository = _repository()
-    with driving_turn(unless=lambda: _finished_outcome(order_id)) as finished:
+    with driving_turn(unless=lambda: _finished_outcome(asked)) as finished:
         if finished is not None:
             # every driver was busy (a participant may hang), and this saga had finished:
             # a repeat needs no turn
             return finished, True
+        details = SagaStarted(
+            **asked,
+            product_name=product_name,
+            total_price=total_price,
+            # From the turn, not the request: a saga let in late (every driver busy) would
+            # otherwise have no time left to retry a step, and compensate at its first 503.
+            deadline_at=time.time() + _config("DEADLINE_SECONDS"),
+            faults=dict(faults or {}),
+        )
         saga, standing = repository.begin_or_join(details)
         if standing not in (BUSY, FINISHED):
             _drive(repository, saga)
@@ -104,9 +109,19 @@ def place_order(
     return outcome, outcome["finished_at"] is not None
 
 
-def _finished_outcome(order_id) -> dict | None:
-    outcome = selectors.saga_outcome(order_id=order_id)
-    return outcome if outcome is not None and outcome["finished_at"] is not None else None
+def _finished_outcome(asked: dict) -> dict | None:
+    """The answer of the order's saga if it has finished, which a repeat needs no turn
+    for. A request for the same order id with other details is refused here, as
+    ``begin_or_join`` refuses it: answered with the saga's outcome, it would pass for placed."""
+    outcome = selectors.saga_outcome(order_id=asked["order_id"])
+    if outcome is None or outcome["finished_at"] is None:
+        return None
+    if any(outcome[key] != asked[key] for key in ORDER_KEYS):
+        raise DetailsMismatch(
+            f"order {asked['order_id']} was already placed with other details",
+            order_id=asked["order_id"],
+        )
+    return outcome
 
 
 def _price(product_id, quantity, product_name, total_price) -> tuple[str, int]:

@@ -176,3 +176,70 @@ def test_a_repeat_of_a_finished_saga_is_answered_with_every_turn_taken(settings,
 @pytest.fixture(autouse=True)
 def fresh_gate(monkeypatch):
     monkeypatch.setattr(admission, "_gate", None)
+
+
+@pytest.mark.django_db
+def test_a_saga_that_waited_for_its_turn_has_its_whole_deadline_to_retry(settings, monkeypatch):
+    """Found in review: the deadline was set when the request came, before its wait for a
+    turn, so a saga let in late (every driver busy: the load when participants falter) had
+    no time left to retry a step, and a single 503 cancelled an order with stock on the
+    shelf."""
+    from rest_framework.test import APIClient
+
+    from eventkit.models import Event
+    from sagas.tests.test_api import PRICED, closed_port_url
+
+    settings.ORDER_SERVICE_URL = settings.INVENTORY_SERVICE_URL = closed_port_url()
+    settings.SAGA = {
+        **settings.SAGA,
+        "DEADLINE_SECONDS": 0.5,
+        "COMPENSATION_SECONDS": 0.05,
+        "CONNECT_TIMEOUT_SECONDS": 0.2,
+    }
+    full = FairGate(1)
+    assert full.acquire(0)  # another saga holds the only turn, for longer than the deadline
+    monkeypatch.setattr(admission, "_gate", full)
+    threading.Timer(0.8, full.release).start()
+    response = APIClient().post("/saga/place-order", PRICED, format="json")
+    create = response.json()["saga_log"][0]
+    assert (create["action"], create["status"]) == ("CreateOrder", "FAILED")
+    assert create["attempts"] > 1, create  # retried, not given up after its first refusal
+    started = Event.objects.get(event_type="SagaStarted")
+    # the deadline is half a second after the saga began, not 0.3 s before it
+    assert started.data["deadline_at"] - started.recorded_at.timestamp() > 0.2
+
+
+@pytest.mark.django_db
+def test_a_repeat_with_other_details_is_refused_with_every_turn_taken(settings, monkeypatch):
+    """Found in review: with every driver busy, a finished saga answered a request that
+    named its order with another quantity as if it were the same order (200, "confirmed"),
+    where a free driver answers 409 order_mismatch: the client took its new order for
+    placed."""
+    from rest_framework.test import APIClient
+
+    from sagas.domain import OK, StepResult
+    from sagas.repository import SagaRepository
+    from sagas.tests.test_api import details
+
+    repository = SagaRepository(owner="me", lease_seconds=60)
+    saga, _ = repository.begin_or_join(details())
+    for _ in range(3):
+        repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
+    full = FairGate(1)
+    assert full.acquire(0)
+    monkeypatch.setattr(admission, "_gate", full)
+    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 0.05}
+    d = saga.details
+    body = {
+        "order_id": d.order_id,
+        "customer_name": d.customer_name,
+        "product_id": d.product_id,
+        "quantity": d.quantity + 1,
+        "product_name": d.product_name,
+        "total_price": d.total_price,
+    }
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
+    full.release()  # with a driver free, the same answer
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
