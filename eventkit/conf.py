@@ -9,6 +9,11 @@ DEFAULTS = {
     # How often a command is re-run after losing a race (version clash, duplicate command
     # id, deadlock, SQLite busy) before it is answered 503 (ConcurrencyError: retry later).
     "APPEND_ATTEMPTS": 5,
+    # How long a command waits for a row another transaction holds (its stream's, usually)
+    # before it is answered 503 (StreamBusy), on PostgreSQL. Unbounded, commands for one
+    # held stream each kept a pooled connection while they waited, and commands for every
+    # other stream queued behind them. Well under a caller's read timeout (the saga's is 5 s).
+    "LOCK_WAIT_MS": 3000,
     # The most events one feed page returns.
     "FEED_MAX_LIMIT": 1000,
     # Command outcomes older than this many days may be pruned (prune_commands).

@@ -45,3 +45,11 @@ class ConcurrencyError(Unavailable):
     back to: a 409 is a refusal, and a saga compensates a refused step for good."""
 
     code = "concurrency_conflict"
+
+
+class StreamBusy(Unavailable):
+    """Another transaction held the stream's row longer than a command waits for it
+    (``EVENTKIT["LOCK_WAIT_MS"]``): a long report, a console session, a client gone quiet
+    mid-transaction. Nothing was changed, and a later attempt may pass: a 503."""
+
+    code = "stream_busy"

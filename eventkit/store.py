@@ -77,7 +77,7 @@ from django.utils import timezone
 from eventkit.batching import batched, command_cursor, commit_with_queue, fetch_together, send
 from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
-from eventkit.errors import ConcurrencyError, Conflict
+from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
@@ -422,6 +422,18 @@ def _is_transient(exc: Exception) -> bool:
     return False
 
 
+def _bound_lock_waits() -> None:
+    """Have this transaction wait at most ``LOCK_WAIT_MS`` for a row lock (PostgreSQL): sent
+    with the command's first statement, so it costs no round trip of its own."""
+    if connection.vendor == "postgresql":
+        with command_cursor() as cursor:
+            send(cursor, f"SET LOCAL lock_timeout = {int(setting('LOCK_WAIT_MS'))}", [])
+
+
+def _lock_wait_over(exc: Exception) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
+
+
 def execute(
     command: Callable[[Session], T],
     *,
@@ -466,6 +478,7 @@ def execute(
             # batched: the command's writes go out together, with its next read or at the
             # end, instead of one round trip each (eventkit.batching)
             with transaction.atomic(), batched():
+                _bound_lock_waits()
                 session = Session(metadata, command_id=command_id)
                 value = command(session)
                 if command_id is not None:
@@ -489,6 +502,10 @@ def execute(
             prior = _prior_of_failed(session)
             if prior is not None:  # a repeat that failed before it knew it was one
                 return _replay(command_id, *prior, command_type, accepted)
+            if _lock_wait_over(exc):
+                raise StreamBusy(
+                    f"{command_type}: what it changes is held by another transaction; retry later"
+                ) from exc
             if not _is_transient(exc):
                 raise
             if attempt == attempts:

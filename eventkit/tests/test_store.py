@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from eventkit import store
-from eventkit.errors import ConcurrencyError, Conflict, Rejected
+from eventkit.errors import ConcurrencyError, Conflict, Rejected, StreamBusy
 from eventkit.models import AppendOnlyError, CommandRecord, Event, Stream
 from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.domain import Tally
@@ -397,3 +397,40 @@ def wait_for_a_lock_wait(seconds: float = 10) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the repeat never waited for the stream's lock")
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="lock_timeout is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_command_waits_for_a_stream_held_elsewhere_only_so_long(settings):
+    """Found from outside: a transaction holding one stream's row (a product's, from a
+    console) held every command for it without limit. Each kept a pooled connection while it
+    waited, so commands for other streams queued behind them, and the saga cancelled orders
+    for products with stock on the shelf."""
+    settings.EVENTKIT = {**getattr(settings, "EVENTKIT", {}), "LOCK_WAIT_MS": 200}
+    held, other = open_tally("held"), open_tally("other")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM eventkit_stream WHERE stream_id = %s FOR UPDATE", [held]
+                )
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        with pytest.raises(StreamBusy):
+            add(held, 1, command_id="held-1")
+        assert time.monotonic() - started < 5  # not until the holder let go (10 s)
+        assert add(other, 1).value["total"] == 1  # other streams are not held up
+    finally:
+        release.set()
+        holder.join(10)
+    assert add(held, 1, command_id="held-1").value["total"] == 1  # nothing was recorded
