@@ -36,6 +36,18 @@ class SuspiciousRequests(logging.Filter):
         return True
 
 
+class AnswersLoggedOnce(logging.Filter):
+    """Django logs every 5xx answer on ``django.request`` as an ERROR ("Service Unavailable:
+    /api/products"), after the middleware has let go of the correlation id. An answer a
+    view chose to give (a 503 with Retry-After: a peer or the database down) is already the
+    request's line (``servicekit.request``, with its correlation id); a second line naming
+    no request, at the level of a crash, only misleads. A crash carries its exception and
+    keeps its line and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "django.request" or record.exc_info is not None
+
+
 def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> dict:
     formatters = {
         "text": {
@@ -54,13 +66,14 @@ def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> d
         "filters": {
             "context": {"()": ContextFilter, "service": service},
             "suspicious": {"()": SuspiciousRequests},
+            "answers_once": {"()": AnswersLoggedOnce},
         },
         "formatters": {"default": formatters["json" if fmt == "json" else "text"]},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["context", "suspicious"],
+                "filters": ["context", "suspicious", "answers_once"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -1,20 +1,22 @@
 """The WSGI application of a service that gunicorn serves."""
 
 import io
+import json
 import os
 
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from django.utils.http import parse_header_parameters
 
 from servicekit.runtime import freeze_startup_objects
 
 
 def service_application():
-    """Django's WSGI application for ``config.settings``, taking chunked bodies whole and
-    answering HEAD without a body, with the objects of start-up frozen
-    (:func:`servicekit.runtime.freeze_startup_objects`)."""
+    """Django's WSGI application for ``config.settings``, taking chunked bodies whole,
+    answering HEAD without a body and an unreadable Content-Type with 400, with the objects
+    of start-up frozen (:func:`servicekit.runtime.freeze_startup_objects`)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    django = get_wsgi_application()
+    django = ReadableContentType(get_wsgi_application())
     application = WholeChunkedBodies(HeadWithoutBody(django), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     freeze_startup_objects()
     return application
@@ -57,3 +59,27 @@ class HeadWithoutBody:
         if close is not None:
             close()  # Django's request_finished: the database connection goes back
         return []
+
+
+UNREADABLE_CONTENT_TYPE = json.dumps(
+    {"detail": "The Content-Type header cannot be read.", "code": "bad_request"}
+).encode()
+
+
+class ReadableContentType:
+    """Django reads a request's Content-Type as it builds the request, before any middleware
+    or error handler, and raises ValueError for a parameter in a charset that does not
+    exist (``text/plain; a*=nope''x``): the server answered 500 in its own words and logged
+    a traceback, for one header any client may send, on any method and path. It is refused
+    here as the client's error, in JSON like every other."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        try:
+            parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+        except ValueError:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [UNREADABLE_CONTENT_TYPE]
+        return self.application(environ, start_response)

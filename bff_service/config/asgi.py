@@ -14,6 +14,7 @@ from django.conf import settings  # noqa: E402
 from config.threaded_wsgi import ThreadedWsgi  # noqa: E402
 from gateway.routing import websocket_urlpatterns  # noqa: E402
 from servicekit.runtime import freeze_startup_objects  # noqa: E402
+from servicekit.wsgi import ReadableContentType  # noqa: E402
 
 # Every HTTP view of the BFF is sync: each request takes one hop into a thread and runs
 # through Django's WSGI handler there (config.threaded_wsgi), instead of crossing between
@@ -21,7 +22,10 @@ from servicekit.runtime import freeze_startup_objects  # noqa: E402
 # 100 threads, and at most 200 requests waiting for one: beyond them a request is answered
 # 503 at once (load shedding), as the saga's own gate does.
 django_http = ThreadedWsgi(
-    django_wsgi, threads=100, max_waiting=200, max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    ReadableContentType(django_wsgi),
+    threads=100,
+    max_waiting=200,
+    max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
 )
 
 application = ProtocolTypeRouter(

@@ -22,27 +22,28 @@ logger = logging.getLogger(__name__)
 
 
 class FeedConsumer(AsyncJsonWebsocketConsumer):
-    group: str
+    group: str | None = None
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Only a dispatched disconnect would leave the group, and a socket that fails
+            # gets none: a connect whose client left while the snapshot was read, or a push
+            # sent to a client gone before its disconnect came (uvicorn raises). The socket
+            # would stay subscribed for the life of the process.
+            if self.group is not None:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def connect(self):
         self.group = self.group_name()
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
         try:
-            await self.accept()
-            try:
-                snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
-            except ServiceUnavailable as exc:
-                snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
-            await self.send_json(snapshot)
-        except BaseException:
-            # Only a dispatched disconnect leaves the group, and a connect that fails (the
-            # client gone while the snapshot was read) gets none: the socket would stay
-            # subscribed for the life of the process.
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            raise
-
-    async def disconnect(self, code):
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+            snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
+        except ServiceUnavailable as exc:
+            snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
+        await self.send_json(snapshot)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # A client speaks JSON text (a ping); anything else is ignored like an unknown

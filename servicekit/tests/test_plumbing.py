@@ -488,3 +488,33 @@ def test_an_unset_or_empty_database_url_is_the_default_sqlite_file(monkeypatch, 
     db = database_config(environ.Env(), tmp_path / "marketing.sqlite3")
     assert db["ENGINE"] == "django.db.backends.sqlite3"
     assert db["NAME"] == str(tmp_path / "marketing.sqlite3")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain; a*=nope''x", "application/json; charset*=nope''x"]
+)
+def test_a_content_type_in_a_charset_that_does_not_exist_is_a_400_not_a_crash(content_type):
+    """Found in review: Django raises ValueError for it while it builds the request, before
+    any handler, so every service answered 500 (its server's own page) with a traceback."""
+    import gc
+
+    from servicekit.wsgi import service_application
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/health",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "CONTENT_TYPE": content_type,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+    started = []
+    try:
+        application = service_application()
+    finally:
+        gc.unfreeze()
+    answer = b"".join(application(environ, lambda status, headers: started.append(status)))
+    assert started == ["400 Bad Request"]
+    assert json.loads(answer)["code"] == "bad_request"

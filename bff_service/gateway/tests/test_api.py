@@ -127,6 +127,30 @@ def test_events_timeline_with_its_sources_down_is_empty_and_says_why(api):
     }
 
 
+def test_a_503_is_logged_once_with_its_correlation_id(api, settings):
+    """Found in review: Django logs every 5xx answer again on django.request, as an ERROR
+    and after the middleware has let go of the correlation id: each 503 of a service down
+    was a second line, at the level of a crash, that named no request."""
+    import io
+    import logging.config
+
+    from servicekit.logging import logging_config
+
+    config = logging_config(service="bff")
+    config["handlers"]["console"]["stream"] = stream = io.StringIO()
+    logging.config.dictConfig(config)
+    try:
+        response = api.get("/api/products", HTTP_X_CORRELATION_ID="c-503")
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    assert response.status_code == 503
+    lines = stream.getvalue().splitlines()
+    assert [line for line in lines if "django.request" in line] == []
+    assert [line for line in lines if "servicekit.request" in line] == [
+        line for line in lines if "[c-503] GET /api/products -> 503" in line
+    ]
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -62,3 +62,30 @@ def test_a_connect_that_fails_after_joining_leaves_the_group(memory_layer, monke
     monkeypatch.setattr(OrderConsumer, "snapshot", snapshot)
     connect(send if failure == "client gone during the snapshot" else accept_only)
     assert not memory_layer.groups.get(order_group(ORDER_ID))
+
+
+def test_a_socket_whose_client_left_before_a_push_leaves_the_group(memory_layer, monkeypatch):
+    """Found in review: a push sent to a client that has just gone fails (uvicorn raises
+    ClientDisconnected) before the disconnect is dispatched, and only a dispatched disconnect
+    left the group: the socket stayed subscribed for the life of the process."""
+    monkeypatch.setattr(OrderConsumer, "snapshot", lambda self: {"type": "snapshot"})
+    sent = []
+
+    async def send(message):
+        if message["type"] == "websocket.send":
+            if sent:
+                raise ClientGone()  # the snapshot went; the client left before the push
+            sent.append(message)
+
+    async def run():
+        inbox = asyncio.Queue()
+        await inbox.put({"type": "websocket.connect"})
+        socket = asyncio.ensure_future(OrderConsumer.as_asgi()(SCOPE, inbox.get, send))
+        while not sent:
+            await asyncio.sleep(0.01)
+        await memory_layer.group_send(order_group(ORDER_ID), {"type": "push.batch", "frame": "[]"})
+        with pytest.raises(ClientGone):
+            await asyncio.wait_for(socket, 5)
+
+    asyncio.run(run())
+    assert not memory_layer.groups.get(order_group(ORDER_ID))

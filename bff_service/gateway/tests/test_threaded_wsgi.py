@@ -277,3 +277,23 @@ def test_a_flood_of_refusals_is_one_log_line_a_second(caplog):
         release.set()
     lines = [r for r in caplog.records if "shed" in r.getMessage()]
     assert len(lines) == 1 and "shed 1 requests" in lines[0].getMessage()
+
+
+def test_a_content_type_in_a_charset_that_does_not_exist_is_a_400_not_a_crash():
+    """Found in review: Django raises ValueError for it while it builds the request, before
+    any handler: the BFF's ASGI server answered 500 and logged a traceback."""
+    import json
+
+    from servicekit.wsgi import ReadableContentType
+
+    sent = call(
+        ThreadedWsgi(ReadableContentType(WSGIHandler()), threads=1, max_body=None, max_waiting=1),
+        scope(
+            "/api/orders",
+            method="POST",
+            headers=[(b"host", b"localhost"), (b"content-type", b"text/plain; a*=nope''x")],
+        ),
+        [body(b"{}")],
+    )
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["code"] == "bad_request"
