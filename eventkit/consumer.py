@@ -42,6 +42,7 @@ import redis
 import requests
 from django.db import (
     InterfaceError,
+    InternalError,
     OperationalError,
     ProgrammingError,
     connection,
@@ -56,6 +57,7 @@ from eventkit.projections import registry
 from eventkit.rows import db_value, locking
 from eventkit.sources import FeedReader
 from eventkit.wire import WireEvent, from_fields
+from servicekit.errors import refuses_writes
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class Source:
 DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
 
 # The database failing, not the handler: retried for as long as it takes, never dead-lettered.
-DATABASE_FAILURES = (OperationalError, InterfaceError, ProgrammingError)
+DATABASE_FAILURES = (OperationalError, InterfaceError, ProgrammingError, InternalError)
 # ... but only these kinds of OperationalError: a lost connection (class 08, or none given),
 # a deadlock or serialisation failure (40), the server short of resources (53), a timeout,
 # cancel or shutdown (57), a lock not available (55P03); SQLite busy or locked. Others, such
@@ -86,6 +88,8 @@ def database_failing(exc: BaseException) -> bool:
     """Whether ``exc`` is the database failing for now, not a handler failing on its event."""
     if isinstance(exc, InterfaceError):
         return True
+    if isinstance(exc, InternalError):  # of these, only writes refused for now
+        return refuses_writes(exc)
     if not isinstance(exc, OperationalError | ProgrammingError):
         return False
     cause = exc.__cause__

@@ -29,6 +29,7 @@ from eventkit.conf import setting
 from eventkit.models import CommandRecord, RelayCursor
 from eventkit.rows import db_value
 from eventkit.store import NOTIFY_CHANNEL
+from servicekit.errors import refuses_writes
 
 logger = logging.getLogger(__name__)
 
@@ -204,11 +205,17 @@ class Relay:
                     if wakeup is not None:
                         wakeup.close()
                         wakeup = None
-                except Exception:
+                except Exception as exc:
                     # Anything else (a table not migrated yet, a fault of ours) is logged
                     # and tried again: a relay that ended would leave the log unpublished
-                    # until someone noticed.
-                    logger.exception("publishing failed; retrying in %.1fs", backoff)
+                    # until someone noticed. A database refusing writes for now (its cursor
+                    # cannot move) says so in a line: a traceback per retry says no more.
+                    if refuses_writes(exc):
+                        logger.warning(
+                            "the database refuses writes (%s); retrying in %.1fs", exc, backoff
+                        )
+                    else:
+                        logger.exception("publishing failed; retrying in %.1fs", backoff)
                     connection.close_if_unusable_or_obsolete()
                     if wakeup is not None:
                         wakeup.close()

@@ -52,6 +52,9 @@ def api_exception_handler(exc, context):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
         return _unavailable("The database is unavailable; retry later.")
+    if refuses_writes(exc):
+        logger.error("the database refuses writes: %s", exc)
+        return _unavailable("The database is read-only for now; retry later.", "read_only")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers and logs it
@@ -104,8 +107,19 @@ def connection_lost(exc: Exception) -> bool:
     return sqlstate is None or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
 
 
-def _unavailable(detail: str) -> Response:
-    body = {"detail": detail, "code": "unavailable"}
+# SQLSTATE read_only_sql_transaction
+READ_ONLY_SQLSTATE = "25006"
+
+
+def refuses_writes(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing writes for now (a standby after a failover,
+    or writes switched off with ``default_transaction_read_only``), not the statement's own
+    fault."""
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None) == READ_ONLY_SQLSTATE
+
+
+def _unavailable(detail: str, code: str = "unavailable") -> Response:
+    body = {"detail": detail, "code": code}
     return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
 
 

@@ -13,6 +13,11 @@ from servicekit.errors import forget_dead_connections
 logger = logging.getLogger(__name__)
 
 
+# A database that answers may still refuse every write (a standby after a failover, or
+# default_transaction_read_only), and every command would fail: not healthy either.
+_PROBE = {"postgresql": "SELECT current_setting('transaction_read_only')"}
+
+
 @csrf_exempt  # nothing to forge: any other method is a 405, as on the APIs
 def health(request):
     if request.method not in ("GET", "HEAD"):
@@ -25,13 +30,24 @@ def health(request):
     started = time.perf_counter()
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            cursor.execute(_PROBE.get(connection.vendor, "SELECT 'off'"))
+            read_only = cursor.fetchone()[0] == "on"
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
         if isinstance(exc, OperationalError | InterfaceError):
             forget_dead_connections(exc)  # a dead pooled connection: checked once more after
         return JsonResponse(
             {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
+            status=503,
+        )
+    if read_only:
+        logger.warning("health check failed: the database refuses writes")
+        return JsonResponse(
+            {
+                "status": "unhealthy",
+                "service": settings.SERVICE_NAME,
+                "database": "read-only: it refuses writes (a standby, or writes switched off)",
+            },
             status=503,
         )
     return JsonResponse(

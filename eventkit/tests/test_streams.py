@@ -1173,3 +1173,22 @@ def test_a_poison_event_at_a_dead_letters_old_position_is_dead_lettered_in_its_p
     letter = DeadLetter.objects.get()
     assert (letter.position, letter.event_id) == (3, str(Event.objects.get(position=3).event_id))
     assert totals() == {t: (3, 2)}
+
+
+def test_a_database_refusing_writes_fails_for_now_and_no_other_internal_error_does():
+    """Found from outside: a read-only database (a standby after a failover) is the
+    database failing, not the event: retried until it takes writes again, never set aside;
+    any other internal error is still the event's to answer for."""
+    import psycopg.errors
+    from django.db import InternalError
+
+    from eventkit.consumer import database_failing
+
+    def django_error(cause):
+        error = InternalError(str(cause))
+        error.__cause__ = cause
+        return error
+
+    refused = psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE")
+    assert database_failing(django_error(refused))
+    assert not database_failing(django_error(psycopg.errors.InternalError_("XX000")))

@@ -518,3 +518,53 @@ def test_a_content_type_in_a_charset_that_does_not_exist_is_a_400_not_a_crash(co
     answer = b"".join(application(environ, lambda status, headers: started.append(status)))
     assert started == ["400 Bad Request"]
     assert json.loads(answer)["code"] == "bad_request"
+
+
+def _skip_unless_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL server that refuses writes")
+
+
+@pytest.mark.django_db
+def test_a_database_that_refuses_writes_is_a_503_to_come_back_to(caplog):
+    """Found from outside: a database turned read-only (a standby after a failover, or
+    writes switched off) made every command a 500 with a traceback each time, which the
+    saga's retries multiplied into thousands."""
+    from django.db import DatabaseError, connection, transaction
+
+    from servicekit.errors import api_exception_handler
+
+    _skip_unless_postgresql()
+    with (
+        pytest.raises(DatabaseError) as refused,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET TRANSACTION READ ONLY")
+        cursor.execute("SELECT 1 FROM eventkit_stream FOR UPDATE")
+    with caplog.at_level(logging.WARNING, logger="servicekit.errors"):
+        response = api_exception_handler(refused.value, {})
+    assert response.status_code == 503 and response.data["code"] == "read_only"
+    assert response["Retry-After"] == "2"
+    assert "refuses writes" in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_is_503_while_the_database_refuses_writes(client):
+    """It answered 200 "healthy" while every command failed: a read-only database still
+    answers SELECT 1."""
+    from django.db import connection
+
+    _skip_unless_postgresql()
+    with connection.cursor() as cursor:  # this thread's connection, which the client uses
+        cursor.execute("SET default_transaction_read_only = on")
+    try:
+        refused = client.get("/health")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = off")
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["status"] == "unhealthy" and "read-only" in refused.json()["database"]
+    assert client.get("/health").status_code == 200
