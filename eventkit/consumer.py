@@ -354,7 +354,12 @@ class Consumer:
             entries = reply[1]
             claimed += [(stream, _text(mid), fields) for mid, fields in entries if fields]
         if claimed:
-            logger.info("claimed %d stale messages of dead consumers", len(claimed))
+            # A dead worker's, or this one's own after a poll that failed before its acks.
+            logger.info(
+                "claimed %d messages left unacknowledged for over %.0f s",
+                len(claimed),
+                self.claim_idle_ms / 1000,
+            )
         return claimed
 
     # -- applying -----------------------------------------------------------------------
