@@ -3,10 +3,12 @@
 import logging
 import time
 
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from psycopg_pool import PoolTimeout
 
 from servicekit.errors import forget_dead_connections
 
@@ -16,6 +18,24 @@ logger = logging.getLogger(__name__)
 # A database that answers may still refuse every write (a standby after a failover, or
 # default_transaction_read_only), and every command would fail: not healthy either.
 _PROBE = {"postgresql": "SELECT current_setting('transaction_read_only')"}
+
+
+# How long /health waits for a pooled connection, where a request waits DB_POOL_TIMEOUT
+# (10 s): a container's health check gives up after 3 s (compose.yaml), and should see
+# the 503 that says why, not its own timeout.
+POOL_WAIT_SECONDS = 2.0
+
+
+def _refuses_writes() -> bool:
+    """Whether the database refuses writes; raises if it cannot be reached."""
+    probe = _PROBE.get(connection.vendor, "SELECT 'off'")
+    pool = getattr(connection, "pool", None)
+    if pool is None or connection.connection is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(probe)
+            return cursor.fetchone()[0] == "on"
+    with pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+        return conn.execute(probe).fetchone()[0] == "on"
 
 
 @csrf_exempt  # nothing to forge: any other method is a 405, as on the APIs
@@ -29,12 +49,13 @@ def health(request):
         return response
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_PROBE.get(connection.vendor, "SELECT 'off'"))
-            read_only = cursor.fetchone()[0] == "on"
+        read_only = _refuses_writes()
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
-        if isinstance(exc, OperationalError | InterfaceError):
+        # No connection came (the server down, or every one in use): the pool is already
+        # trying to open more, and has none idle to test.
+        no_connection = isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+        if isinstance(exc, OperationalError | InterfaceError | psycopg.Error) and not no_connection:
             forget_dead_connections(exc)  # a dead pooled connection: checked once more after
         return JsonResponse(
             {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},

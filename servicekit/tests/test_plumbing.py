@@ -1,5 +1,6 @@
 """Shared plumbing: log lines, correlation ids, input bounds (run under eventkit's settings)."""
 
+import contextlib
 import io
 import json
 import logging
@@ -567,4 +568,34 @@ def test_health_is_503_while_the_database_refuses_writes(client):
             cursor.execute("SET default_transaction_read_only = off")
     assert refused.status_code == 503, refused.content
     assert refused.json()["status"] == "unhealthy" and "read-only" in refused.json()["database"]
+    assert client.get("/health").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_waits_for_a_pooled_connection_only_as_long_as_a_health_check_does(client):
+    """Found from outside: with PostgreSQL down, /health answered 503 only after the pool's
+    whole wait (10 s, and 20 s from the second request on), while compose's health checks
+    give up after 3 s: they saw their own timeout, never the 503 that says why."""
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.pool is None:
+        pytest.skip("a PostgreSQL connection pool")
+    from psycopg_pool import PoolTimeout
+
+    connection.close()  # this thread's goes back to the pool, to be held with the rest
+    pool, held = connection.pool, []
+    with contextlib.suppress(PoolTimeout):  # every one it has or can open: none for /health
+        while len(held) < pool.max_size:
+            held.append(pool.getconn(timeout=1))
+    try:
+        started = time.monotonic()
+        answer = client.get("/health")
+        waited = time.monotonic() - started
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+    assert answer.status_code == 503, answer.content
+    assert waited < 3, waited  # the pool's own wait is 10 s
     assert client.get("/health").status_code == 200
