@@ -1173,3 +1173,33 @@ def test_a_poison_event_at_a_dead_letters_old_position_is_dead_lettered_in_its_p
     letter = DeadLetter.objects.get()
     assert (letter.position, letter.event_id) == (3, str(Event.objects.get(position=3).event_id))
     assert totals() == {t: (3, 2)}
+
+
+@pytest.mark.parametrize("redis_state", ["up", "down"])
+def test_every_poll_callbacks_run_after_each_poll_whether_or_not_redis_answers(
+    pipeline, live_server, redis_state
+):
+    """The BFF's websocket heartbeat rides on them: it must keep its beat while nothing
+    happens, and try (and fail, counting the loss) while Redis is down."""
+    _, name, _, consumer = pipeline
+    if redis_state == "up":
+        worker = consumer()
+    else:
+        source = Source(REMOTE_SOURCE, name, live_server.url)
+        worker = Consumer(client=redis_down(), group="testgroup", name="w1", sources=[source])
+    stop, calls = threading.Event(), []
+
+    def callback():
+        calls.append(time.monotonic())
+        if len(calls) >= 3:
+            stop.set()
+
+    remote_tallies.every_poll(callback)
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=20)
+    finally:
+        stop.set()
+        remote_tallies._every_poll.remove(callback)
+    assert not runner.is_alive() and len(calls) >= 3
