@@ -1,6 +1,7 @@
 """Websocket endpoints: ``/ws/orders/`` (every order) and ``/ws/orders/<id>/`` (one order).
 
-On connect a client first joins its group, then is sent a ``snapshot`` of the current state
+On connect a client first joins its group (and the group of every socket, which hears the
+feed's heartbeat), then is sent a ``snapshot`` of the current state
 (a JSON object), then every change as it happens, in JSON arrays of messages (one frame per
 batch the feed applied). Joining before reading means no change can fall between the
 snapshot and the first push (at worst one arrives twice; messages carry positions, and a
@@ -16,18 +17,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import ServiceUnavailable
-from gateway.push import ALL_ORDERS, order_group
+from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
 
 logger = logging.getLogger(__name__)
 
 
 class FeedConsumer(AsyncJsonWebsocketConsumer):
-    group: str
+    groups_joined: tuple[str, ...] = ()
 
     async def connect(self):
-        self.group = self.group_name()
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups_joined = (self.group_name(), EVERY_SOCKET)
         try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
             await self.accept()
             try:
                 snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()
@@ -35,14 +37,18 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
                 snapshot = {"type": "snapshot", "degraded": [exc.details.get("service")]}
             await self.send_json(snapshot)
         except BaseException:
-            # Only a dispatched disconnect leaves the group, and a connect that fails (the
+            # Only a dispatched disconnect leaves the groups, and a connect that fails (the
             # client gone while the snapshot was read) gets none: the socket would stay
             # subscribed for the life of the process.
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self._leave()
             raise
 
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._leave()
+
+    async def _leave(self):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # A client speaks JSON text (a ping); anything else is ignored like an unknown
