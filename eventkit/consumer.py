@@ -219,6 +219,14 @@ class Consumer:
                 connection.close_if_unusable_or_obsolete()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            self._polled()
+
+    def _polled(self) -> None:
+        try:
+            registry.polled(sources=self.sources)
+        except Exception:
+            # a callback's fault must not stop the events
+            logger.exception("an every-poll callback failed")
 
     def poll_once(self) -> int:
         """Claim stale messages, read new ones, apply them; returns events applied."""

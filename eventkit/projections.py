@@ -43,6 +43,7 @@ class Projection:
         self._handlers: dict[str, Handler] = {}
         self._batch_handler: BatchHandler | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._every_poll: list[Callable[[], None]] = []
 
     def __repr__(self):
         return f"<Projection {self.name}>"
@@ -86,6 +87,22 @@ class Projection:
 
     def committed(self) -> None:
         for callback in self._after_commit:
+            callback()
+
+    def every_poll(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Register ``callback`` to run after every poll of a consumer fed by this
+        projection's source, whether it applied anything or not, and after each try while
+        Redis is down.
+
+        For work on a beat that must say the consumer is alive (the BFF's websocket
+        heartbeat); it stops only while a poll is stuck, which is what it should tell. The
+        callback decides itself whether its time has come, and should not raise.
+        """
+        self._every_poll.append(callback)
+        return callback
+
+    def polled(self) -> None:
+        for callback in self._every_poll:
             callback()
 
     def apply_batch(self, batch: list[Recorded]) -> None:
@@ -150,6 +167,13 @@ class Registry:
         for projection in self._projections.values():
             if projection.source == source:
                 projection.committed()
+
+    def polled(self, *, sources: Iterable[str]) -> None:
+        """A consumer of ``sources`` finished a poll: run the every-poll callbacks."""
+        wanted = set(sources)
+        for projection in self._projections.values():
+            if projection.source in wanted:
+                projection.polled()
 
     def sources(self) -> set[str]:
         return {p.source for p in self._projections.values() if p.source is not None}

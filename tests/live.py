@@ -177,6 +177,10 @@ class RedisServer:
     def stop(self) -> None:
         _terminate(self.process)
 
+    def start(self) -> None:
+        """Start it again after :meth:`stop`, empty."""
+        self._spawn()
+
     def crash_and_restart(self) -> None:
         """Kill it and start it again: without persistence, everything it held is gone."""
         manage_all.signal_group(self.process.pid, 9)

@@ -87,6 +87,10 @@ def watch_all_orders_while(system, action, until):
     return result, messages
 
 
+def is_heartbeat(frame) -> bool:
+    return isinstance(frame, list) and any(m.get("type") == "heartbeat" for m in frame)
+
+
 def for_order(messages, order_id):
     return [m for m in messages if m.get("order_id") == order_id]
 
@@ -150,7 +154,10 @@ def test_a_socket_ignores_frames_that_are_not_json_text(system):
             deep = "[" * 100_000  # json.loads raises RecursionError, not ValueError
             for frame in ("hello", b"\x00\x01", "[1, 2]", deep, json.dumps({"type": "ping"})):
                 await ws.send(frame)
-            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+            while True:
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if not is_heartbeat(answer):  # the feed's, which may come at any time
+                    return answer
 
     assert asyncio.run(talk()) == {"type": "pong"}  # still open, and only the ping answered
 
@@ -326,3 +333,66 @@ def test_commands_behind_the_bff_refuse_callers_without_the_token(system):
     assert direct.status_code == 403
     saga = requests.post(f"{system['saga'].url}/saga/place-order", json=body, timeout=TIMEOUT)
     assert saga.status_code == 403
+
+
+def test_a_socket_connected_through_a_redis_outage_is_told_it_may_have_missed_pushes(system):
+    """Found from outside: a socket connected while Redis was down for a while missed every
+    push of that time, and nothing told it: it was never dropped, so never sent a snapshot.
+    Now the feed's heartbeat shows a gap (or stops): a client that reconnects on it gets the
+    orders it missed. Either way, an order is pushed to the socket or the loss is told."""
+    bff, interval = system["bff"], 5.0  # BFF_HEARTBEAT_SECONDS's default
+
+    async def next_frame(ws, timeout):
+        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+    async def through_an_outage():
+        url = f"{bff.ws_url}/ws/orders/"
+        async with websockets.connect(url, origin=bff.origin, open_timeout=10) as ws:
+            assert (await next_frame(ws, 10))["type"] == "snapshot"
+            while not is_heartbeat(frame := await next_frame(ws, 3 * interval)):
+                pass
+            last = frame[0]
+            await asyncio.to_thread(system.redis.stop)
+            try:
+                placed = await asyncio.to_thread(lambda: [order(system).json() for _ in range(3)])
+            finally:
+                await asyncio.to_thread(system.redis.start)
+            ids = {body["order_id"] for body in placed}
+            assert all(body["success"] for body in placed)
+            confirmed, told = set(), None
+            deadline = time.monotonic() + 60
+            while told is None and confirmed != ids and time.monotonic() < deadline:
+                try:
+                    frame = await next_frame(ws, 3 * interval)
+                except TimeoutError:
+                    told = "silence"
+                    break
+                except websockets.exceptions.ConnectionClosed:
+                    told = "closed"
+                    break
+                for message in frame if isinstance(frame, list) else [frame]:
+                    if message["type"] == "heartbeat":
+                        if (message["feed"], message["seq"]) != (last["feed"], last["seq"] + 1):
+                            told = "gap"
+                        last = message
+                    elif message["type"] == "order.status" and message["status"] == "CONFIRMED":
+                        confirmed.add(message["order_id"])
+        return ids, confirmed, told
+
+    ids, confirmed, told = asyncio.run(through_an_outage())
+    assert told in ("gap", "silence", "closed") or confirmed == ids, (told, confirmed, ids)
+
+    async def snapshot():  # what the client that was told gets: the orders it missed
+        url = f"{bff.ws_url}/ws/orders/"
+        deadline = time.monotonic() + 30
+        while True:  # Redis is back, but the BFF may take a moment to reach it again
+            try:
+                async with websockets.connect(url, origin=bff.origin, open_timeout=10) as ws:
+                    return await next_frame(ws, 10)
+            except (OSError, websockets.exceptions.WebSocketException):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)  # retrying a refused handshake, bounded
+
+    orders = {o["id"]: o["status"] for o in asyncio.run(snapshot())["orders"]}
+    assert {orders.get(i) for i in ids} == {"CONFIRMED"}

@@ -77,6 +77,9 @@ BFF = {
     "SAGA_TIMEOUT_SECONDS": env.float("BFF_SAGA_TIMEOUT_SECONDS", default=35.0),
     # ...and with its resends and reconnects at most this long: the UI gives up at 60 s.
     "PLACE_ORDER_SECONDS": env.float("BFF_PLACE_ORDER_SECONDS", default=55.0),
+    # The websocket feed's heartbeat: a client that hears none for three of these, or a gap
+    # in their numbers, reconnects for a new snapshot (gateway.push).
+    "HEARTBEAT_SECONDS": env.float("BFF_HEARTBEAT_SECONDS", default=5.0),
 }
 
 EVENTKIT = {

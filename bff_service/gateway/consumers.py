@@ -1,6 +1,7 @@
 """Websocket endpoints: ``/ws/orders/`` (every order) and ``/ws/orders/<id>/`` (one order).
 
-On connect a client first joins its group, then is sent a ``snapshot`` of the current state
+On connect a client first joins its group (and the group of every socket, which hears the
+feed's heartbeat), then is sent a ``snapshot`` of the current state
 (a JSON object), then every change as it happens, in JSON arrays of messages (one frame per
 batch the feed applied). Joining before reading means no change can fall between the
 snapshot and the first push (at worst one arrives twice; messages carry positions, and a
@@ -16,28 +17,30 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import ServiceUnavailable
-from gateway.push import ALL_ORDERS, order_group
+from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
 
 logger = logging.getLogger(__name__)
 
 
 class FeedConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
+    groups_joined: tuple[str, ...] = ()
 
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # Only a dispatched disconnect would leave the group, and a socket that fails
+            # Only a dispatched disconnect would leave the groups, and a socket that fails
             # gets none: a connect whose client left while the snapshot was read, or a push
             # sent to a client gone before its disconnect came (uvicorn raises). The socket
             # would stay subscribed for the life of the process.
-            if self.group is not None:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def connect(self):
-        self.group = self.group_name()
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # its own group, and the group of every socket, which hears the feed's heartbeat
+        self.groups_joined = (self.group_name(), EVERY_SOCKET)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         try:
             snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()

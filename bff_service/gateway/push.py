@@ -11,16 +11,25 @@ bounded by the feed's batching (``CONSUMER_LINGER_MS``), not by the order rate. 
 applied again after a crash is pushed again; a batch whose push fails (channel layer down) is
 logged and not retried. Either way a client that reconnects is sent the current state first,
 so a push it missed cannot leave it wrong.
+
+A client that stays connected must be told it missed something, or it would stay wrong: the
+feed also sends a ``heartbeat`` every ``BFF["HEARTBEAT_SECONDS"]`` to the group every socket
+joins (``EVERY_SOCKET``), numbered, under a token that is new with every start of the feed.
+A push that could not be sent takes a number of its own and is never sent, so the next
+heartbeat shows a gap; a feed that is stuck (Redis hung) or down sends none. Either tells
+the client to reconnect, which brings a new snapshot.
 """
 
 import asyncio
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import defaultdict
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from contracts import orders as order_events
@@ -31,6 +40,7 @@ from servicekit.api import api_value
 logger = logging.getLogger(__name__)
 
 ALL_ORDERS = "orders"
+EVERY_SOCKET = "sockets"  # every websocket, of all orders or of one: the heartbeat's
 
 orders = projection("ws-orders", models=[], source="order-service")
 sagas = projection("ws-sagas", models=[], source="saga-service")
@@ -66,10 +76,51 @@ class _Loop:
         threading.Thread(target=self.loop.run_forever, name="push-loop", daemon=True).start()
 
     def run(self, coroutine, timeout: float = 10.0):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            # A hung Redis: the send would wait on in the loop, one more with every try.
+            future.cancel()
+            raise
+
+
+def _run(coroutine, timeout: float = 10.0):
+    global _loop
+    if _loop is None:
+        _loop = _Loop()
+    return _loop.run(coroutine, timeout)
+
+
+class Heartbeat:
+    """The feed's beat, as its websocket clients see it: ``seq`` counts every heartbeat and
+    every push that could not be sent, ``feed`` names this start of the feed."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.feed = uuid.uuid4().hex
+        self.seq = 0
+        self._due = 0.0  # the first beat goes out at the feed's first poll
+
+    def due(self, now: float) -> bool:
+        return now >= self._due
+
+    def next(self, now: float) -> dict:
+        self.seq += 1
+        self._due = now + self.interval
+        return {
+            "type": "heartbeat",
+            "seq": self.seq,
+            "feed": self.feed,
+            "interval_ms": round(self.interval * 1000),
+        }
+
+    def lost(self) -> None:
+        self.seq += 1
 
 
 _loop: _Loop | None = None
+_beat: Heartbeat | None = None
 _outbox: list[tuple[str, dict]] = []  # pushes of the batch being committed, in order
 # A poll that catches up on a backlog (the feed was down, or Redis came back empty) applies
 # it all before its end: its pushes go out in frames of at most this many messages instead
@@ -96,7 +147,6 @@ def _queue(order_id: str, message: dict) -> None:
 @orders.after_commit
 @sagas.after_commit
 def send_pushes() -> None:
-    global _loop
     if not _outbox:
         return
     # Each message is encoded here, once, not by each of the hundreds of websocket
@@ -106,8 +156,6 @@ def send_pushes() -> None:
     by_order: dict[str, list[str]] = defaultdict(list)
     for order_id, frame in batch:
         by_order[order_id].append(frame)
-    if _loop is None:
-        _loop = _Loop()
     layer = get_channel_layer()
 
     async def send():
@@ -117,9 +165,36 @@ def send_pushes() -> None:
         )
 
     try:
-        _loop.run(send())
+        _run(send())
     except Exception:  # a push is best effort; a client resyncs on reconnect
+        _heartbeat().lost()  # ... which the next heartbeat's gap tells it to do
         logger.warning("could not push %d messages to websocket clients", len(batch), exc_info=True)
+    heartbeat()  # a long catch-up pushes in several frames per poll: beat between them
+
+
+def _heartbeat() -> Heartbeat:
+    global _beat
+    if _beat is None:
+        _beat = Heartbeat(settings.BFF["HEARTBEAT_SECONDS"])
+    return _beat
+
+
+@orders.every_poll
+def heartbeat(*, force: bool = False) -> None:
+    """Send every socket the feed's heartbeat, if its interval has passed (or ``force``).
+
+    Sent from the feed's loop, not a thread of its own: a feed stuck waiting for Redis must
+    fall silent, since its pushes are not going out either.
+    """
+    beat, now = _heartbeat(), time.monotonic()
+    if not (force or beat.due(now)):
+        return
+    message = beat.next(now)
+    layer = get_channel_layer()
+    try:
+        _run(layer.group_send(EVERY_SOCKET, _envelope([json.dumps(message)])), beat.interval)
+    except Exception as exc:  # the number is spent anyway: the clients see a gap and resync
+        logger.warning("could not send the websocket heartbeat %d: %r", message["seq"], exc)
 
 
 def _envelope(encoded: list[str]) -> dict:

@@ -1192,3 +1192,33 @@ def test_a_database_refusing_writes_fails_for_now_and_no_other_internal_error_do
     refused = psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE")
     assert database_failing(django_error(refused))
     assert not database_failing(django_error(psycopg.errors.InternalError_("XX000")))
+
+
+@pytest.mark.parametrize("redis_state", ["up", "down"])
+def test_every_poll_callbacks_run_after_each_poll_whether_or_not_redis_answers(
+    pipeline, live_server, redis_state
+):
+    """The BFF's websocket heartbeat rides on them: it must keep its beat while nothing
+    happens, and try (and fail, counting the loss) while Redis is down."""
+    _, name, _, consumer = pipeline
+    if redis_state == "up":
+        worker = consumer()
+    else:
+        source = Source(REMOTE_SOURCE, name, live_server.url)
+        worker = Consumer(client=redis_down(), group="testgroup", name="w1", sources=[source])
+    stop, calls = threading.Event(), []
+
+    def callback():
+        calls.append(time.monotonic())
+        if len(calls) >= 3:
+            stop.set()
+
+    remote_tallies.every_poll(callback)
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=20)
+    finally:
+        stop.set()
+        remote_tallies._every_poll.remove(callback)
+    assert not runner.is_alive() and len(calls) >= 3

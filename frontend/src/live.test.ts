@@ -156,4 +156,155 @@ describe('LiveClient', () => {
     vi.advanceTimersByTime(60_000);
     expect(sockets).toHaveLength(1);
   });
+
+  describe('heartbeats', () => {
+    // Found from outside: a client connected through a Redis outage missed every push of
+    // that time and, never dropped, never got a new snapshot; pings are answered by the
+    // BFF's web process alone. The feed's numbered heartbeats tell the client instead.
+    const beat = (seq: number, feed = 'f1', interval_ms = 5000) =>
+      JSON.stringify([{ type: 'heartbeat', seq, feed, interval_ms }]);
+
+    function connected(options = {}) {
+      const made = client(options);
+      const received: unknown[] = [];
+      made.live.onMessage((m) => received.push(m));
+      made.live.start();
+      made.last().open();
+      made.last().receive({ type: 'snapshot', orders: [] });
+      return { ...made, received };
+    }
+
+    it('keeps a connection whose heartbeats follow each other, and relays none of them', () => {
+      const { live, sockets, last, received } = connected();
+      for (let seq = 41; seq < 50; seq++) {
+        last().receiveRaw(beat(seq)); // the first one after the snapshot is the base
+        vi.advanceTimersByTime(5000);
+      }
+      expect(sockets).toHaveLength(1);
+      expect(last().closed).toBe(false);
+      expect(live.getState()).toBe('live');
+      expect(received).toEqual([{ type: 'snapshot', orders: [] }]);
+      live.stop();
+    });
+
+    it('reconnects for a new snapshot when a heartbeat skips a number', () => {
+      const { live, sockets, last, states } = connected();
+      last().receiveRaw(beat(7));
+      last().receiveRaw(beat(8));
+      last().receiveRaw(beat(10)); // 9 stands for pushes the feed could not send
+      expect(sockets[0].closed).toBe(true);
+      expect(live.getState()).toBe('reconnecting');
+      vi.advanceTimersByTime(500);
+      expect(sockets).toHaveLength(2);
+      last().open();
+      last().receive({ type: 'snapshot', orders: [] });
+      last().receiveRaw(beat(11));
+      last().receiveRaw(beat(12));
+      expect(last().closed).toBe(false);
+      expect(states).toEqual(['live', 'reconnecting', 'live']);
+      live.stop();
+    });
+
+    it('reconnects when a heartbeat comes twice', () => {
+      const { live, sockets, last } = connected();
+      last().receiveRaw(beat(3));
+      last().receiveRaw(beat(3));
+      expect(sockets[0].closed).toBe(true);
+      live.stop();
+    });
+
+    it('reconnects when a feed starts while it is connected, since one may have died', () => {
+      const { live, sockets, last } = connected();
+      last().receiveRaw(beat(30, 'f1'));
+      last().receiveRaw(beat(1, 'f2'));
+      expect(sockets[0].closed).toBe(true);
+      live.stop();
+    });
+
+    it('follows two feeds that beat side by side (competing workers) without reconnecting', () => {
+      const { live, sockets, last } = connected();
+      for (let i = 0; i < 6; i++) {
+        last().receiveRaw(beat(20 + i, 'f1'));
+        last().receiveRaw(beat(70 + i, 'f2'));
+        vi.advanceTimersByTime(5000);
+      }
+      expect(sockets).toHaveLength(1);
+      expect(last().closed).toBe(false);
+      live.stop();
+    });
+
+    it('reconnects, backing off, and reads stalled while no heartbeat comes', () => {
+      // Redis down or hung: the feed's beats stop, while pings are still answered.
+      const { live, sockets, last, states } = connected({ pingIntervalMs: 1000 });
+      last().receiveRaw(beat(5));
+      for (let ms = 0; ms < 14_000; ms += 1000) {
+        vi.advanceTimersByTime(1000);
+        last().receive({ type: 'pong' });
+      }
+      expect(sockets).toHaveLength(1);
+      vi.advanceTimersByTime(1000); // three intervals without a beat
+      expect(sockets[0].closed).toBe(true);
+      expect(live.getState()).toBe('stalled');
+      // while Redis is down the BFF cannot take the socket; the retries back off
+      const waits: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const before = sockets.length;
+        let waited = 0;
+        while (sockets.length === before) {
+          vi.advanceTimersByTime(50);
+          waited += 50;
+        }
+        waits.push(waited);
+        last().drop();
+        expect(live.getState()).toBe('stalled');
+      }
+      expect(waits).toEqual([500, 1000, 2000, 4000]);
+      // Redis is back: a new socket, a new snapshot, and the feed heard again
+      vi.advanceTimersByTime(8000);
+      last().open();
+      last().receive({ type: 'snapshot', orders: [] });
+      expect(live.getState()).toBe('stalled');
+      last().receiveRaw(beat(9));
+      expect(live.getState()).toBe('live');
+      expect(states).toEqual(['live', 'stalled', 'live']);
+      live.stop();
+    });
+
+    it('reconnects when a connection never hears a heartbeat', () => {
+      const { live, sockets } = connected();
+      vi.advanceTimersByTime(14_999);
+      expect(sockets[0].closed).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(sockets[0].closed).toBe(true);
+      live.stop();
+    });
+
+    it('reconnects when one of two feeds falls silent', () => {
+      const { live, sockets, last } = connected();
+      for (let i = 0; i < 3; i++) {
+        last().receiveRaw(beat(20 + i, 'f1'));
+        last().receiveRaw(beat(70 + i, 'f2'));
+        vi.advanceTimersByTime(5000);
+      }
+      for (let i = 3; i < 6; i++) {
+        last().receiveRaw(beat(70 + i, 'f2')); // f1 died, maybe between a commit and its push
+        vi.advanceTimersByTime(5000);
+      }
+      expect(sockets[0].closed).toBe(true);
+      live.stop();
+    });
+
+    it('waits as long as the feed says it beats', () => {
+      const { live, sockets, last } = connected({ pingIntervalMs: 600_000 });
+      last().receiveRaw(beat(1, 'f1', 20_000));
+      vi.advanceTimersByTime(59_000);
+      expect(sockets[0].closed).toBe(false);
+      last().receiveRaw(beat(2, 'f1', 20_000));
+      vi.advanceTimersByTime(59_000);
+      expect(sockets[0].closed).toBe(false);
+      vi.advanceTimersByTime(1000);
+      expect(sockets[0].closed).toBe(true);
+      live.stop();
+    });
+  });
 });

@@ -2,11 +2,18 @@
  * The websocket client for `/ws/orders/`: one connection for the whole page, reconnected
  * with exponential backoff (full jitter, capped at 10 s). On every (re)connect the server
  * sends a `snapshot` first; listeners use it to refetch whatever may have been missed.
+ *
+ * A connection that stays up can still miss pushes: the BFF's feed could not send them
+ * (Redis down or hung), and the web process, which answers pings by itself, does not know.
+ * The feed's numbered `heartbeat`s tell: a gap in a feed's numbers, or a feed that starts
+ * while we watch, means pushes may be lost; no heartbeat from a feed for three of its
+ * intervals means it cannot send. Either way the client reconnects, for a new snapshot.
  */
 import type { LiveMessage } from './api';
 
-/** `connecting` before the first open; `offline` when the browser is offline or retries keep failing. */
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+/** `connecting` before the first open; `offline` when the browser is offline or retries keep
+ * failing; `stalled` from a silent feed until a feed is heard again (reconnecting meanwhile). */
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'stalled' | 'offline';
 
 /** The part of the browser's WebSocket the client uses, so tests can inject a fake. */
 export interface WebSocketLike {
@@ -32,7 +39,20 @@ export interface LiveClientOptions {
   /** A ping is sent this often; no answer to it within `pingTimeoutMs` drops the socket. */
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** How often the feed beats until a heartbeat says (its `interval_ms`). */
+  heartbeatIntervalMs?: number;
+  /** Intervals without a heartbeat from a feed after which the connection is renewed. */
+  heartbeatMisses?: number;
   random?: () => number;
+}
+
+/** The BFF feed's beat: `seq` counts its heartbeats and the pushes it could not send; `feed`
+ * names one start of one feed process. */
+interface Heartbeat {
+  type: 'heartbeat';
+  seq: number;
+  feed: string;
+  interval_ms?: number;
 }
 
 type MessageListener = (message: LiveMessage) => void;
@@ -57,6 +77,17 @@ export function backoffDelay(
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+function isHeartbeat(value: unknown): value is Heartbeat {
+  const beat = value as Partial<Heartbeat> | null;
+  return (
+    typeof beat === 'object' &&
+    beat !== null &&
+    beat.type === 'heartbeat' &&
+    typeof beat.seq === 'number' &&
+    typeof beat.feed === 'string'
+  );
+}
+
 function isLiveMessage(value: unknown): value is LiveMessage {
   return (
     typeof value === 'object' &&
@@ -75,6 +106,13 @@ export class LiveClient {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Per feed, the timer that fires when it has been silent too long; '' before any beat. */
+  private readonly silenceTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per feed, its last number heard since this connection's snapshot. */
+  private readonly lastSeq = new Map<string, number>();
+  private snapshotSeen = false;
+  /** A feed went silent; cleared once one is heard again after a snapshot. */
+  private stalled = false;
   private running = false;
   private readonly messageListeners = new Set<MessageListener>();
   private readonly stateListeners = new Set<StateListener>();
@@ -86,6 +124,8 @@ export class LiveClient {
       offlineAfter: 6,
       pingIntervalMs: 25_000,
       pingTimeoutMs: 10_000,
+      heartbeatIntervalMs: 5000,
+      heartbeatMisses: 3,
       random: Math.random,
       createSocket: (url) => new WebSocket(url),
       ...options,
@@ -128,6 +168,7 @@ export class LiveClient {
       this.detach(socket);
       socket.close(1000, 'client stopped');
     }
+    this.stalled = false;
     this.setState('offline');
   }
 
@@ -157,8 +198,12 @@ export class LiveClient {
     this.socket = socket;
     socket.onopen = () => {
       if (this.socket !== socket) return;
-      this.setState('live');
+      this.setState(this.stalled ? 'stalled' : 'live');
       this.startPing(socket);
+      this.lastSeq.clear();
+      this.snapshotSeen = false;
+      // A feed that is down from the start is as silent as one that stops.
+      this.expectBeat(socket, '', this.options.heartbeatIntervalMs);
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
@@ -167,7 +212,7 @@ export class LiveClient {
       // a second for good.
       this.attempt = 0;
       this.clearPongTimer();
-      this.dispatch(event.data);
+      this.dispatch(socket, event.data);
     };
     socket.onerror = () => {
       // A close event always follows; retrying is handled there.
@@ -176,11 +221,12 @@ export class LiveClient {
       if (this.socket !== socket) return;
       this.socket = null;
       this.stopPing();
+      this.stopSilenceTimers();
       this.scheduleRetry();
     };
   }
 
-  private dispatch(data: unknown): void {
+  private dispatch(socket: WebSocketLike, data: unknown): void {
     if (typeof data !== 'string') return;
     let message: unknown;
     try {
@@ -191,15 +237,88 @@ export class LiveClient {
     // Changes arrive as arrays (one frame per batch the BFF's feed applied); the snapshot
     // and pong as single objects.
     for (const item of Array.isArray(message) ? message : [message]) {
+      if (isHeartbeat(item)) {
+        if (!this.heard(socket, item)) return; // dropped: the rest is moot
+        continue;
+      }
       if (!isLiveMessage(item) || item.type === 'pong') continue;
+      if (item.type === 'snapshot') {
+        this.snapshotSeen = true;
+        this.lastSeq.clear();
+      }
       for (const listener of this.messageListeners) listener(item);
     }
+  }
+
+  /** Take in a heartbeat; false if it showed pushes may be lost and the socket was dropped. */
+  private heard(socket: WebSocketLike, beat: Heartbeat): boolean {
+    this.expectBeat(socket, beat.feed, beat.interval_ms ?? this.options.heartbeatIntervalMs);
+    if (!this.snapshotSeen) return true; // nothing to resync yet: the snapshot is to come
+    const last = this.lastSeq.get(beat.feed);
+    // A feed first heard at 1 started while we watched: perhaps in place of one that died
+    // between a commit and its push. One heard first later was beating before the snapshot
+    // (a competing worker, or our first beat after connecting): it is the base.
+    const lost =
+      last === undefined ? beat.seq === 1 && this.lastSeq.size > 0 : beat.seq !== last + 1;
+    if (lost) {
+      this.renew(socket, 4002, 'missed pushes');
+      return false;
+    }
+    this.lastSeq.set(beat.feed, beat.seq);
+    if (this.stalled) {
+      this.stalled = false;
+      this.setState('live');
+    }
+    return true;
+  }
+
+  /** (Re)arm the silence timer of ``feed``; the timer of "no beat yet" goes once one comes. */
+  private expectBeat(socket: WebSocketLike, feed: string, intervalMs: number): void {
+    for (const key of feed === '' ? [''] : ['', feed]) {
+      const timer = this.silenceTimers.get(key);
+      if (timer !== undefined) clearTimeout(timer);
+      this.silenceTimers.delete(key);
+    }
+    this.silenceTimers.set(
+      feed,
+      setTimeout(() => {
+        this.silenceTimers.delete(feed);
+        this.stalled = true;
+        this.renew(socket, 4003, 'feed silent');
+      }, intervalMs * this.options.heartbeatMisses),
+    );
+  }
+
+  private stopSilenceTimers(): void {
+    for (const timer of this.silenceTimers.values()) clearTimeout(timer);
+    this.silenceTimers.clear();
+  }
+
+  /** Drop ``socket`` (if still ours) and reconnect after the backoff, for a new snapshot. */
+  private renew(socket: WebSocketLike, code: number, reason: string): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.detach(socket);
+    socket.close(code, reason);
+    this.stopPing();
+    this.stopSilenceTimers();
+    this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
     if (!this.running) return;
     const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
-    this.setState(offline || this.attempt >= this.options.offlineAfter ? 'offline' : 'reconnecting');
+    // Stalled is what we know after a silent feed: the BFF may well be up, and refusing
+    // sockets only because its Redis is down.
+    this.setState(
+      offline
+        ? 'offline'
+        : this.stalled
+          ? 'stalled'
+          : this.attempt >= this.options.offlineAfter
+            ? 'offline'
+            : 'reconnecting',
+    );
     const delay = backoffDelay(
       this.attempt,
       this.options.baseDelayMs,
@@ -222,13 +341,7 @@ export class LiveClient {
         this.pongTimer = setTimeout(() => {
           // Half-open connection: nothing came back. Close it and reconnect.
           this.pongTimer = null;
-          if (this.socket === socket) {
-            this.socket = null;
-            this.detach(socket);
-            socket.close(4001, 'ping timeout');
-            this.stopPing();
-            this.scheduleRetry();
-          }
+          this.renew(socket, 4001, 'ping timeout');
         }, this.options.pingTimeoutMs);
       }
     }, this.options.pingIntervalMs);
@@ -255,6 +368,7 @@ export class LiveClient {
       this.retryTimer = null;
     }
     this.stopPing();
+    this.stopSilenceTimers();
   }
 
   private detach(socket: WebSocketLike): void {

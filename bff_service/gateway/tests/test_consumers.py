@@ -1,12 +1,15 @@
-"""A websocket whose connect fails part-way leaves nothing behind in the channel layer."""
+"""Websocket consumers and their groups: a connect that fails part-way leaves nothing behind
+in the channel layer; every socket hears the feed's heartbeat."""
 
 import asyncio
+import json
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from channels.layers import channel_layers, get_channel_layer
 
-from gateway.consumers import OrderConsumer
-from gateway.push import order_group
+from gateway.consumers import AllOrdersConsumer, OrderConsumer
+from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
 
 ORDER_ID = "3f1c2a4e-1111-4222-8333-944455556666"
 SCOPE = {
@@ -30,6 +33,26 @@ def memory_layer(settings):
     channel_layers.backends.clear()
     yield get_channel_layer()
     channel_layers.backends.clear()
+
+
+class Client:
+    """A websocket client of a consumer (channels' WebsocketCommunicator needs daphne,
+    which the project does not install; its base, asgiref's, is enough)."""
+
+    def __init__(self, consumer, scope):
+        self.app = ApplicationCommunicator(consumer.as_asgi(), scope)
+
+    async def connect(self) -> dict:
+        await self.app.send_input({"type": "websocket.connect"})
+        assert (await self.app.receive_output(timeout=5))["type"] == "websocket.accept"
+        return await self.receive()
+
+    async def receive(self):
+        return json.loads((await self.app.receive_output(timeout=5))["text"])
+
+    async def disconnect(self):
+        await self.app.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.app.wait(timeout=5)
 
 
 def connect(send):
@@ -62,6 +85,7 @@ def test_a_connect_that_fails_after_joining_leaves_the_group(memory_layer, monke
     monkeypatch.setattr(OrderConsumer, "snapshot", snapshot)
     connect(send if failure == "client gone during the snapshot" else accept_only)
     assert not memory_layer.groups.get(order_group(ORDER_ID))
+    assert not memory_layer.groups.get(EVERY_SOCKET)
 
 
 def test_a_socket_whose_client_left_before_a_push_leaves_the_group(memory_layer, monkeypatch):
@@ -89,3 +113,27 @@ def test_a_socket_whose_client_left_before_a_push_leaves_the_group(memory_layer,
 
     asyncio.run(run())
     assert not memory_layer.groups.get(order_group(ORDER_ID))
+    assert not memory_layer.groups.get(EVERY_SOCKET)
+
+
+@pytest.mark.parametrize("consumer", [AllOrdersConsumer, OrderConsumer])
+def test_every_socket_joins_the_heartbeat_group_and_is_sent_its_beats(
+    memory_layer, monkeypatch, consumer
+):
+    """Per-order sockets too: a push lost to them is as stale as one lost to all orders."""
+    monkeypatch.setattr(consumer, "snapshot", lambda self: {"type": "snapshot"})
+    beat = '[{"type":"heartbeat","seq":7,"feed":"f1","interval_ms":5000}]'
+
+    async def run():
+        client = Client(consumer, SCOPE)
+        assert await client.connect() == {"type": "snapshot"}
+        try:
+            assert memory_layer.groups.get(EVERY_SOCKET)
+            await memory_layer.group_send(EVERY_SOCKET, {"type": "push.batch", "frame": beat})
+            return await client.receive()
+        finally:
+            await client.disconnect()
+
+    assert asyncio.run(run()) == json.loads(beat)
+    assert not memory_layer.groups.get(EVERY_SOCKET)  # left on disconnect
+    assert not memory_layer.groups.get(ALL_ORDERS)

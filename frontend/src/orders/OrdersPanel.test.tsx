@@ -11,7 +11,7 @@ const A = '11111111-aaaa-4aaa-8aaa-000000000001';
 const B = '22222222-bbbb-4bbb-8bbb-000000000002';
 const NEW = '33333333-cccc-4ccc-8ccc-000000000003';
 
-function setup() {
+function setup(liveOptions = {}) {
   const fetch = mockFetch({
     'GET /api/orders': json([order(A, { customer_name: 'Abe' }), order(B, { status: 'CONFIRMED' })], 200, {
       'X-Total-Count': '2',
@@ -29,6 +29,7 @@ function setup() {
       <ConnectionBadge />
       <OrdersPanel />
     </>,
+    liveOptions,
   );
   return { ...rendered, fetch };
 }
@@ -109,6 +110,26 @@ describe('orders table', () => {
 
     await waitFor(() => expect(fetch.callsTo('GET', '/api/orders').length).toBeGreaterThan(before));
     expect(screen.getByTestId('connection-state')).toHaveTextContent('Live');
+  });
+
+  it('says updates stalled while the feed is silent, and refetches once it is heard again', async () => {
+    // found from outside: through a Redis outage the badge said Live, and the page stayed stale
+    const { last, sockets, fetch, live } = setup({ heartbeatIntervalMs: 100 });
+    await screen.findByTestId(`status-${A}`);
+    last().open();
+    last().receive({ type: 'snapshot', orders: [] });
+    last().receiveRaw(JSON.stringify([{ type: 'heartbeat', seq: 4, feed: 'f1' }]));
+    await waitFor(() => expect(screen.getByTestId('connection-state')).toHaveTextContent('Live'));
+    const before = fetch.callsTo('GET', '/api/orders').length;
+
+    await waitFor(() => expect(screen.getByTestId('connection-state')).toHaveTextContent('Updates stalled'));
+    await waitFor(() => expect(sockets).toHaveLength(2));
+    last().open();
+    last().receive({ type: 'snapshot', orders: [order(A, { status: 'CANCELLED' })] });
+    expect(live.getState()).toBe('stalled'); // a snapshot is not a feed heard
+    last().receiveRaw(JSON.stringify([{ type: 'heartbeat', seq: 9, feed: 'f1' }]));
+    await waitFor(() => expect(screen.getByTestId('connection-state')).toHaveTextContent('Live'));
+    await waitFor(() => expect(fetch.callsTo('GET', '/api/orders').length).toBeGreaterThan(before));
   });
 
   it('opens an order with its events and saga steps', async () => {

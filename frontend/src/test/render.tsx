@@ -3,12 +3,12 @@ import { render } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type { ReactElement } from 'react';
 
-import { LiveClient } from '../live';
+import { LiveClient, type LiveClientOptions } from '../live';
 import { LiveProvider } from '../LiveProvider';
 import { fakeSockets } from './fakeWebSocket';
 
 /** Render inside the app's providers with a fake websocket; returns the sockets to drive. */
-export function renderWithProviders(ui: ReactElement) {
+export function renderWithProviders(ui: ReactElement, liveOptions: Partial<LiveClientOptions> = {}) {
   const queryClient = new QueryClient({
     defaultOptions: { queries: { retry: false, staleTime: 0 }, mutations: { retry: false } },
   });
@@ -19,6 +19,7 @@ export function renderWithProviders(ui: ReactElement) {
     baseDelayMs: 1,
     maxDelayMs: 2,
     random: () => 0,
+    ...liveOptions,
   });
   const user = userEvent.setup();
   const result = render(
