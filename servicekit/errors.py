@@ -88,7 +88,9 @@ def forget_dead_connections(exc: Exception) -> None:
     if connection_lost(exc):
         database_failed.set(True)
     pool = getattr(connection, "pool", None)
-    if pool is None or not _checking.acquire(blocking=False):
+    # A pool not opened yet has nothing to test, and checking it would mark it as growing
+    # for good (psycopg_pool 3.3): it would never open more than its first connection.
+    if pool is None or pool.closed or not _checking.acquire(blocking=False):
         return
     try:
         pool.check()

@@ -34,6 +34,7 @@ def _refuses_writes() -> bool:
         with connection.cursor() as cursor:
             cursor.execute(probe)
             return cursor.fetchone()[0] == "on"
+    pool.open()  # Django opens it at its first connection: this may come first
     with pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
         return conn.execute(probe).fetchone()[0] == "on"
 

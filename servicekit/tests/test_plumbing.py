@@ -599,3 +599,27 @@ def test_health_waits_for_a_pooled_connection_only_as_long_as_a_health_check_doe
     assert answer.status_code == 503, answer.content
     assert waited < 3, waited  # the pool's own wait is 10 s
     assert client.get("/health").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_first_in_a_new_process_leaves_the_pool_able_to_grow(client):
+    """Found by an A/B run and a review: /health used a pool Django had not opened yet (it
+    opens it at its first connection). The pool refused, and the check of its connections
+    that followed marked it as growing for good, so it never grew past its first
+    connection: the saga, bound by its pool, ran a quarter slower."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.pool is None:
+        pytest.skip("a PostgreSQL connection pool")
+    connection.close()
+    connection.close_pool()  # as in a new process: a pool made, not opened
+    assert connection.pool.closed
+    assert client.get("/health").status_code == 200
+    pool = connection.pool
+    held = []
+    try:
+        for _ in range(pool.max_size):
+            held.append(pool.getconn(timeout=5))
+    finally:
+        for conn in held:
+            pool.putconn(conn)
