@@ -194,7 +194,11 @@ describe('LiveClient', () => {
       last().receiveRaw(beat(10)); // 9 stands for pushes the feed could not send
       expect(sockets[0].closed).toBe(true);
       expect(live.getState()).toBe('reconnecting');
-      vi.advanceTimersByTime(500);
+      // the backoff, and up to one interval more: every client hears the gap in one beat,
+      // and their snapshots should not all reach the BFF at once
+      vi.advanceTimersByTime(5499);
+      expect(sockets).toHaveLength(1);
+      vi.advanceTimersByTime(1);
       expect(sockets).toHaveLength(2);
       last().open();
       last().receive({ type: 'snapshot', orders: [] });
@@ -258,7 +262,7 @@ describe('LiveClient', () => {
         last().drop();
         expect(live.getState()).toBe('stalled');
       }
-      expect(waits).toEqual([500, 1000, 2000, 4000]);
+      expect(waits).toEqual([5500, 1000, 2000, 4000]); // the first spread as after a gap
       // Redis is back: a new socket, a new snapshot, and the feed heard again
       vi.advanceTimersByTime(8000);
       last().open();
@@ -267,6 +271,27 @@ describe('LiveClient', () => {
       last().receiveRaw(beat(9));
       expect(live.getState()).toBe('live');
       expect(states).toEqual(['live', 'stalled', 'live']);
+      live.stop();
+    });
+
+    it('reconnects less and less often to a BFF whose feed stays silent', () => {
+      // Found in review: each new snapshot counted as a success, so every client came back
+      // every 15.5 s for as long as the feed was down.
+      const { live, sockets, last } = connected();
+      const made: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const before = sockets.length;
+        let waited = 0;
+        while (sockets.length === before) {
+          vi.advanceTimersByTime(50);
+          waited += 50;
+        }
+        made.push(waited - 15_000); // three silent intervals, then the pause
+        last().open();
+        last().receive({ type: 'snapshot', orders: [] }); // the BFF is up; its feed is not
+      }
+      expect(made).toEqual([5500, 6000, 7000, 9000]);
+      expect(live.getState()).toBe('stalled');
       live.stop();
     });
 

@@ -210,7 +210,9 @@ export class LiveClient {
       // A connection counts as made once something came over it (the snapshot first): a
       // server that accepts and then drops each socket is backed off from, not hit twice
       // a second for good.
-      this.attempt = 0;
+      // ... unless the feed is silent: then each socket is made and dropped again, and the
+      // pause between them grows as for a server that refuses them.
+      if (!this.stalled) this.attempt = 0;
       this.clearPongTimer();
       this.dispatch(socket, event.data);
     };
@@ -261,7 +263,7 @@ export class LiveClient {
     const lost =
       last === undefined ? beat.seq === 1 && this.lastSeq.size > 0 : beat.seq !== last + 1;
     if (lost) {
-      this.renew(socket, 4002, 'missed pushes');
+      this.renew(socket, 4002, 'missed pushes', beat.interval_ms ?? this.options.heartbeatIntervalMs);
       return false;
     }
     this.lastSeq.set(beat.feed, beat.seq);
@@ -284,7 +286,7 @@ export class LiveClient {
       setTimeout(() => {
         this.silenceTimers.delete(feed);
         this.stalled = true;
-        this.renew(socket, 4003, 'feed silent');
+        this.renew(socket, 4003, 'feed silent', intervalMs);
       }, intervalMs * this.options.heartbeatMisses),
     );
   }
@@ -294,18 +296,21 @@ export class LiveClient {
     this.silenceTimers.clear();
   }
 
-  /** Drop ``socket`` (if still ours) and reconnect after the backoff, for a new snapshot. */
-  private renew(socket: WebSocketLike, code: number, reason: string): void {
+  /** Drop ``socket`` (if still ours) and reconnect after the backoff, for a new snapshot.
+   * ``spreadMs``: a further pause of up to that long, for renewals every client makes at
+   * once (a feed that restarted or fell silent is heard by all of them in the same beat),
+   * so that their snapshots do not all reach the BFF in the same moment. */
+  private renew(socket: WebSocketLike, code: number, reason: string, spreadMs = 0): void {
     if (this.socket !== socket) return;
     this.socket = null;
     this.detach(socket);
     socket.close(code, reason);
     this.stopPing();
     this.stopSilenceTimers();
-    this.scheduleRetry();
+    this.scheduleRetry(spreadMs);
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(spreadMs = 0): void {
     if (!this.running) return;
     const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
     // Stalled is what we know after a silent feed: the BFF may well be up, and refusing
@@ -319,12 +324,9 @@ export class LiveClient {
             ? 'offline'
             : 'reconnecting',
     );
-    const delay = backoffDelay(
-      this.attempt,
-      this.options.baseDelayMs,
-      this.options.maxDelayMs,
-      this.options.random,
-    );
+    const delay =
+      backoffDelay(this.attempt, this.options.baseDelayMs, this.options.maxDelayMs, this.options.random) +
+      Math.round(this.options.random() * spreadMs);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
