@@ -34,7 +34,10 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
             # sent to a client gone before its disconnect came (uvicorn raises). The socket
             # would stay subscribed for the life of the process.
             for group in self.groups_joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception as exc:  # Redis down: the next group must still be left
+                    logger.warning("could not leave group %s: %r", group, exc)
 
     async def connect(self):
         # its own group, and the group of every socket, which hears the feed's heartbeat
