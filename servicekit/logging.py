@@ -37,12 +37,12 @@ class SuspiciousRequests(logging.Filter):
 
 
 class AnswersLoggedOnce(logging.Filter):
-    """Django logs every 5xx answer on ``django.request`` as an ERROR ("Service Unavailable:
-    /api/products"), after the middleware has let go of the correlation id. An answer a
-    view chose to give (a 503 with Retry-After: a peer or the database down) is already the
-    request's line (``servicekit.request``, with its correlation id); a second line naming
-    no request, at the level of a crash, only misleads. A crash carries its exception and
-    keeps its line and traceback."""
+    """Django logs every 4xx and 5xx answer on ``django.request`` ("Service Unavailable:
+    /api/products", as an ERROR for a 5xx), after the middleware has let go of the
+    correlation id. An answer a view chose to give (a 400, or a 503 with Retry-After: a peer
+    or the database down) is already the request's line (``servicekit.request``, with its
+    correlation id); a second line naming no request only misleads, at the level of a crash
+    for a 5xx. A crash carries its exception and keeps its line and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.name != "django.request" or record.exc_info is not None
