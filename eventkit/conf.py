@@ -13,6 +13,8 @@ DEFAULTS = {
     # before it is answered 503 (StreamBusy), on PostgreSQL. Unbounded, commands for one
     # held stream each kept a pooled connection while they waited, and commands for every
     # other stream queued behind them. Well under a caller's read timeout (the saga's is 5 s).
+    # It bounds the wait for the position counter at COMMIT too, and for a projection
+    # rebuild, which holds writers off for as long as it folds.
     "LOCK_WAIT_MS": 3000,
     # The most events one feed page returns.
     "FEED_MAX_LIMIT": 1000,

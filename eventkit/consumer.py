@@ -57,7 +57,7 @@ from eventkit.projections import registry
 from eventkit.rows import db_value, locking
 from eventkit.sources import FeedReader
 from eventkit.wire import WireEvent, from_fields
-from servicekit.errors import refuses_writes
+from servicekit.errors import refuses_writes, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,10 @@ def database_failing(exc: BaseException) -> bool:
         return cause.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or str(
             cause
         ).startswith(_SQLITE_SCHEMA_MISSING)
-    sqlstate = getattr(cause, "sqlstate", None)
+    state = sqlstate(exc)
     if isinstance(exc, ProgrammingError):
-        return sqlstate in _SCHEMA_MISSING
-    return sqlstate is None or sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03"
+        return state in _SCHEMA_MISSING
+    return state is None or state[:2] in _TRANSIENT_CLASSES or state == "55P03"
 
 
 class _BatchFailed(Exception):

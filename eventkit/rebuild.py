@@ -38,7 +38,8 @@ class RebuildReport:
 
 
 def _hold_off_writers(projections: Sequence[Projection]) -> None:
-    """Make commands that write these tables wait until the rebuild commits.
+    """Make commands that write these tables wait until the rebuild commits (each at most
+    ``EVENTKIT["LOCK_WAIT_MS"]``, then answered 503 ``stream_busy``).
 
     Taken before the appends' lock, in the order a command takes the two (its read-model
     rows, then the position counter at its commit): a command caught between them finishes

@@ -81,6 +81,7 @@ from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
+from servicekit.errors import sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -413,12 +414,11 @@ def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         # A unique key another writer took first (a stream's version, a command id): a lost
         # race. Any other broken rule is the command's fault, and retrying cannot mend it.
-        sqlstate = getattr(exc.__cause__, "sqlstate", None)
-        return sqlstate == "23505" if sqlstate else "UNIQUE constraint failed" in str(exc)
+        state = sqlstate(exc)
+        return state == "23505" if state else "UNIQUE constraint failed" in str(exc)
     if isinstance(exc, OperationalError):
-        sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
         # serialization_failure, deadlock_detected; SQLite: "database is locked"
-        return sqlstate in {"40001", "40P01"} or "locked" in str(exc)
+        return sqlstate(exc) in {"40001", "40P01"} or "locked" in str(exc)
     return False
 
 
@@ -431,7 +431,7 @@ def _bound_lock_waits() -> None:
 
 
 def _lock_wait_over(exc: Exception) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
+    return sqlstate(exc) == "55P03"  # lock_not_available
 
 
 def execute(
@@ -504,7 +504,8 @@ def execute(
                 return _replay(command_id, *prior, command_type, accepted)
             if _lock_wait_over(exc):
                 raise StreamBusy(
-                    f"{command_type}: what it changes is held by another transaction; retry later"
+                    f"{command_type}: what it changes is held by another transaction (a"
+                    " console, a stuck client, a projection rebuild); retry later"
                 ) from exc
             if not _is_transient(exc):
                 raise

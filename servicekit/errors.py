@@ -100,13 +100,19 @@ def forget_dead_connections(exc: Exception) -> None:
         _checking.release()
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error as Django hands it on (psycopg's error is its cause),
+    or None where there is none (SQLite, a connection that failed before any answer)."""
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+
+
 def connection_lost(exc: Exception) -> bool:
     """Whether ``exc`` says the connection itself is gone: no SQLSTATE, a connection error
     (class 08), or the server ending it (57P01 to 57P03), not a statement's own failure."""
     if isinstance(exc, InterfaceError):
         return True
-    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
+    state = sqlstate(exc)
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 # SQLSTATE read_only_sql_transaction
@@ -117,7 +123,7 @@ def refuses_writes(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing writes for now (a standby after a failover,
     or writes switched off with ``default_transaction_read_only``), not the statement's own
     fault."""
-    return getattr(getattr(exc, "__cause__", None), "sqlstate", None) == READ_ONLY_SQLSTATE
+    return sqlstate(exc) == READ_ONLY_SQLSTATE
 
 
 def _unavailable(detail: str, code: str = "unavailable") -> Response:
