@@ -3,6 +3,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LiveClient, backoffDelay, liveUrl } from './live';
 import { fakeSockets } from './test/fakeWebSocket';
 
+/** Advance the clock until the client opens its next socket; how long that took (ms). */
+function untilNextSocket(sockets: readonly unknown[]): number {
+  const before = sockets.length;
+  let waited = 0;
+  while (sockets.length === before) {
+    vi.advanceTimersByTime(50);
+    waited += 50;
+  }
+  return waited;
+}
+
 describe('liveUrl', () => {
   it('uses the page host and a matching scheme', () => {
     expect(liveUrl({ protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/ws/orders/');
@@ -75,13 +86,7 @@ describe('LiveClient', () => {
 
     const waits: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const before = sockets.length;
-      let waited = 0;
-      while (sockets.length === before) {
-        vi.advanceTimersByTime(50);
-        waited += 50;
-      }
-      waits.push(waited);
+      waits.push(untilNextSocket(sockets));
       last().drop();
     }
     expect(waits).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
@@ -252,13 +257,7 @@ describe('LiveClient', () => {
       // while Redis is down the BFF cannot take the socket; the retries back off
       const waits: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const before = sockets.length;
-        let waited = 0;
-        while (sockets.length === before) {
-          vi.advanceTimersByTime(50);
-          waited += 50;
-        }
-        waits.push(waited);
+        waits.push(untilNextSocket(sockets));
         last().drop();
         expect(live.getState()).toBe('stalled');
       }
@@ -280,13 +279,7 @@ describe('LiveClient', () => {
       const { live, sockets, last } = connected();
       const made: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const before = sockets.length;
-        let waited = 0;
-        while (sockets.length === before) {
-          vi.advanceTimersByTime(50);
-          waited += 50;
-        }
-        made.push(waited - 15_000); // three silent intervals, then the pause
+        made.push(untilNextSocket(sockets) - 15_000); // three silent intervals, then the pause
         last().open();
         last().receive({ type: 'snapshot', orders: [] }); // the BFF is up; its feed is not
       }

@@ -148,6 +148,14 @@ def test_a_repeat_of_a_finished_saga_is_answered_with_every_turn_taken(settings,
     retry of a saga that had finished waited 10 s for a turn it did not need, then got 503."""
     from rest_framework.test import APIClient
 
+    _, body = _finished_saga_with_every_turn_taken(settings, monkeypatch)
+    response = APIClient().post("/saga/place-order", body, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "COMPLETED"
+
+
+def _finished_saga_with_every_turn_taken(settings, monkeypatch) -> tuple[FairGate, dict]:
+    """A saga that has completed, the gate's only turn taken (a driver waiting on a hung
+    participant), and the body that placed the saga's order."""
     from sagas.domain import OK, StepResult
     from sagas.repository import SagaRepository
     from sagas.tests.test_api import details
@@ -169,8 +177,7 @@ def test_a_repeat_of_a_finished_saga_is_answered_with_every_turn_taken(settings,
         "product_name": d.product_name,
         "total_price": d.total_price,
     }
-    response = APIClient().post("/saga/place-order", body, format="json")
-    assert response.status_code == 200 and response.json()["status"] == "COMPLETED"
+    return full, body
 
 
 @pytest.fixture(autouse=True)
@@ -217,27 +224,8 @@ def test_a_repeat_with_other_details_is_refused_with_every_turn_taken(settings, 
     placed."""
     from rest_framework.test import APIClient
 
-    from sagas.domain import OK, StepResult
-    from sagas.repository import SagaRepository
-    from sagas.tests.test_api import details
-
-    repository = SagaRepository(owner="me", lease_seconds=60)
-    saga, _ = repository.begin_or_join(details())
-    for _ in range(3):
-        repository.record(saga.id, lambda s: s.record_result(StepResult(OK, "done")))
-    full = FairGate(1)
-    assert full.acquire(0)
-    monkeypatch.setattr(admission, "_gate", full)
-    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 0.05}
-    d = saga.details
-    body = {
-        "order_id": d.order_id,
-        "customer_name": d.customer_name,
-        "product_id": d.product_id,
-        "quantity": d.quantity + 1,
-        "product_name": d.product_name,
-        "total_price": d.total_price,
-    }
+    full, body = _finished_saga_with_every_turn_taken(settings, monkeypatch)
+    body["quantity"] += 1
     response = APIClient().post("/saga/place-order", body, format="json")
     assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
     full.release()  # with a driver free, the same answer
