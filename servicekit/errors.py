@@ -43,7 +43,7 @@ def domain_error_response(exc: DomainError) -> Response:
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
-    if isinstance(exc.__cause__, PoolTimeout):
+    if no_free_connection(exc):
         # The database may be fine: every connection of this process's pool was held for the
         # whole wait, by requests that are slow themselves (a participant not answering, say).
         logger.error("no free database connection: %s (every one in use)", exc)
@@ -98,6 +98,13 @@ def forget_dead_connections(exc: Exception) -> None:
         logger.warning("could not check the pooled connections: %r", exc)
     finally:
         _checking.release()
+
+
+def no_free_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` is the pool's wait for a connection running out (raised by the pool,
+    or handed on by Django with it as the cause): every connection in use, or the server
+    out of reach while the pool tries to open more. It has none idle to test."""
+    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -8,9 +8,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from psycopg_pool import PoolTimeout
 
-from servicekit.errors import forget_dead_connections
+from servicekit.errors import forget_dead_connections, no_free_connection
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ _PROBE = {"postgresql": "SELECT current_setting('transaction_read_only')"}
 POOL_WAIT_SECONDS = 2.0
 
 
-def _refuses_writes() -> bool:
+def _database_refuses_writes() -> bool:
     """Whether the database refuses writes; raises if it cannot be reached."""
     probe = _PROBE.get(connection.vendor, "SELECT 'off'")
     pool = getattr(connection, "pool", None)
@@ -50,13 +49,11 @@ def health(request):
         return response
     started = time.perf_counter()
     try:
-        read_only = _refuses_writes()
+        read_only = _database_refuses_writes()
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
-        # No connection came (the server down, or every one in use): the pool is already
-        # trying to open more, and has none idle to test.
-        no_connection = isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
-        if isinstance(exc, OperationalError | InterfaceError | psycopg.Error) and not no_connection:
+        failed = isinstance(exc, OperationalError | InterfaceError | psycopg.Error)
+        if failed and not no_free_connection(exc):
             forget_dead_connections(exc)  # a dead pooled connection: checked once more after
         return JsonResponse(
             {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
