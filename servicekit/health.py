@@ -1,7 +1,15 @@
-"""``GET /health``: 200 when the service can reach its database, 503 when it cannot."""
+"""``GET /health``: 200 when the service can reach its database, 503 when it cannot.
+
+Its answer is public (the BFF's is reachable from the internet), so it says what kind of
+failure it met and no more: the database's own error names its host, port and user, and
+goes to the service's log instead.
+"""
 
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as ProbeTimeout
 
 import psycopg
 from django.conf import settings
@@ -24,18 +32,53 @@ _PROBE = {"postgresql": "SELECT current_setting('transaction_read_only')"}
 # the 503 that says why, not its own timeout.
 POOL_WAIT_SECONDS = 2.0
 
+# How long /health waits for the probe's answer, the pool's wait included. A server that
+# hangs (stopped, or its disk stalled) keeps an open connection waiting for good: no
+# client-side timeout of psycopg's bounds a query, so the probe runs in a thread of its
+# own and the request stops waiting for it.
+ANSWER_WAIT_SECONDS = 2.5
+
+UNREACHABLE = "unavailable: see the service's log"
+NO_CONNECTION = f"couldn't get a connection within {POOL_WAIT_SECONDS:g} s"
+NOT_ANSWERING = f"not answering: no answer within {ANSWER_WAIT_SECONDS:g} s"
+READ_ONLY = "read-only: it refuses writes (a standby, or writes switched off)"
+
 
 def _database_refuses_writes() -> bool:
     """Whether the database refuses writes; raises if it cannot be reached."""
     probe = _PROBE.get(connection.vendor, "SELECT 'off'")
     pool = getattr(connection, "pool", None)
-    if pool is None or connection.connection is not None:
+    if pool is None:
         with connection.cursor() as cursor:
             cursor.execute(probe)
             return cursor.fetchone()[0] == "on"
     pool.open()  # Django opens it at its first connection: this may come first
     with pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
         return conn.execute(probe).fetchone()[0] == "on"
+
+
+_probing = threading.Lock()
+_probe: Future | None = None
+_prober: ThreadPoolExecutor | None = None
+
+
+def _probe_answer() -> Future:
+    """The probe under way, or a new one. One at a time per process: against a hung
+    server, each health check would otherwise leave one more connection waiting."""
+    global _probe, _prober
+    with _probing:
+        if _probe is None or _probe.done():
+            if _prober is None:  # made at first use: a process forked after import gets its own
+                _prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-probe")
+            _probe = _prober.submit(_database_refuses_writes)
+        return _probe
+
+
+def _unhealthy(reason: str) -> JsonResponse:
+    return JsonResponse(
+        {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": reason},
+        status=503,
+    )
 
 
 @csrf_exempt  # nothing to forge: any other method is a 405, as on the APIs
@@ -49,26 +92,26 @@ def health(request):
         return response
     started = time.perf_counter()
     try:
-        read_only = _database_refuses_writes()
+        if getattr(connection, "pool", None) is None:
+            # Without a pool (SQLite, or DB_POOL=0) the probe uses this thread's connection.
+            read_only = _database_refuses_writes()
+        else:
+            read_only = _probe_answer().result(timeout=ANSWER_WAIT_SECONDS)
+    except ProbeTimeout:
+        logger.warning(
+            "health check failed: the database has not answered for %gs", ANSWER_WAIT_SECONDS
+        )
+        return _unhealthy(NOT_ANSWERING)
     except Exception as exc:  # any failure to reach the database means "not healthy"
         logger.warning("health check failed: %s", exc)
-        failed = isinstance(exc, OperationalError | InterfaceError | psycopg.Error)
-        if failed and not no_free_connection(exc):
+        if no_free_connection(exc):
+            return _unhealthy(NO_CONNECTION)
+        if isinstance(exc, OperationalError | InterfaceError | psycopg.Error):
             forget_dead_connections(exc)  # a dead pooled connection: checked once more after
-        return JsonResponse(
-            {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": str(exc)},
-            status=503,
-        )
+        return _unhealthy(UNREACHABLE)
     if read_only:
         logger.warning("health check failed: the database refuses writes")
-        return JsonResponse(
-            {
-                "status": "unhealthy",
-                "service": settings.SERVICE_NAME,
-                "database": "read-only: it refuses writes (a standby, or writes switched off)",
-            },
-            status=503,
-        )
+        return _unhealthy(READ_ONLY)
     return JsonResponse(
         {
             "status": "healthy",

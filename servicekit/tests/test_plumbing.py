@@ -559,13 +559,23 @@ def test_health_is_503_while_the_database_refuses_writes(client):
     from django.db import connection
 
     _skip_unless_postgresql()
-    with connection.cursor() as cursor:  # this thread's connection, which the client uses
-        cursor.execute("SET default_transaction_read_only = on")
+    if connection.pool is None:
+        pytest.skip("a PostgreSQL connection pool")
+    name = connection.settings_dict["NAME"]
+
+    def new_connections_refuse_writes(refuse: bool) -> None:
+        with connection.cursor() as cursor:
+            value = "on" if refuse else "DEFAULT"
+            cursor.execute("SET default_transaction_read_only = off")  # a pooled one may refuse
+            cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}')
+        connection.close()
+        connection.close_pool()  # the probe's connection is a new one, which reads the setting
+
+    new_connections_refuse_writes(True)
     try:
         refused = client.get("/health")
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET default_transaction_read_only = off")
+        new_connections_refuse_writes(False)
     assert refused.status_code == 503, refused.content
     assert refused.json()["status"] == "unhealthy" and "read-only" in refused.json()["database"]
     assert client.get("/health").status_code == 200
@@ -602,6 +612,66 @@ def test_health_waits_for_a_pooled_connection_only_as_long_as_a_health_check_doe
 
 
 @pytest.mark.django_db(transaction=True)
+def test_health_answers_in_time_while_the_database_hangs(client, monkeypatch):
+    """Found from outside: with PostgreSQL stopped (SIGSTOP), /health never answered. Its
+    connection waited for the server for good, and so did the health checks, each with one
+    more connection. Now it answers 503 in time, and one probe at a time waits."""
+    import time
+
+    from django.db import connection
+
+    from servicekit import health
+
+    if connection.vendor != "postgresql" or connection.pool is None:
+        pytest.skip("a PostgreSQL connection pool")
+    hang = "SELECT current_setting('transaction_read_only') FROM pg_sleep(60)"
+    monkeypatch.setitem(health._PROBE, "postgresql", hang)
+    waits, answers = [], []
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            answers.append(client.get("/health"))
+            waits.append(time.monotonic() - started)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE query = %s", [hang])
+            hung = [pid for (pid,) in cursor.fetchall()]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = %s", [hang]
+            )
+        with contextlib.suppress(Exception):
+            health._probe.result(timeout=10)
+    assert [a.status_code for a in answers] == [503] * 3
+    assert {a.json()["database"] for a in answers} == {health.NOT_ANSWERING}
+    assert max(waits) < 3, waits  # a container's health check gives up after 3 s
+    assert len(hung) == 1, hung
+    monkeypatch.undo()
+    assert client.get("/health").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_names_no_host_nor_user_of_the_database(client, monkeypatch, caplog):
+    """The BFF's /health is public, and it answered with the driver's error, which names
+    the database's host, port, user and name. The log keeps it."""
+    import psycopg
+
+    from servicekit import health
+
+    leak = 'connection to server at "10.9.8.7", port 5432 failed: role "shop_owner" does not exist'
+
+    def unreachable():
+        raise psycopg.OperationalError(leak)
+
+    monkeypatch.setattr(health, "_database_refuses_writes", unreachable)
+    answer = client.get("/health")
+    assert answer.status_code == 503
+    assert answer.json()["database"] == health.UNREACHABLE
+    assert "10.9.8.7" not in answer.content.decode() and "shop_owner" not in answer.content.decode()
+    assert leak in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_health_first_in_a_new_process_leaves_the_pool_able_to_grow(client):
     """Found by an A/B run and a review: /health used a pool Django had not opened yet (it
     opens it at its first connection). The pool refused, and the check of its connections
@@ -623,3 +693,4 @@ def test_health_first_in_a_new_process_leaves_the_pool_able_to_grow(client):
     finally:
         for conn in held:
             pool.putconn(conn)
+
