@@ -5,6 +5,10 @@ default text format is for people reading ``manage_all.py up`` output.
 """
 
 import logging
+import threading
+import time
+
+import redis
 
 from servicekit import context
 
@@ -48,6 +52,40 @@ class AnswersLoggedOnce(logging.Filter):
         return record.name != "django.request" or record.exc_info is not None
 
 
+class RedisOutagesQuieted(logging.Filter):
+    """channels-redis logs "Unexpected exception in receive task" with a traceback every
+    second while Redis is out of reach: hundreds of tracebacks for one outage, which bury
+    whatever else happened. One WARNING line a minute says that Redis is out of reach and
+    how many such errors it stands for; any other error keeps its traceback."""
+
+    EVERY_SECONDS = 60.0
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._said_at: float | None = None
+        self._quieted = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("channels_redis") or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if not isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError):
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if self._said_at is not None and now - self._said_at < self.EVERY_SECONDS:
+                self._quieted += 1
+                return False
+            quieted, self._said_at, self._quieted = self._quieted, now, 0
+        since = f"; {quieted} more like it since the last such line" if quieted else ""
+        record.msg = "Redis unavailable to the channel layer: websocket pushes wait for it (%r%s)"
+        record.args = (exc, since)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> dict:
     formatters = {
         "text": {
@@ -67,13 +105,14 @@ def logging_config(*, service: str, fmt: str = "text", level: str = "INFO") -> d
             "context": {"()": ContextFilter, "service": service},
             "suspicious": {"()": SuspiciousRequests},
             "answers_once": {"()": AnswersLoggedOnce},
+            "redis_outages": {"()": RedisOutagesQuieted},
         },
         "formatters": {"default": formatters["json" if fmt == "json" else "text"]},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["context", "suspicious", "answers_once"],
+                "filters": ["context", "suspicious", "answers_once", "redis_outages"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -1,10 +1,12 @@
 """Shared plumbing: log lines, correlation ids, input bounds (run under eventkit's settings)."""
 
+import asyncio
 import contextlib
 import io
 import json
 import logging
 import logging.config
+import os
 import uuid
 
 import pytest
@@ -694,3 +696,73 @@ def test_health_first_in_a_new_process_leaves_the_pool_able_to_grow(client):
         for conn in held:
             pool.putconn(conn)
 
+
+class _ClosableProxy:
+    """A TCP proxy to Redis that can be shut, so Redis seems to go away and stay away."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.pipes: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _pipe(self, reader, writer):
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.pipes |= {writer, up_writer}
+
+        async def copy(src, dst):
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+    async def shut(self):
+        self.server.close()
+        for writer in self.pipes:
+            writer.transport.abort()
+
+
+def test_redis_out_of_reach_is_one_line_not_a_traceback_a_second():
+    """Found from outside: while Redis was down, the BFF's channel layer (channels-redis)
+    logged a traceback every second."""
+    from urllib.parse import urlsplit
+
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    _, stream = capture("text")
+    seen = []
+    counter = logging.Handler()
+    # every record the library logs, as it logs it (the console's filters then change it)
+    counter.emit = lambda record: seen.append(record.exc_info is not None)
+    library = logging.getLogger("channels_redis")
+    library.addHandler(counter)
+    redis_at = urlsplit(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+
+    async def lose_redis_while_subscribed():
+        proxy = _ClosableProxy((redis_at.hostname, redis_at.port or 6379))
+        port = await proxy.start()
+        layer = RedisPubSubChannelLayer(hosts=[f"redis://127.0.0.1:{port}"])
+        channel = await layer.new_channel()
+        await layer.group_add("sockets", channel)
+        await proxy.shut()
+        for _ in range(100):  # the library retries once a second
+            if len(seen) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(Exception):
+            await layer.flush()
+
+    try:
+        asyncio.run(lose_redis_while_subscribed())
+    finally:
+        library.removeHandler(counter)
+    assert len(seen) >= 3 and all(seen), seen  # each with its traceback
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert "WARNING" in lines[0] and "Redis unavailable to the channel layer" in lines[0]
+    assert "Traceback" not in stream.getvalue()
