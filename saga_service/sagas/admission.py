@@ -10,8 +10,8 @@ them for everything else.
 """
 
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Hashable
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -25,17 +25,27 @@ class SagasBusy(Unavailable):
 
 
 class FairGate:
-    """At most ``size`` holders at once; waiters are let in in the order they came."""
+    """At most ``size`` holders at once, and at most ``per_key`` of them with one key
+    (holders that name none share one). Waiters are let in in the order they came, passing
+    over those whose key holds its share: a place that frees goes to the oldest waiter
+    that may have it."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, *, per_key: int | None = None):
         self._free = size
-        self._waiting: deque[threading.Event] = deque()
+        self._per_key = size if per_key is None else per_key
+        self._holding: Counter[Hashable] = Counter()  # places held, by key
+        self._waiting: deque[tuple[Hashable, threading.Event]] = deque()
         self._lock = threading.Lock()
+
+    @property
+    def free(self) -> int:
+        return self._free
 
     def acquire(
         self,
         timeout: float,
         *,
+        key: Hashable = None,
         give_up: Callable[[], bool] | None = None,
         patience: float = 1.0,
     ) -> bool:
@@ -43,11 +53,13 @@ class FairGate:
         seconds calls ``give_up()``, keeping its place in the queue meanwhile; if that
         answers True, it leaves without a place."""
         with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
+            # A place stays free only while every waiter's key holds its share (a freed
+            # one goes straight to any other), so taking it passes no one who could have it.
+            if self._free and self._holding[key] < self._per_key:
+                self._take(key)
                 return True
             turn = threading.Event()
-            self._waiting.append(turn)
+            self._waiting.append((key, turn))
         first = min(patience, timeout) if give_up is not None else timeout
         if turn.wait(first):
             return True
@@ -58,28 +70,43 @@ class FairGate:
                 giving_up = True  # and raised: a place left in the queue would be lost
                 raise
             finally:
-                if giving_up and self._leave(turn):
-                    self.release()  # let in while it was giving up: the place goes on
+                if giving_up and self._leave(key, turn):
+                    self.release(key)  # let in while it was giving up: the place goes on
             if giving_up:
                 return False
             if turn.wait(max(0.0, timeout - first)):
                 return True
-        return self._leave(turn)
+        return self._leave(key, turn)
 
-    def _leave(self, turn: threading.Event) -> bool:
+    def _leave(self, key: Hashable, turn: threading.Event) -> bool:
         """Leave the queue; True if let in meanwhile (the place is then its own)."""
         with self._lock:
             if turn.is_set():
                 return True
-            self._waiting.remove(turn)
+            self._waiting.remove((key, turn))
             return False
 
-    def release(self) -> None:
+    def release(self, key: Hashable = None) -> None:
         with self._lock:
-            if self._waiting:
-                self._waiting.popleft().set()  # the place passes straight to the oldest
-            else:
-                self._free += 1
+            self._holding[key] -= 1
+            if not self._holding[key]:
+                del self._holding[key]  # every product ever ordered would stay, at zero
+            self._free += 1
+            self._let_in_oldest_allowed()
+
+    def _let_in_oldest_allowed(self) -> None:
+        """The place passes straight to the oldest waiter whose key is under its share."""
+        allowed = (w for w in self._waiting if self._holding[w[0]] < self._per_key)
+        waiter = next(allowed, None)
+        if waiter is not None:
+            key, turn = waiter
+            self._waiting.remove(waiter)
+            self._take(key)
+            turn.set()
+
+    def _take(self, key: Hashable) -> None:
+        self._free -= 1
+        self._holding[key] += 1
 
 
 _gate: FairGate | None = None

@@ -1,4 +1,5 @@
-"""The gate that admits a process's sagas: a bounded number at once, in arrival order."""
+"""The gate that admits a process's sagas: a bounded number at once, a bounded share of
+them for one product, in arrival order among those who may be let in."""
 
 import threading
 
@@ -8,9 +9,9 @@ from sagas import admission
 from sagas.admission import FairGate
 
 
-def waiter(gate, timeout, results, name):
+def waiter(gate, timeout, results, name, key=None):
     def wait():
-        results.append((name, gate.acquire(timeout)))
+        results.append((name, gate.acquire(timeout, key=key)))
 
     thread = threading.Thread(target=wait, daemon=True)
     thread.start()
@@ -120,6 +121,94 @@ def test_a_waiter_whose_question_fails_leaves_the_queue():
         gate.acquire(10, give_up=fails, patience=0.01)
     gate.release()
     assert gate.acquire(0)
+
+
+def queue(gate, *waiters: tuple[str, str]):
+    """Start a waiter per (name, key), each in the queue before the next comes."""
+    results: list[tuple[str, bool]] = []
+    threads = {}
+    for name, key in waiters:
+        threads[name] = waiter(gate, 10, results, name, key)
+        wait_until_queued(gate, len(threads))
+    return results, threads
+
+
+def test_one_key_holds_no_more_than_its_share_of_the_places():
+    gate = FairGate(4, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0.05, key="mouse")  # two places free, none of them its
+    assert gate.free == 2
+    assert gate.acquire(0, key="keyboard")
+    gate.release("mouse")
+    assert gate.acquire(0, key="mouse")  # a place of its own freed: its share again
+
+
+def test_another_key_passes_the_waiters_at_their_share():
+    """Found from outside: with a product's reserves stalled, its sagas held every turn and
+    orders for another product waited 16 s behind them."""
+    gate = FairGate(3, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    results, threads = queue(gate, ("mouse 3", "mouse"), ("mouse 4", "mouse"))
+    assert gate.acquire(0, key="keyboard")  # the free place, past the mouse's waiters
+    assert gate.free == 0 and results == []
+    gate.release("mouse")
+    threads["mouse 3"].join(5)
+    gate.release("mouse")
+    threads["mouse 4"].join(5)
+    assert results == [("mouse 3", True), ("mouse 4", True)]
+
+
+def test_waiters_that_may_be_let_in_are_let_in_in_the_order_they_came():
+    gate = FairGate(2, per_key=1)
+    assert gate.acquire(0, key="a") and gate.acquire(0, key="b")
+    results, threads = queue(gate, ("a 2", "a"), ("c", "c"), ("b 2", "b"), ("d", "d"))
+    for key, name in (("a", "a 2"), ("b", "c"), ("a", "b 2"), ("c", "d")):
+        gate.release(key)
+        # the place went straight to the waiter: a newcomer finds none free
+        assert not gate.acquire(0, key="e")
+        threads[name].join(5)
+    assert results == [("a 2", True), ("c", True), ("b 2", True), ("d", True)]
+
+
+def test_a_place_freed_goes_to_the_oldest_waiter_whose_key_is_under_its_share():
+    gate = FairGate(2, per_key=1)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="keyboard")
+    results, threads = queue(
+        gate, ("mouse 2", "mouse"), ("mouse 3", "mouse"), ("keyboard 2", "keyboard")
+    )
+    gate.release("keyboard")
+    threads["keyboard 2"].join(5)
+    assert results == [("keyboard 2", True)]  # the mouse's waiters were at its share
+    gate.release("mouse")
+    threads["mouse 2"].join(5)
+    assert results[-1] == ("mouse 2", True) and threads["mouse 3"].is_alive()
+    gate.release("mouse")
+    threads["mouse 3"].join(5)
+    assert results[-1] == ("mouse 3", True)
+
+
+def test_waiters_that_time_out_or_give_up_give_back_every_place_and_share():
+    gate = FairGate(3, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0.05, key="mouse")
+    assert not gate.acquire(10, key="mouse", give_up=lambda: True, patience=0.01)
+
+    def fails():
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        gate.acquire(10, key="mouse", give_up=fails, patience=0.01)
+
+    def let_in_meanwhile():
+        gate.release("mouse")  # a mouse's saga ends just as the waiter decides
+        return True
+
+    assert not gate.acquire(10, key="mouse", give_up=let_in_meanwhile, patience=0.01)
+    gate.release("mouse")
+    assert gate.free == 3
+    # the mouse's share is whole again: nothing is counted for those who left
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0, key="mouse") and gate.free == 1
 
 
 @pytest.mark.django_db
