@@ -7,6 +7,13 @@ event reads and even the answers of finished sagas waited for one, and were answ
 So a gate admits ``SAGA_DRIVERS`` sagas at once, in arrival order (fair admission keeps the
 tail of the latency close to its median), and the pool keeps a few connections beyond
 them for everything else.
+
+One product's sagas hold at most ``SAGA_DRIVERS_PER_PRODUCT`` of the turns (a bulkhead).
+A turn is held for the saga's whole run, retries included: when a product's stream row
+was held locked, each of its reserves waited 3 s for the lock and was answered 503, its
+sagas retried to their deadline, and they held every turn, so orders for other products,
+with stock on the shelf, waited 16 s behind them. Arrival order holds among the waiters
+that can be let in: one whose product is at its share lets the others pass.
 """
 
 import threading
@@ -117,7 +124,8 @@ def _the_gate() -> FairGate:
     global _gate
     with _gate_lock:
         if _gate is None:
-            _gate = FairGate(settings.SAGA["DRIVERS"])
+            saga = settings.SAGA
+            _gate = FairGate(saga["DRIVERS"], per_key=saga["DRIVERS_PER_PRODUCT"])
         return _gate
 
 
@@ -129,11 +137,11 @@ def give_back_connection() -> None:
 
 
 @contextmanager
-def driving_turn(*, unless: Callable[[], object | None] | None = None):
-    """Wait for a turn to drive a saga (then 503 ``busy``); its connection goes back to the
-    pool with the turn. A request still waiting after a second asks ``unless()`` (a
-    repeat of a saga that has finished needs no turn): what it answers, if anything, is
-    yielded instead of a turn."""
+def driving_turn(*, product_id: Hashable, unless: Callable[[], object | None] | None = None):
+    """Wait for a turn to drive a saga for this product, among the product's share of the
+    turns (then 503 ``busy``); its connection goes back to the pool with the turn. A
+    request still waiting after a second asks ``unless()`` (a repeat of a saga that has
+    finished needs no turn): what it answers, if anything, is yielded instead of a turn."""
     gate = _the_gate()
     found = None
 
@@ -143,9 +151,10 @@ def driving_turn(*, unless: Callable[[], object | None] | None = None):
         give_back_connection()  # it goes on waiting holding none
         return found is not None
 
-    if not gate.acquire(settings.SAGA["TURN_WAIT_SECONDS"], give_up=unless and give_up):
+    wait = settings.SAGA["TURN_WAIT_SECONDS"]
+    if not gate.acquire(wait, key=product_id, give_up=unless and give_up):
         if found is None:
-            raise SagasBusy("every saga driver of this process is busy; retry later")
+            raise SagasBusy("no saga driver of this process came free for this order; retry later")
         yield found
         return
     try:
@@ -154,4 +163,4 @@ def driving_turn(*, unless: Callable[[], object | None] | None = None):
         try:
             give_back_connection()
         finally:
-            gate.release()  # whatever closing did: a turn lost would be lost for good
+            gate.release(product_id)  # whatever closing did: a turn lost would be lost for good

@@ -2,8 +2,12 @@
 them for one product, in arrival order among those who may be let in."""
 
 import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from sagas import admission
 from sagas.admission import FairGate
@@ -211,6 +215,15 @@ def test_waiters_that_time_out_or_give_up_give_back_every_place_and_share():
     assert not gate.acquire(0, key="mouse") and gate.free == 1
 
 
+def test_a_turn_and_its_products_share_come_back_when_the_saga_raises(monkeypatch):
+    gate = FairGate(2, per_key=1)
+    monkeypatch.setattr(admission, "_gate", gate)
+    with pytest.raises(RuntimeError), admission.driving_turn(product_id="mouse"):
+        raise RuntimeError("the saga's driver failed")
+    assert gate.free == 2
+    assert gate.acquire(0, key="mouse")
+
+
 @pytest.mark.django_db
 def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
     from rest_framework.test import APIClient
@@ -320,3 +333,81 @@ def test_a_repeat_with_other_details_is_refused_with_every_turn_taken(settings, 
     full.release()  # with a driver free, the same answer
     response = APIClient().post("/saga/place-order", body, format="json")
     assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
+
+
+MOUSE = "b2222222-2222-2222-2222-222222222222"
+KEYBOARD = "c3333333-3333-3333-3333-333333333333"
+
+
+class OneProductsReservesStall:
+    """Participants that answer every call at once, but for the reserves of one product,
+    which wait until ``resume`` is set (as they did for its stream row held locked)."""
+
+    def __init__(self, product_id: str):
+        self.product_id = product_id
+        self.resume = threading.Event()
+        self.stalled = 0
+        self._lock = threading.Lock()
+
+    def call(self, step, saga, **kwargs):
+        from sagas.domain import OK
+        from sagas.orchestrator import Reply
+
+        if step == "ReserveInventory" and saga.details.product_id == self.product_id:
+            with self._lock:
+                self.stalled += 1
+            self.resume.wait(10)
+        return Reply(OK, f"{step} done")
+
+
+def order(product_id: str, product_name: str) -> dict:
+    from sagas import services
+
+    try:
+        outcome, _ = services.place_order(
+            order_id=None,
+            customer_name="A",
+            product_id=uuid.UUID(product_id),
+            quantity=1,
+            product_name=product_name,
+            total_price=1,
+        )
+        return outcome
+    finally:
+        connection.close()  # the end of the request: its thread's connection goes back
+
+
+@pytest.mark.django_db(transaction=True)  # each saga is driven on its own thread
+def test_orders_for_another_product_are_driven_while_one_products_sagas_stall(
+    settings, monkeypatch
+):
+    """Found from outside: a product's stream row held locked from psql made each of its
+    reserves a 503 after 3 s; its sagas retried to their deadline holding every turn, and
+    orders for another product, with stock on the shelf, waited 16 s behind them."""
+    from sagas import services
+
+    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 3}
+    drivers = settings.SAGA["DRIVERS"]  # the defaults: 8, of which 4 for one product
+    participants = OneProductsReservesStall(MOUSE)
+    monkeypatch.setattr(services, "Participants", lambda: participants)
+    gate = admission._the_gate()
+    mice = []
+    with ThreadPoolExecutor(max_workers=drivers) as pool:
+        try:
+            mice = [pool.submit(order, MOUSE, "Wireless Mouse") for _ in range(drivers)]
+            for _ in range(1000):  # every mouse order stalls in its reserve or waits a turn
+                with gate._lock:
+                    if participants.stalled + len(gate._waiting) == drivers:
+                        break
+                time.sleep(0.005)
+            else:
+                raise AssertionError("the mouse's orders never all came")
+            began = time.monotonic()
+            keyboard = order(KEYBOARD, "USB Keyboard")
+            waited = time.monotonic() - began
+        finally:
+            participants.resume.set()
+    assert keyboard["status"] == "COMPLETED" and waited < 2, waited
+    # the mouse's waiters were let in once turns freed
+    assert [m.result()["status"] for m in mice] == ["COMPLETED"] * drivers
+    assert participants.stalled == drivers and gate.free == drivers
