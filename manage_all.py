@@ -142,9 +142,10 @@ SERVICES: tuple[Service, ...] = (
         "saga_service",
         8003,
         "SAGA",
-        # Threads: 24, of which at most 8 drive sagas at once (SAGA_DRIVERS). A saga keeps
-        # its pooled connection for its whole request: the other threads wait for a turn in
-        # arrival order, or wait, holding none, on a saga another process drives. Admitting
+        # Threads: 24, of which at most 8 drive sagas at once (SAGA_DRIVERS), at most 4 of
+        # them for one product (SAGA_DRIVERS_PER_PRODUCT). A saga keeps its pooled connection
+        # for its whole request: the other threads wait for a turn in arrival order, or
+        # wait, holding none, on a saga another process drives. Admitting
         # 24 at once admitted three times the sagas and only lengthened the tail
         # (docs/performance.md). A process accepts no more HTTP
         # connections than it has threads, and keeps none alive: a kept-alive one stays with

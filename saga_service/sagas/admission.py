@@ -7,11 +7,18 @@ event reads and even the answers of finished sagas waited for one, and were answ
 So a gate admits ``SAGA_DRIVERS`` sagas at once, in arrival order (fair admission keeps the
 tail of the latency close to its median), and the pool keeps a few connections beyond
 them for everything else.
+
+One product's sagas hold at most ``SAGA_DRIVERS_PER_PRODUCT`` of the turns (a bulkhead).
+A turn is held for the saga's whole run, retries included: when a product's stream row
+was held locked, each of its reserves waited 3 s for the lock and was answered 503, its
+sagas retried to their deadline, and they held every turn, so orders for other products,
+with stock on the shelf, waited 16 s behind them. Arrival order holds among the waiters
+that can be let in: one whose product is at its share lets the others pass.
 """
 
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Hashable
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -25,17 +32,27 @@ class SagasBusy(Unavailable):
 
 
 class FairGate:
-    """At most ``size`` holders at once; waiters are let in in the order they came."""
+    """At most ``size`` holders at once, and at most ``per_key`` of them with one key
+    (holders that name none share one). Waiters are let in in the order they came, passing
+    over those whose key holds its share: a place that frees goes to the oldest waiter
+    that may have it."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, *, per_key: int | None = None):
         self._free = size
-        self._waiting: deque[threading.Event] = deque()
+        self._per_key = size if per_key is None else per_key
+        self._holding: Counter[Hashable] = Counter()  # places held, by key
+        self._waiting: deque[tuple[Hashable, threading.Event]] = deque()
         self._lock = threading.Lock()
+
+    @property
+    def free(self) -> int:
+        return self._free
 
     def acquire(
         self,
         timeout: float,
         *,
+        key: Hashable = None,
         give_up: Callable[[], bool] | None = None,
         patience: float = 1.0,
     ) -> bool:
@@ -43,11 +60,13 @@ class FairGate:
         seconds calls ``give_up()``, keeping its place in the queue meanwhile; if that
         answers True, it leaves without a place."""
         with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
+            # A place stays free only while every waiter's key holds its share (a freed
+            # one goes straight to any other), so taking it passes no one who could have it.
+            if self._free and self._holding[key] < self._per_key:
+                self._take(key)
                 return True
             turn = threading.Event()
-            self._waiting.append(turn)
+            self._waiting.append((key, turn))
         first = min(patience, timeout) if give_up is not None else timeout
         if turn.wait(first):
             return True
@@ -58,28 +77,43 @@ class FairGate:
                 giving_up = True  # and raised: a place left in the queue would be lost
                 raise
             finally:
-                if giving_up and self._leave(turn):
-                    self.release()  # let in while it was giving up: the place goes on
+                if giving_up and self._leave(key, turn):
+                    self.release(key)  # let in while it was giving up: the place goes on
             if giving_up:
                 return False
             if turn.wait(max(0.0, timeout - first)):
                 return True
-        return self._leave(turn)
+        return self._leave(key, turn)
 
-    def _leave(self, turn: threading.Event) -> bool:
+    def _leave(self, key: Hashable, turn: threading.Event) -> bool:
         """Leave the queue; True if let in meanwhile (the place is then its own)."""
         with self._lock:
             if turn.is_set():
                 return True
-            self._waiting.remove(turn)
+            self._waiting.remove((key, turn))
             return False
 
-    def release(self) -> None:
+    def release(self, key: Hashable = None) -> None:
         with self._lock:
-            if self._waiting:
-                self._waiting.popleft().set()  # the place passes straight to the oldest
-            else:
-                self._free += 1
+            self._holding[key] -= 1
+            if not self._holding[key]:
+                del self._holding[key]  # every product ever ordered would stay, at zero
+            self._free += 1
+            self._let_in_oldest_allowed()
+
+    def _let_in_oldest_allowed(self) -> None:
+        """The place passes straight to the oldest waiter whose key is under its share."""
+        allowed = (w for w in self._waiting if self._holding[w[0]] < self._per_key)
+        waiter = next(allowed, None)
+        if waiter is not None:
+            key, turn = waiter
+            self._waiting.remove(waiter)
+            self._take(key)
+            turn.set()
+
+    def _take(self, key: Hashable) -> None:
+        self._free -= 1
+        self._holding[key] += 1
 
 
 _gate: FairGate | None = None
@@ -90,7 +124,8 @@ def _the_gate() -> FairGate:
     global _gate
     with _gate_lock:
         if _gate is None:
-            _gate = FairGate(settings.SAGA["DRIVERS"])
+            saga = settings.SAGA
+            _gate = FairGate(saga["DRIVERS"], per_key=saga["DRIVERS_PER_PRODUCT"])
         return _gate
 
 
@@ -102,11 +137,11 @@ def give_back_connection() -> None:
 
 
 @contextmanager
-def driving_turn(*, unless: Callable[[], object | None] | None = None):
-    """Wait for a turn to drive a saga (then 503 ``busy``); its connection goes back to the
-    pool with the turn. A request still waiting after a second asks ``unless()`` (a
-    repeat of a saga that has finished needs no turn): what it answers, if anything, is
-    yielded instead of a turn."""
+def driving_turn(*, product_id: Hashable, unless: Callable[[], object | None] | None = None):
+    """Wait for a turn to drive a saga for this product, among the product's share of the
+    turns (then 503 ``busy``); its connection goes back to the pool with the turn. A
+    request still waiting after a second asks ``unless()`` (a repeat of a saga that has
+    finished needs no turn): what it answers, if anything, is yielded instead of a turn."""
     gate = _the_gate()
     found = None
 
@@ -116,9 +151,10 @@ def driving_turn(*, unless: Callable[[], object | None] | None = None):
         give_back_connection()  # it goes on waiting holding none
         return found is not None
 
-    if not gate.acquire(settings.SAGA["TURN_WAIT_SECONDS"], give_up=unless and give_up):
+    wait = settings.SAGA["TURN_WAIT_SECONDS"]
+    if not gate.acquire(wait, key=product_id, give_up=unless and give_up):
         if found is None:
-            raise SagasBusy("every saga driver of this process is busy; retry later")
+            raise SagasBusy("no saga driver of this process came free for this order; retry later")
         yield found
         return
     try:
@@ -127,4 +163,4 @@ def driving_turn(*, unless: Callable[[], object | None] | None = None):
         try:
             give_back_connection()
         finally:
-            gate.release()  # whatever closing did: a turn lost would be lost for good
+            gate.release(product_id)  # whatever closing did: a turn lost would be lost for good

@@ -86,7 +86,7 @@ def place_order(
         "quantity": quantity,
     }
     repository = _repository()
-    with driving_turn(unless=lambda: _finished_outcome(asked)) as finished:
+    with driving_turn(product_id=product_id, unless=lambda: _finished_outcome(asked)) as finished:
         if finished is not None:
             # every driver was busy (a participant may hang), and this saga had finished:
             # a repeat needs no turn

@@ -1,16 +1,21 @@
-"""The gate that admits a process's sagas: a bounded number at once, in arrival order."""
+"""The gate that admits a process's sagas: a bounded number at once, a bounded share of
+them for one product, in arrival order among those who may be let in."""
 
 import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from sagas import admission
 from sagas.admission import FairGate
 
 
-def waiter(gate, timeout, results, name):
+def waiter(gate, timeout, results, name, key=None):
     def wait():
-        results.append((name, gate.acquire(timeout)))
+        results.append((name, gate.acquire(timeout, key=key)))
 
     thread = threading.Thread(target=wait, daemon=True)
     thread.start()
@@ -122,6 +127,103 @@ def test_a_waiter_whose_question_fails_leaves_the_queue():
     assert gate.acquire(0)
 
 
+def queue(gate, *waiters: tuple[str, str]):
+    """Start a waiter per (name, key), each in the queue before the next comes."""
+    results: list[tuple[str, bool]] = []
+    threads = {}
+    for name, key in waiters:
+        threads[name] = waiter(gate, 10, results, name, key)
+        wait_until_queued(gate, len(threads))
+    return results, threads
+
+
+def test_one_key_holds_no_more_than_its_share_of_the_places():
+    gate = FairGate(4, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0.05, key="mouse")  # two places free, none of them its
+    assert gate.free == 2
+    assert gate.acquire(0, key="keyboard")
+    gate.release("mouse")
+    assert gate.acquire(0, key="mouse")  # a place of its own freed: its share again
+
+
+def test_another_key_passes_the_waiters_at_their_share():
+    """Found from outside: with a product's reserves stalled, its sagas held every turn and
+    orders for another product waited 16 s behind them."""
+    gate = FairGate(3, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    results, threads = queue(gate, ("mouse 3", "mouse"), ("mouse 4", "mouse"))
+    assert gate.acquire(0, key="keyboard")  # the free place, past the mouse's waiters
+    assert gate.free == 0 and results == []
+    gate.release("mouse")
+    threads["mouse 3"].join(5)
+    gate.release("mouse")
+    threads["mouse 4"].join(5)
+    assert results == [("mouse 3", True), ("mouse 4", True)]
+
+
+def test_waiters_that_may_be_let_in_are_let_in_in_the_order_they_came():
+    gate = FairGate(2, per_key=1)
+    assert gate.acquire(0, key="a") and gate.acquire(0, key="b")
+    results, threads = queue(gate, ("a 2", "a"), ("c", "c"), ("b 2", "b"), ("d", "d"))
+    for key, name in (("a", "a 2"), ("b", "c"), ("a", "b 2"), ("c", "d")):
+        gate.release(key)
+        # the place went straight to the waiter: a newcomer finds none free
+        assert not gate.acquire(0, key="e")
+        threads[name].join(5)
+    assert results == [("a 2", True), ("c", True), ("b 2", True), ("d", True)]
+
+
+def test_a_place_freed_goes_to_the_oldest_waiter_whose_key_is_under_its_share():
+    gate = FairGate(2, per_key=1)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="keyboard")
+    results, threads = queue(
+        gate, ("mouse 2", "mouse"), ("mouse 3", "mouse"), ("keyboard 2", "keyboard")
+    )
+    gate.release("keyboard")
+    threads["keyboard 2"].join(5)
+    assert results == [("keyboard 2", True)]  # the mouse's waiters were at its share
+    gate.release("mouse")
+    threads["mouse 2"].join(5)
+    assert results[-1] == ("mouse 2", True) and threads["mouse 3"].is_alive()
+    gate.release("mouse")
+    threads["mouse 3"].join(5)
+    assert results[-1] == ("mouse 3", True)
+
+
+def test_waiters_that_time_out_or_give_up_give_back_every_place_and_share():
+    gate = FairGate(3, per_key=2)
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0.05, key="mouse")
+    assert not gate.acquire(10, key="mouse", give_up=lambda: True, patience=0.01)
+
+    def fails():
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        gate.acquire(10, key="mouse", give_up=fails, patience=0.01)
+
+    def let_in_meanwhile():
+        gate.release("mouse")  # a mouse's saga ends just as the waiter decides
+        return True
+
+    assert not gate.acquire(10, key="mouse", give_up=let_in_meanwhile, patience=0.01)
+    gate.release("mouse")
+    assert gate.free == 3
+    # the mouse's share is whole again: nothing is counted for those who left
+    assert gate.acquire(0, key="mouse") and gate.acquire(0, key="mouse")
+    assert not gate.acquire(0, key="mouse") and gate.free == 1
+
+
+def test_a_turn_and_its_products_share_come_back_when_the_saga_raises(monkeypatch):
+    gate = FairGate(2, per_key=1)
+    monkeypatch.setattr(admission, "_gate", gate)
+    with pytest.raises(RuntimeError), admission.driving_turn(product_id="mouse"):
+        raise RuntimeError("the saga's driver failed")
+    assert gate.free == 2
+    assert gate.acquire(0, key="mouse")
+
+
 @pytest.mark.django_db
 def test_a_saga_that_finds_no_turn_in_time_is_a_503_to_come_back_to(settings, monkeypatch):
     from rest_framework.test import APIClient
@@ -231,3 +333,81 @@ def test_a_repeat_with_other_details_is_refused_with_every_turn_taken(settings, 
     full.release()  # with a driver free, the same answer
     response = APIClient().post("/saga/place-order", body, format="json")
     assert response.status_code == 409 and response.json()["code"] == "order_mismatch"
+
+
+MOUSE = "b2222222-2222-2222-2222-222222222222"
+KEYBOARD = "c3333333-3333-3333-3333-333333333333"
+
+
+class OneProductsReservesStall:
+    """Participants that answer every call at once, but for the reserves of one product,
+    which wait until ``resume`` is set (as they did for its stream row held locked)."""
+
+    def __init__(self, product_id: str):
+        self.product_id = product_id
+        self.resume = threading.Event()
+        self.stalled = 0
+        self._lock = threading.Lock()
+
+    def call(self, step, saga, **kwargs):
+        from sagas.domain import OK
+        from sagas.orchestrator import Reply
+
+        if step == "ReserveInventory" and saga.details.product_id == self.product_id:
+            with self._lock:
+                self.stalled += 1
+            self.resume.wait(10)
+        return Reply(OK, f"{step} done")
+
+
+def order(product_id: str, product_name: str) -> dict:
+    from sagas import services
+
+    try:
+        outcome, _ = services.place_order(
+            order_id=None,
+            customer_name="A",
+            product_id=uuid.UUID(product_id),
+            quantity=1,
+            product_name=product_name,
+            total_price=1,
+        )
+        return outcome
+    finally:
+        connection.close()  # the end of the request: its thread's connection goes back
+
+
+@pytest.mark.django_db(transaction=True)  # each saga is driven on its own thread
+def test_orders_for_another_product_are_driven_while_one_products_sagas_stall(
+    settings, monkeypatch
+):
+    """Found from outside: a product's stream row held locked from psql made each of its
+    reserves a 503 after 3 s; its sagas retried to their deadline holding every turn, and
+    orders for another product, with stock on the shelf, waited 16 s behind them."""
+    from sagas import services
+
+    settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 3}
+    drivers = settings.SAGA["DRIVERS"]  # the defaults: 8, of which 4 for one product
+    participants = OneProductsReservesStall(MOUSE)
+    monkeypatch.setattr(services, "Participants", lambda: participants)
+    gate = admission._the_gate()
+    mice = []
+    with ThreadPoolExecutor(max_workers=drivers) as pool:
+        try:
+            mice = [pool.submit(order, MOUSE, "Wireless Mouse") for _ in range(drivers)]
+            for _ in range(1000):  # every mouse order stalls in its reserve or waits a turn
+                with gate._lock:
+                    if participants.stalled + len(gate._waiting) == drivers:
+                        break
+                time.sleep(0.005)
+            else:
+                raise AssertionError("the mouse's orders never all came")
+            began = time.monotonic()
+            keyboard = order(KEYBOARD, "USB Keyboard")
+            waited = time.monotonic() - began
+        finally:
+            participants.resume.set()
+    assert keyboard["status"] == "COMPLETED" and waited < 2, waited
+    # the mouse's waiters were let in once turns freed
+    assert [m.result()["status"] for m in mice] == ["COMPLETED"] * drivers
+    assert participants.stalled == drivers and gate.free == drivers
