@@ -142,7 +142,7 @@ SERVICES: tuple[Service, ...] = (
         "saga_service",
         8003,
         "SAGA",
-        # Threads: 24, of which at most 8 drive sagas at once (SAGA_DRIVERS), at most 4 of
+        # Threads: 24, of which at most 8 drive sagas at once (SAGA_DRIVERS), at most 6 of
         # them for one product (SAGA_DRIVERS_PER_PRODUCT). A saga keeps its pooled connection
         # for its whole request: the other threads wait for a turn in arrival order, or
         # wait, holding none, on a saga another process drives. Admitting

@@ -47,11 +47,12 @@ if _pool is not None:
     # connections beside the drivers.
     SAGA["DRIVERS"] = max(1, min(SAGA["DRIVERS"], _pool["max_size"] - 2))
 
-# Of those, at most this many drive sagas for one product (half, rounded up: 4 of 8). A
-# product whose participant stalls (its stream row locked, each reserve a 503 retried to
-# the deadline) holds no more, and the other products keep the rest; one that sells alone
-# still has half the drivers (its reserves wait in turn for its stream row anyway).
-_per_product = env.int("SAGA_DRIVERS_PER_PRODUCT", default=(SAGA["DRIVERS"] + 1) // 2)
+# Of those, at most this many drive sagas for one product (all but two: 6 of 8). A product
+# whose participant stalls (its stream row locked, each reserve a 503 retried to the
+# deadline) holds no more, and the other products keep two turns: their sagas are short.
+# Half (4 of 8) cost an order stream of one product alone, a sale, 14 % of its confirmed
+# orders per second; all but two cost it 4 % (bench/ab.py, docs/performance.md).
+_per_product = env.int("SAGA_DRIVERS_PER_PRODUCT", default=SAGA["DRIVERS"] - 2)
 SAGA["DRIVERS_PER_PRODUCT"] = max(1, min(_per_product, SAGA["DRIVERS"]))
 
 EVENTKIT = {"STREAM": "events.saga"}
