@@ -62,6 +62,38 @@ from servicekit.errors import refuses_writes, sqlstate
 logger = logging.getLogger(__name__)
 
 
+class RedisWatch:
+    """Whether this process's consumers found Redis failing, and when one next read from it.
+
+    The BFF's feed asks: a push it sends just after Redis came back may reach no web
+    process, since each subscribes again only at its next try (once a second with
+    channels-redis), and nothing else would tell their clients that they missed it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failing = False
+        self._back_at: float | None = None
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failing = True
+
+    def answered(self) -> None:
+        with self._lock:
+            if self._failing:
+                self._failing, self._back_at = False, time.monotonic()
+
+    def unsettled(self, seconds: float) -> bool:
+        """Failing now, or answering again for less than ``seconds``."""
+        with self._lock:
+            back = self._back_at is not None and time.monotonic() - self._back_at < seconds
+            return self._failing or back
+
+
+redis_watch = RedisWatch()
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the publishing service, as in the messages' "source" field
@@ -198,10 +230,12 @@ class Consumer:
         while not stop.is_set():
             try:
                 applied = self.poll_once()
+                redis_watch.answered()
                 backoff = 0.1
                 if 0 < applied < self.batch_size and self.linger:
                     stop.wait(self.linger)
             except redis.RedisError as exc:
+                redis_watch.failed()
                 logger.warning("Redis unavailable (%s); catching up from the feeds", exc)
                 self._round += 1
                 self._catch_up_safely()

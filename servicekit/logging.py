@@ -79,8 +79,11 @@ class RedisOutagesQuieted(logging.Filter):
                 return False
             quieted, self._said_at, self._quieted = self._quieted, now, 0
         since = f"; {quieted} more like it since the last such line" if quieted else ""
-        record.msg = "Redis unavailable to the channel layer: websocket pushes wait for it (%r%s)"
-        record.args = (exc, since)
+        # redis-py's exceptions name only their kind in repr() ("network:ConnectionError")
+        record.msg = (
+            "Redis unavailable to the channel layer: websocket pushes wait for it (%s: %s%s)"
+        )
+        record.args = (type(exc).__name__, exc, since)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info = record.exc_text = record.stack_info = None
         return True

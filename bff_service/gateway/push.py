@@ -16,8 +16,9 @@ A client that stays connected must be told it missed something, or it would stay
 feed also sends a ``heartbeat`` every ``BFF["HEARTBEAT_SECONDS"]`` to the group every socket
 joins (``EVERY_SOCKET``), numbered, under a token that is new with every start of the feed.
 A push that could not be sent takes a number of its own and is never sent, so the next
-heartbeat shows a gap; a feed that is stuck (Redis hung) or down sends none. Either tells
-the client to reconnect, which brings a new snapshot.
+heartbeat shows a gap; so does one sent within an interval of Redis coming back, which a web
+process may have missed while it subscribed again. A feed that is stuck (Redis hung) or down
+sends none. Either tells the client to reconnect, which brings a new snapshot.
 """
 
 import asyncio
@@ -34,6 +35,7 @@ from django.db import transaction
 
 from contracts import orders as order_events
 from contracts import sagas as saga_events
+from eventkit.consumer import redis_watch
 from eventkit.projections import projection
 from servicekit.api import api_value
 
@@ -164,11 +166,17 @@ def send_pushes() -> None:
             *(layer.group_send(order_group(o), _envelope(f)) for o, f in by_order.items()),
         )
 
+    beat = _heartbeat()
     try:
         _run(send())
     except Exception:  # a push is best effort; a client resyncs on reconnect
-        _heartbeat().lost()  # ... which the next heartbeat's gap tells it to do
+        beat.lost()  # ... which the next heartbeat's gap tells it to do
         logger.warning("could not push %d messages to websocket clients", len(batch), exc_info=True)
+    else:
+        if redis_watch.unsettled(beat.interval):
+            # Redis has just come back: a web process that has not subscribed again yet
+            # misses this push, and would never know it did.
+            beat.lost()
     heartbeat()  # a long catch-up pushes in several frames per poll: beat between them
 
 

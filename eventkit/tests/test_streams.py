@@ -1222,3 +1222,37 @@ def test_every_poll_callbacks_run_after_each_poll_whether_or_not_redis_answers(
         stop.set()
         remote_tallies._every_poll.remove(callback)
     assert not runner.is_alive() and len(calls) >= 3
+
+
+def test_the_redis_watch_sees_a_consumer_find_redis_failing_and_then_answering(
+    pipeline, live_server
+):
+    """The BFF's feed asks it whether a push may have reached a web process that had not
+    subscribed to Redis again yet."""
+    from eventkit.consumer import redis_watch
+
+    client, name, _, _ = pipeline
+    source = Source(REMOTE_SOURCE, name, live_server.url)
+    worker = Consumer(client=redis_down(), group="testgroup", name="w1", sources=[source])
+    stop, seen = threading.Event(), []
+
+    def callback():  # after each poll, or each try while Redis is down
+        seen.append(redis_watch.unsettled(0))
+        if worker.client is not client:
+            worker.client = client  # Redis is back
+            worker.ensure_groups()
+        elif len(seen) >= 3:
+            stop.set()
+
+    remote_tallies.every_poll(callback)
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=20)
+    finally:
+        stop.set()
+        remote_tallies._every_poll.remove(callback)
+    assert not runner.is_alive()
+    assert seen[0] is True  # failing: not read from since
+    assert seen[-1] is False  # answering again, for longer than no time at all
+    assert redis_watch.unsettled(60)  # ... and for less than a minute

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from channels.layers import channel_layers, get_channel_layer
 
+from eventkit.consumer import RedisWatch
 from gateway import push
 from gateway.consumers import AllOrdersConsumer
 from gateway.tests.test_consumers import Client
@@ -130,6 +131,24 @@ def test_a_heartbeat_that_could_not_be_sent_is_a_gap_too(beat, redis_down, caplo
     redis_down(False)
     [after] = listen(lambda: push.heartbeat(force=True), 1)
     assert after[0]["seq"] == first[0]["seq"] + 2
+
+
+@pytest.mark.parametrize("redis_came_back", [True, False])
+def test_a_push_sent_just_after_redis_came_back_is_a_gap(beat, monkeypatch, redis_came_back):
+    """Found by a system test: Redis restarted, the feed caught up at once and pushed while
+    the web process had not subscribed again yet (channels-redis tries once a second). The
+    push reached no one, the heartbeats after it had no gap, and the client never knew."""
+    watch = RedisWatch()
+    if redis_came_back:
+        watch.failed()  # as the feed's consumer saw it, and then read from Redis again
+        watch.answered()
+    monkeypatch.setattr(push, "redis_watch", watch)
+    order_id = str(uuid.uuid4())
+    [first] = listen(lambda: push.heartbeat(force=True), 1)
+    push._queue(order_id, {"type": "order.status", "order_id": order_id, "status": "CONFIRMED"})
+    push.send_pushes()  # sent: Redis answers
+    [after] = listen(lambda: push.heartbeat(force=True), 1)
+    assert after[0]["seq"] == first[0]["seq"] + (2 if redis_came_back else 1)
 
 
 def test_a_connected_socket_is_sent_the_feeds_heartbeat(beat, monkeypatch):
