@@ -11,6 +11,7 @@ status is idempotent to apply).
 import json
 import logging
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
@@ -21,6 +22,14 @@ from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
 
 logger = logging.getLogger(__name__)
 
+TRY_AGAIN_LATER = 1013  # the websocket close code for a server that cannot serve it for now
+
+
+def _sent_away(exc: Exception) -> None:
+    # A socket that could hear no push is told to come back (1013, try again later), where
+    # its handshake failed with a server error and a traceback.
+    logger.warning("websocket sent away: Redis unavailable (%s: %s)", type(exc).__name__, exc)
+
 
 class FeedConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
@@ -28,6 +37,13 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except redis.RedisError as exc:
+            # Redis down: the channel layer could not even open this socket's channel, before
+            # any handler ran (channels does it first).
+            _sent_away(exc)
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
         finally:
             # Only a dispatched disconnect would leave the groups, and a socket that fails
             # gets none: a connect whose client left while the snapshot was read, or a push
@@ -42,8 +58,14 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         # its own group, and the group of every socket, which hears the feed's heartbeat
         self.groups_joined = (self.group_name(), EVERY_SOCKET)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except redis.RedisError as exc:
+            _sent_away(exc)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
+            return
         await self.accept()
         try:
             snapshot = await sync_to_async(self.snapshot, thread_sensitive=False)()

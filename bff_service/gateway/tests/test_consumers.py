@@ -5,10 +5,11 @@ import asyncio
 import json
 
 import pytest
+import redis
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import channel_layers, get_channel_layer
 
-from gateway.consumers import AllOrdersConsumer, OrderConsumer
+from gateway.consumers import TRY_AGAIN_LATER, AllOrdersConsumer, OrderConsumer
 from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
 
 ORDER_ID = "3f1c2a4e-1111-4222-8333-944455556666"
@@ -137,3 +138,23 @@ def test_every_socket_joins_the_heartbeat_group_and_is_sent_its_beats(
     assert asyncio.run(run()) == json.loads(beat)
     assert not memory_layer.groups.get(EVERY_SOCKET)  # left on disconnect
     assert not memory_layer.groups.get(ALL_ORDERS)
+
+
+def test_a_socket_whose_groups_cannot_be_joined_is_told_to_come_back(memory_layer, monkeypatch):
+    """Found from outside: the first websocket after a restart of Redis failed its handshake
+    with a server error, the channel layer's connection failing at its first use."""
+
+    async def refused(group, channel):
+        raise redis.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(memory_layer, "group_add", refused)
+
+    async def run():
+        client = Client(AllOrdersConsumer, SCOPE)
+        await client.app.send_input({"type": "websocket.connect"})
+        accepted = await client.app.receive_output(timeout=5)
+        return accepted, await client.app.receive_output(timeout=5)
+
+    accepted, closed = asyncio.run(run())
+    assert accepted["type"] == "websocket.accept"
+    assert (closed["type"], closed["code"]) == ("websocket.close", TRY_AGAIN_LATER)

@@ -14,7 +14,7 @@ import pytest
 from channels.layers import channel_layers, get_channel_layer
 
 from eventkit.consumer import RedisWatch
-from gateway import push
+from gateway import consumers, push
 from gateway.consumers import AllOrdersConsumer
 from gateway.tests.test_consumers import Client
 
@@ -166,3 +166,26 @@ def test_a_connected_socket_is_sent_the_feeds_heartbeat(beat, monkeypatch):
     assert asyncio.run(run()) == [
         {"type": "heartbeat", "seq": 1, "feed": beat.feed, "interval_ms": 5000}
     ]
+
+
+def test_a_socket_that_cannot_join_its_groups_is_told_to_come_back(
+    beat, redis_down, monkeypatch, caplog
+):
+    """Found from outside: with Redis down, every connect failed its handshake with a server
+    error and a traceback; the client could not tell it from a bug."""
+    monkeypatch.setattr(AllOrdersConsumer, "snapshot", lambda self: {"type": "snapshot"})
+    redis_down(True)
+
+    async def run():
+        client = Client(AllOrdersConsumer, {"type": "websocket", "path": "/ws/orders/"})
+        await client.app.send_input({"type": "websocket.connect"})
+        accepted = await client.app.receive_output(timeout=10)
+        closed = await client.app.receive_output(timeout=10)
+        return accepted, closed
+
+    accepted, closed = asyncio.run(run())
+    assert accepted["type"] == "websocket.accept"
+    assert (closed["type"], closed["code"]) == ("websocket.close", consumers.TRY_AGAIN_LATER)
+    assert "websocket sent away: Redis unavailable" in caplog.text and not any(
+        r.exc_info for r in caplog.records
+    )
