@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from servicekit.errors import forget_dead_connections, no_free_connection
+from servicekit.errors import database_failed, forget_dead_connections, no_free_connection
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,30 @@ def _probe_answer() -> Future:
         return _probe
 
 
+def _pooled_probe() -> bool:
+    """The probe's answer through the pool, within ``ANSWER_WAIT_SECONDS``. A dead pooled
+    connection (the server restarted, or dropped its clients) has the pool test the others,
+    and the probe runs once more in the time left. Served again by the middleware instead,
+    it would wait the pool's whole DB_POOL_TIMEOUT (10 s) for a connection while the server
+    is down, past a container's health check (3 s)."""
+    deadline = time.monotonic() + ANSWER_WAIT_SECONDS
+    try:
+        return _probe_answer().result(timeout=ANSWER_WAIT_SECONDS)
+    except ProbeTimeout:
+        raise
+    except Exception as exc:
+        if no_free_connection(exc) or not _database_error(exc):
+            raise
+        logger.warning("health check failed: %s; once more", exc)
+        forget_dead_connections(exc)
+        database_failed.set(False)  # it is served once more here, not by the middleware
+        return _probe_answer().result(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _database_error(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError | psycopg.Error)
+
+
 def _unhealthy(reason: str) -> JsonResponse:
     return JsonResponse(
         {"status": "unhealthy", "service": settings.SERVICE_NAME, "database": reason},
@@ -91,12 +115,10 @@ def health(request):
         response["Allow"] = "GET, HEAD"
         return response
     started = time.perf_counter()
+    pooled = getattr(connection, "pool", None) is not None
     try:
-        if getattr(connection, "pool", None) is None:
-            # Without a pool (SQLite, or DB_POOL=0) the probe uses this thread's connection.
-            read_only = _database_refuses_writes()
-        else:
-            read_only = _probe_answer().result(timeout=ANSWER_WAIT_SECONDS)
+        # Without a pool (SQLite, or DB_POOL=0) the probe uses this thread's connection.
+        read_only = _pooled_probe() if pooled else _database_refuses_writes()
     except ProbeTimeout:
         logger.warning(
             "health check failed: the database has not answered for %gs", ANSWER_WAIT_SECONDS
@@ -106,8 +128,8 @@ def health(request):
         logger.warning("health check failed: %s", exc)
         if no_free_connection(exc):
             return _unhealthy(NO_CONNECTION)
-        if isinstance(exc, OperationalError | InterfaceError | psycopg.Error):
-            forget_dead_connections(exc)  # a dead pooled connection: checked once more after
+        if not pooled and _database_error(exc):
+            forget_dead_connections(exc)  # served once more by the middleware
         return _unhealthy(UNREACHABLE)
     if read_only:
         logger.warning("health check failed: the database refuses writes")

@@ -674,6 +674,34 @@ def test_health_names_no_host_nor_user_of_the_database(client, monkeypatch, capl
 
 
 @pytest.mark.django_db(transaction=True)
+def test_health_answers_in_time_while_the_database_is_down(live_server):
+    """Found from outside: with PostgreSQL stopped, /health took 10 s. Its first try met a
+    dead pooled connection and the request was served once more, which waited the pool's
+    whole DB_POOL_TIMEOUT for a connection the server refused; a container's health check
+    gives up after 3 s."""
+    import time
+
+    import psycopg
+    import requests
+    from django.db import connection
+
+    _pool_of_dead_connections()  # as a stop of the server leaves them
+    params = connection.get_connection_params()
+    admin = {k: params[k] for k in ("host", "port", "user") if params.get(k)}
+    name = params["dbname"]
+    with psycopg.connect(**admin, dbname="postgres", autocommit=True) as server:
+        server.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')  # ... and refuses
+        try:
+            started = time.monotonic()
+            answer = requests.get(f"{live_server.url}/health", timeout=30)
+            waited = time.monotonic() - started
+        finally:
+            server.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert answer.status_code == 503, answer.content
+    assert waited < 3, waited
+
+
+@pytest.mark.django_db(transaction=True)
 def test_health_first_in_a_new_process_leaves_the_pool_able_to_grow(client):
     """Found by an A/B run and a review: /health used a pool Django had not opened yet (it
     opens it at its first connection). The pool refused, and the check of its connections
