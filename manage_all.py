@@ -1206,6 +1206,14 @@ def make_context(args: argparse.Namespace) -> Context:
     return Context(services=services, offset=args.port_offset, var_dir=var_dir, out=Output())
 
 
+def who_listens(port: int) -> str:
+    """The command that names the program listening on ``port``: what a busy port's message
+    offers instead of a hunt through ``ps`` (children each run in a session of their own)."""
+    if sys.platform.startswith("linux"):
+        return f"`ss -ltnp 'sport = :{port}'` names the program that holds it."
+    return f"`lsof -nP -iTCP:{port} -sTCP:LISTEN` names the program that holds it."
+
+
 # The children run in sessions of their own, so a closed terminal's SIGHUP reaches only this
 # script: unhandled, it would end it at once, without the ordered stop (Redis last) or giving
 # back the claim, and (off Linux, see sigterm_when_parent_ends) leave the system running.
@@ -1225,6 +1233,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"port {ports} already in use: another `manage_all.py up`, or another program.",
             "Stop it first, or start this one beside it with --port-offset. (Its relays and",
             "workers would otherwise join the running system's Redis streams.)",
+            who_listens(web_port(taken[0], ctx.offset)),
         )
         return 1
     ctx.var_dir.mkdir(parents=True, exist_ok=True)

@@ -443,6 +443,7 @@ def test_up_refuses_web_ports_already_in_use(tmp_path):
         )
     assert result.returncode == 1
     assert f"port {order.port + offset} (order) already in use" in result.stdout
+    assert ma.who_listens(order.port + offset) in result.stdout  # how to find what holds it
     assert not (tmp_path / "logs").exists()  # nothing started
 
 
