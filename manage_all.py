@@ -790,7 +790,10 @@ class Child:
         return None if proc is None else self.wait(proc)
 
     def supervise(self) -> None:
-        """Thread body: run, and restart with backoff whenever it exits on its own."""
+        """Thread body: run, and restart with backoff whenever it exits on its own.
+
+        Returns only once its child has ended, and must: the kernel sends the child SIGTERM
+        when the thread that started it ends (see ``sigterm_when_parent_ends``)."""
         backoff = Backoff()
         while True:
             started = time.monotonic()
