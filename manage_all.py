@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import os
 import select
@@ -658,9 +659,58 @@ class Backoff:
         return delay
 
 
+# prctl(2) on Linux: have the kernel signal this process when its parent ends.
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once, in this process (never in a child between fork and
+    exec, where an import could wait forever on a lock another thread held at the fork);
+    None where there is none (not Linux, or a Python without ctypes)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def sigterm_when_parent_ends() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when this script ends,
+    however it ends. Killed with SIGKILL (or by the OOM killer, or in a crash), it runs
+    nothing that could stop its children, which would go on serving unseen, each in a
+    session of its own, writing to a pipe nobody reads.
+
+    SIGTERM, not SIGKILL: the child stops as on Ctrl-C (gunicorn stops its workers too). The
+    kernel sends it when the *thread* that started the child ends, not the process: start a
+    child from a thread that outlives it (``Child.supervise`` does, restarts included).
+    None where the kernel offers no such thing (macOS, BSD): there a child outlives a killed
+    `up`."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent, sigterm = os.getpid(), int(signal.SIGTERM)
+
+    def preexec() -> None:
+        # In the child between fork and exec, where only the forking thread lives on: one
+        # system call through a function looked up beforehand, no import, no lock.
+        prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
+        if os.getppid() != parent:  # this script ended before the request was made
+            raise ChildProcessError("manage_all.py ended while starting this process")
+
+    return preexec
+
+
 @dataclass
 class Child:
-    """One supervised process: its own process group, output prefixed with ``label``."""
+    """One supervised process: its own process group, output prefixed with ``label``, sent
+    SIGTERM by the kernel if this script dies without stopping it (Linux only)."""
 
     label: str
     argv: list[str]
@@ -685,6 +735,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=sigterm_when_parent_ends(),
             )
             return self.popen
 
@@ -739,7 +790,10 @@ class Child:
         return None if proc is None else self.wait(proc)
 
     def supervise(self) -> None:
-        """Thread body: run, and restart with backoff whenever it exits on its own."""
+        """Thread body: run, and restart with backoff whenever it exits on its own.
+
+        Returns only once its child has ended, and must: the kernel sends the child SIGTERM
+        when the thread that started it ends (see ``sigterm_when_parent_ends``)."""
         backoff = Backoff()
         while True:
             started = time.monotonic()
@@ -1155,8 +1209,17 @@ def make_context(args: argparse.Namespace) -> Context:
     return Context(services=services, offset=args.port_offset, var_dir=var_dir, out=Output())
 
 
+def who_listens(port: int) -> str:
+    """The command that names the program listening on ``port``: what a busy port's message
+    offers instead of a hunt through ``ps`` (children each run in a session of their own)."""
+    if sys.platform.startswith("linux"):
+        return f"`ss -ltnp 'sport = :{port}'` names the program that holds it."
+    return f"`lsof -nP -iTCP:{port} -sTCP:LISTEN` names the program that holds it."
+
+
 # The children run in sessions of their own, so a closed terminal's SIGHUP reaches only this
-# script: unhandled, it would end here and leave the whole system running unseen.
+# script: unhandled, it would end it at once, without the ordered stop (Redis last) or giving
+# back the claim, and (off Linux, see sigterm_when_parent_ends) leave the system running.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -1173,6 +1236,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"port {ports} already in use: another `manage_all.py up`, or another program.",
             "Stop it first, or start this one beside it with --port-offset. (Its relays and",
             "workers would otherwise join the running system's Redis streams.)",
+            who_listens(web_port(taken[0], ctx.offset)),
         )
         return 1
     ctx.var_dir.mkdir(parents=True, exist_ok=True)
@@ -1621,7 +1685,8 @@ Create .venv if missing (and pip install -e '.[dev]' whenever pyproject.toml cha
 `manage.py migrate` and the seed commands of every service, start every process of the
 process table with its output prefixed by its name, restart any that dies (backoff 1s..30s),
 wait until each /health answers 200 and print the URLs. Ctrl-C, SIGTERM or SIGHUP (a closed
-terminal) stops everything.
+terminal) stops everything. On Linux, the children also get SIGTERM if `up` is killed
+outright (SIGKILL, the OOM killer); elsewhere they would keep running.
 
 Each service gets DATABASE_URL from <NAME>_DATABASE_URL (e.g. ORDER_DATABASE_URL) or a SQLite
 file <var>/<name>.sqlite3; REDIS_URL as set, else the Redis on 6379+offset (started here if

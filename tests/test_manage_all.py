@@ -1,5 +1,6 @@
 """manage_all.py: the pure parts (table, environment, URLs) and a smoke test of `up`."""
 
+import contextlib
 import json
 import os
 import random
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -347,6 +349,52 @@ def test_a_child_whose_log_cannot_be_written_is_still_heard(tmp_path):
     assert said[0].startswith("cannot write") and said[1:] == ["line 1", "line 2", "line 3"]
 
 
+# A supervisor in a process of its own, which the test kills: it supervises argv[1:].
+SUPERVISOR_MAIN = """
+import sys, threading
+import manage_all as ma
+ma.Supervisor(ma.Output()).start("child", sys.argv[1:], ma.Path.cwd(), dict(ma.os.environ))
+threading.Event().wait()
+"""
+
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="only Linux ends children with their parent"
+)
+
+
+@LINUX_ONLY
+def test_a_child_is_sent_sigterm_when_its_supervisor_is_killed_outright(tmp_path):
+    """SIGTERM, so that it stops as gracefully as on Ctrl-C; and after a restart too, which
+    the child's supervising thread makes (the kernel ties the signal to the thread that
+    started the process, not to the process)."""
+    ran, pid_file, stopped = tmp_path / "ran", tmp_path / "pid", tmp_path / "stopped"
+    script = (
+        f"trap 'echo TERM > {stopped}; exit 0' TERM; "
+        f"if [ ! -e {ran} ]; then touch {ran}; exit 1; fi; "  # the first run dies: restarted
+        f"echo $$ > {pid_file}.new && mv {pid_file}.new {pid_file}; "
+        "while true; do sleep 0.05; done"
+    )
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR_MAIN, "sh", "-c", script],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert ma.wait_until(pid_file.exists, 15, 0.05), "the child was never restarted"
+        assert not stopped.exists()
+        supervisor.kill()
+        supervisor.wait()
+        assert ma.wait_until(stopped.exists, 10, 0.05), "the child outlived its supervisor"
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+        if pid_file.exists() and not stopped.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 def test_a_venv_whose_python_was_upgraded_under_it_is_outgrown(tmp_path):
     venv = _venv_running(tmp_path, sys.executable)
     assert venv.outgrown() is None  # says nothing of its version: left alone
@@ -395,6 +443,7 @@ def test_up_refuses_web_ports_already_in_use(tmp_path):
         )
     assert result.returncode == 1
     assert f"port {order.port + offset} (order) already in use" in result.stdout
+    assert ma.who_listens(order.port + offset) in result.stdout  # how to find what holds it
     assert not (tmp_path / "logs").exists()  # nothing started
 
 
@@ -465,24 +514,16 @@ def _free_offset() -> int:
     pytest.fail("no free port range found")
 
 
-@pytest.mark.system
-# SIGHUP: a closed terminal. The children run in sessions of their own, so it reaches only
-# manage_all, which used to die of it and leave them all running (found in review).
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
-def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
-    needed = [ma.find_service("order"), ma.find_service("inventory")]
-    missing = [s.dir for s in needed if not ma.service_exists(s, ROOT)]
-    if missing:
-        pytest.skip(f"not written yet: {', '.join(f'{d}/manage.py' for d in missing)}")
-
-    offset = _free_offset()
+def _start_up(tmp_path, offset: int, *options: str) -> tuple[subprocess.Popen, Callable]:
+    """`manage_all.py up` on SQLite and its own Redis, in a session of its own (so that the
+    test can kill everything it left), and a function that reads the end of its output."""
     env = {
         k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL") and k != "REDIS_URL"
     }
     env["WEB_CONCURRENCY"] = "1"
     log_path = tmp_path / "up.log"
     command = [sys.executable, "manage_all.py", "up", "--port-offset", str(offset)]
-    command += ["--var", str(tmp_path / "var")]
+    command += ["--var", str(tmp_path / "var"), *options]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             command,
@@ -497,6 +538,21 @@ def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
     def log_tail() -> str:
         return log_path.read_text(errors="replace")[-4000:]
 
+    return proc, log_tail
+
+
+@pytest.mark.system
+# SIGHUP: a closed terminal. The children run in sessions of their own, so it reaches only
+# manage_all, which used to die of it and leave them all running (found in review).
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
+    needed = [ma.find_service("order"), ma.find_service("inventory")]
+    missing = [s.dir for s in needed if not ma.service_exists(s, ROOT)]
+    if missing:
+        pytest.skip(f"not written yet: {', '.join(f'{d}/manage.py' for d in missing)}")
+
+    offset = _free_offset()
+    proc, log_tail = _start_up(tmp_path, offset)
     order, inventory = (ma.service_url(s, offset) for s in needed)
     try:
         deadline = time.monotonic() + 120
@@ -527,6 +583,76 @@ def test_up_runs_seeds_and_stops_cleanly(tmp_path, stop):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent's pid, state, start time) of a process, from /proc; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # its name, in brackets, may hold spaces
+    return int(fields[1]), fields[0], fields[19]
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """The processes below ``pid`` (children, theirs, ...) as (pid, start time): by the time
+    a pid is looked at again, it may be another process's."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    table = {p: stat for p in pids if (stat := _stat(p)) is not None}
+    below: set[int] = set()
+    parents = {pid}
+    while parents:
+        parents = {p for p, (ppid, _, _) in table.items() if ppid in parents} - below
+        below |= parents
+    return {(p, table[p][2]) for p in below}
+
+
+def _running(process: tuple[int, str]) -> bool:
+    """Whether that process still runs; a zombie has ended (nobody may be left to reap it)."""
+    pid, started = process
+    _, state, start = _stat(pid) or (0, "X", "")
+    return start == started and state not in "ZX"
+
+
+@pytest.mark.system
+@LINUX_ONLY
+def test_up_killed_outright_leaves_no_process_behind(tmp_path):
+    """`kill -KILL` of `up` left every child serving: their logs cut off, the Redis claim
+    lapsed under them, and the next `up` refused their ports (found from outside)."""
+    service = ma.find_service("order")
+    if not ma.service_exists(service, ROOT):
+        pytest.skip("not written yet: order_service/manage.py")
+    offset = _free_offset()
+    proc, log_tail = _start_up(tmp_path, offset, "--services", "order", "--no-ui")
+    health = f"{ma.service_url(service, offset)}/health"
+    started: set[tuple[int, str]] = set()
+
+    def answered() -> bool:
+        return proc.poll() is not None or _get(health)[0] == 200
+
+    try:
+        assert ma.wait_until(answered, 120, 0.5), f"order never became healthy:\n{log_tail()}"
+        assert proc.poll() is None, f"manage_all.py up exited early:\n{log_tail()}"
+        started = _descendants(proc.pid)
+        # The embedded Redis, order's gunicorn and its worker, order's relay.
+        assert len(started) >= 4, f"{started}\n{log_tail()}"
+
+        proc.kill()
+        proc.wait()
+        gone = ma.wait_until(lambda: not any(_running(p) for p in started), 60, 0.1)
+        left = sorted(pid for pid, start in started if _running((pid, start)))
+        assert gone, f"still running 60 s after up was killed: {left}\n{log_tail()}"
+        ports = [ma.web_port(service, offset), ma.REDIS_PORT + offset]
+        assert not [p for p in ports if _listening(p)], "a port is still taken"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid, start in started:  # only what this test started, and only if still running
+            if _running((pid, start)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _claimable_redis() -> str:
