@@ -120,8 +120,12 @@ def web(*extra: str, app: str = "config.wsgi:application") -> Process:
 # service cost 18 % less CPU per order than three on two cores (docs/performance.md);
 # WEB_CONCURRENCY adds workers where there are cores to spare (docs/scaling.md).
 DEFAULT_WEB_CONCURRENCY = 1
+# gunicorn's gthread, with a deadline on each request's headers and on each read of its body:
+# a client that stops sending mid-request loses its connection, not a thread for good
+# (servicekit/workers.py).
+THREADED_WORKER = ("--worker-class", "servicekit.workers.DeadlineWorker")
 # 16 threads: more than the calls a saga process sends at once (one per saga in flight).
-THREADED = ("--worker-class", "gthread", "--threads", "16")
+THREADED = (*THREADED_WORKER, "--threads", "16")
 
 # In start order: a service's peers come up before it. To add a worker to a service, append
 # e.g. Process("relay", manage("publish_events")) to its processes.
@@ -154,7 +158,8 @@ SERVICES: tuple[Service, ...] = (
         # that process's threads while another's were free (bench/journey.py).
         processes=(
             web(
-                *("--worker-class", "gthread", "--threads", "24"),
+                *THREADED_WORKER,
+                *("--threads", "24"),
                 *("--worker-connections", "24", "--keep-alive", "0"),
             ),
             Process("resumer", manage("resume_sagas", "--watch")),

@@ -12,6 +12,8 @@ import pytest
 import requests
 import websockets
 
+from bff_service.config.workers import REQUEST_SECONDS
+from tests import slow_clients
 from tests.live import System
 
 pytestmark = pytest.mark.system
@@ -406,3 +408,33 @@ def test_a_socket_connected_through_a_redis_outage_is_told_it_may_have_missed_pu
 
     orders = {o["id"]: o["status"] for o in asyncio.run(snapshot())["orders"]}
     assert {orders.get(i) for i in ids} == {"CONFIRMED"}
+
+
+def test_connections_without_a_whole_request_are_closed_and_a_websocket_is_not(system):
+    """A connection that sends nothing, half its headers or half its body is closed within
+    REQUEST_SECONDS (uvicorn alone kept each open for good, until the process ran out of
+    file descriptors); a websocket, a request that arrived whole, stays open past it."""
+    bff = system["bff"]
+
+    async def past_the_deadline():
+        async with websockets.connect(f"{bff.ws_url}/ws/orders/", origin=bff.origin) as ws:
+            opened = time.monotonic()
+            await asyncio.wait_for(ws.recv(), 10)  # the snapshot
+            held = [
+                *slow_clients.hold(bff.url, b"", 3),
+                *slow_clients.hold(bff.url, slow_clients.HEADERS_WITHOUT_THEIR_END, 3),
+                *slow_clients.hold(bff.url, slow_clients.half_a_body("/api/orders"), 3),
+            ]
+            closed = await asyncio.to_thread(
+                slow_clients.seconds_until_closed, held, REQUEST_SECONDS + 30
+            )
+            assert max(closed.values()) < REQUEST_SECONDS + 5
+            assert time.monotonic() - opened > REQUEST_SECONDS
+            await ws.send(json.dumps({"type": "ping"}))
+            while True:
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if not is_heartbeat(answer):
+                    return answer
+
+    assert asyncio.run(past_the_deadline()) == {"type": "pong"}
+    assert api(system, "GET", "/products").status_code == 200

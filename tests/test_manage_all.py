@@ -43,6 +43,17 @@ def test_every_service_has_one_gunicorn_web_process():
         assert argv[argv.index("--bind") + 1] == "{host}:{port}"
 
 
+def test_every_wsgi_service_bounds_how_long_a_request_may_take_to_arrive():
+    # gthread reads a request with no timeout once its first byte came: a few half-sent
+    # requests held every thread (servicekit/workers.py; tests/test_saga_live.py).
+    for service in ma.SERVICES:
+        argv = next(p for p in service.processes if p.role == "web").argv
+        if service.name == "bff":
+            assert "config.workers.PushWorker" in argv  # its protocol has the deadline
+        else:
+            assert argv[argv.index("--worker-class") + 1] == "servicekit.workers.DeadlineWorker"
+
+
 def test_inventory_seeds_the_catalog():
     inventory = ma.find_service("inventory")
     assert ma.manage("seed_catalog") in inventory.seed

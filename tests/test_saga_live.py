@@ -9,15 +9,19 @@ no order is left PENDING.
 import contextlib
 import json
 import signal
+import socket
 import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 import manage_all
+from servicekit.workers import HEADERS_SECONDS
+from tests import slow_clients
 from tests.live import Database, LiveService
 
 pytestmark = pytest.mark.system
@@ -291,6 +295,62 @@ def test_a_hung_participant_holds_the_drivers_not_the_health_check_nor_the_reads
         lambda: not any(get(own, "/sagas", status=s) for s in ("RUNNING", "COMPENSATING")),
         what="every saga to finish",
     )
+
+
+def threads_of(service):
+    """Request threads of a service's web process, as the process table starts it."""
+    argv = next(p for p in service.service.processes if p.role == "web").argv
+    return int(argv[argv.index("--threads") + 1]) * service.workers
+
+
+def test_requests_sent_half_hold_no_thread_past_the_deadline(system):
+    """Found from outside: 24 sockets that sent half a request held the saga's 24 threads
+    for good (its /health timed out, every order through the BFF was a 503), and 16 did
+    the same to order and inventory: gunicorn's gthread reads the rest of a request, once
+    its first byte came, with no timeout. servicekit.workers.DeadlineWorker gives the
+    headers HEADERS_SECONDS in all and each read of a body BODY_READ_SECONDS."""
+    held = []
+    for service in system.values():
+        sent = slow_clients.HEADERS_WITHOUT_THEIR_END
+        held += slow_clients.hold(service.url, sent, threads_of(service) + 4)
+    held += slow_clients.hold(system["order"].url, slow_clients.half_a_body("/commands/orders"), 1)
+    # Each service answers again once the deadline has freed its threads.
+    within = HEADERS_SECONDS + 15
+
+    def health(service):
+        return requests.get(f"{service.url}/health", timeout=(within, within)).status_code
+
+    with ThreadPoolExecutor(len(system)) as pool:
+        assert list(pool.map(health, system.values())) == [200] * len(system)
+    assert place(system, MOUSE, 1).json()["success"] is True
+    # The threads queued behind the first ones get their own deadline: two in all.
+    slow_clients.seconds_until_closed(held, 2 * HEADERS_SECONDS + 20)
+
+
+def test_a_slow_but_steady_client_and_a_large_body_are_served_whole(system):
+    """The deadlines bound a stall, not a request that keeps coming, nor a large one."""
+    order = system["order"]
+    body = json.dumps({"customer_name": "Steady", "product_id": MOUSE, "quantity": 0}).encode()
+    headers = [
+        b"POST /commands/orders HTTP/1.1\r\n",
+        b"Host: 127.0.0.1\r\n",
+        b"Connection: close\r\n",
+        b"Content-Type: application/json\r\n",
+        b"Content-Length: %d\r\n\r\n" % len(body),
+    ]
+    with socket.create_connection(("127.0.0.1", order.port), timeout=30) as sock:
+        for line in headers:
+            sock.sendall(line)
+            time.sleep(0.5)  # a client sending its headers a line every half second
+        sock.sendall(body[:10])
+        time.sleep(2)  # and its body in two parts, far apart
+        sock.sendall(body[10:])
+        answer = sock.makefile("rb").read()
+    # Refused for its quantity: the body was read whole (cut short, it would not parse).
+    assert answer.startswith(b"HTTP/1.1 400") and b'"code":"invalid"' in answer
+    large = {"customer_name": "x" * 250_000, "product_id": MOUSE, "quantity": 0}
+    refused = requests.post(f"{order.url}/commands/orders", json=large, timeout=TIMEOUT)
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
 
 
 def test_40_concurrent_sagas_of_3_against_stock_100_confirm_exactly_33(system):

@@ -1,10 +1,71 @@
-"""The BFF's gunicorn worker: uvicorn, with websocket compression off."""
+"""The BFF's gunicorn worker: uvicorn, with websocket compression off and a deadline for
+each HTTP request to arrive whole."""
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
+
+# Seconds a connection may take to send its first request whole (from being opened), or a
+# later one (from its first byte). Browsers send a request in one go; 10 s leaves room for a
+# slow mobile link. uvicorn's own timer only starts once a response is sent (keep-alive):
+# without this one a connection that sent nothing, or half a request, stayed open for good,
+# and 20,000 of them used up the process's file descriptors.
+REQUEST_SECONDS = 10.0
+
+
+class RequestDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools, what "auto" picks), closing a connection whose
+    request does not arrive whole within :data:`REQUEST_SECONDS`. A websocket is out of it
+    once upgraded: it lives as long as its client wants. One timer per request: a
+    ``call_later`` and its ``cancel``."""
+
+    request_deadline = None  # the asyncio.TimerHandle, while a request is awaited
+    request_begun = False
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._await_request()
+
+    def on_message_begin(self):
+        super().on_message_begin()
+        self.request_begun = True
+        self._await_request()  # no-op for the first request: the connection's timer runs
+
+    def on_message_complete(self):
+        self._request_arrived()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self):
+        self._request_arrived()
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc):
+        self._request_arrived()
+        super().connection_lost(exc)
+
+    def _await_request(self):
+        if self.request_deadline is None:
+            self.request_deadline = self.loop.call_later(REQUEST_SECONDS, self._too_late)
+
+    def _request_arrived(self):
+        self.request_begun = False
+        if self.request_deadline is not None:
+            self.request_deadline.cancel()
+            self.request_deadline = None
+
+    def _too_late(self):
+        self.request_deadline = None
+        if self.request_begun:  # an idle connection (a browser's preconnect) closes quietly
+            client = "{}:{}".format(*self.client) if self.client else "a client"
+            self.logger.info("closed %s: no complete request in %g s", client, REQUEST_SECONDS)
+        self.transport.close()
 
 
 class PushWorker(UvicornWorker):
-    # A push is a few hundred bytes of JSON sent to every watching client, and
-    # permessage-deflate compresses it again for each of them (every connection has its own
-    # compressor): CPU per client per message, for frames too small to gain from it.
-    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "ws_per_message_deflate": False}
+    CONFIG_KWARGS = {
+        **UvicornWorker.CONFIG_KWARGS,
+        # A push is a few hundred bytes of JSON sent to every watching client, and
+        # permessage-deflate compresses it again for each of them (every connection has its
+        # own compressor): CPU per client per message, for frames too small to gain from it.
+        "ws_per_message_deflate": False,
+        "http": RequestDeadlineProtocol,
+    }
