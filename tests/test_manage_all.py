@@ -653,6 +653,10 @@ def test_up_killed_outright_leaves_no_process_behind(tmp_path):
         proc.wait()
         gone = ma.wait_until(lambda: not any(_running(p) for p in started), 60, 0.1)
         left = sorted(pid for pid, start in started if _running((pid, start)))
+        left = [
+            (pid, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120])
+            for pid in left
+        ]
         assert gone, f"still running 60 s after up was killed: {left}\n{log_tail()}"
         ports = [ma.web_port(service, offset), ma.REDIS_PORT + offset]
         assert not [p for p in ports if _listening(p)], "a port is still taken"
