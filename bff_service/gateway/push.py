@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import defaultdict
 
+import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -169,9 +170,18 @@ def send_pushes() -> None:
     beat = _heartbeat()
     try:
         _run(send())
-    except Exception:  # a push is best effort; a client resyncs on reconnect
+    except Exception as exc:  # a push is best effort; a client resyncs on reconnect
         beat.lost()  # ... which the next heartbeat's gap tells it to do
-        logger.warning("could not push %d messages to websocket clients", len(batch), exc_info=True)
+        # Redis down or hung is said in a line (the feed pushes after each try); anything
+        # else keeps its traceback.
+        expected = isinstance(exc, redis.RedisError | TimeoutError)
+        logger.warning(
+            "could not push %d messages to websocket clients (%s: %s)",
+            len(batch),
+            type(exc).__name__,
+            exc,
+            exc_info=not expected,
+        )
     else:
         if redis_watch.unsettled(beat.interval):
             # Redis has just come back: a web process that has not subscribed again yet
