@@ -438,3 +438,25 @@ def test_connections_without_a_whole_request_are_closed_and_a_websocket_is_not(s
 
     assert asyncio.run(past_the_deadline()) == {"type": "pong"}
     assert api(system, "GET", "/products").status_code == 200
+
+
+def test_a_text_frame_that_is_not_utf8_is_a_line_in_the_log_not_a_traceback(system):
+    """Found from outside: uvicorn logged each such frame as an ERROR with its traceback."""
+    bff = system["bff"]
+
+    async def send_bad_text():
+        async with websockets.connect(f"{bff.ws_url}/ws/orders/", origin=bff.origin) as ws:
+            await asyncio.wait_for(ws.recv(), 10)  # the snapshot
+            await ws.send(b"\xff\xfe\xfd", text=True)  # sent as it is, in a text frame
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            return closed.value.rcvd.code
+
+    assert asyncio.run(send_bad_text()) == 1007  # invalid frame payload data
+    lines = bff.log_path.read_text().splitlines()
+    said = [i for i, line in enumerate(lines) if "Invalid UTF-8 sequence" in line]
+    assert said, "the frame is logged"
+    for i in said:
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        assert "WARNING" in lines[i] and not following.startswith("Traceback"), lines[i : i + 2]

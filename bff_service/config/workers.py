@@ -1,6 +1,8 @@
 """The BFF's gunicorn worker: uvicorn, with websocket compression off and a deadline for
 each HTTP request to arrive whole."""
 
+import logging
+
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
@@ -60,6 +62,18 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class ClientFramesLoggedPlainly(logging.Filter):
+    """uvicorn logs a websocket text frame that is not UTF-8 as an ERROR with its traceback,
+    and closes the socket (1007): the client's fault, which a line says, at WARNING, where a
+    client opening socket after socket could fill the error log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UnicodeDecodeError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class PushWorker(UvicornWorker):
     CONFIG_KWARGS = {
         **UvicornWorker.CONFIG_KWARGS,
@@ -69,3 +83,7 @@ class PushWorker(UvicornWorker):
         "ws_per_message_deflate": False,
         "http": RequestDeadlineProtocol,
     }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # which points uvicorn's loggers at gunicorn's
+        logging.getLogger("uvicorn.error").addFilter(ClientFramesLoggedPlainly())
