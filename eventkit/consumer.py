@@ -15,7 +15,9 @@ exactly-once whatever Redis delivers:
   (:meth:`Consumer.verify`);
 * a position further ahead means events went missing (Redis restarted without persistence,
   was flushed, or trimmed the stream): the missing range is read from the source's gap-free
-  HTTP feed and applied first. An idle worker also asks the feed now and then whether it is
+  HTTP feed and applied first. A position beyond the end of the source's log was never
+  published by its relay (written in by hand, or left from a log since restored): it is set
+  aside on the dead-letter stream. An idle worker also asks the feed now and then whether it is
   behind, which repairs losses at the tail, and keeps read models current while Redis is down.
 
 Workers lock the checkpoint row while applying (and read the feed before, not while, they
@@ -409,6 +411,7 @@ class Consumer:
     def _handle(self, messages) -> int:
         known: dict[str, dict[int, WireEvent]] = defaultdict(dict)
         ids: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        sent: dict[str, dict] = {}
         for stream, message_id, fields in messages:
             try:
                 event = from_fields(fields)
@@ -424,6 +427,7 @@ class Consumer:
                 continue
             known[event.source][event.position] = event
             ids[event.source].append((stream, message_id, event.position))
+            sent[message_id] = fields
         applied = 0
         for source, events in known.items():
             if self.start_at_head and source not in self._started:
@@ -441,11 +445,16 @@ class Consumer:
                 self._verify_safely(source)
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
+            feed = self.feeds[source]
+            feed.head = None  # what the feed says while these are applied, if it is read
             applied += self.advance(source, max(events), events)
             done = self._last_applied(source)
             acks = defaultdict(list)
             for stream, message_id, position in ids[source]:
                 if position <= done:
+                    acks[stream].append(message_id)
+                elif feed.head is not None and position > feed.head:
+                    self._beyond_the_log(source, position, feed.head, sent[message_id])
                     acks[stream].append(message_id)
             for stream, message_ids in acks.items():
                 self.client.xack(stream, self.group, *message_ids)
@@ -775,6 +784,18 @@ class Consumer:
         )
         try:
             self._copy_dead_letter({**event.to_fields(), "error": repr(failure.cause)})
+        except redis.RedisError as exc:
+            logger.warning("could not copy the dead letter to Redis: %s", exc)
+
+    def _beyond_the_log(self, source: str, position: int, head: int, fields: dict) -> None:
+        """A message at a position the source's log does not reach. A relay publishes only
+        what its log has committed, so this one was never published by it: written into
+        the stream by hand, or left from a log since restored to an earlier state. It would
+        stay pending for good, claimed again and again, each time a read of the feed."""
+        error = f"position {position} is beyond the source's log, which ends at {head}"
+        logger.error("set aside a message of %s: %s", source, error)
+        try:
+            self._copy_dead_letter({**fields, "error": error})
         except redis.RedisError as exc:
             logger.warning("could not copy the dead letter to Redis: %s", exc)
 

@@ -28,6 +28,7 @@ class FeedReader:
         self.source = source
         self.url = url.rstrip("/")
         self.client = client or PeerClient()
+        self.head: int | None = None  # the source's last position, as its last page said
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position."""
@@ -52,6 +53,7 @@ class FeedReader:
                     f"{self.url}/events serves {service}'s events, not {self.source}'s: "
                     "is the URL right?"
                 )
+        self.head = head
         return events, head
 
     def event_at(self, position: int) -> tuple[WireEvent | None, int]:

@@ -1256,3 +1256,25 @@ def test_the_redis_watch_sees_a_consumer_find_redis_failing_and_then_answering(
     assert seen[0] is True  # failing: not read from since
     assert seen[-1] is False  # answering again, for longer than no time at all
     assert redis_watch.unsettled(60)  # ... and for less than a minute
+
+
+def test_a_message_beyond_the_sources_log_is_set_aside_not_claimed_for_ever(pipeline, caplog):
+    """Found from outside: a message written into the stream by hand, at a position the
+    source's log does not reach, stayed pending for good. It was claimed again every few
+    seconds, and each time the feed was read for the positions before it."""
+    client, name, relay, consumer = pipeline
+    t = published_tally(relay, 3)  # positions 1 to 4
+    [(_, genuine)] = client.xrange(name, count=1)
+    forged = {**genuine, "event_id": str(uuid.uuid4()), "position": "1000000000"}
+    client.xadd(name, forged)
+    worker = consumer()
+    drain(worker)
+    assert totals() == {t: (6, 3)}  # the genuine events, and nothing of the forged one
+    assert client.xpending(name, worker.group)["pending"] == 0
+    [(_, letter)] = client.xrange(worker.dead_letter_stream)
+    assert letter["position"] == "1000000000" and "beyond the source's log" in letter["error"]
+    assert "set aside a message of" in caplog.text
+    add(t, 5)  # the log goes on as before
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (11, 4)}
