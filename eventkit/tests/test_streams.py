@@ -1194,6 +1194,20 @@ def test_a_database_refusing_writes_fails_for_now_and_no_other_internal_error_do
     assert not database_failing(django_error(psycopg.errors.InternalError_("XX000")))
 
 
+def run_with_every_poll(worker, stop: threading.Event, callback) -> bool:
+    """Run ``worker`` in a thread with ``callback`` after each of its polls, until the
+    callback sets ``stop`` (20 s at most); whether the worker then ended."""
+    remote_tallies.every_poll(callback)
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=20)
+    finally:
+        stop.set()
+        remote_tallies._every_poll.remove(callback)
+    return not runner.is_alive()
+
+
 @pytest.mark.parametrize("redis_state", ["up", "down"])
 def test_every_poll_callbacks_run_after_each_poll_whether_or_not_redis_answers(
     pipeline, live_server, redis_state
@@ -1213,15 +1227,7 @@ def test_every_poll_callbacks_run_after_each_poll_whether_or_not_redis_answers(
         if len(calls) >= 3:
             stop.set()
 
-    remote_tallies.every_poll(callback)
-    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    try:
-        runner.start()
-        runner.join(timeout=20)
-    finally:
-        stop.set()
-        remote_tallies._every_poll.remove(callback)
-    assert not runner.is_alive() and len(calls) >= 3
+    assert run_with_every_poll(worker, stop, callback) and len(calls) >= 3
 
 
 def test_the_redis_watch_sees_a_consumer_find_redis_failing_and_then_answering(
@@ -1244,15 +1250,7 @@ def test_the_redis_watch_sees_a_consumer_find_redis_failing_and_then_answering(
         elif len(seen) >= 3:
             stop.set()
 
-    remote_tallies.every_poll(callback)
-    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    try:
-        runner.start()
-        runner.join(timeout=20)
-    finally:
-        stop.set()
-        remote_tallies._every_poll.remove(callback)
-    assert not runner.is_alive()
+    assert run_with_every_poll(worker, stop, callback)
     assert seen[0] is True  # failing: not read from since
     assert seen[-1] is False  # answering again, for longer than no time at all
     assert redis_watch.unsettled(60)  # ... and for less than a minute
