@@ -460,3 +460,18 @@ def test_a_text_frame_that_is_not_utf8_is_a_line_in_the_log_not_a_traceback(syst
     for i in said:
         following = lines[i + 1] if i + 1 < len(lines) else ""
         assert "WARNING" in lines[i] and not following.startswith("Traceback"), lines[i : i + 2]
+
+
+def test_a_connection_that_sends_a_blank_line_after_its_answer_is_closed_all_the_same(system):
+    """Found in review: a parser skips blank lines between requests and begins none, and
+    uvicorn's keep-alive timer stops at any byte: one "\\r\\n" after an answer kept the
+    connection open for good."""
+    bff = system["bff"]
+    [sock] = slow_clients.hold(bff.url, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 1)
+    answer = b""
+    while b"\r\n\r\n" not in answer:  # the answer's head; its small body comes with it
+        answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200")
+    sock.sendall(b"\r\n")
+    closed = slow_clients.seconds_until_closed([sock], REQUEST_SECONDS + 30)
+    assert max(closed.values()) < REQUEST_SECONDS + 5

@@ -27,6 +27,15 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._await_request()
 
+    def data_received(self, data):
+        # Bytes with no request in flight: the next one has begun, or only the blank lines a
+        # parser skips between requests, which begin none (uvicorn's keep-alive timer stops
+        # at any byte). Found in review: one "\r\n" after a response kept a connection open
+        # for good.
+        if self.cycle is None or self.cycle.response_complete:
+            self._await_request()
+        super().data_received(data)
+
     def on_message_begin(self):
         super().on_message_begin()
         self.request_begun = True
@@ -65,10 +74,11 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
 class ClientFramesLoggedPlainly(logging.Filter):
     """uvicorn logs a websocket text frame that is not UTF-8 as an ERROR with its traceback,
     and closes the socket (1007): the client's fault, which a line says, at WARNING, where a
-    client opening socket after socket could fill the error log with tracebacks."""
+    client opening socket after socket could fill the error log with tracebacks. Any other
+    error (an application's UnicodeDecodeError too) keeps its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], UnicodeDecodeError):
+        if record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True
