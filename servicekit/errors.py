@@ -108,9 +108,11 @@ def no_free_connection(exc: BaseException) -> bool:
 
 
 def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error as Django hands it on (psycopg's error is its cause),
-    or None where there is none (SQLite, a connection that failed before any answer)."""
-    return getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    """The SQLSTATE of a database error, psycopg's own or as Django hands it on (psycopg's
+    error its cause), or None where there is none (SQLite, a connection that failed before
+    any answer)."""
+    own = getattr(exc, "sqlstate", None)
+    return own or getattr(getattr(exc, "__cause__", None), "sqlstate", None)
 
 
 def connection_lost(exc: Exception) -> bool:

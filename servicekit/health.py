@@ -8,7 +8,7 @@ goes to the service's log instead.
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as ProbeTimeout
 
 import psycopg
@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from servicekit.errors import database_failed, forget_dead_connections, no_free_connection
+from servicekit.errors import connection_lost, forget_dead_connections, no_free_connection
 
 logger = logging.getLogger(__name__)
 
@@ -57,41 +57,48 @@ def _database_refuses_writes() -> bool:
         return conn.execute(probe).fetchone()[0] == "on"
 
 
+def _probe_pooled() -> bool:
+    """The probe through the pool, in the probe's thread. A dead pooled connection (the
+    server restarted, or dropped its clients) has the pool test the others, and the probe
+    runs once more, all within the request's bound. Served again by the middleware instead,
+    it waited the pool's whole DB_POOL_TIMEOUT (10 s) for a connection while the server was
+    down, past a container's health check (3 s)."""
+    try:
+        return _database_refuses_writes()
+    except Exception as exc:
+        if no_free_connection(exc) or not _database_error(exc) or not connection_lost(exc):
+            raise
+        logger.warning("health check failed: %s; once more", exc)
+        forget_dead_connections(exc)
+        return _database_refuses_writes()
+
+
 _probing = threading.Lock()
 _probe: Future | None = None
-_prober: ThreadPoolExecutor | None = None
 
 
 def _probe_answer() -> Future:
     """The probe under way, or a new one. One at a time per process: against a hung
-    server, each health check would otherwise leave one more connection waiting."""
-    global _probe, _prober
+    server, each health check would otherwise leave one more connection waiting. Its
+    thread is a daemon, so that a probe stuck on a hung server does not keep the process
+    from ending."""
+    global _probe
     with _probing:
         if _probe is None or _probe.done():
-            if _prober is None:  # made at first use: a process forked after import gets its own
-                _prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-probe")
-            _probe = _prober.submit(_database_refuses_writes)
+            _probe = Future()
+            runner = threading.Thread(
+                target=_run_probe, args=(_probe,), name="health-probe", daemon=True
+            )
+            runner.start()
         return _probe
 
 
-def _pooled_probe() -> bool:
-    """The probe's answer through the pool, within ``ANSWER_WAIT_SECONDS``. A dead pooled
-    connection (the server restarted, or dropped its clients) has the pool test the others,
-    and the probe runs once more in the time left. Served again by the middleware instead,
-    it would wait the pool's whole DB_POOL_TIMEOUT (10 s) for a connection while the server
-    is down, past a container's health check (3 s)."""
-    deadline = time.monotonic() + ANSWER_WAIT_SECONDS
+def _run_probe(answer: Future) -> None:
+    answer.set_running_or_notify_cancel()
     try:
-        return _probe_answer().result(timeout=ANSWER_WAIT_SECONDS)
-    except ProbeTimeout:
-        raise
-    except Exception as exc:
-        if no_free_connection(exc) or not _database_error(exc):
-            raise
-        logger.warning("health check failed: %s; once more", exc)
-        forget_dead_connections(exc)
-        database_failed.set(False)  # it is served once more here, not by the middleware
-        return _probe_answer().result(timeout=max(0.0, deadline - time.monotonic()))
+        answer.set_result(_probe_pooled())
+    except BaseException as exc:  # handed to the requests that wait for it
+        answer.set_exception(exc)
 
 
 def _database_error(exc: BaseException) -> bool:
@@ -118,7 +125,11 @@ def health(request):
     pooled = getattr(connection, "pool", None) is not None
     try:
         # Without a pool (SQLite, or DB_POOL=0) the probe uses this thread's connection.
-        read_only = _pooled_probe() if pooled else _database_refuses_writes()
+        read_only = (
+            _probe_answer().result(timeout=ANSWER_WAIT_SECONDS)
+            if pooled
+            else _database_refuses_writes()
+        )
     except ProbeTimeout:
         logger.warning(
             "health check failed: the database has not answered for %gs", ANSWER_WAIT_SECONDS
