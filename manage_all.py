@@ -1530,6 +1530,7 @@ class SuiteServers:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=sigterm_when_parent_ends(),  # started from the main thread
         )
         log.close()
         self.procs.append(proc)

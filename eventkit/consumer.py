@@ -411,7 +411,7 @@ class Consumer:
     def _handle(self, messages) -> int:
         known: dict[str, dict[int, WireEvent]] = defaultdict(dict)
         ids: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-        sent: dict[str, dict] = {}
+        sent: dict[tuple[str, str], dict] = {}  # ids repeat across streams
         for stream, message_id, fields in messages:
             try:
                 event = from_fields(fields)
@@ -427,7 +427,7 @@ class Consumer:
                 continue
             known[event.source][event.position] = event
             ids[event.source].append((stream, message_id, event.position))
-            sent[message_id] = fields
+            sent[stream, message_id] = fields
         applied = 0
         for source, events in known.items():
             if self.start_at_head and source not in self._started:
@@ -454,7 +454,7 @@ class Consumer:
                 if position <= done:
                     acks[stream].append(message_id)
                 elif feed.head is not None and position > feed.head:
-                    self._beyond_the_log(source, position, feed.head, sent[message_id])
+                    self._beyond_the_log(source, position, feed.head, sent[stream, message_id])
                     acks[stream].append(message_id)
             for stream, message_ids in acks.items():
                 self.client.xack(stream, self.group, *message_ids)

@@ -28,7 +28,9 @@ class FeedReader:
         self.source = source
         self.url = url.rstrip("/")
         self.client = client or PeerClient()
-        self.head: int | None = None  # the source's last position, as its last page said
+        # the source's last position, as its last page said (a feed without the header
+        # says nothing: its page's last event is not its log's end)
+        self.head: int | None = None
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position."""
@@ -53,7 +55,8 @@ class FeedReader:
                     f"{self.url}/events serves {service}'s events, not {self.source}'s: "
                     "is the URL right?"
                 )
-        self.head = head
+        if "X-Last-Position" in response.headers:
+            self.head = head
         return events, head
 
     def event_at(self, position: int) -> tuple[WireEvent | None, int]:

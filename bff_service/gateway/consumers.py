@@ -38,6 +38,8 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         except redis.RedisError as exc:
+            if hasattr(self, "channel_name"):
+                raise  # not at the start: the socket has had its handshake
             # Redis down: the channel layer could not even open this socket's channel, before
             # any handler ran (channels does it first).
             _sent_away(exc)

@@ -387,7 +387,7 @@ def test_orders_for_another_product_are_driven_while_one_products_sagas_stall(
     from sagas import services
 
     settings.SAGA = {**settings.SAGA, "TURN_WAIT_SECONDS": 3}
-    drivers = settings.SAGA["DRIVERS"]  # the defaults: 8, of which 4 for one product
+    drivers = settings.SAGA["DRIVERS"]  # the defaults: 8, of which 6 for one product
     participants = OneProductsReservesStall(MOUSE)
     monkeypatch.setattr(services, "Participants", lambda: participants)
     gate = admission._the_gate()
