@@ -2,8 +2,9 @@
 read of its body: a client that stops sending part-way through a request loses its
 connection, and the thread that was reading it goes back to serving others.
 
-gthread waits for a connection's first byte off its threads, but once a byte has come a
-thread reads the rest of the request with a blocking ``recv()`` and no timeout: a few dozen
+gthread waits up to 5 s in a thread for a new connection's first byte (then puts it aside
+until one comes), but once a byte has come a thread reads the rest of the request with a
+blocking ``recv()`` and no timeout: a few dozen
 sockets that sent ``GET /health HTTP/1.1\\r\\n`` and nothing more held every thread of a
 service for good. gunicorn 27 has no setting for it (``--timeout`` watches the worker
 process, not a request).
