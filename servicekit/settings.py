@@ -26,6 +26,14 @@ PEER_DEFAULTS = {
 }
 
 
+TCP_KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
 def database_config(env: environ.Env, default_sqlite: Path) -> dict:
     # Set but empty counts as unset: `DATABASE_URL=$MARKETING_DATABASE_URL manage.py ...`
     # with the variable unset means the default database, not no database at all.
@@ -54,6 +62,13 @@ def database_config(env: environ.Env, default_sqlite: Path) -> dict:
     else:
         db.setdefault("OPTIONS", {})
         db["OPTIONS"].setdefault("connect_timeout", 5)
+        # A server gone silent (the network lost without a reset, its host dead) leaves a
+        # connection waiting for its answer until the kernel gives up, after hours by its
+        # defaults: the health check's probe said "not answering" all that time. TCP
+        # keepalives find such a connection dead in about a minute (30 s idle, then three
+        # probes 10 s apart).
+        for option, value in TCP_KEEPALIVE.items():
+            db["OPTIONS"].setdefault(option, value)
         if env.bool("DB_POOL", default=True):
             # A bounded pool per process: the saga's threads share a few connections
             # instead of each keeping its own, so a burst of requests waits for a

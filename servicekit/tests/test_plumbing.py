@@ -797,3 +797,26 @@ def test_redis_out_of_reach_is_one_line_not_a_traceback_a_second():
     assert len(lines) == 1, lines
     assert "WARNING" in lines[0] and "Redis unavailable to the channel layer" in lines[0]
     assert "Traceback" not in stream.getvalue()
+
+
+@pytest.mark.django_db
+def test_database_connections_find_a_silent_server_dead_in_about_a_minute():
+    """Found in review: after a silent loss of the network (no reset, no answer), a
+    connection waited for its answer for hours, by the kernel's defaults."""
+    import socket
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.settings_dict.get("HOST", "").startswith(
+        "/"
+    ):
+        pytest.skip("a PostgreSQL connection over TCP")
+    connection.ensure_connection()
+    sock = socket.socket(fileno=os.dup(connection.connection.fileno()))
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+    finally:
+        sock.close()  # the duplicate only: the connection keeps its own
