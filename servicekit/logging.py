@@ -52,6 +52,12 @@ class AnswersLoggedOnce(logging.Filter):
         return record.name != "django.request" or record.exc_info is not None
 
 
+def described(exc: BaseException) -> str:
+    """An exception as a log line names it: its kind and its text. Not ``repr()``, which for
+    redis-py's exceptions is their kind alone ("network:ConnectionError")."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 class RedisOutagesQuieted(logging.Filter):
     """channels-redis logs "Unexpected exception in receive task" with a traceback every
     second while Redis is out of reach: hundreds of tracebacks for one outage, which bury
@@ -79,11 +85,8 @@ class RedisOutagesQuieted(logging.Filter):
                 return False
             quieted, self._said_at, self._quieted = self._quieted, now, 0
         since = f"; {quieted} more like it since the last such line" if quieted else ""
-        # redis-py's exceptions name only their kind in repr() ("network:ConnectionError")
-        record.msg = (
-            "Redis unavailable to the channel layer: websocket pushes wait for it (%s: %s%s)"
-        )
-        record.args = (type(exc).__name__, exc, since)
+        record.msg = "Redis unavailable to the channel layer: websocket pushes wait for it (%s%s)"
+        record.args = (described(exc), since)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info = record.exc_text = record.stack_info = None
         return True

@@ -19,6 +19,7 @@ from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import ServiceUnavailable
 from gateway.push import ALL_ORDERS, EVERY_SOCKET, order_group
+from servicekit.logging import described
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ TRY_AGAIN_LATER = 1013  # the websocket close code for a server that cannot serv
 def _sent_away(exc: Exception) -> None:
     # A socket that could hear no push is told to come back (1013, try again later), where
     # its handshake failed with a server error and a traceback.
-    logger.warning("websocket sent away: Redis unavailable (%s: %s)", type(exc).__name__, exc)
+    logger.warning("websocket sent away: Redis unavailable (%s)", described(exc))
 
 
 class FeedConsumer(AsyncJsonWebsocketConsumer):

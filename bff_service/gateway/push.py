@@ -39,6 +39,7 @@ from contracts import sagas as saga_events
 from eventkit.consumer import redis_watch
 from eventkit.projections import projection
 from servicekit.api import api_value
+from servicekit.logging import described
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +177,9 @@ def send_pushes() -> None:
         # else keeps its traceback.
         expected = isinstance(exc, redis.RedisError | TimeoutError)
         logger.warning(
-            "could not push %d messages to websocket clients (%s: %s)",
+            "could not push %d messages to websocket clients (%s)",
             len(batch),
-            type(exc).__name__,
-            exc,
+            described(exc),
             exc_info=not expected,
         )
     else:
