@@ -169,6 +169,16 @@ describe('LiveClient', () => {
     const beat = (seq: number, feed = 'f1', interval_ms = 5000) =>
       JSON.stringify([{ type: 'heartbeat', seq, feed, interval_ms }]);
 
+    // Two feeds of competing workers, f1 (from 20) and f2 (from 70), each beating once an
+    // interval, for `intervals` of them.
+    function beatSideBySide(last: () => { receiveRaw(raw: string): void }, intervals: number) {
+      for (let i = 0; i < intervals; i++) {
+        last().receiveRaw(beat(20 + i, 'f1'));
+        last().receiveRaw(beat(70 + i, 'f2'));
+        vi.advanceTimersByTime(5000);
+      }
+    }
+
     function connected(options = {}) {
       const made = client(options);
       const received: unknown[] = [];
@@ -232,11 +242,7 @@ describe('LiveClient', () => {
 
     it('follows two feeds that beat side by side (competing workers) without reconnecting', () => {
       const { live, sockets, last } = connected();
-      for (let i = 0; i < 6; i++) {
-        last().receiveRaw(beat(20 + i, 'f1'));
-        last().receiveRaw(beat(70 + i, 'f2'));
-        vi.advanceTimersByTime(5000);
-      }
+      beatSideBySide(last, 6);
       expect(sockets).toHaveLength(1);
       expect(last().closed).toBe(false);
       live.stop();
@@ -299,11 +305,7 @@ describe('LiveClient', () => {
 
     it('reconnects when one of two feeds falls silent', () => {
       const { live, sockets, last } = connected();
-      for (let i = 0; i < 3; i++) {
-        last().receiveRaw(beat(20 + i, 'f1'));
-        last().receiveRaw(beat(70 + i, 'f2'));
-        vi.advanceTimersByTime(5000);
-      }
+      beatSideBySide(last, 3);
       for (let i = 3; i < 6; i++) {
         last().receiveRaw(beat(70 + i, 'f2')); // f1 died, maybe between a commit and its push
         vi.advanceTimersByTime(5000);
