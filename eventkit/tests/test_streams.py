@@ -1276,3 +1276,54 @@ def test_a_message_beyond_the_sources_log_is_set_aside_not_claimed_for_ever(pipe
     publish_all(relay)
     drain(worker)
     assert totals() == {t: (11, 4)}
+
+
+def test_a_consumer_sees_its_read_cut_off_by_redis(pipeline, live_server, monkeypatch):
+    """A review feared that redis-py would send a read Redis cut off again by itself (as
+    ``redis.Redis()`` does by default, three times over seconds), hiding a quick restart of
+    Redis from the loop: no catch-up from the feeds, and no gap in the BFF's heartbeat for
+    the pushes a web process missed meanwhile. The relays' and consumers' client does not."""
+    import eventkit.consumer
+    from eventkit.consumer import RedisWatch
+    from eventkit.redis_client import redis_client
+
+    client, name, _, _ = pipeline
+    watch = RedisWatch()
+    monkeypatch.setattr(eventkit.consumer, "redis_watch", watch)
+    label = f"test-consumer-{uuid.uuid4().hex[:8]}"
+    own = redis_client(label, REDIS_URL)
+    source = Source(REMOTE_SOURCE, name, live_server.url)
+    worker = Consumer(client=own, group="testgroup", name="w1", sources=[source], block_ms=30_000)
+    worker.ensure_groups()
+    stop = threading.Event()
+
+    def run():
+        try:
+            worker.run(stop)
+        finally:
+            connection.close()  # its catch-up's, which would keep the test database open
+
+    runner = threading.Thread(target=run, daemon=True)
+
+    def blocked_reading() -> list[int]:
+        return [
+            int(c["id"])
+            for c in client.client_list()
+            if c["name"] == label and c["cmd"] == "xreadgroup"
+        ]
+
+    try:
+        runner.start()
+        wait_until(blocked_reading, timeout=10)
+        assert not watch.unsettled(60)
+        [reading] = blocked_reading()
+        client.client_kill_filter(_id=reading)
+        # seen at once, not after the 30 s the read would have waited
+        wait_until(lambda: watch.unsettled(60), timeout=5)
+    finally:
+        stop.set()
+        for again in blocked_reading():  # the loop's next read, which would wait 30 s
+            client.client_kill_filter(_id=again)
+        runner.join(timeout=10)
+        own.close()
+    assert not runner.is_alive()

@@ -16,11 +16,11 @@ import socket
 import threading
 
 import redis
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from eventkit.conf import setting
 from eventkit.consumer import Consumer, Source
+from eventkit.redis_client import redis_client
 
 DEFAULT_LINGER_MS = 20
 
@@ -66,9 +66,7 @@ class Command(BaseCommand):
         config = setting("CONSUMER")
         if not config:
             raise CommandError("set EVENTKIT['CONSUMER'] (GROUP, SOURCES) in settings")
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-        )
+        client = redis_client(f"consumer:{config['GROUP']}:{name}")
         consumer = Consumer(
             client=client,
             group=config["GROUP"],

@@ -9,11 +9,11 @@ import os
 import signal
 import threading
 
-import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from eventkit.conf import setting
+from eventkit.redis_client import redis_client
 from eventkit.relay import Relay
 
 
@@ -40,9 +40,7 @@ class Command(BaseCommand):
         stream = setting("STREAM")
         if not stream:
             raise CommandError('set EVENTKIT = {"STREAM": "events.<name>"} in settings')
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-        )
+        client = redis_client(f"relay:{stream}")
         relay = Relay(
             client=client,
             stream=stream,
