@@ -776,18 +776,26 @@ class Child:
         reader = threading.Thread(target=self.copy_output, args=(proc,), daemon=True)
         reader.start()
         code = proc.wait()
-        if group_alive(proc.pid):
+        self.end_group(proc)
+        reader.join(timeout=5)
+        return code
+
+    def end_group(self, proc: subprocess.Popen) -> None:
+        """Stop what is left of ``proc``'s process group, gracefully first, and forget it."""
+
+        def ended() -> bool:  # the leader reaped too: a zombie still counts in its group
+            return proc.poll() is not None and not group_alive(proc.pid)
+
+        if not ended():
             signal_group(proc.pid, signal.SIGTERM)
-            wait_until(lambda: not group_alive(proc.pid), STOP_TIMEOUT, 0.1)
+            wait_until(ended, STOP_TIMEOUT, 0.1)
             signal_group(proc.pid, signal.SIGKILL)
-            wait_until(lambda: not group_alive(proc.pid), 5, 0.05)
+            wait_until(ended, 5, 0.05)
         with self._lock:
             if self.popen is proc:
                 # Its group is gone, so its number may be given to another program's group:
                 # never signal it again (shutdown would have killed that program).
                 self.popen = None
-        reader.join(timeout=5)
-        return code
 
     def run_once(self) -> int | None:
         """Run to completion (one-shot commands); None if shutdown began first."""
@@ -804,13 +812,21 @@ class Child:
             started = time.monotonic()
             try:
                 proc = self.spawn()
-            except OSError as error:
+            except (OSError, subprocess.SubprocessError) as error:
                 self.out.line(self.label, f"cannot start {self.argv[0]}: {error}")
                 proc, code = None, None
             else:
                 if proc is None:
                     return
-                code = self.wait(proc)
+                try:
+                    code = self.wait(proc)
+                except Exception as error:
+                    # A fault of this script's, not the child's. Ending this thread would
+                    # have the kernel stop the child for good (its parent thread gone), so
+                    # it is stopped here and started again like any child that ended.
+                    self.out.line(self.label, f"lost track of it ({error!r}); restarting it")
+                    self.end_group(proc)
+                    code = None
             if self.stopping.is_set():
                 return
             ran = time.monotonic() - started

@@ -328,6 +328,42 @@ def test_a_finished_childs_group_is_never_signalled_again(tmp_path, monkeypatch)
     assert signalled == []
 
 
+def test_a_supervisor_that_loses_track_of_its_child_stops_it_and_starts_it_again(
+    tmp_path, monkeypatch
+):
+    """Its thread ending on a fault of the script's own would have had the kernel stop the
+    child for good (its parent thread gone), with nothing said and nobody to restart it."""
+    sup, lines = _supervisor(tmp_path)
+    runs, stopped = tmp_path / "runs", tmp_path / "stopped"
+    script = (
+        f"trap 'echo $$ >> {stopped}; exit 0' TERM; echo $$ >> {runs}; "
+        "while true; do sleep 0.05; done"
+    )
+    wait, calls = ma.Child.wait, []
+
+    def wait_failing_once(child, proc):
+        calls.append(proc.pid)
+        if len(calls) == 1:
+            ma.wait_until(runs.exists, 5, 0.02)  # its trap is set
+            raise RuntimeError("a fault of the supervisor's")
+        return wait(child, proc)
+
+    monkeypatch.setattr(ma.Child, "wait", wait_failing_once)
+    monkeypatch.setattr(ma.Backoff, "delay", lambda self, ran: 0.01)
+    sup.start("worker", ["sh", "-c", script], tmp_path, dict(os.environ))
+    try:
+        twice = ma.wait_until(
+            lambda: runs.exists() and len(runs.read_text().split()) == 2, 15, 0.05
+        )
+        assert twice, (lines, runs.read_text(), stopped.exists() and stopped.read_text())
+        first = runs.read_text().split()[0]
+        assert stopped.read_text().split() == [first]  # the first one was stopped
+        assert any("lost track of it" in line for line in lines), lines
+    finally:
+        sup.shutdown(timeout=5)
+    assert len(stopped.read_text().split()) == 2
+
+
 def test_the_embedded_redis_is_stopped_after_everything_else(tmp_path):
     """The workers' last acts use it: stopped together, every shutdown logged "Redis
     unavailable" and "catch-up incomplete" from the BFF feed and the marketing worker (found
