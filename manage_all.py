@@ -412,20 +412,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def redis_answers(url: str, timeout: float = 1.0) -> bool:
-    """True if a Redis server answers PING (or asks for credentials) at ``url``."""
-    parts = urllib.parse.urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or HOST, parts.port or REDIS_PORT), timeout=timeout
-        ) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            reply = sock.recv(64)
-    except OSError:
-        return False
-    return reply.startswith((b"+PONG", b"-NOAUTH"))
-
-
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -1007,7 +993,7 @@ def prepare(ctx: Context, sup: Supervisor, *, migrate: bool, seed: bool) -> bool
 def redis_command(url: str, *args: str, timeout: float = 2.0) -> bytes | None:
     """The reply to one command (a status line's text, a bulk string, or None for nil), sent
     to the database ``url`` names after its AUTH and SELECT: the few ``up`` needs, without a
-    client library in this script's Python. An error reply raises OSError."""
+    client library in this script's Python. An error reply raises RedisReplyError."""
     parts = urllib.parse.urlsplit(url)
     commands: list[tuple[str, ...]] = []
     if parts.password:
@@ -1022,6 +1008,21 @@ def redis_command(url: str, *args: str, timeout: float = 2.0) -> bytes | None:
         return _read_reply(replies)
 
 
+class RedisReplyError(OSError):
+    """Redis answered, with an error."""
+
+
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
+    """True if a Redis server answers at ``url``: PONG, or an error of its own (it asks for
+    other credentials, say), which still tells that one is there."""
+    try:
+        return redis_command(url, "PING", timeout=timeout) == b"PONG"
+    except RedisReplyError:
+        return True
+    except (OSError, ValueError):  # nothing there, or something that is not Redis
+        return False
+
+
 def _resp(command: Sequence[str]) -> bytes:
     parts = [a.encode() for a in command]
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in parts)
@@ -1030,7 +1031,7 @@ def _resp(command: Sequence[str]) -> bytes:
 def _read_reply(replies) -> bytes | None:
     line = replies.readline().rstrip(b"\r\n")
     if line.startswith(b"-"):
-        raise OSError(f"Redis answered {line[1:].decode(errors='replace')}")
+        raise RedisReplyError(f"Redis answered {line[1:].decode(errors='replace')}")
     if line.startswith(b"$"):
         size = int(line[1:])
         return None if size < 0 else replies.read(size + 2)[:-2]
