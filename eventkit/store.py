@@ -66,6 +66,7 @@ from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
     IntegrityError,
+    InterfaceError,
     OperationalError,
     connection,
     connections,
@@ -81,7 +82,7 @@ from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
-from servicekit.errors import sqlstate
+from servicekit.errors import connection_lost, forget_dead_connections, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -408,6 +409,18 @@ def _stored_outcome(value: Any) -> Any:
 JSON_NULL = Value(None, JSONField())
 
 
+def _may_run_again(exc: Exception, committing: bool, command_id: str | None) -> bool:
+    """Whether a command that lost its connection to PostgreSQL may simply run again: it had
+    not sent its ``COMMIT``, so nothing of it was kept; or it had, and its id tells on the
+    next run whether that commit went through (the command record commits with it)."""
+    return (
+        isinstance(exc, OperationalError | InterfaceError)
+        and connection.vendor == "postgresql"
+        and connection_lost(exc)
+        and (not committing or command_id is not None)
+    )
+
+
 def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, ConcurrencyError):
         return True
@@ -472,8 +485,9 @@ def execute(
     accepted = (request_fingerprint, earlier_payloads)
     attempts = setting("APPEND_ATTEMPTS")
     nested = connection.in_atomic_block  # the caller's transaction commits, not ours
+    reconnected = False
     for attempt in range(1, attempts + 1):
-        session = None
+        session, committing = None, False
         try:
             # batched: the command's writes go out together, with its next read or at the
             # end, instead of one round trip each (eventkit.batching)
@@ -494,6 +508,7 @@ def execute(
                 if nested:
                     take_positions_now()
                 else:
+                    committing = True
                     commit_with_queue()  # the last writes go out with COMMIT
             return Outcome(value=value, recorded=tuple(session.recorded))
         except _AlreadyApplied as applied:
@@ -507,6 +522,14 @@ def execute(
                     f"{command_type}: what it changes is held by another transaction (a"
                     " console, a stuck client, a projection rebuild); retry later"
                 ) from exc
+            if not reconnected and not nested and _may_run_again(exc, committing, command_id):
+                # A server that restarted or dropped its clients left the pooled connections
+                # dead: the first command to meet one would be a 503 of its own.
+                reconnected = True
+                logger.warning("%s met a lost connection (%s); once more", command_type, exc)
+                connection.close()
+                forget_dead_connections(exc)
+                continue
             if not _is_transient(exc):
                 raise
             if attempt == attempts:

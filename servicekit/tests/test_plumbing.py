@@ -370,6 +370,51 @@ def test_reads_after_the_database_dropped_its_connections_are_answered(live_serv
     assert statuses == [200] * 5
 
 
+@pytest.mark.django_db(transaction=True)
+def test_commands_after_the_database_dropped_its_connections_are_run():
+    """Reads were served again, but the first command to meet a dead pooled connection was
+    a 503 (the saga's retry hid it; a direct client saw it): it never reached its commit, so
+    it simply runs again on a connection the pool has checked."""
+    from eventkit.models import Event
+    from eventkit.tests.helpers import add, open_tally
+
+    _pool_of_dead_connections()
+    tally = open_tally()  # no command id: it had not sent its COMMIT
+    _pool_of_dead_connections()
+    add(tally, 2, command_id=str(uuid.uuid4()))
+    assert Event.objects.filter(stream_id=tally).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command_id", [None, "a8a7d0bb-3c57-4c1e-9b3e-4f0a0f4a1d2e"])
+def test_a_command_that_lost_its_connection_at_commit_runs_again_only_with_its_id(
+    monkeypatch, command_id
+):
+    """Whether that COMMIT went through is unknown: without an id, running the command again
+    could apply it twice, so its client settles it; with one, the next run finds out."""
+    from django.db import OperationalError
+
+    from eventkit import store
+    from eventkit.tests.helpers import open_tally
+
+    commits = []
+
+    def commit_lost(real=store.commit_with_queue):
+        commits.append(True)
+        if len(commits) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real()
+
+    monkeypatch.setattr(store, "commit_with_queue", commit_lost)
+    if command_id is None:
+        with pytest.raises(OperationalError):
+            open_tally()
+        assert len(commits) == 1
+    else:
+        open_tally(command_id=command_id)
+        assert len(commits) == 2
+
+
 @pytest.mark.parametrize(("method", "calls"), [("GET", 2), ("HEAD", 2), ("POST", 1)])
 def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, method, calls):
     """A command's outcome after a lost connection is for its client to settle, with its
