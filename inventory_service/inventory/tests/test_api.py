@@ -203,6 +203,31 @@ def test_rebuild_check_is_clean_after_traffic_and_catches_corruption(api, catalo
     assert ProductView.objects.get(pk=MONITOR).reserved == 6
 
 
+def test_a_rebuild_writes_each_row_once_per_page_not_once_per_event(api, catalog):
+    """One UPDATE of a product per event kept every version of its row in the rebuild's
+    transaction, each UPDATE slower than the last: 25,000 events of one product took 12 s
+    to fold (1.3 s now), with every reserve held off meanwhile (found from outside). Rows
+    are now folded per page: here, one page, each row is inserted in its final state."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from eventkit.projections import registry
+    from eventkit.rebuild import rebuild
+
+    for _ in range(5):
+        order_id = uuid.uuid4()
+        reserve(api, 1, order_id)
+        release(api, order_id)
+    with CaptureQueriesContext(connection) as ran:
+        report = rebuild([registry.get("products"), registry.get("reservations")])
+    statements = " ".join(query["sql"] for query in ran.captured_queries)
+    assert report.events == Event.objects.count() > 10
+    assert 'UPDATE "inventory_product"' not in statements
+    assert 'UPDATE "inventory_reservation"' not in statements
+    assert ProductView.objects.get(pk=MONITOR).reserved == 0
+    assert Reservation.objects.filter(status="RELEASED").count() == 5
+
+
 def test_a_product_past_2_31_events_still_takes_reserves(api, catalog):
     """Every reserve and release is an event in the product's stream: at 65 orders/s on one
     product its version passes 2**31 in about a year, and a 32-bit version column then
