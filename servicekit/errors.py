@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from eventkit.errors import Conflict, DomainError, NotFound, Rejected, Unavailable
+from eventkit.rows import MissingRow
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,15 @@ def api_exception_handler(exc, context):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
         return _unavailable("The database is unavailable; retry later.")
+    if isinstance(exc, MissingRow):
+        # Not the request's fault, and no retry mends it, but a rebuild does: until then
+        # every command on that row fails the same way, so the answer says what to run.
+        logger.error("a read model has drifted from the events: %s", exc)
+        return _unavailable(
+            "A read model has drifted from the events; an operator must run"
+            " manage.py rebuild_projections.",
+            "read_model_drift",
+        )
     if refuses_writes(exc):
         logger.error("the database refuses writes: %s", exc)
         return _unavailable("The database is read-only for now; retry later.", "read_only")

@@ -228,6 +228,21 @@ def test_a_rebuild_writes_each_row_once_per_page_not_once_per_event(api, catalog
     assert Reservation.objects.filter(status="RELEASED").count() == 5
 
 
+def test_a_read_model_row_deleted_by_hand_is_a_503_that_names_the_remedy(api, catalog, tmp_path):
+    """It was a 500 with a traceback, which the saga sent again 22 times (found from
+    outside); a rebuild mends it, and the same command then goes through."""
+    ProductView.objects.filter(pk=MONITOR).delete()
+    order_id = uuid.uuid4()
+    refused = reserve(api, 1, order_id)
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["code"] == "read_model_drift"
+    assert "rebuild_projections" in refused.json()["detail"]
+    assert refused.headers["Retry-After"]
+    quiet = {"stdout": (tmp_path / "out").open("w"), "verbosity": 0}
+    call_command("rebuild_projections", "--no-progress", **quiet)
+    assert reserve(api, 1, order_id).status_code == 200
+
+
 def test_a_product_past_2_31_events_still_takes_reserves(api, catalog):
     """Every reserve and release is an event in the product's stream: at 65 orders/s on one
     product its version passes 2**31 in about a year, and a 32-bit version column then
