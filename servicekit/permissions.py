@@ -20,10 +20,14 @@ class ServiceTokenRequired(BasePermission):
         token = settings.SERVICE_TOKEN
         if not token:
             return True
+        # The scheme's name is case-insensitive (RFC 9110, 11.1), and spaces may follow it.
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
         # As bytes: compare_digest refuses text with non-ASCII characters (a TypeError, so
         # a 500 for anyone who sends one), and a header's text may hold any latin-1.
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        return hmac.compare_digest(given, f"Bearer {token}".encode())
+        given = credentials.lstrip(" ").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, token.encode())
 
 
 class NotFromAnotherSite(BasePermission):

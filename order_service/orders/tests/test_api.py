@@ -298,6 +298,12 @@ def test_commands_need_the_service_token_when_one_is_set(api, settings):
         "/commands/orders", body(), format="json", headers={"Authorization": "Bearer caf\xe9"}
     )
     assert foreign.status_code == 403 and foreign.json()["code"] == "permission_denied"
+    # found from outside: the scheme's name is case-insensitive, and spaces may follow it
+    for header, status in [("bearer s3cret", 201), ("Bearer  s3cret", 201), ("Basic s3cret", 403)]:
+        answer = api.post(
+            "/commands/orders", body(), format="json", headers={"Authorization": header}
+        )
+        assert answer.status_code == status, header
 
 
 @pytest.mark.parametrize("site", ["cross-site", "same-site"])
