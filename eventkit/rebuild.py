@@ -16,10 +16,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from eventkit.domain import UnknownEventType
 from eventkit.drift import Drift, compare, snapshot
+from eventkit.models import DeadLetter
 from eventkit.projections import Projection, registry
 from eventkit.store import iter_recorded, lock_appends
 
@@ -31,6 +32,7 @@ class RebuildReport:
     events: int
     last_position: int
     drift: list[Drift]
+    taken_again: int = 0  # events a consumer had set aside as dead letters that apply now
 
     @property
     def clean(self) -> bool:
@@ -85,15 +87,15 @@ def rebuild(
             f"the projections of {source} share its checkpoint: rebuild "
             f"{', '.join(left_out)} with them (or leave out --projection)"
         )
-    events = 0
+    events, taken_again = 0, 0
     with transaction.atomic():
         if source is None:
             _hold_off_writers(projections)
             last = lock_appends()
-            batches = iter_recorded(until=last, batch_size=batch_size)
+            pieces = ((page, False) for page in iter_recorded(until=last, batch_size=batch_size))
         else:
             feed = _feed(source)
-            checkpoint, last, batches = _remote(feed, check=check, batch_size=batch_size)
+            checkpoint, last, pieces = _remote(feed, check=check, batch_size=batch_size)
         if on_start:
             on_start(last)
         # Copying every row to compare costs as much as the fold: only --check does.
@@ -102,9 +104,15 @@ def rebuild(
                 snapshot(model)
         for p in projections:
             p.clear()
-        for batch in batches:
-            for p in projections:
-                p.apply_batch(batch)
+        for batch, dead_letter in pieces:
+            if not dead_letter:
+                _fold(projections, batch)
+            elif _applies_again(projections, batch[0]):
+                # no longer set aside (under --check, rolled back with the rest)
+                DeadLetter.objects.filter(source=source, position=batch[0].position).delete()
+                taken_again += 1
+            else:
+                continue
             events += len(batch)
             if progress:
                 progress(len(batch))
@@ -119,7 +127,48 @@ def rebuild(
             checkpoint.save(
                 update_fields=["position", "event_id", "event_position", "held_since", "updated_at"]
             )
-    return RebuildReport(events=events, last_position=last, drift=drift)
+    return RebuildReport(events=events, last_position=last, drift=drift, taken_again=taken_again)
+
+
+class FoldFailed(Exception):
+    """A handler failed on events of the log: nothing was changed."""
+
+
+def _fold(projections: Sequence[Projection], batch: list) -> None:
+    try:
+        for p in projections:
+            p.apply_batch(batch)
+    except DatabaseError:
+        raise  # the database's failure, not the events': said as such
+    except Exception as exc:
+        raise FoldFailed(
+            f"a handler failed on the events at positions {batch[0].position} to "
+            f"{batch[-1].position} ({type(exc).__name__}: {exc}); nothing changed. An event "
+            "it depends on may be set aside as a dead letter (the admin's Dead letters)"
+        ) from exc
+
+
+def _applies_again(projections: Sequence[Projection], recorded) -> bool:
+    """Fold an event a consumer set aside as a dead letter, if it applies now.
+
+    A fresh fold has none of the live tables' state, which is what some events failed on (an
+    order created twice, after its checkpoint was rewound by hand); skipping those would fail
+    the events that depend on them. One that still fails is skipped, as the consumer did."""
+    try:
+        with transaction.atomic():  # a savepoint: a failure undoes this event only
+            for p in projections:
+                p.apply_batch([recorded])
+        return True
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        logger.info(
+            "%s at position %d still fails (%s); left set aside",
+            recorded.event_type,
+            recorded.position,
+            exc,
+        )
+        return False
 
 
 def _tables(projections: Sequence[Projection]) -> list:
@@ -138,7 +187,7 @@ def _feed(source: str):
 
 def _remote(feed, *, check: bool, batch_size: int):
     """Lock the consumer out, and read the source's feed up to where we fold."""
-    from eventkit.models import Checkpoint, DeadLetter
+    from eventkit.models import Checkpoint
 
     source = feed.source
     Checkpoint.objects.get_or_create(source=source)
@@ -149,13 +198,22 @@ def _remote(feed, *, check: bool, batch_size: int):
     # may hold another event at that position, which is to be applied like any other.
     set_aside = dict(DeadLetter.objects.filter(source=source).values_list("position", "event_id"))
 
-    def batches():
+    def pieces():
+        """Pages of events to fold, each with False; a dead letter's event alone, with True."""
         for page in feed.read(0, until=last, limit=min(batch_size, 1000)):
             recorded = []
             for event in page:
                 letter = set_aside.get(event.position)
                 if letter == event.event_id:
-                    continue  # the live consumer set it aside; so does the rebuild
+                    try:
+                        dead = event.recorded()
+                    except UnknownEventType:
+                        continue
+                    if recorded:
+                        yield recorded, False
+                        recorded = []
+                    yield [dead], True  # tried again, on its own
+                    continue
                 if letter is not None:
                     logger.warning(
                         "%s: the dead letter at position %d names event %s, but the log "
@@ -169,6 +227,6 @@ def _remote(feed, *, check: bool, batch_size: int):
                     recorded.append(event.recorded())
                 except UnknownEventType:
                     continue  # a type this service does not consume
-            yield recorded
+            yield recorded, False
 
-    return checkpoint, last, batches()
+    return checkpoint, last, pieces()

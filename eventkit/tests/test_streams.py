@@ -1113,6 +1113,48 @@ def test_a_rebuild_sets_aside_the_events_the_consumer_dead_lettered(pipeline, re
     assert DeadLetter.objects.get().position == 3
     call_command("rebuild_projections", "--projection", "remote-tallies", "--no-progress")
     assert totals() == {t: (3, 2)}  # its handler would fail the rebuild as it failed the worker
+    assert DeadLetter.objects.get().position == 3  # still set aside
+
+
+def test_a_rebuild_takes_a_dead_letters_event_that_applies_now(pipeline, remote_feed, capsys):
+    """A dead letter set aside on the live tables' state (found from outside: a checkpoint
+    deleted by hand had every OrderCreated applied again, refused as a duplicate, and set
+    aside). Skipped by the rebuild, it failed the events that depend on it: the rebuild
+    ended in a traceback and changed nothing. A fresh fold takes it, and drops its letter."""
+    from django.core.management import CommandError, call_command
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    drain(consumer())
+    RemoteTallyView.objects.filter(pk=t).update(total=3, additions=2)  # as if without it
+    genuine = Event.objects.get(position=3)
+    DeadLetter.objects.create(
+        source=REMOTE_SOURCE,
+        position=3,
+        event_id=str(genuine.event_id),
+        event_type="TallyAdded",
+        error="refused on the live tables' state",
+        attempts=3,
+    )
+    rebuild = ["rebuild_projections", "--projection", "remote-tallies", "--no-progress"]
+    with pytest.raises(CommandError, match="drifted"):  # the live tables never had it
+        call_command(*rebuild, "--check")
+    assert DeadLetter.objects.exists()  # --check changes nothing
+    call_command(*rebuild)
+    assert totals() == {t: (8, 3)} and not DeadLetter.objects.exists()
+    assert "1 of them set aside as dead letters that apply now" in capsys.readouterr().out
+
+
+def test_a_rebuild_that_a_handler_fails_says_so_and_changes_nothing(pipeline, remote_feed):
+    from django.core.management import CommandError, call_command
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    drain(consumer())
+    published_tally(relay, POISON_AMOUNT)  # never consumed, so never set aside
+    with pytest.raises(CommandError, match=r"positions 1 to 8 .*ValueError: cannot handle"):
+        call_command("rebuild_projections", "--projection", "remote-tallies", "--no-progress")
+    assert totals() == {t: (8, 3)}
 
 
 needs_truncate = pytest.mark.skipif(

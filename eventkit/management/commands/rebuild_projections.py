@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from eventkit.conf import setting
 from eventkit.projections import registry
-from eventkit.rebuild import rebuild
+from eventkit.rebuild import FoldFailed, rebuild
 from eventkit.sources import WrongFeed
 
 
@@ -75,6 +75,8 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
+            except FoldFailed as exc:
+                raise CommandError(f"{names}: {exc}") from exc
             except WrongFeed as exc:
                 raise CommandError(f"{names}: nothing changed; {exc}") from exc
             except requests.RequestException as exc:
@@ -90,6 +92,11 @@ class Command(BaseCommand):
                 f"{names}: folded {report.events} events "
                 f"(up to {source or 'local'} position {report.last_position})"
             )
+            if report.taken_again:
+                summary += (
+                    f", {report.taken_again} of them set aside as dead letters that apply now"
+                    + ("" if check else " (their dead letters removed)")
+                )
             if check and not report.clean:
                 drifted.append(names)
                 self.stdout.write(f"{summary}; the read models drifted from the events")
