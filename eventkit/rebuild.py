@@ -16,8 +16,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 
+from eventkit.consumer import database_failing
 from eventkit.domain import UnknownEventType
 from eventkit.drift import Drift, compare, snapshot
 from eventkit.models import DeadLetter
@@ -138,9 +139,9 @@ def _fold(projections: Sequence[Projection], batch: list) -> None:
     try:
         for p in projections:
             p.apply_batch(batch)
-    except DatabaseError:
-        raise  # the database's failure, not the events': said as such
     except Exception as exc:
+        if database_failing(exc):
+            raise  # the database's failure, not the events': said as such
         raise FoldFailed(
             f"a handler failed on the events at positions {batch[0].position} to "
             f"{batch[-1].position} ({type(exc).__name__}: {exc}); nothing changed. An event "
@@ -159,9 +160,9 @@ def _applies_again(projections: Sequence[Projection], recorded) -> bool:
             for p in projections:
                 p.apply_batch([recorded])
         return True
-    except DatabaseError:
-        raise
     except Exception as exc:
+        if database_failing(exc):
+            raise
         logger.info(
             "%s at position %d still fails (%s); left set aside",
             recorded.event_type,
