@@ -82,7 +82,12 @@ from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
-from servicekit.errors import connection_lost, forget_dead_connections, sqlstate
+from servicekit.errors import (
+    connection_lost,
+    forget_dead_connections,
+    sqlstate,
+    take_a_working_connection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -527,8 +532,9 @@ def execute(
                 # dead: the first command to meet one would be a 503 of its own.
                 reconnected = True
                 logger.warning("%s met a lost connection (%s); once more", command_type, exc)
-                connection.close()
                 forget_dead_connections(exc)
+                if not take_a_working_connection():
+                    raise
                 continue
             if not _is_transient(exc):
                 raise

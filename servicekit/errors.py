@@ -10,7 +10,7 @@ import logging
 import threading
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
@@ -108,6 +108,25 @@ def forget_dead_connections(exc: Exception) -> None:
         logger.warning("could not check the pooled connections: %r", exc)
     finally:
         _checking.release()
+
+
+def take_a_working_connection() -> bool:
+    """Give this thread's connection back and take one that answers; False if none does.
+
+    The connection taken may not have been checked yet: the pool's check runs in one request
+    at a time, while others take connections (seen when the server had dropped them all).
+    So it is tested, and a dead one goes back to be dropped, up to as many as the pool
+    holds, plus a new one."""
+    pool = getattr(connection, "pool", None)
+    for _ in range(getattr(pool, "max_size", 2) + 1):
+        connection.close()
+        try:
+            connection.ensure_connection()
+        except DatabaseError:
+            return False  # the database itself does not answer
+        if connection.is_usable():
+            return True
+    return False
 
 
 def no_free_connection(exc: BaseException) -> bool:

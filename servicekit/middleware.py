@@ -8,10 +8,10 @@ import logging
 import re
 import time
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 
 from servicekit import context
-from servicekit.errors import database_failed, forget_dead_connections
+from servicekit.errors import database_failed, forget_dead_connections, take_a_working_connection
 
 logger = logging.getLogger("servicekit.request")
 
@@ -101,30 +101,9 @@ class RetryReadMiddleware:
                 and request.method in ("GET", "HEAD")
             ):
                 logger.info("%s %s: the database failed; once more", request.method, request.path)
-                if _take_a_working_connection():
+                if take_a_working_connection():
                     database_failed.set(False)
                     response = self.get_response(request)
             return response
         finally:
             database_failed.reset(token)
-
-
-def _take_a_working_connection() -> bool:
-    """Give this thread's connection back and take one that answers.
-
-    By the answer the request may hold another connection than the one that failed (Django
-    gives a broken one back as its transaction ends), taken from the pool before its check
-    and so not checked (seen when the server had dropped them all). So the one taken here is
-    tested, and a dead one goes back to be dropped."""
-    for _ in range(_MOST_DEAD_CONNECTIONS):
-        connection.close()
-        try:
-            connection.ensure_connection()
-        except DatabaseError:
-            return False  # the database itself does not answer: the 503 stands
-        if connection.is_usable():
-            return True
-    return False
-
-
-_MOST_DEAD_CONNECTIONS = 3

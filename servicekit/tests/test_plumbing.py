@@ -386,6 +386,18 @@ def test_commands_after_the_database_dropped_its_connections_are_run():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_command_run_again_while_another_request_checks_the_pool_finds_a_working_connection():
+    """Found from outside: the pool's check runs in one request at a time, and a command run
+    again meanwhile took another dead connection, and was a 503 after all."""
+    from eventkit.tests.helpers import open_tally
+    from servicekit import errors
+
+    _pool_of_dead_connections()
+    with errors._checking:  # as if another request were checking the pool
+        open_tally()
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("command_id", [None, "a8a7d0bb-3c57-4c1e-9b3e-4f0a0f4a1d2e"])
 def test_a_command_that_lost_its_connection_at_commit_runs_again_only_with_its_id(
     monkeypatch, command_id
@@ -425,7 +437,7 @@ def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, me
     from servicekit import middleware
     from servicekit.errors import database_failed
 
-    monkeypatch.setattr(middleware, "_take_a_working_connection", lambda: True)
+    monkeypatch.setattr(middleware, "take_a_working_connection", lambda: True)
     served = []
 
     def view(request, fails=True):
