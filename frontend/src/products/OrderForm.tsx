@@ -237,8 +237,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
             name="customer_name"
             type="text"
             autoComplete="name"
-            // room for 200 characters of two UTF-16 units each, and a few over to refuse
-            maxLength={MAX_NAME_LENGTH * 2 + 50}
+            // room for 200 characters of up to four UTF-16 units each (an emoji is two, a
+            // letter typed with its accents apart three or more), and a few over to refuse:
+            // the BFF counts them once composed (NFC), and so does validateOrder
+            maxLength={MAX_NAME_LENGTH * 4 + 50}
             value={customerName}
             aria-invalid={!!errorFor('customer_name')}
             aria-describedby={describedBy('customer_name')}
