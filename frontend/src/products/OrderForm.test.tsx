@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-libra
 import { describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
-import { type Call, type Reply, json, mockFetch } from '../test/mockFetch';
+import { type Call, type Reply, html, json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
 import { ProductsPanel } from './ProductsPanel';
 
@@ -337,6 +337,20 @@ describe('placing an order', () => {
     await screen.findByText('Order confirmed');
     expect(button).toHaveFocus();
     expect(button).toHaveAttribute('aria-disabled', 'false');
+  });
+
+  it("says a proxy's HTML error page by its status, not as markup", async () => {
+    // found from outside: a reverse proxy's 502 page was shown in the notice, tags and all
+    const { user } = await setup(() =>
+      html('<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1></body></html>', 502, 'Bad Gateway'),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    // a 5xx from in front of the BFF: the order may have been placed behind it
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(notice).toHaveTextContent('The server answered 502 Bad Gateway');
+    expect(notice).not.toHaveTextContent('<');
   });
 
   it('gives up on a BFF that does not answer, and says so', async () => {
