@@ -1,12 +1,22 @@
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
 import { type Call, type Reply, html, json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
+import { DOUBLE_SUBMIT_MS } from './OrderForm';
 import { ProductsPanel } from './ProductsPanel';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** A deliberate submit after the last answer: past the double-click guard. */
+function later() {
+  vi.setSystemTime(Date.now() + DOUBLE_SUBMIT_MS);
+}
+
+afterEach(() => {
+  vi.useRealTimers(); // the clock later() moved
+});
 
 async function setup(post?: (call: Call) => Reply | Promise<Reply>) {
   const fetch = mockFetch({
@@ -232,6 +242,7 @@ describe('placing an order', () => {
     expect(key).toMatch(UUID);
 
     // Every submit is a new order, so it gets a new key.
+    later();
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByRole('list', { name: 'Saga log' });
     const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
@@ -307,6 +318,7 @@ describe('placing an order', () => {
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByText('Order confirmed');
     // answered: the next submit is a new order
+    later();
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByText('Order confirmed');
     const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
@@ -407,6 +419,29 @@ describe('placing an order', () => {
     fireEvent.submit(form);
     await screen.findByText('Order confirmed');
     expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
+  });
+
+  it('places one order for a double-click, though the first click was answered before the second', async () => {
+    // found from outside: answered in ~30 ms, the second click of a double-click placed a
+    // second order; the guard only held while a request was on its way
+    const { user, fetch } = await setup(() =>
+      json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    const button = screen.getByRole('button', { name: 'Place order' });
+    await user.click(button);
+    await screen.findByText('Order confirmed');
+    await user.click(button);
+    expect(screen.getByText('Order confirmed')).toBeInTheDocument();
+    expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
+
+    // the same order placed again on purpose, a moment later, is a new order
+    later();
+    await user.click(button);
+    await vi.waitFor(() => expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(2));
+    const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
+    expect(keys[1]).not.toEqual(keys[0]);
   });
 
   it('follows an order answered while its saga was still running until the saga ends', async () => {

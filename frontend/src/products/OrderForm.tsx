@@ -103,6 +103,11 @@ function faultsRefusal(error: unknown): string | null {
   return error.fieldErrors.faults?.join(' ') || null;
 }
 
+/** A submit of the same details this soon after an answer that settled them is the second
+ * click of a double-click (the answer can come within 30 ms), not an order: it is ignored.
+ * The same order sent again later, on purpose, is a new order. */
+export const DOUBLE_SUBMIT_MS = 1000;
+
 const FIELD_IDS: Record<OrderField, string> = {
   customer_name: 'order-customer',
   product_id: 'order-product',
@@ -127,6 +132,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   );
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
+  // The details last answered for good (their key forgotten), and when: see DOUBLE_SUBMIT_MS.
+  // An answer that leaves the outcome unknown keeps the key, so a second click only sends
+  // the same order again, which places nothing twice.
+  const settled = useRef<{ sent: string; at: number } | null>(null);
   // The field to focus once a refusal (the browser's or the BFF's) is rendered: focused
   // after, so a screen reader reads it with aria-invalid and its message in place.
   const focusAfterRender = useRef<string | null>(null);
@@ -145,10 +154,14 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     },
     onSuccess: (_answer, { input }) => {
       forget(unanswered, sameOrder(input));
+      settled.current = { sent: sameOrder(input), at: Date.now() };
     },
     onError: (error, { input }) => {
       // kept, unless the answer says it was not placed
-      if (!outcomeUnknown(error)) forget(unanswered, sameOrder(input));
+      if (!outcomeUnknown(error)) {
+        forget(unanswered, sameOrder(input));
+        settled.current = { sent: sameOrder(input), at: Date.now() };
+      }
       if (error instanceof ApiError) {
         const refused = serverFieldErrors(error.fieldErrors);
         setServerErrors(refused);
@@ -173,26 +186,35 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const clearServerError = (field: OrderField) =>
     setServerErrors(({ [field]: _dropped, ...rest }) => rest);
 
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    if (sending.current) return;
-    setSubmitted(true);
-    setServerErrors({});
-    const errors = validateOrder(values);
-    const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
-    if (firstInvalid) {
-      // A refusal of the last attempt's input is stale now that this one is refused here.
-      // An unknown outcome stays: its order may still be placed.
-      if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
-      focusAfterRender.current = FIELD_IDS[firstInvalid];
-      return;
-    }
+  /** The order the form would send, if its values pass the checks. */
+  const orderInput = (): PlaceOrderInput => {
     const input: PlaceOrderInput = {
       customer_name: customerName.trim(),
       product_id: productId,
       quantity: quantityValue(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
+    return input;
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (sending.current) return;
+    const errors = validateOrder(values);
+    const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
+    const input = firstInvalid ? null : orderInput();
+    const last = settled.current;
+    // checked before anything changes: the answer it follows stays as it is shown
+    if (input && last && last.sent === sameOrder(input) && Date.now() - last.at < DOUBLE_SUBMIT_MS) return;
+    setSubmitted(true);
+    setServerErrors({});
+    if (!input) {
+      // A refusal of the last attempt's input is stale now that this one is refused here.
+      // An unknown outcome stays: its order may still be placed.
+      if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
+      if (firstInvalid) focusAfterRender.current = FIELD_IDS[firstInvalid];
+      return;
+    }
     const sent = sameOrder(input);
     // a key sent again keeps the time it was first sent: its age is its order's
     const again = recall(unanswered, sent);
