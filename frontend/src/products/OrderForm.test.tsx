@@ -316,7 +316,9 @@ describe('placing an order', () => {
       saga_log: [],
     });
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    // answered with the order first sent, which is not a new one
+    const earlier = (await screen.findByText('Earlier order confirmed')).closest('.notice');
+    expect(earlier).toHaveTextContent(/This is the order sent at \d\d:\d\d:\d\d with the same details/);
     // answered: the next submit is a new order
     later();
     await user.click(screen.getByRole('button', { name: 'Place order' }));
@@ -543,6 +545,67 @@ describe('placing an order', () => {
     expect(await within(notice).findByText('CONFIRMED', {}, { timeout: 3000 })).toBeInTheDocument();
   });
 
+  it('says what became of the order a 503 named once it is known, and forgets its key', async () => {
+    // found from outside: the notice still read "Order outcome unknown … place it again" over
+    // "CONFIRMED", and the same details placed later were answered with that old order
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let status = 'PENDING';
+    const posts: Call[] = [];
+    const { user, last } = await placeLaptopOrder({
+      'POST /api/orders': (call) => {
+        posts.push(call);
+        return posts.length === 1
+          ? json({ detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId }, 503)
+          : json({ order_id: 'another', success: true, status: 'COMPLETED', saga_log: [] });
+      },
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+    });
+    await screen.findByText('Order outcome unknown');
+    expect(sessionStorage.getItem('unanswered-orders')).toContain(posts[0].headers.get('Idempotency-Key'));
+
+    status = 'CONFIRMED';
+    last().receive({
+      type: 'order.status', event_type: 'OrderConfirmed', position: 9, at: '2026-11-25T10:00:09Z',
+      order_id: orderId, status: 'CONFIRMED',
+    });
+    const notice = await screen.findByRole('status', { name: 'Order confirmed' });
+    expect(notice).toHaveTextContent('Order 0b7f3c1e is CONFIRMED.');
+    expect(notice).toHaveTextContent('The same details placed again are a new order.');
+    expect(notice).not.toHaveTextContent('may have been placed');
+    expect(screen.queryByText('Order outcome unknown')).not.toBeInTheDocument();
+    expect(JSON.parse(sessionStorage.getItem('unanswered-orders') ?? '[]')).toEqual([]);
+
+    // the same details later: a new order, with a new key, answered as one
+    later();
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    expect(screen.queryByText('Earlier order confirmed')).not.toBeInTheDocument();
+    expect(posts).toHaveLength(2);
+    expect(posts[1].headers.get('Idempotency-Key')).not.toEqual(posts[0].headers.get('Idempotency-Key'));
+  });
+
+  it('says an order a 503 named was not placed once its saga ended without creating it', async () => {
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    const { last } = await placeLaptopOrder({
+      'POST /api/orders': json(
+        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
+        503,
+      ),
+      [`GET /api/orders/${orderId}`]: json({ detail: `no order ${orderId}`, code: 'not_found' }, 404),
+    });
+    const unknown = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(unknown).findByText(/has not been created \(yet\)/)).toBeInTheDocument();
+    last().receive({
+      type: 'saga.status', order_id: orderId, saga_id: 's', status: 'COMPENSATED', resumed: true,
+      reason: 'CreateOrder failed: order-service did not answer', event_type: 'SagaCompensated',
+      position: 21, at: '2026-11-25T10:00:09Z',
+    });
+    const notice = await screen.findByRole('alert', { name: 'Order not placed' });
+    expect(notice).toHaveTextContent('Order 0b7f3c1e was never created');
+    expect(JSON.parse(sessionStorage.getItem('unanswered-orders') ?? '[]')).toEqual([]);
+  });
+
   it('does not say the order a 503 names was never created when it could not be looked up', async () => {
     // found in review: any failed read said "has not been created (yet)"
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
@@ -597,7 +660,7 @@ describe('placing an order', () => {
     await user.type(screen.getByLabelText('Customer name'), 'Sato');
     await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText('Earlier order confirmed');
     const [again] = fetch.callsTo('POST', '/api/orders');
     expect(again.headers.get('Idempotency-Key')).toEqual(first.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key'));
   });
@@ -613,12 +676,13 @@ describe('an order whose outcome is unknown, kept in the tab', () => {
     await user.type(screen.getByLabelText('Customer name'), 'Sato');
     await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText(/^(Earlier order|Order) confirmed$/);
     return fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key');
   }
 
   it('is sent again with its key within a day', async () => {
     expect(await sendAgain({ key: 'kept-key', sentAt: Date.now() - 60 * 60 * 1000 })).toBe('kept-key');
+    expect(screen.getByText('Earlier order confirmed')).toBeInTheDocument();
   });
 
   it('is a new order after a day: its key is not kept for good', async () => {
@@ -626,6 +690,7 @@ describe('an order whose outcome is unknown, kept in the tab', () => {
     // the old order instead of placing one
     const key = await sendAgain({ key: 'kept-key', sentAt: Date.now() - 2 * 24 * 60 * 60 * 1000 });
     expect(key).toMatch(UUID);
+    expect(screen.getByText('Order confirmed')).toBeInTheDocument();
     expect(sessionStorage.getItem('unanswered-orders')).not.toContain('kept-key');
   });
 
@@ -660,7 +725,7 @@ describe('an order sent before the page was loaded', () => {
     const { user, fetch } = await setup(() => CONFIRMED);
     await fillLaptopOrder(user);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText('Earlier order confirmed');
     expect(fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
     // answered: forgotten, so the notice goes and the next order is a new one
     expect(stored()).toEqual([]);
@@ -677,21 +742,26 @@ describe('an order sent before the page was loaded', () => {
     expect(notice).toHaveTextContent('Sending the same details again does not place it twice');
   });
 
-  it('can be dismissed, and its key is still reused', async () => {
+  it('can be dismissed, which forgets its key: the same details are a new order after', async () => {
+    // found from outside: dismissed, its key was kept, and the same details placed later
+    // were answered with that old order, shown as if it were a new one
     const key = await reloadMidOrder();
-    const { user } = await setup(() => CONFIRMED);
+    const { user, fetch } = await setup(() => CONFIRMED);
+    const notice = screen.getByRole('status', { name: /had no answer/ });
+    expect(notice).toHaveTextContent('Dismissing forgets it: the same details sent after that are a new order.');
     await user.click(screen.getByRole('button', { name: 'Dismiss' }));
     expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
     // the button gone, the focus goes where the next order starts, not to <body>
     expect(screen.getByLabelText('Customer name')).toHaveFocus();
-    // dismissed: not said again after another reload, but its key is still reused
-    cleanup();
-    const again = await setup(() => CONFIRMED);
-    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
-    await fillLaptopOrder(again.user);
-    await again.user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(stored()).toEqual([]);
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByText('Order confirmed');
-    expect(again.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
+    expect(fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).not.toEqual(key);
+    // and not said again after another reload
+    cleanup();
+    await setup();
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
   });
 
   it('is said again after a reload once sent again without an answer', async () => {

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 
 import {
   ApiError,
@@ -15,16 +15,13 @@ import {
 } from '../api';
 import { FieldError } from '../components/FieldError';
 import { Notice } from '../components/Notice';
-import { StatusBadge } from '../components/StatusBadge';
-import { shortId, yen } from '../format';
-import type { ConnectionState } from '../live';
-import { useConnectionState } from '../LiveContext';
-import { useOrder } from '../queries';
+import { yen } from '../format';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
 import { OrderResult } from './OrderResult';
 import { SentBeforeLoad } from './SentBeforeLoad';
-import { type Unanswered, dismiss, forget, loadUnanswered, recall, remember } from './unansweredOrders';
+import { UnknownOutcome } from './UnknownOutcome';
+import { type Unanswered, forget, loadUnanswered, recall, remember } from './unansweredOrders';
 import {
   FIELD_ORDER,
   type FieldErrors,
@@ -47,6 +44,8 @@ interface Submission {
   input: PlaceOrderInput;
   /** Its Idempotency-Key, and when the order was first sent with it. */
   idempotency: Unanswered;
+  /** Sent before with that key, its outcome unknown: the answer is that earlier order's. */
+  resent: boolean;
 }
 
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
@@ -56,44 +55,12 @@ function outcomeUnknown(error: unknown): boolean {
   );
 }
 
-/** Why the outcome is unknown, as it stands now: a BFF that could not be reached may be
- * back, which the live connection tells. */
-function unknownBecause(error: unknown, connection: ConnectionState): string {
-  if (error instanceof TypeError && connection === 'live')
-    return 'The connection to the BFF broke before it answered. It can be reached again now.';
-  return errorMessage(error);
-}
-
 /** What identifies an order whose outcome is unknown, to send it again with its key: the
  * same details, however the faults were picked (their order in the object is the order they
  * were chosen in). */
 export function sameOrder(input: PlaceOrderInput): string {
   const faults = input.faults && Object.fromEntries(Object.entries(input.faults).sort());
   return JSON.stringify({ ...input, faults });
-}
-
-/** The order a 503 names: the BFF chose its id before calling the saga. */
-function namedOrder(error: unknown): string | null {
-  const id = error instanceof ApiError ? error.body.order_id : undefined;
-  return typeof id === 'string' ? id : null;
-}
-
-/** The saga may have got far enough before its 503 for its resumer to finish the order:
- * it is read, and read again as pushes about it arrive. */
-function FollowedOrder({ orderId }: { orderId: string }) {
-  const order = useOrder(orderId);
-  const id = <code title={orderId}>{shortId(orderId)}</code>;
-  if (order.data)
-    return (
-      <p>
-        Order {id} is <StatusBadge status={order.data.status} />.
-      </p>
-    );
-  if (order.isPending) return <p className="muted">Looking up order {id}…</p>;
-  if (order.error instanceof ApiError && order.error.status === 404)
-    return <p>Order {id} has not been created (yet).</p>;
-  // the order service, or the BFF, did not answer: the order may well exist
-  return <p>Order {id} could not be looked up just now; it is read again as news of it comes.</p>;
 }
 
 /** What the BFF said against the faults chosen, if it refused them. */
@@ -125,11 +92,9 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   // The keys of orders with no answer yet, by what was sent: sending the same order again
   // reuses its key, so the BFF answers with that order instead of placing another.
   const [unanswered] = useState(() => loadUnanswered());
-  // Those this page found when it loaded, but for those already said and dismissed: their
-  // requests went with the page before, so this page has to say what it knows of them.
-  const [sentBeforeLoad, setSentBeforeLoad] = useState(() =>
-    [...unanswered].filter(([, entry]) => !entry.dismissed),
-  );
+  // Those this page found when it loaded: their requests went with the page before, so this
+  // page has to say what it knows of them.
+  const [sentBeforeLoad, setSentBeforeLoad] = useState(() => [...unanswered]);
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
   // The details last answered for good (their key forgotten), and when: see DOUBLE_SUBMIT_MS.
@@ -221,13 +186,20 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     sending.current = true;
     // this page follows it now
     setSentBeforeLoad((orders) => orders.filter(([before]) => before !== sent));
-    // sent again, it is news again: should this request go unanswered too, the next page says so
-    const { dismissed: _said, ...kept } = again ?? { key: newIdempotencyKey(), sentAt: Date.now() };
-    mutation.mutate({ input, idempotency: kept });
+    const idempotency = again ?? { key: newIdempotencyKey(), sentAt: Date.now() };
+    mutation.mutate({ input, idempotency, resent: !!again });
   };
 
+  // An unknown outcome learnt since (the order a 503 named was confirmed, say): its key is
+  // forgotten, so the same details later are a new order, not that one answered again.
+  const sentUnanswered = mutation.variables?.input;
+  const forgetLearnt = useCallback(() => {
+    if (sentUnanswered) forget(unanswered, sameOrder(sentUnanswered));
+  }, [unanswered, sentUnanswered]);
+
   const dismissSentBeforeLoad = () => {
-    dismiss(unanswered, sentBeforeLoad.map(([sent]) => sent));
+    // said and dismissed: forgotten, so the same details are a new order from now on
+    forget(unanswered, ...sentBeforeLoad.map(([sent]) => sent));
     setSentBeforeLoad([]);
     // the Dismiss button is gone: the focus goes where the next order starts, not to <body>
     formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS.customer_name}`)?.focus();
@@ -239,8 +211,6 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
   const faultsRefusalText = faultsRefusal(error);
   const unknown = outcomeUnknown(error);
-  const connection = useConnectionState();
-  const followed = unknown ? namedOrder(error) : null;
 
   const describedBy = (field: OrderField, hint?: string) =>
     [hint, errorFor(field) ? `${FIELD_IDS[field]}-error` : null].filter(Boolean).join(' ') ||
@@ -350,16 +320,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       </form>
 
       <SentBeforeLoad orders={sentBeforeLoad} products={products} onDismiss={dismissSentBeforeLoad} />
-      {error && unknown ? (
-        <Notice tone="warning" title="Order outcome unknown">
-          <p>{unknownBecause(error, connection)}</p>
-          {followed ? <FollowedOrder orderId={followed} /> : null}
-          <p>
-            The order may have been placed. Place it again with the same details: it is sent with
-            the same key, so it is placed at most once, and you get its result.
-          </p>
-        </Notice>
-      ) : null}
+      {error && unknown ? <UnknownOutcome error={error} onLearnt={forgetLearnt} /> : null}
       {error && !unknown ? (
         <Notice tone="danger" title="Order not placed">
           <p>{errorMessage(error)}</p>
@@ -369,7 +330,12 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
           ) : null}
         </Notice>
       ) : null}
-      {mutation.data && !error ? <OrderResult result={mutation.data} /> : null}
+      {mutation.data && !error ? (
+        <OrderResult
+          result={mutation.data}
+          earlier={mutation.variables?.resent ? mutation.variables.idempotency : undefined}
+        />
+      ) : null}
     </div>
   );
 }

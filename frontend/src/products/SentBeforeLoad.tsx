@@ -20,7 +20,7 @@ const dayAndClock = new Intl.DateTimeFormat('en-GB', {
 });
 
 /** When it was sent: a key is kept a day, so one sent yesterday says so. */
-function sentWhen({ sentAt, sentAtUnknown }: Unanswered): string {
+export function sentWhen({ sentAt, sentAtUnknown }: Unanswered): string {
   if (sentAtUnknown) return 'sent earlier';
   const sent = new Date(sentAt);
   const today = new Date().toDateString() === sent.toDateString();
@@ -66,7 +66,8 @@ export function SentBeforeLoad({ orders, products, onDismiss }: Props) {
       </p>
       <p>
         Sending the same details again does not place {one ? 'it' : 'one'} twice: it goes with the
-        same key, and the BFF answers with that order’s result.
+        same key, and the BFF answers with that order’s result. Dismissing forgets{' '}
+        {one ? 'it' : 'them'}: the same details sent after that are a new order.
       </p>
     </Notice>
   );
