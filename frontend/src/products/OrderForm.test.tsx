@@ -251,6 +251,35 @@ describe('placing an order', () => {
     expect(keys[1]).not.toEqual(key);
   });
 
+  it("clears the last order's result when the next submit is refused in the form", async () => {
+    // found from outside: a green "Order confirmed" stayed under a form whose new submit was
+    // refused, as if it were that submit's
+    const { user } = await setup(() =>
+      json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    await user.clear(screen.getByLabelText('Customer name'));
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(screen.getByText('Customer name is required.')).toBeInTheDocument();
+    expect(screen.queryByText('Order confirmed')).not.toBeInTheDocument();
+  });
+
+  it('keeps an unknown outcome when the next submit is refused in the form', async () => {
+    const { user } = await setup(() => json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503));
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    await user.clear(screen.getByLabelText('Customer name'));
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(screen.getByText('Customer name is required.')).toBeInTheDocument();
+    // its order may still be placed: what to do about it still holds
+    expect(screen.getByText('Order outcome unknown')).toBeInTheDocument();
+  });
+
   it('says an order whose CreateOrder failed was not placed, not cancelled', async () => {
     // found from outside: "Order cancelled" for an order that never existed
     const { user } = await setup(() =>

@@ -174,9 +174,11 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     setSubmitted(true);
     setServerErrors({});
     if (!input) {
-      // A refusal of the last attempt's input is stale now that this one is refused here.
-      // An unknown outcome stays: its order may still be placed.
-      if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
+      // The last attempt's answer (a result, a refusal) is stale now that this one is refused
+      // here, and would read as this one's. An outcome still unknown (its key still kept)
+      // stays: its order may still be placed.
+      const last = mutation.variables;
+      if (!(last && unanswered.has(sameOrder(last.input)))) mutation.reset();
       if (firstInvalid) focusAfterRender.current = FIELD_IDS[firstInvalid];
       return;
     }
