@@ -50,11 +50,17 @@ export function useSagas(limit: number) {
   });
 }
 
+// An order read while a service behind the BFF was down lacks that service's part (its saga
+// steps, say, named in `degraded`), and no push says when the service is back: it is read
+// again at this pace until it is whole.
+export const PARTIAL_RETRY_MS = 5_000;
+
 export function useOrder(id: string | null) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),
     queryFn: () => api.order(id ?? ''),
     enabled: !!id,
+    refetchInterval: (query) => (query.state.data?.degraded?.length ? PARTIAL_RETRY_MS : false),
   });
 }
 
