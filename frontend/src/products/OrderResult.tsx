@@ -5,6 +5,7 @@ import { StepList } from '../components/StepList';
 import { shortId, yen } from '../format';
 import { useLiveSagas } from '../LiveContext';
 import { useOrder } from '../queries';
+import { resumedNote } from '../saga/resumed';
 import { isSagaFinished, mergeSagaStatus, mergeSteps } from '../sagaStore';
 import { sentWhen } from './SentBeforeLoad';
 import type { Unanswered } from './unansweredOrders';
@@ -69,8 +70,7 @@ export function OrderResult({ result, earlier }: Props) {
         {message ? <p>{message}</p> : null}
         {resumed ? (
           <p>
-            <span className="tag tag--resumed">resumed</span> The process running this saga stopped
-            midway; the saga service's resumer took it over and finished it from its persisted log.
+            <span className="tag tag--resumed">resumed</span> {resumedNote(status, steps)}
           </p>
         ) : null}
         <p className="result__meta">

@@ -2,6 +2,7 @@ import type { Saga } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { count, dateTime, shortId } from '../format';
 import { type LiveSaga, mergeSagaStatus, mergeSteps } from '../sagaStore';
+import { resumedNote } from './resumed';
 import { SagaStepChips } from './SagaStepChips';
 
 interface Props {
@@ -40,7 +41,7 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
             </>
           ) : null}
           {resumed ? (
-            <span className="tag tag--resumed" title="Another process took this saga over after its driver stopped">
+            <span className="tag tag--resumed" title={resumedNote(status, steps)}>
               resumed
             </span>
           ) : null}
