@@ -67,12 +67,14 @@ export function OrderDetailPanel({ orderId, onClose }: Props) {
             </div>
             <div>
               <dt>Customer</dt>
-              <dd>{order.customer_name}</dd>
+              <dd>
+                <bdi>{order.customer_name}</bdi>
+              </dd>
             </div>
             <div>
               <dt>Product</dt>
               <dd>
-                {count(order.quantity)} × {order.product_name}
+                {count(order.quantity)} × <bdi>{order.product_name}</bdi>
               </dd>
             </div>
             <div>

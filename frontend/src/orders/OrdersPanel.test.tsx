@@ -200,6 +200,8 @@ describe('an order read while a service was down', () => {
     expect(await within(detail).findByText('Partial data: saga-service did not answer.')).toBeInTheDocument();
     expect(within(detail).getByText(/^Unavailable: saga-service did not answer\./)).toBeInTheDocument();
     expect(within(detail).queryByText('No saga steps recorded yet.')).not.toBeInTheDocument();
+    // the product's name sits in a line with the count: isolated, should it be right-to-left
+    expect(within(detail).getByText('Laptop').tagName).toBe('BDI');
 
     sagaUp = true;
     vi.advanceTimersByTime(PARTIAL_RETRY_MS);

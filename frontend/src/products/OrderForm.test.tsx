@@ -41,6 +41,11 @@ async function placeLaptopOrder(routes: Parameters<typeof mockFetch>[0]) {
 }
 
 describe('the catalog', () => {
+  it("isolates each product's name in the form's list, an option holding text only", async () => {
+    await setup();
+    expect(screen.getByRole('option', { name: /Laptop/ }).textContent).toBe('\u2068Laptop\u2069 — ¥120,000 (48 available)');
+  });
+
   it('is not called empty while it loads, nor when it could not be read', async () => {
     // found in review: "The catalog is empty." showed beside "Loading products…" and
     // beside "Could not load products"
@@ -837,6 +842,9 @@ describe('an order sent before the page was loaded', () => {
     expect(items[0]).toHaveTextContent(/^Sato: 2 × Laptop, sent at \d\d:\d\d:\d\d/);
     // a key stored before its time was: no time is made up for it
     expect(items[1]).toHaveTextContent(/^Ito: 3 × Wireless Mouse, sent earlier$/);
+    // names isolated: a right-to-left one would reorder the line around it
+    expect(within(items[1]).getByText('Ito').tagName).toBe('BDI');
+    expect(within(items[1]).getByText('Wireless Mouse').tagName).toBe('BDI');
     expect(notice).toHaveTextContent('They may have been placed');
   });
 });

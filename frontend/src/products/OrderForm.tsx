@@ -262,7 +262,9 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
             <option value="">Choose a product…</option>
             {products.map((p) => (
               <option key={p.id} value={p.id}>
-                {p.product_name} — {yen(p.price)} ({p.available} available)
+                {/* an option holds text only: the name is isolated by the characters <bdi>
+                    stands for (FSI … PDI), so a right-to-left one keeps the price after it */}
+                {`\u2068${p.product_name}\u2069 — ${yen(p.price)} (${p.available} available)`}
               </option>
             ))}
           </select>

@@ -28,7 +28,8 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
           {about ? (
             <span>
               {' '}
-              {about.customer_name} · {count(about.quantity ?? 0)} × {about.product_name}
+              {/* isolated: a right-to-left name would otherwise reorder the id and count */}
+              <bdi>{about.customer_name}</bdi> · {count(about.quantity ?? 0)} × <bdi>{about.product_name}</bdi>
             </span>
           ) : null}
         </h3>
