@@ -167,7 +167,8 @@ def test_a_reload_mid_order_says_it_had_no_answer_and_sending_it_again_reuses_it
     sync_api.expect(notice).to_contain_text("Reloader: 1 \u00d7 Laptop, sent at")
     sync_api.expect(notice).to_contain_text("does not place it twice")
     result = place_order_in_ui(page, "Reloader", LAPTOP, 1)
-    sync_api.expect(result).to_contain_text("Order confirmed")
+    # answered with the order first sent, labelled so: not a new one
+    sync_api.expect(result).to_contain_text("Earlier order confirmed")
     sync_api.expect(notice).to_be_hidden()
     assert len(keys) == 2 and keys[0] == keys[1], keys
 
