@@ -198,6 +198,19 @@ def test_the_events_tab_shows_the_new_events(page, system):
     sync_api.expect(panel).to_contain_text("OrderCreated")
 
 
+def test_the_event_filters_stay_in_line_when_the_aggregate_id_is_refused(page):
+    # found from outside: the error under the aggregate id lifted its input above the others
+    tab(page, "Events")
+    page.get_by_label("Aggregate id").fill("not-a-uuid")
+    sync_api.expect(page.locator("#filter-aggregate-error")).to_be_visible()
+    tops = [
+        round(page.locator(selector).bounding_box()["y"])
+        for selector in ("#filter-service", "#filter-type", "#filter-aggregate")
+    ]
+    button = page.get_by_role("button", name="Clear filters").bounding_box()
+    assert len(set(tops)) == 1 and abs(button["y"] - tops[0]) <= 1, (tops, button["y"])
+
+
 def test_screenshots_of_every_tab(page, system, browser):
     place_order_via_api(system, "Photographer")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -217,6 +230,13 @@ def test_screenshots_of_every_tab(page, system, browser):
     small.screenshot(path=SCREENSHOTS / "products-375.png", full_page=True)
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width}px wide on a 375px screen"
+    # the fault switches' labels fit their column ("ReserveInventory" overflowed it)
+    overflowing = small.evaluate(
+        "[...document.querySelectorAll('.faults label')]"
+        ".filter((label) => label.scrollWidth > label.clientWidth)"
+        ".map((label) => label.textContent)"
+    )
+    assert overflowing == [], f"{overflowing} overflow their column on a 375px screen"
     # an order's events hold JSON wider than a phone: it scrolls in its block, and the page
     # stays as wide as the screen (it grew to 867 px, found from outside)
     small.get_by_role("tab", name="Orders").click()
