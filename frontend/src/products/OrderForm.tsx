@@ -177,8 +177,8 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       // The last attempt's answer (a result, a refusal) is stale now that this one is refused
       // here, and would read as this one's. An outcome still unknown (its key still kept)
       // stays: its order may still be placed.
-      const last = mutation.variables;
-      if (!(last && unanswered.has(sameOrder(last.input)))) mutation.reset();
+      const previous = mutation.variables;
+      if (!(previous && unanswered.has(sameOrder(previous.input)))) mutation.reset();
       if (firstInvalid) focusAfterRender.current = FIELD_IDS[firstInvalid];
       return;
     }
