@@ -167,7 +167,8 @@ def test_a_reload_mid_order_says_it_had_no_answer_and_sending_it_again_reuses_it
     sync_api.expect(notice).to_contain_text("Reloader: 1 \u00d7 Laptop, sent at")
     sync_api.expect(notice).to_contain_text("does not place it twice")
     result = place_order_in_ui(page, "Reloader", LAPTOP, 1)
-    sync_api.expect(result).to_contain_text("Order confirmed")
+    # answered with the order first sent, labelled so: not a new one
+    sync_api.expect(result).to_contain_text("Earlier order confirmed")
     sync_api.expect(notice).to_be_hidden()
     assert len(keys) == 2 and keys[0] == keys[1], keys
 
@@ -197,6 +198,19 @@ def test_the_events_tab_shows_the_new_events(page, system):
     sync_api.expect(panel).to_contain_text("OrderCreated")
 
 
+def test_the_event_filters_stay_in_line_when_the_aggregate_id_is_refused(page):
+    # found from outside: the error under the aggregate id lifted its input above the others
+    tab(page, "Events")
+    page.get_by_label("Aggregate id").fill("not-a-uuid")
+    sync_api.expect(page.locator("#filter-aggregate-error")).to_be_visible()
+    tops = [
+        round(page.locator(selector).bounding_box()["y"])
+        for selector in ("#filter-service", "#filter-type", "#filter-aggregate")
+    ]
+    button = page.get_by_role("button", name="Clear filters").bounding_box()
+    assert len(set(tops)) == 1 and abs(button["y"] - tops[0]) <= 1, (tops, button["y"])
+
+
 def test_screenshots_of_every_tab(page, system, browser):
     place_order_via_api(system, "Photographer")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -216,6 +230,13 @@ def test_screenshots_of_every_tab(page, system, browser):
     small.screenshot(path=SCREENSHOTS / "products-375.png", full_page=True)
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width}px wide on a 375px screen"
+    # the fault switches' labels fit their column ("ReserveInventory" overflowed it)
+    overflowing = small.evaluate(
+        "[...document.querySelectorAll('.faults label')]"
+        ".filter((label) => label.scrollWidth > label.clientWidth)"
+        ".map((label) => label.textContent)"
+    )
+    assert overflowing == [], f"{overflowing} overflow their column on a 375px screen"
     # an order's events hold JSON wider than a phone: it scrolls in its block, and the page
     # stays as wide as the screen (it grew to 867 px, found from outside)
     small.get_by_role("tab", name="Orders").click()

@@ -348,14 +348,21 @@ function url(path: string, query: Query = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
+/** The body as JSON; null for none, and for one that is not JSON: an error page of a proxy
+ * in front of the BFF (a 502 in HTML) says nothing to show but its status. */
 async function parseBody(response: Response): Promise<unknown> {
   const text = await response.text();
   if (!text) return null;
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return { detail: text.slice(0, 200) };
+    return null;
   }
+}
+
+/** What an error answer without the BFF's JSON says: its status, in words. */
+function statusOnly(response: Response): ApiErrorBody {
+  return { detail: `The server answered ${response.status} ${response.statusText}`.trim() };
 }
 
 interface Fetched<T> {
@@ -372,7 +379,7 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<Fetched
   const body = await parseBody(response);
   if (!response.ok) {
     const errorBody: ApiErrorBody =
-      body && typeof body === 'object' ? (body as ApiErrorBody) : { detail: response.statusText };
+      body && typeof body === 'object' ? (body as ApiErrorBody) : statusOnly(response);
     throw new ApiError(response.status, errorBody);
   }
   return { body: body as T, status: response.status, headers: response.headers };

@@ -1,12 +1,37 @@
 /** TanStack Query hooks: every fetch the UI makes goes through one of these. */
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
 
 import { type EventFilters, api } from './api';
 import { usePanelShown } from './panelShown';
 import { queryKeys } from './queryKeys';
 
+// Stock follows orders live (a push about an order refetches it), but a restock through the
+// inventory API or its admin pushes nothing: the BFF's feed carries order and saga events
+// only. So the catalog is read again when its tab is shown again, when the page is visible
+// again, and at this pace while its tab is shown.
+export const PRODUCTS_POLL_MS = 30_000;
+
 export function useProducts() {
-  return useQuery({ queryKey: queryKeys.products, queryFn: api.products });
+  const shown = usePanelShown();
+  const products = useQuery({
+    queryKey: queryKeys.products,
+    queryFn: api.products,
+    refetchInterval: shown ? PRODUCTS_POLL_MS : false,
+    // however fresh it is: a restock a second ago is news
+    refetchOnWindowFocus: shown ? 'always' : false,
+  });
+  useRefetchWhenShownAgain(shown, products.refetch);
+  return products;
+}
+
+/** Read again when the tab panel it is in is shown again (panels are kept, hidden). */
+function useRefetchWhenShownAgain(shown: boolean, refetch: (options: { cancelRefetch: boolean }) => unknown) {
+  const wasShown = useRef(shown);
+  useEffect(() => {
+    if (shown && !wasShown.current) void refetch({ cancelRefetch: false });
+    wasShown.current = shown;
+  }, [shown, refetch]);
 }
 
 export function useOrders(limit: number, offset: number) {
@@ -25,11 +50,17 @@ export function useSagas(limit: number) {
   });
 }
 
+// An order read while a service behind the BFF was down lacks that service's part (its saga
+// steps, say, named in `degraded`), and no push says when the service is back: it is read
+// again at this pace until it is whole.
+export const PARTIAL_RETRY_MS = 5_000;
+
 export function useOrder(id: string | null) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),
     queryFn: () => api.order(id ?? ''),
     enabled: !!id,
+    refetchInterval: (query) => (query.state.data?.degraded?.length ? PARTIAL_RETRY_MS : false),
   });
 }
 

@@ -12,7 +12,7 @@ import {
 
 import type { DailySale } from '../api';
 import { day, yen } from '../format';
-import { ChartFigure, chartsAnimate } from './ChartFigure';
+import { ChartFigure, chartsAnimate, legendLabel } from './ChartFigure';
 import { dailySeries } from './dailySeries';
 
 interface Props {
@@ -51,7 +51,7 @@ export function DailySalesChart({ days }: Props) {
               labelFormatter={(label) => `${day(String(label))} (UTC)`}
               formatter={(value, name) => (name === 'Revenue' ? yen(Number(value)) : value)}
             />
-            <Legend />
+            <Legend formatter={legendLabel} />
             <Bar yAxisId="revenue" dataKey="total_revenue" name="Revenue" fill="#2457c5" isAnimationActive={animate} />
             <Line
               yAxisId="orders"

@@ -1,7 +1,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
 import type { ProductStat } from '../api';
-import { ChartFigure, chartsAnimate } from './ChartFigure';
+import { ChartFigure, chartsAnimate, legendLabel } from './ChartFigure';
 
 const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
 
@@ -31,7 +31,7 @@ export function ProductPopularityChart({ products }: Props) {
             <XAxis type="number" allowDecimals={false} tick={{ fontSize: 12 }} />
             <YAxis type="category" dataKey="product_name" width={104} tick={{ fontSize: 12 }} />
             <Tooltip />
-            <Legend />
+            <Legend formatter={legendLabel} />
             <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" isAnimationActive={animate} />
             <Bar dataKey="total_order_count" name="Orders placed (all)" fill="#8fb0f0" isAnimationActive={animate} />
           </BarChart>

@@ -6,13 +6,22 @@ import { StatusBadge } from '../components/StatusBadge';
 import { StepList } from '../components/StepList';
 import { count, dateTime, shortId, yen } from '../format';
 import { useLiveSagas } from '../LiveContext';
-import { useOrder } from '../queries';
+import { PARTIAL_RETRY_MS, useOrder } from '../queries';
 import { mergeSteps } from '../sagaStore';
 import { OrderEventList } from './OrderEventList';
 
 interface Props {
   orderId: string;
   onClose: () => void;
+}
+
+function Unavailable({ service }: { service: string }) {
+  return (
+    <p className="muted">
+      Unavailable: {service} did not answer. Read again every {PARTIAL_RETRY_MS / 1000} s until it
+      does.
+    </p>
+  );
 }
 
 export function OrderDetailPanel({ orderId, onClose }: Props) {
@@ -22,6 +31,10 @@ export function OrderDetailPanel({ orderId, onClose }: Props) {
   // detail itself is read again only when the order's status changes or its saga ends.
   const live = useLiveSagas()[orderId];
   const heading = useRef<HTMLHeadingElement>(null);
+
+  // The parts a service that did not answer would have given (read again until it does).
+  const missing = new Set(order?.degraded ?? []);
+  const steps = order ? mergeSteps(order.saga_log, live) : [];
 
   // Opening an order moves focus to it; on a phone that also scrolls it into view.
   useEffect(() => {
@@ -54,12 +67,14 @@ export function OrderDetailPanel({ orderId, onClose }: Props) {
             </div>
             <div>
               <dt>Customer</dt>
-              <dd>{order.customer_name}</dd>
+              <dd>
+                <bdi>{order.customer_name}</bdi>
+              </dd>
             </div>
             <div>
               <dt>Product</dt>
               <dd>
-                {count(order.quantity)} × {order.product_name}
+                {count(order.quantity)} × <bdi>{order.product_name}</bdi>
               </dd>
             </div>
             <div>
@@ -78,12 +93,18 @@ export function OrderDetailPanel({ orderId, onClose }: Props) {
             ) : null}
           </dl>
           <h3 className="subheading">Saga steps</h3>
-          <StepList
-            steps={mergeSteps(order.saga_log, live)}
-            label={`Saga steps of order ${shortId(orderId)}`}
-          />
+          {/* a log not read is not an empty one: "none recorded yet" would be untrue */}
+          {missing.has('saga-service') && steps.length === 0 ? (
+            <Unavailable service="saga-service" />
+          ) : (
+            <StepList steps={steps} label={`Saga steps of order ${shortId(orderId)}`} />
+          )}
           <h3 className="subheading">Events</h3>
-          <OrderEventList events={order.events} />
+          {missing.has('order-service') && order.events.length === 0 ? (
+            <Unavailable service="order-service" />
+          ) : (
+            <OrderEventList events={order.events} />
+          )}
         </>
       ) : null}
     </section>

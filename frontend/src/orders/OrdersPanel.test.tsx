@@ -1,9 +1,10 @@
 import { screen, waitFor, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { ConnectionBadge } from '../components/ConnectionBadge';
 import { COMPENSATED_LOG, EVENT, order } from '../test/fixtures';
 import { json, mockFetch } from '../test/mockFetch';
+import { PARTIAL_RETRY_MS } from '../queries';
 import { renderWithProviders } from '../test/render';
 import { OrdersPanel } from './OrdersPanel';
 
@@ -169,5 +170,43 @@ describe('orders table', () => {
     });
     await waitFor(() => expect(within(steps).getAllByRole('listitem')).toHaveLength(2));
     expect(within(steps).getByText('ReserveInventory')).toBeInTheDocument();
+  });
+});
+
+describe('an order read while a service was down', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('says its saga steps are unavailable, not that none were recorded, and reads them again', async () => {
+    // found from outside: "Partial data: saga-service did not answer" over "No saga steps
+    // recorded yet", and so it stayed after the saga service was back
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let sagaUp = false;
+    mockFetch({
+      'GET /api/orders': json([order(A, { customer_name: 'Abe' })], 200, { 'X-Total-Count': '1' }),
+      [`GET /api/orders/${A}`]: () =>
+        json({
+          ...order(A, { customer_name: 'Abe' }),
+          events: [EVENT],
+          saga: null,
+          saga_log: sagaUp ? COMPENSATED_LOG : [],
+          degraded: sagaUp ? [] : ['saga-service'],
+        }),
+    });
+    const { user } = renderWithProviders(<OrdersPanel />);
+    await user.click(await screen.findByText('Abe'));
+    const detail = await screen.findByRole('region', { name: /Order 11111111/ });
+    expect(await within(detail).findByText('Partial data: saga-service did not answer.')).toBeInTheDocument();
+    expect(within(detail).getByText(/^Unavailable: saga-service did not answer\./)).toBeInTheDocument();
+    expect(within(detail).queryByText('No saga steps recorded yet.')).not.toBeInTheDocument();
+    // the product's name sits in a line with the count: isolated, should it be right-to-left
+    expect(within(detail).getByText('Laptop').tagName).toBe('BDI');
+
+    sagaUp = true;
+    vi.advanceTimersByTime(PARTIAL_RETRY_MS);
+    const steps = await within(detail).findByRole('list', { name: /Saga steps/ });
+    expect(within(steps).getAllByRole('listitem')).toHaveLength(3);
+    expect(within(detail).queryByText(/Partial data/)).not.toBeInTheDocument();
   });
 });

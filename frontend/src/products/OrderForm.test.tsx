@@ -1,12 +1,22 @@
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { COMPENSATED_LOG, LAPTOP, MOUSE, order } from '../test/fixtures';
-import { type Call, type Reply, json, mockFetch } from '../test/mockFetch';
+import { type Call, type Reply, html, json, mockFetch } from '../test/mockFetch';
 import { renderWithProviders } from '../test/render';
+import { DOUBLE_SUBMIT_MS } from './OrderForm';
 import { ProductsPanel } from './ProductsPanel';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** A deliberate submit after the last answer: past the double-click guard. */
+function later() {
+  vi.setSystemTime(Date.now() + DOUBLE_SUBMIT_MS);
+}
+
+afterEach(() => {
+  vi.useRealTimers(); // the clock later() moved
+});
 
 async function setup(post?: (call: Call) => Reply | Promise<Reply>) {
   const fetch = mockFetch({
@@ -31,6 +41,11 @@ async function placeLaptopOrder(routes: Parameters<typeof mockFetch>[0]) {
 }
 
 describe('the catalog', () => {
+  it("isolates each product's name in the form's list, an option holding text only", async () => {
+    await setup();
+    expect(screen.getByRole('option', { name: /Laptop/ }).textContent).toBe('\u2068Laptop\u2069 — ¥120,000 (48 available)');
+  });
+
   it('is not called empty while it loads, nor when it could not be read', async () => {
     // found in review: "The catalog is empty." showed beside "Loading products…" and
     // beside "Could not load products"
@@ -232,12 +247,42 @@ describe('placing an order', () => {
     expect(key).toMatch(UUID);
 
     // Every submit is a new order, so it gets a new key.
+    later();
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByRole('list', { name: 'Saga log' });
     const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
     expect(keys).toHaveLength(2);
     expect(keys[1]).toMatch(UUID);
     expect(keys[1]).not.toEqual(key);
+  });
+
+  it("clears the last order's result when the next submit is refused in the form", async () => {
+    // found from outside: a green "Order confirmed" stayed under a form whose new submit was
+    // refused, as if it were that submit's
+    const { user } = await setup(() =>
+      json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    await user.clear(screen.getByLabelText('Customer name'));
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(screen.getByText('Customer name is required.')).toBeInTheDocument();
+    expect(screen.queryByText('Order confirmed')).not.toBeInTheDocument();
+  });
+
+  it('keeps an unknown outcome when the next submit is refused in the form', async () => {
+    const { user } = await setup(() => json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503));
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order outcome unknown');
+    await user.clear(screen.getByLabelText('Customer name'));
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(screen.getByText('Customer name is required.')).toBeInTheDocument();
+    // its order may still be placed: what to do about it still holds
+    expect(screen.getByText('Order outcome unknown')).toBeInTheDocument();
   });
 
   it('says an order whose CreateOrder failed was not placed, not cancelled', async () => {
@@ -305,8 +350,11 @@ describe('placing an order', () => {
       saga_log: [],
     });
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    // answered with the order first sent, which is not a new one
+    const earlier = (await screen.findByText('Earlier order confirmed')).closest('.notice');
+    expect(earlier).toHaveTextContent(/This is the order sent at \d\d:\d\d:\d\d with the same details/);
     // answered: the next submit is a new order
+    later();
     await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByText('Order confirmed');
     const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
@@ -337,6 +385,20 @@ describe('placing an order', () => {
     await screen.findByText('Order confirmed');
     expect(button).toHaveFocus();
     expect(button).toHaveAttribute('aria-disabled', 'false');
+  });
+
+  it("says a proxy's HTML error page by its status, not as markup", async () => {
+    // found from outside: a reverse proxy's 502 page was shown in the notice, tags and all
+    const { user } = await setup(() =>
+      html('<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1></body></html>', 502, 'Bad Gateway'),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    // a 5xx from in front of the BFF: the order may have been placed behind it
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(notice).toHaveTextContent('The server answered 502 Bad Gateway');
+    expect(notice).not.toHaveTextContent('<');
   });
 
   it('gives up on a BFF that does not answer, and says so', async () => {
@@ -393,6 +455,29 @@ describe('placing an order', () => {
     fireEvent.submit(form);
     await screen.findByText('Order confirmed');
     expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
+  });
+
+  it('places one order for a double-click, though the first click was answered before the second', async () => {
+    // found from outside: answered in ~30 ms, the second click of a double-click placed a
+    // second order; the guard only held while a request was on its way
+    const { user, fetch } = await setup(() =>
+      json({ order_id: '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a', success: true, status: 'COMPLETED', saga_log: [] }),
+    );
+    await user.type(screen.getByLabelText('Customer name'), 'Sato');
+    await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
+    const button = screen.getByRole('button', { name: 'Place order' });
+    await user.click(button);
+    await screen.findByText('Order confirmed');
+    await user.click(button);
+    expect(screen.getByText('Order confirmed')).toBeInTheDocument();
+    expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(1);
+
+    // the same order placed again on purpose, a moment later, is a new order
+    later();
+    await user.click(button);
+    await vi.waitFor(() => expect(fetch.callsTo('POST', '/api/orders')).toHaveLength(2));
+    const keys = fetch.callsTo('POST', '/api/orders').map((c) => c.headers.get('Idempotency-Key'));
+    expect(keys[1]).not.toEqual(keys[0]);
   });
 
   it('follows an order answered while its saga was still running until the saga ends', async () => {
@@ -494,6 +579,67 @@ describe('placing an order', () => {
     expect(await within(notice).findByText('CONFIRMED', {}, { timeout: 3000 })).toBeInTheDocument();
   });
 
+  it('says what became of the order a 503 named once it is known, and forgets its key', async () => {
+    // found from outside: the notice still read "Order outcome unknown … place it again" over
+    // "CONFIRMED", and the same details placed later were answered with that old order
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let status = 'PENDING';
+    const posts: Call[] = [];
+    const { user, last } = await placeLaptopOrder({
+      'POST /api/orders': (call) => {
+        posts.push(call);
+        return posts.length === 1
+          ? json({ detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId }, 503)
+          : json({ order_id: 'another', success: true, status: 'COMPLETED', saga_log: [] });
+      },
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+    });
+    await screen.findByText('Order outcome unknown');
+    expect(sessionStorage.getItem('unanswered-orders')).toContain(posts[0].headers.get('Idempotency-Key'));
+
+    status = 'CONFIRMED';
+    last().receive({
+      type: 'order.status', event_type: 'OrderConfirmed', position: 9, at: '2026-11-25T10:00:09Z',
+      order_id: orderId, status: 'CONFIRMED',
+    });
+    const notice = await screen.findByRole('status', { name: 'Order confirmed' });
+    expect(notice).toHaveTextContent('Order 0b7f3c1e is CONFIRMED.');
+    expect(notice).toHaveTextContent('The same details placed again are a new order.');
+    expect(notice).not.toHaveTextContent('may have been placed');
+    expect(screen.queryByText('Order outcome unknown')).not.toBeInTheDocument();
+    expect(JSON.parse(sessionStorage.getItem('unanswered-orders') ?? '[]')).toEqual([]);
+
+    // the same details later: a new order, with a new key, answered as one
+    later();
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
+    await screen.findByText('Order confirmed');
+    expect(screen.queryByText('Earlier order confirmed')).not.toBeInTheDocument();
+    expect(posts).toHaveLength(2);
+    expect(posts[1].headers.get('Idempotency-Key')).not.toEqual(posts[0].headers.get('Idempotency-Key'));
+  });
+
+  it('says an order a 503 named was not placed once its saga ended without creating it', async () => {
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    const { last } = await placeLaptopOrder({
+      'POST /api/orders': json(
+        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
+        503,
+      ),
+      [`GET /api/orders/${orderId}`]: json({ detail: `no order ${orderId}`, code: 'not_found' }, 404),
+    });
+    const unknown = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(unknown).findByText(/has not been created \(yet\)/)).toBeInTheDocument();
+    last().receive({
+      type: 'saga.status', order_id: orderId, saga_id: 's', status: 'COMPENSATED', resumed: true,
+      reason: 'CreateOrder failed: order-service did not answer', event_type: 'SagaCompensated',
+      position: 21, at: '2026-11-25T10:00:09Z',
+    });
+    const notice = await screen.findByRole('alert', { name: 'Order not placed' });
+    expect(notice).toHaveTextContent('Order 0b7f3c1e was never created');
+    expect(JSON.parse(sessionStorage.getItem('unanswered-orders') ?? '[]')).toEqual([]);
+  });
+
   it('does not say the order a 503 names was never created when it could not be looked up', async () => {
     // found in review: any failed read said "has not been created (yet)"
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
@@ -548,7 +694,7 @@ describe('placing an order', () => {
     await user.type(screen.getByLabelText('Customer name'), 'Sato');
     await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText('Earlier order confirmed');
     const [again] = fetch.callsTo('POST', '/api/orders');
     expect(again.headers.get('Idempotency-Key')).toEqual(first.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key'));
   });
@@ -564,12 +710,13 @@ describe('an order whose outcome is unknown, kept in the tab', () => {
     await user.type(screen.getByLabelText('Customer name'), 'Sato');
     await user.selectOptions(screen.getByLabelText('Product'), LAPTOP.id);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText(/^(Earlier order|Order) confirmed$/);
     return fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key');
   }
 
   it('is sent again with its key within a day', async () => {
     expect(await sendAgain({ key: 'kept-key', sentAt: Date.now() - 60 * 60 * 1000 })).toBe('kept-key');
+    expect(screen.getByText('Earlier order confirmed')).toBeInTheDocument();
   });
 
   it('is a new order after a day: its key is not kept for good', async () => {
@@ -577,6 +724,7 @@ describe('an order whose outcome is unknown, kept in the tab', () => {
     // the old order instead of placing one
     const key = await sendAgain({ key: 'kept-key', sentAt: Date.now() - 2 * 24 * 60 * 60 * 1000 });
     expect(key).toMatch(UUID);
+    expect(screen.getByText('Order confirmed')).toBeInTheDocument();
     expect(sessionStorage.getItem('unanswered-orders')).not.toContain('kept-key');
   });
 
@@ -611,7 +759,7 @@ describe('an order sent before the page was loaded', () => {
     const { user, fetch } = await setup(() => CONFIRMED);
     await fillLaptopOrder(user);
     await user.click(screen.getByRole('button', { name: 'Place order' }));
-    await screen.findByText('Order confirmed');
+    await screen.findByText('Earlier order confirmed');
     expect(fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
     // answered: forgotten, so the notice goes and the next order is a new one
     expect(stored()).toEqual([]);
@@ -628,21 +776,26 @@ describe('an order sent before the page was loaded', () => {
     expect(notice).toHaveTextContent('Sending the same details again does not place it twice');
   });
 
-  it('can be dismissed, and its key is still reused', async () => {
+  it('can be dismissed, which forgets its key: the same details are a new order after', async () => {
+    // found from outside: dismissed, its key was kept, and the same details placed later
+    // were answered with that old order, shown as if it were a new one
     const key = await reloadMidOrder();
-    const { user } = await setup(() => CONFIRMED);
+    const { user, fetch } = await setup(() => CONFIRMED);
+    const notice = screen.getByRole('status', { name: /had no answer/ });
+    expect(notice).toHaveTextContent('Dismissing forgets it: the same details sent after that are a new order.');
     await user.click(screen.getByRole('button', { name: 'Dismiss' }));
     expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
     // the button gone, the focus goes where the next order starts, not to <body>
     expect(screen.getByLabelText('Customer name')).toHaveFocus();
-    // dismissed: not said again after another reload, but its key is still reused
-    cleanup();
-    const again = await setup(() => CONFIRMED);
-    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
-    await fillLaptopOrder(again.user);
-    await again.user.click(screen.getByRole('button', { name: 'Place order' }));
+    expect(stored()).toEqual([]);
+    await fillLaptopOrder(user);
+    await user.click(screen.getByRole('button', { name: 'Place order' }));
     await screen.findByText('Order confirmed');
-    expect(again.fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).toEqual(key);
+    expect(fetch.callsTo('POST', '/api/orders')[0].headers.get('Idempotency-Key')).not.toEqual(key);
+    // and not said again after another reload
+    cleanup();
+    await setup();
+    expect(screen.queryByText(/had no answer/)).not.toBeInTheDocument();
   });
 
   it('is said again after a reload once sent again without an answer', async () => {
@@ -689,6 +842,9 @@ describe('an order sent before the page was loaded', () => {
     expect(items[0]).toHaveTextContent(/^Sato: 2 × Laptop, sent at \d\d:\d\d:\d\d/);
     // a key stored before its time was: no time is made up for it
     expect(items[1]).toHaveTextContent(/^Ito: 3 × Wireless Mouse, sent earlier$/);
+    // names isolated: a right-to-left one would reorder the line around it
+    expect(within(items[1]).getByText('Ito').tagName).toBe('BDI');
+    expect(within(items[1]).getByText('Wireless Mouse').tagName).toBe('BDI');
     expect(notice).toHaveTextContent('They may have been placed');
   });
 });

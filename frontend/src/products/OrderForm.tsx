@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 
 import {
   ApiError,
@@ -15,16 +15,13 @@ import {
 } from '../api';
 import { FieldError } from '../components/FieldError';
 import { Notice } from '../components/Notice';
-import { StatusBadge } from '../components/StatusBadge';
-import { shortId, yen } from '../format';
-import type { ConnectionState } from '../live';
-import { useConnectionState } from '../LiveContext';
-import { useOrder } from '../queries';
+import { yen } from '../format';
 import { queryKeys } from '../queryKeys';
 import { FaultFieldset } from './FaultFieldset';
 import { OrderResult } from './OrderResult';
 import { SentBeforeLoad } from './SentBeforeLoad';
-import { type Unanswered, dismiss, forget, loadUnanswered, recall, remember } from './unansweredOrders';
+import { UnknownOutcome } from './UnknownOutcome';
+import { type Unanswered, forget, loadUnanswered, recall, remember } from './unansweredOrders';
 import {
   FIELD_ORDER,
   type FieldErrors,
@@ -47,6 +44,8 @@ interface Submission {
   input: PlaceOrderInput;
   /** Its Idempotency-Key, and when the order was first sent with it. */
   idempotency: Unanswered;
+  /** Sent before with that key, its outcome unknown: the answer is that earlier order's. */
+  resent: boolean;
 }
 
 /** No answer, or a 5xx: the order may have been placed, or may still be. */
@@ -54,14 +53,6 @@ function outcomeUnknown(error: unknown): boolean {
   return (
     error instanceof TypeError || isTimeout(error) || (error instanceof ApiError && error.status >= 500)
   );
-}
-
-/** Why the outcome is unknown, as it stands now: a BFF that could not be reached may be
- * back, which the live connection tells. */
-function unknownBecause(error: unknown, connection: ConnectionState): string {
-  if (error instanceof TypeError && connection === 'live')
-    return 'The connection to the BFF broke before it answered. It can be reached again now.';
-  return errorMessage(error);
 }
 
 /** What identifies an order whose outcome is unknown, to send it again with its key: the
@@ -72,36 +63,17 @@ export function sameOrder(input: PlaceOrderInput): string {
   return JSON.stringify({ ...input, faults });
 }
 
-/** The order a 503 names: the BFF chose its id before calling the saga. */
-function namedOrder(error: unknown): string | null {
-  const id = error instanceof ApiError ? error.body.order_id : undefined;
-  return typeof id === 'string' ? id : null;
-}
-
-/** The saga may have got far enough before its 503 for its resumer to finish the order:
- * it is read, and read again as pushes about it arrive. */
-function FollowedOrder({ orderId }: { orderId: string }) {
-  const order = useOrder(orderId);
-  const id = <code title={orderId}>{shortId(orderId)}</code>;
-  if (order.data)
-    return (
-      <p>
-        Order {id} is <StatusBadge status={order.data.status} />.
-      </p>
-    );
-  if (order.isPending) return <p className="muted">Looking up order {id}…</p>;
-  if (order.error instanceof ApiError && order.error.status === 404)
-    return <p>Order {id} has not been created (yet).</p>;
-  // the order service, or the BFF, did not answer: the order may well exist
-  return <p>Order {id} could not be looked up just now; it is read again as news of it comes.</p>;
-}
-
 /** What the BFF said against the faults chosen, if it refused them. */
 function faultsRefusal(error: unknown): string | null {
   if (!(error instanceof ApiError)) return null;
   if (error.code === 'faults_disabled') return error.message;
   return error.fieldErrors.faults?.join(' ') || null;
 }
+
+/** A submit of the same details this soon after an answer that settled them is the second
+ * click of a double-click (the answer can come within 30 ms), not an order: it is ignored.
+ * The same order sent again later, on purpose, is a new order. */
+export const DOUBLE_SUBMIT_MS = 1000;
 
 const FIELD_IDS: Record<OrderField, string> = {
   customer_name: 'order-customer',
@@ -120,13 +92,15 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   // The keys of orders with no answer yet, by what was sent: sending the same order again
   // reuses its key, so the BFF answers with that order instead of placing another.
   const [unanswered] = useState(() => loadUnanswered());
-  // Those this page found when it loaded, but for those already said and dismissed: their
-  // requests went with the page before, so this page has to say what it knows of them.
-  const [sentBeforeLoad, setSentBeforeLoad] = useState(() =>
-    [...unanswered].filter(([, entry]) => !entry.dismissed),
-  );
+  // Those this page found when it loaded: their requests went with the page before, so this
+  // page has to say what it knows of them.
+  const [sentBeforeLoad, setSentBeforeLoad] = useState(() => [...unanswered]);
   // Set at once on submit, before React re-renders the button as aria-disabled.
   const sending = useRef(false);
+  // The details last answered for good (their key forgotten), and when: see DOUBLE_SUBMIT_MS.
+  // An answer that leaves the outcome unknown keeps the key, so a second click only sends
+  // the same order again, which places nothing twice.
+  const settled = useRef<{ sent: string; at: number } | null>(null);
   // The field to focus once a refusal (the browser's or the BFF's) is rendered: focused
   // after, so a screen reader reads it with aria-invalid and its message in place.
   const focusAfterRender = useRef<string | null>(null);
@@ -145,10 +119,14 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
     },
     onSuccess: (_answer, { input }) => {
       forget(unanswered, sameOrder(input));
+      settled.current = { sent: sameOrder(input), at: Date.now() };
     },
     onError: (error, { input }) => {
       // kept, unless the answer says it was not placed
-      if (!outcomeUnknown(error)) forget(unanswered, sameOrder(input));
+      if (!outcomeUnknown(error)) {
+        forget(unanswered, sameOrder(input));
+        settled.current = { sent: sameOrder(input), at: Date.now() };
+      }
       if (error instanceof ApiError) {
         const refused = serverFieldErrors(error.fieldErrors);
         setServerErrors(refused);
@@ -173,39 +151,57 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const clearServerError = (field: OrderField) =>
     setServerErrors(({ [field]: _dropped, ...rest }) => rest);
 
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    if (sending.current) return;
-    setSubmitted(true);
-    setServerErrors({});
-    const errors = validateOrder(values);
-    const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
-    if (firstInvalid) {
-      // A refusal of the last attempt's input is stale now that this one is refused here.
-      // An unknown outcome stays: its order may still be placed.
-      if (mutation.error instanceof ApiError && mutation.error.status === 400) mutation.reset();
-      focusAfterRender.current = FIELD_IDS[firstInvalid];
-      return;
-    }
+  /** The order the form would send, if its values pass the checks. */
+  const orderInput = (): PlaceOrderInput => {
     const input: PlaceOrderInput = {
       customer_name: customerName.trim(),
       product_id: productId,
       quantity: quantityValue(quantity),
     };
     if (Object.keys(faults).length > 0) input.faults = faults;
+    return input;
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (sending.current) return;
+    const errors = validateOrder(values);
+    const firstInvalid = FIELD_ORDER.find((field) => errors[field]);
+    const input = firstInvalid ? null : orderInput();
+    const last = settled.current;
+    // checked before anything changes: the answer it follows stays as it is shown
+    if (input && last && last.sent === sameOrder(input) && Date.now() - last.at < DOUBLE_SUBMIT_MS) return;
+    setSubmitted(true);
+    setServerErrors({});
+    if (!input) {
+      // The last attempt's answer (a result, a refusal) is stale now that this one is refused
+      // here, and would read as this one's. An outcome still unknown (its key still kept)
+      // stays: its order may still be placed.
+      const previous = mutation.variables;
+      if (!(previous && unanswered.has(sameOrder(previous.input)))) mutation.reset();
+      if (firstInvalid) focusAfterRender.current = FIELD_IDS[firstInvalid];
+      return;
+    }
     const sent = sameOrder(input);
     // a key sent again keeps the time it was first sent: its age is its order's
     const again = recall(unanswered, sent);
     sending.current = true;
     // this page follows it now
     setSentBeforeLoad((orders) => orders.filter(([before]) => before !== sent));
-    // sent again, it is news again: should this request go unanswered too, the next page says so
-    const { dismissed: _said, ...kept } = again ?? { key: newIdempotencyKey(), sentAt: Date.now() };
-    mutation.mutate({ input, idempotency: kept });
+    const idempotency = again ?? { key: newIdempotencyKey(), sentAt: Date.now() };
+    mutation.mutate({ input, idempotency, resent: !!again });
   };
 
+  // An unknown outcome learnt since (the order a 503 named was confirmed, say): its key is
+  // forgotten, so the same details later are a new order, not that one answered again.
+  const sentUnanswered = mutation.variables?.input;
+  const forgetLearnt = useCallback(() => {
+    if (sentUnanswered) forget(unanswered, sameOrder(sentUnanswered));
+  }, [unanswered, sentUnanswered]);
+
   const dismissSentBeforeLoad = () => {
-    dismiss(unanswered, sentBeforeLoad.map(([sent]) => sent));
+    // said and dismissed: forgotten, so the same details are a new order from now on
+    forget(unanswered, ...sentBeforeLoad.map(([sent]) => sent));
     setSentBeforeLoad([]);
     // the Dismiss button is gone: the focus goes where the next order starts, not to <body>
     formRef.current?.querySelector<HTMLElement>(`#${FIELD_IDS.customer_name}`)?.focus();
@@ -217,8 +213,6 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
   const faultsRefused = error instanceof ApiError && error.code === 'faults_disabled';
   const faultsRefusalText = faultsRefusal(error);
   const unknown = outcomeUnknown(error);
-  const connection = useConnectionState();
-  const followed = unknown ? namedOrder(error) : null;
 
   const describedBy = (field: OrderField, hint?: string) =>
     [hint, errorFor(field) ? `${FIELD_IDS[field]}-error` : null].filter(Boolean).join(' ') ||
@@ -237,8 +231,10 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
             name="customer_name"
             type="text"
             autoComplete="name"
-            // room for 200 characters of two UTF-16 units each, and a few over to refuse
-            maxLength={MAX_NAME_LENGTH * 2 + 50}
+            // room for 200 characters of up to four UTF-16 units each (an emoji is two, a
+            // letter typed with its accents apart three or more), and a few over to refuse:
+            // the BFF counts them once composed (NFC), and so does validateOrder
+            maxLength={MAX_NAME_LENGTH * 4 + 50}
             value={customerName}
             aria-invalid={!!errorFor('customer_name')}
             aria-describedby={describedBy('customer_name')}
@@ -266,7 +262,9 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
             <option value="">Choose a product…</option>
             {products.map((p) => (
               <option key={p.id} value={p.id}>
-                {p.product_name} — {yen(p.price)} ({p.available} available)
+                {/* an option holds text only: the name is isolated by the characters <bdi>
+                    stands for (FSI … PDI), so a right-to-left one keeps the price after it */}
+                {`\u2068${p.product_name}\u2069 — ${yen(p.price)} (${p.available} available)`}
               </option>
             ))}
           </select>
@@ -326,16 +324,7 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
       </form>
 
       <SentBeforeLoad orders={sentBeforeLoad} products={products} onDismiss={dismissSentBeforeLoad} />
-      {error && unknown ? (
-        <Notice tone="warning" title="Order outcome unknown">
-          <p>{unknownBecause(error, connection)}</p>
-          {followed ? <FollowedOrder orderId={followed} /> : null}
-          <p>
-            The order may have been placed. Place it again with the same details: it is sent with
-            the same key, so it is placed at most once, and you get its result.
-          </p>
-        </Notice>
-      ) : null}
+      {error && unknown ? <UnknownOutcome error={error} onLearnt={forgetLearnt} /> : null}
       {error && !unknown ? (
         <Notice tone="danger" title="Order not placed">
           <p>{errorMessage(error)}</p>
@@ -345,7 +334,12 @@ export function OrderForm({ products, productId, onProductChange }: Props) {
           ) : null}
         </Notice>
       ) : null}
-      {mutation.data && !error ? <OrderResult result={mutation.data} /> : null}
+      {mutation.data && !error ? (
+        <OrderResult
+          result={mutation.data}
+          earlier={mutation.variables?.resent ? mutation.variables.idempotency : undefined}
+        />
+      ) : null}
     </div>
   );
 }

@@ -21,7 +21,40 @@ describe('order result', () => {
     renderWithProviders(<OrderResult result={{ ...CONFIRMED, resumed: true, resumptions: 1 }} />);
     expect(screen.getByText('Order confirmed')).toBeInTheDocument();
     expect(screen.getByText('resumed')).toBeInTheDocument();
-    expect(screen.getByText(/resumer took it over/)).toBeInTheDocument();
+    expect(screen.getByText(/resumer took it over from its persisted log and finished it\.$/)).toBeInTheDocument();
+  });
+
+  it('does not say the resumer finished a saga it has not: one still waiting for it', () => {
+    // found from outside: a saga whose first run gave up at its deadline, still COMPENSATING
+    // with a step "waiting for the resumer", read "the resumer took it over and finished it"
+    renderWithProviders(
+      <OrderResult
+        result={{
+          order_id: CONFIRMED.order_id,
+          success: false,
+          status: 'COMPENSATING',
+          resumed: true,
+          resumptions: 1,
+          httpStatus: 202,
+          saga_log: [
+            { step: 1, action: 'CreateOrder', status: 'COMPLETED', error: null },
+            { step: 2, action: 'ReserveInventory', status: 'FAILED', error: 'timed out' },
+            {
+              step: 3,
+              action: 'CancelOrder (COMPENSATING)',
+              status: 'STARTED',
+              error: null,
+              compensating: true,
+              message: 'waiting for the resumer: order-service did not answer',
+            },
+          ],
+        }}
+      />,
+    );
+    const note = screen.getByText(/resumer took it over/);
+    expect(note).not.toHaveTextContent('and finished it');
+    expect(note).toHaveTextContent('has not finished it yet: a step is waiting for the resumer to try it again.');
+    expect(note).toHaveTextContent('gave up on a step at its deadline');
   });
 
   it('says nothing of resuming for a saga that ran in one go', () => {

@@ -20,22 +20,28 @@ const dayAndClock = new Intl.DateTimeFormat('en-GB', {
 });
 
 /** When it was sent: a key is kept a day, so one sent yesterday says so. */
-function sentWhen({ sentAt, sentAtUnknown }: Unanswered): string {
+export function sentWhen({ sentAt, sentAtUnknown }: Unanswered): string {
   if (sentAtUnknown) return 'sent earlier';
   const sent = new Date(sentAt);
   const today = new Date().toDateString() === sent.toDateString();
   return `sent at ${(today ? clock : dayAndClock).format(sent)}`;
 }
 
-function described(sent: string, entry: Unanswered, products: readonly Product[]): string {
+function Described({ sent, entry, products }: { sent: string; entry: Unanswered; products: readonly Product[] }) {
   const details = sentDetails(sent);
-  if (!details) return sentWhen(entry);
+  if (!details) return <>{sentWhen(entry)}</>;
   // the catalog may not have loaded (yet): the product's id is all that was sent
-  const product =
-    products.find((p) => p.id === details.product_id)?.product_name ?? `product ${shortId(details.product_id)}`;
+  const name = products.find((p) => p.id === details.product_id)?.product_name;
   const faults = Object.entries(details.faults ?? {}).map(([step, mode]) => `${step} ${mode}`);
   const withFaults = faults.length > 0 ? ` (faults: ${faults.join(', ')})` : '';
-  return `${details.customer_name}: ${details.quantity} × ${product}${withFaults}, ${sentWhen(entry)}`;
+  // names isolated: a right-to-left one would otherwise reorder the text around it
+  return (
+    <>
+      <bdi>{details.customer_name}</bdi>: {details.quantity} ×{' '}
+      {name ? <bdi>{name}</bdi> : `product ${shortId(details.product_id)}`}
+      {withFaults}, {sentWhen(entry)}
+    </>
+  );
 }
 
 /** After a reload (or a tab restored) while an order was on its way, or had no answer: the
@@ -55,7 +61,9 @@ export function SentBeforeLoad({ orders, products, onDismiss }: Props) {
     >
       <ul className="notice__list">
         {orders.map(([sent, entry]) => (
-          <li key={entry.key}>{described(sent, entry, products)}</li>
+          <li key={entry.key}>
+            <Described sent={sent} entry={entry} products={products} />
+          </li>
         ))}
       </ul>
       <p>
@@ -66,7 +74,8 @@ export function SentBeforeLoad({ orders, products, onDismiss }: Props) {
       </p>
       <p>
         Sending the same details again does not place {one ? 'it' : 'one'} twice: it goes with the
-        same key, and the BFF answers with that order’s result.
+        same key, and the BFF answers with that order’s result. Dismissing forgets{' '}
+        {one ? 'it' : 'them'}: the same details sent after that are a new order.
       </p>
     </Notice>
   );

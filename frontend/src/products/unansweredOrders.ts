@@ -2,10 +2,11 @@ import type { PlaceOrderInput } from '../api';
 
 /**
  * The keys of orders with no answer yet, by what was sent (see `sameOrder`): kept from the
- * moment an order is sent until an answer says what became of it, so sending the same order
- * again reuses its key and the BFF answers with that order instead of placing another. Kept
- * for the browser tab's session, so a reload, even one while the order is on its way, does
- * not lose them either.
+ * moment an order is sent until an answer, or news of the order, says what became of it, or
+ * the user dismisses it; so sending the same order again meanwhile reuses its key and the
+ * BFF answers with that order instead of placing another. Once forgotten, the same details
+ * are a new order. Kept for the browser tab's session, so a reload, even one while the order
+ * is on its way, does not lose them either.
  */
 const STORAGE_KEY = 'unanswered-orders';
 
@@ -23,9 +24,6 @@ export interface Unanswered {
   sentAt: number;
   /** A key stored before `sentAt` was: `sentAt` is when it was first read, not sent. */
   sentAtUnknown?: true;
-  /** The page after a reload said it had no answer, and the user dismissed that: later
-   * reloads keep its key without saying so again. */
-  dismissed?: true;
 }
 
 export type UnansweredOrders = Map<string, Unanswered>;
@@ -44,11 +42,13 @@ function entryOf(stored: unknown, now: number): Unanswered | null {
   // it could place its order twice.
   if (typeof stored === 'string') return { key: stored, sentAt: now, sentAtUnknown: true };
   if (typeof stored !== 'object' || stored === null) return null;
-  const { key, sentAt, sentAtUnknown, dismissed } = stored as Partial<Unanswered>;
+  const { key, sentAt, sentAtUnknown, dismissed } = stored as Partial<Unanswered> & { dismissed?: unknown };
   if (typeof key !== 'string' || typeof sentAt !== 'number') return null;
+  // dismissed when dismissing kept the key (and replayed the order for the same details
+  // later): dismissing forgets it now, so it is forgotten
+  if (dismissed === true) return null;
   const entry: Unanswered = { key, sentAt };
   if (sentAtUnknown === true) entry.sentAtUnknown = true;
-  if (dismissed === true) entry.dismissed = true;
   return entry;
 }
 
@@ -86,17 +86,11 @@ export function remember(unanswered: UnansweredOrders, sent: string, entry: Unan
   save(unanswered);
 }
 
-/** Said, and dismissed: not said again after the next reload. */
-export function dismiss(unanswered: UnansweredOrders, sents: readonly string[]): void {
-  for (const sent of sents) {
-    const entry = unanswered.get(sent);
-    if (entry) unanswered.set(sent, { ...entry, dismissed: true });
-  }
-  save(unanswered);
-}
-
-export function forget(unanswered: UnansweredOrders, sent: string): void {
-  if (unanswered.delete(sent)) save(unanswered);
+/** Its outcome is known, or the user dismissed it: the same details are a new order. */
+export function forget(unanswered: UnansweredOrders, ...sents: readonly string[]): void {
+  let changed = false;
+  for (const sent of sents) changed = unanswered.delete(sent) || changed;
+  if (changed) save(unanswered);
 }
 
 /** The details an order was sent with, read back from what names it (`sameOrder`); null

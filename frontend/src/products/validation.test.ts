@@ -33,6 +33,14 @@ describe('validateOrder', () => {
     expect(validateOrder({ ...ok, customerName: '😀'.repeat(201) })).toHaveProperty('customer_name');
   });
 
+  it('counts a name once made NFC, as the BFF does: a decomposed accent is no extra character', () => {
+    // found from outside: 150 "é" typed decomposed (300 code points) were refused here,
+    // and the BFF, which normalises first, takes them
+    expect(validateOrder({ ...ok, customerName: 'e\u0301'.repeat(150) })).toEqual({});
+    expect(validateOrder({ ...ok, customerName: 'e\u0301'.repeat(200) })).toEqual({});
+    expect(validateOrder({ ...ok, customerName: 'e\u0301'.repeat(201) })).toHaveProperty('customer_name');
+  });
+
   it('takes a quantity typed in full-width digits (a Japanese input method)', () => {
     expect(validateOrder({ ...ok, quantity: '３' })).toEqual({});
     expect(quantityValue(' １２ ')).toBe(12);

@@ -31,12 +31,18 @@ export function validQuantity(typed: string): number | null {
   return n >= 1 && n <= MAX_QUANTITY ? n : null;
 }
 
+/** A trimmed name's length as the BFF measures it (servicekit.fields.NameQueryField): in
+ * one spelling first (NFC), then in characters (code points), not in UTF-16 units. An emoji
+ * is one; "é" typed as "e" and a combining accent is one too, as the BFF stores it. */
+export function nameLength(name: string): number {
+  return [...name.normalize('NFC')].length;
+}
+
 export function validateOrder(values: OrderFormValues): FieldErrors {
   const errors: FieldErrors = {};
   const name = values.customerName.trim();
   if (!name) errors.customer_name = 'Customer name is required.';
-  // in characters (code points), as the BFF counts, not in UTF-16 units: an emoji is one
-  else if ([...name].length > MAX_NAME_LENGTH)
+  else if (nameLength(name) > MAX_NAME_LENGTH)
     errors.customer_name = `Customer name must be at most ${MAX_NAME_LENGTH} characters.`;
 
   if (!values.productId) errors.product_id = 'Choose a product.';

@@ -139,6 +139,15 @@ describe('saga timeline', () => {
     expect(screen.getByRole('list', { name: 'The 20 newest sagas' })).toContainElement(card);
   });
 
+  it('isolates the names in its title, so a right-to-left one does not reorder it', async () => {
+    // found from outside: "محمد" turned the title into "23b78a95 1 · محمد × Wireless Mouse"
+    mockFetch({ 'GET /api/sagas': listOf(saga({ customer_name: 'محمد', product_name: 'Wireless Mouse' })) });
+    renderWithProviders(<SagaPanel />);
+    const card = await screen.findByTestId(`saga-${ID}`);
+    expect(within(card).getByText('محمد').tagName).toBe('BDI');
+    expect(within(card).getByText('Wireless Mouse').tagName).toBe('BDI');
+  });
+
   it('does not say there are no sagas when they could not be read', async () => {
     mockFetch({
       'GET /api/sagas': json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503),

@@ -49,8 +49,8 @@ export function SagaPanel() {
           <span className="tag tag--compensation">compensation</span> undoes an earlier step
         </li>
         <li>
-          <span className="tag tag--resumed">resumed</span> finished by the resumer after its first
-          driver stopped
+          <span className="tag tag--resumed">resumed</span> taken over by the resumer after its first
+          run stopped midway or left a step to it
         </li>
       </ul>
       {sagas.isError ? (

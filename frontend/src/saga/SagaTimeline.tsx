@@ -2,6 +2,7 @@ import type { Saga } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { count, dateTime, shortId } from '../format';
 import { type LiveSaga, mergeSagaStatus, mergeSteps } from '../sagaStore';
+import { resumedNote } from './resumed';
 import { SagaStepChips } from './SagaStepChips';
 
 interface Props {
@@ -27,7 +28,8 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
           {about ? (
             <span>
               {' '}
-              {about.customer_name} · {count(about.quantity ?? 0)} × {about.product_name}
+              {/* isolated: a right-to-left name would otherwise reorder the id and count */}
+              <bdi>{about.customer_name}</bdi> · {count(about.quantity ?? 0)} × <bdi>{about.product_name}</bdi>
             </span>
           ) : null}
         </h3>
@@ -40,7 +42,7 @@ export function SagaTimeline({ orderId, saga, live }: Props) {
             </>
           ) : null}
           {resumed ? (
-            <span className="tag tag--resumed" title="Another process took this saga over after its driver stopped">
+            <span className="tag tag--resumed" title={resumedNote(status, steps)}>
               resumed
             </span>
           ) : null}

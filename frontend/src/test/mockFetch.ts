@@ -12,12 +12,20 @@ export interface Reply {
   status?: number;
   body: unknown;
   headers?: Record<string, string>;
+  statusText?: string;
+  /** Sent as is instead of ``body`` as JSON: what a proxy in front of the BFF may answer. */
+  text?: string;
 }
 
 type Handler = (call: Call) => Reply | undefined | Promise<Reply | undefined>;
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Reply {
   return { status, body, headers };
+}
+
+/** An HTML page, as a reverse proxy answers when the BFF behind it is down. */
+export function html(text: string, status: number, statusText: string): Reply {
+  return { status, statusText, body: null, text, headers: { 'Content-Type': 'text/html' } };
 }
 
 /**
@@ -40,9 +48,13 @@ export function mockFetch(routes: Record<string, Reply | Handler>) {
     calls.push(call);
     const route = routes[`${method} ${url.pathname}`];
     const reply = typeof route === 'function' ? await route(call) : route;
-    const { status = 200, body, headers = {} } = reply ?? { status: 404, body: { detail: 'not found' } };
-    return new Response(JSON.stringify(body), {
+    const { status = 200, statusText, body, text, headers = {} } = reply ?? {
+      status: 404,
+      body: { detail: 'not found' },
+    };
+    return new Response(text ?? JSON.stringify(body), {
       status,
+      statusText,
       headers: { 'Content-Type': 'application/json', ...headers },
     });
   });

@@ -7,10 +7,15 @@ import { LiveClient, type LiveClientOptions } from '../live';
 import { LiveProvider } from '../LiveProvider';
 import { fakeSockets } from './fakeWebSocket';
 
-/** Render inside the app's providers with a fake websocket; returns the sockets to drive. */
-export function renderWithProviders(ui: ReactElement, liveOptions: Partial<LiveClientOptions> = {}) {
+/** Render inside the app's providers with a fake websocket; returns the sockets to drive.
+ * Queries go stale at once unless ``staleTime`` says otherwise (the app's is 5 s). */
+export function renderWithProviders(
+  ui: ReactElement,
+  liveOptions: Partial<LiveClientOptions> = {},
+  { staleTime = 0 }: { staleTime?: number } = {},
+) {
   const queryClient = new QueryClient({
-    defaultOptions: { queries: { retry: false, staleTime: 0 }, mutations: { retry: false } },
+    defaultOptions: { queries: { retry: false, staleTime }, mutations: { retry: false } },
   });
   const fake = fakeSockets();
   const live = new LiveClient({
