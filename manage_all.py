@@ -774,9 +774,9 @@ class Child:
 
         if not ended():
             signal_group(proc.pid, signal.SIGTERM)
-            wait_until(ended, STOP_TIMEOUT, 0.1)
-            signal_group(proc.pid, signal.SIGKILL)
-            wait_until(ended, 5, 0.05)
+            if not wait_until(ended, STOP_TIMEOUT, 0.1):  # ended: its number may be reused
+                signal_group(proc.pid, signal.SIGKILL)
+                wait_until(ended, 5, 0.05)
         with self._lock:
             if self.popen is proc:
                 # Its group is gone, so its number may be given to another program's group:
@@ -812,6 +812,9 @@ class Child:
                     # it is stopped here and started again like any child that ended.
                     self.out.line(self.label, f"lost track of it ({error!r}); restarting it")
                     self.end_group(proc)
+                    if proc.stdout is not None:  # perhaps never read: not left open
+                        with contextlib.suppress(OSError, ValueError):
+                            proc.stdout.close()
                     code = None
             if self.stopping.is_set():
                 return

@@ -107,7 +107,7 @@ def rebuild(
             p.clear()
         for batch, dead_letter in pieces:
             if not dead_letter:
-                _fold(projections, batch)
+                _fold(projections, batch, remote=source is not None)
             elif _applies_again(projections, batch[0]):
                 # no longer set aside (under --check, rolled back with the rest)
                 DeadLetter.objects.filter(source=source, position=batch[0].position).delete()
@@ -135,27 +135,34 @@ class FoldFailed(Exception):
     """A handler failed on events of the log: nothing was changed."""
 
 
-def _fold(projections: Sequence[Projection], batch: list) -> None:
+def _fold(projections: Sequence[Projection], batch: list, *, remote: bool) -> None:
     try:
         for p in projections:
             p.apply_batch(batch)
     except Exception as exc:
         if database_failing(exc):
             raise  # the database's failure, not the events': said as such
+        hint = (
+            ". An event it depends on may be set aside as a dead letter (the admin's Dead letters)"
+            if remote
+            else ""
+        )
         raise FoldFailed(
             f"a handler failed on the events at positions {batch[0].position} to "
-            f"{batch[-1].position} ({type(exc).__name__}: {exc}); nothing changed. An event "
-            "it depends on may be set aside as a dead letter (the admin's Dead letters)"
+            f"{batch[-1].position} ({type(exc).__name__}: {exc}); nothing changed{hint}"
         ) from exc
 
 
-def _applies_again(projections: Sequence[Projection], recorded) -> bool:
-    """Fold an event a consumer set aside as a dead letter, if it applies now.
+def _applies_again(projections: Sequence[Projection], event) -> bool:
+    """Fold an event a consumer set aside as a dead letter (as it came from the feed), if it
+    applies now.
 
     A fresh fold has none of the live tables' state, which is what some events failed on (an
     order created twice, after its checkpoint was rewound by hand); skipping those would fail
-    the events that depend on them. One that still fails is skipped, as the consumer did."""
+    the events that depend on them. One that still fails, or still cannot be decoded, is
+    skipped, as the consumer did."""
     try:
+        recorded = event.recorded()
         with transaction.atomic():  # a savepoint: a failure undoes this event only
             for p in projections:
                 p.apply_batch([recorded])
@@ -164,9 +171,9 @@ def _applies_again(projections: Sequence[Projection], recorded) -> bool:
         if database_failing(exc):
             raise
         logger.info(
-            "%s at position %d still fails (%s); left set aside",
-            recorded.event_type,
-            recorded.position,
+            "%s at position %d still fails (%r); left set aside",
+            event.event_type,
+            event.position,
             exc,
         )
         return False
@@ -200,20 +207,17 @@ def _remote(feed, *, check: bool, batch_size: int):
     set_aside = dict(DeadLetter.objects.filter(source=source).values_list("position", "event_id"))
 
     def pieces():
-        """Pages of events to fold, each with False; a dead letter's event alone, with True."""
+        """Pages of events to fold, each with False; a dead letter's event alone and not
+        decoded yet (it may have been set aside for failing to decode), with True."""
         for page in feed.read(0, until=last, limit=min(batch_size, 1000)):
             recorded = []
             for event in page:
                 letter = set_aside.get(event.position)
                 if letter == event.event_id:
-                    try:
-                        dead = event.recorded()
-                    except UnknownEventType:
-                        continue
                     if recorded:
                         yield recorded, False
                         recorded = []
-                    yield [dead], True  # tried again, on its own
+                    yield [event], True  # tried again, on its own, decoding included
                     continue
                 if letter is not None:
                     logger.warning(
@@ -228,6 +232,11 @@ def _remote(feed, *, check: bool, batch_size: int):
                     recorded.append(event.recorded())
                 except UnknownEventType:
                     continue  # a type this service does not consume
+                except Exception as exc:  # a payload its type cannot take, say
+                    raise FoldFailed(
+                        f"the event at position {event.position} cannot be read "
+                        f"({type(exc).__name__}: {exc}); nothing changed"
+                    ) from exc
             yield recorded, False
 
     return checkpoint, last, pieces()

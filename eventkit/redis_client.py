@@ -24,6 +24,7 @@ def redis_client(name: str, url: str | None = None) -> redis.Redis:
         socket_connect_timeout=2,
         health_check_interval=30,
         retry=Retry(NoBackoff(), 0),
-        # Redis refuses a name with spaces (a hostname could hold one) on every connect
-        client_name="".join("_" if c.isspace() else c for c in name),
+        # Redis takes only printable ASCII without spaces as a name, and refuses any other on
+        # every connect: a hostname or a --name could hold one
+        client_name="".join(c if "!" <= c <= "~" else "_" for c in name),
     )

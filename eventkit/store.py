@@ -85,6 +85,7 @@ from servicekit.context import current_correlation_id
 from servicekit.errors import (
     connection_lost,
     forget_dead_connections,
+    no_free_connection,
     sqlstate,
     take_a_working_connection,
 )
@@ -421,6 +422,7 @@ def _may_run_again(exc: Exception, committing: bool, command_id: str | None) -> 
     return (
         isinstance(exc, OperationalError | InterfaceError)
         and connection.vendor == "postgresql"
+        and not no_free_connection(exc)
         and connection_lost(exc)
         and (not committing or command_id is not None)
     )
@@ -490,8 +492,8 @@ def execute(
     accepted = (request_fingerprint, earlier_payloads)
     attempts = setting("APPEND_ATTEMPTS")
     nested = connection.in_atomic_block  # the caller's transaction commits, not ours
-    reconnected = False
-    for attempt in range(1, attempts + 1):
+    reconnected, attempt = False, 1
+    while True:
         session, committing = None, False
         try:
             # batched: the command's writes go out together, with its next read or at the
@@ -527,9 +529,16 @@ def execute(
                     f"{command_type}: what it changes is held by another transaction (a"
                     " console, a stuck client, a projection rebuild); retry later"
                 ) from exc
-            if not reconnected and not nested and _may_run_again(exc, committing, command_id):
+            connected = session is not None  # not a connection the pool could not give
+            if (
+                connected
+                and not reconnected
+                and not nested
+                and _may_run_again(exc, committing, command_id)
+            ):
                 # A server that restarted or dropped its clients left the pooled connections
-                # dead: the first command to meet one would be a 503 of its own.
+                # dead: the first command to meet one would be a 503 of its own. Running it
+                # again is not a lost race: it does not count as an attempt.
                 reconnected = True
                 logger.warning("%s met a lost connection (%s); once more", command_type, exc)
                 forget_dead_connections(exc)
@@ -545,7 +554,7 @@ def execute(
                 ) from exc
             logger.info("%s attempt %d lost a race (%s); retrying", command_type, attempt, exc)
             time.sleep(random.uniform(0, 0.005 * attempt))
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _replay(

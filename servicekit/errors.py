@@ -54,8 +54,9 @@ def api_exception_handler(exc, context):
         forget_dead_connections(exc)
         return _unavailable("The database is unavailable; retry later.")
     if isinstance(exc, MissingRow):
-        # Not the request's fault, and no retry mends it, but a rebuild does: until then
-        # every command on that row fails the same way, so the answer says what to run.
+        # Not the request's fault, and no retry mends it until an operator rebuilds the read
+        # models: the answer says what to run. Then the same command goes through, so it is
+        # a 503 (the saga retries it until its deadline), not a 4xx.
         logger.error("a read model has drifted from the events: %s", exc)
         return _unavailable(
             "A read model has drifted from the events; an operator must run"

@@ -1145,6 +1145,43 @@ def test_a_rebuild_takes_a_dead_letters_event_that_applies_now(pipeline, remote_
     assert "1 of them set aside as dead letters that apply now" in capsys.readouterr().out
 
 
+def test_a_rebuild_leaves_set_aside_a_dead_letter_that_still_cannot_be_decoded(
+    pipeline, remote_feed, monkeypatch
+):
+    """A consumer sets aside an event whose payload its type cannot take. The rebuild that
+    tried dead letters again decoded them outside its guard, and ended in a traceback for
+    good (found in review); and such an event never set aside is one line, not a traceback."""
+    from django.core.management import CommandError, call_command
+
+    from eventkit.wire import WireEvent
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    drain(consumer())
+    decode = WireEvent.recorded
+
+    def unreadable_at_3(self):
+        if self.position == 3:
+            raise TypeError("TallyAdded.__init__() missing 1 required positional argument")
+        return decode(self)
+
+    monkeypatch.setattr(WireEvent, "recorded", unreadable_at_3)
+    rebuild = ["rebuild_projections", "--projection", "remote-tallies", "--no-progress"]
+    with pytest.raises(CommandError, match=r"position 3 cannot be read .*TypeError"):
+        call_command(*rebuild)
+    assert totals() == {t: (8, 3)}  # nothing changed
+    DeadLetter.objects.create(
+        source=REMOTE_SOURCE,
+        position=3,
+        event_id=str(Event.objects.get(position=3).event_id),
+        event_type="TallyAdded",
+        error="TypeError",
+        attempts=3,
+    )
+    call_command(*rebuild)
+    assert totals() == {t: (3, 2)} and DeadLetter.objects.get().position == 3
+
+
 def test_a_rebuild_that_a_handler_fails_says_so_and_changes_nothing(pipeline, remote_feed):
     from django.core.management import CommandError, call_command
 
@@ -1369,3 +1406,15 @@ def test_a_consumer_sees_its_read_cut_off_by_redis(pipeline, live_server, monkey
         runner.join(timeout=10)
         own.close()
     assert not runner.is_alive()
+
+
+def test_a_worker_name_redis_would_refuse_is_made_one_it_takes():
+    """Redis refuses a client name outside printable ASCII on every connect: a worker named
+    so by a hostname or by --name never reached Redis (found in review)."""
+    from eventkit.redis_client import redis_client
+
+    own = redis_client("wörker 1\x7f", REDIS_URL)
+    try:
+        assert own.ping() and own.client_getname() in ("w_rker_1_", b"w_rker_1_")
+    finally:
+        own.close()

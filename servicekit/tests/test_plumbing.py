@@ -427,6 +427,64 @@ def test_a_command_that_lost_its_connection_at_commit_runs_again_only_with_its_i
         assert len(commits) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command_id", [None, "3f0c1b9e-8d7a-4d8e-a1a4-6f2b0c9d5e71"])
+def test_a_command_whose_commit_went_through_before_its_connection_was_lost_applies_once(
+    monkeypatch, settings, command_id
+):
+    """The case the id is for: the COMMIT was kept, and only its answer lost. With an id,
+    the run again finds the record and answers from it; without one, the client settles it.
+    Running again is no lost race either: with one attempt allowed it still runs."""
+    from django.db import OperationalError
+
+    from eventkit import store
+    from eventkit.models import Event
+    from eventkit.tests.helpers import open_tally
+
+    settings.EVENTKIT = {**settings.EVENTKIT, "APPEND_ATTEMPTS": 1}
+    lost = []
+
+    def committed_then_lost(real=store.commit_with_queue):
+        if lost:
+            return real()
+        lost.append(True)
+        real()
+        from django.db import connection
+
+        connection.connection.commit()  # kept by the server; the answer never arrives
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(store, "commit_with_queue", committed_then_lost)
+    if command_id is None:
+        with pytest.raises(OperationalError):
+            open_tally()
+    else:
+        tally = open_tally(command_id=command_id)
+        assert Event.objects.filter(stream_id=tally).count() == 1
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_that_gets_no_connection_at_all_is_not_run_again(monkeypatch):
+    """A database that refuses connections, or a pool with none free, is not a connection
+    lost midway: running again waited the pool's whole timeout a second time."""
+    from django.db import OperationalError, connection, connections
+
+    from eventkit.tests.helpers import open_tally
+
+    connection.close()
+    asked = []
+
+    def refused(self, params):
+        asked.append(True)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(type(connections["default"]), "get_new_connection", refused)
+    with pytest.raises(OperationalError):
+        open_tally()
+    assert len(asked) == 1
+
+
 @pytest.mark.parametrize(("method", "calls"), [("GET", 2), ("HEAD", 2), ("POST", 1)])
 def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, method, calls):
     """A command's outcome after a lost connection is for its client to settle, with its
