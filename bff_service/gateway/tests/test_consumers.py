@@ -158,3 +158,46 @@ def test_a_socket_whose_groups_cannot_be_joined_is_told_to_come_back(memory_laye
     accepted, closed = asyncio.run(run())
     assert accepted["type"] == "websocket.accept"
     assert (closed["type"], closed["code"]) == ("websocket.close", TRY_AGAIN_LATER)
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """The channel layer the BFF runs with, on the test Redis."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "test-own-channels"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield get_channel_layer()
+    channel_layers.backends.clear()
+
+
+def test_a_socket_closed_as_a_push_for_it_arrives_ends_its_own_channel(redis_layer, monkeypatch):
+    """Found by a soak test: channels-redis unsubscribes a socket's channel only when a
+    pending receive on it is cancelled, and channels cancels none that has just completed.
+    A socket that closed as a push for it arrived kept its subscription for the life of the
+    process, and was subscribed again at every reconnect to Redis."""
+    monkeypatch.setattr(AllOrdersConsumer, "snapshot", lambda self: {"type": "snapshot"})
+    scope = {**SCOPE, "path": "/ws/orders/", "url_route": {"args": (), "kwargs": {}}}
+
+    async def run() -> list[str]:
+        held = []
+        try:
+            for _ in range(12):
+                client = Client(AllOrdersConsumer, scope)
+                await client.connect()
+                [channel] = redis_layer.channels  # the one socket open
+                # the push and the close arrive together: in the same turn of the loop, as
+                # the layer's reader hands on what Redis sent (no await between the two)
+                push = redis_layer.serialize({"type": "push.batch", "frame": "[]"})
+                redis_layer.channels[channel].put_nowait(push)
+                await client.disconnect()
+                held += list(redis_layer.channels)
+                redis_layer.channels.clear()  # each socket counted once
+        finally:
+            await redis_layer.flush()
+        return held
+
+    assert asyncio.run(run()) == []
