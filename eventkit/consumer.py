@@ -782,10 +782,7 @@ class Consumer:
         logger.error(
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
         )
-        try:
-            self._copy_dead_letter({**event.to_fields(), "error": repr(failure.cause)})
-        except redis.RedisError as exc:
-            logger.warning("could not copy the dead letter to Redis: %s", exc)
+        self._copy_dead_letter_if_redis_answers({**event.to_fields(), "error": repr(failure.cause)})
 
     def _beyond_the_log(self, source: str, position: int, head: int, fields: dict) -> None:
         """A message at a position the source's log does not reach. A relay publishes only
@@ -794,15 +791,19 @@ class Consumer:
         stay pending for good, claimed again and again, each time a read of the feed."""
         error = f"position {position} is beyond the source's log, which ends at {head}"
         logger.error("set aside a message of %s: %s", source, error)
-        try:
-            self._copy_dead_letter({**fields, "error": error})
-        except redis.RedisError as exc:
-            logger.warning("could not copy the dead letter to Redis: %s", exc)
+        self._copy_dead_letter_if_redis_answers({**fields, "error": error})
 
     def _copy_dead_letter(self, fields: dict) -> None:
         """Redis's copy of a dead letter, for operators watching the stream; bounded, since
         the table (or the log line, for an unreadable message) is the record."""
         self.client.xadd(self.dead_letter_stream, fields, maxlen=DEAD_LETTER_MAXLEN)
+
+    def _copy_dead_letter_if_redis_answers(self, fields: dict) -> None:
+        """The copy, where what it copies is set aside already: Redis down costs only it."""
+        try:
+            self._copy_dead_letter(fields)
+        except redis.RedisError as exc:
+            logger.warning("could not copy the dead letter to Redis: %s", exc)
 
     def catch_up(self) -> int:
         """Ask each source's feed whether we are behind, and apply what we missed. A feed that
