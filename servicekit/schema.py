@@ -9,7 +9,12 @@ operation so that a client generated from the schema expects them:
 * 413 and 415 from any operation that takes a body: over the size limit, or not JSON;
 * 403 from a command guarded by the service token (``ServiceTokenRequired``), when one is
   configured, or sent by a browser from another site's page (``NotFromAnotherSite``).
+
+It also adds ``GET /health``, a plain Django view (kept off DRF's stack so that a probe
+costs little), which drf-spectacular cannot see.
 """
+
+import copy
 
 from django.conf import settings
 
@@ -49,7 +54,41 @@ NOT_JSON = _answer("The body is not `application/json`.")
 NO_TOKEN = _answer("A service token is configured and the request did not carry it.")
 
 
+def _health_answer(description: str, *, healthy: bool) -> dict:
+    properties = {
+        "status": {"type": "string", "enum": ["healthy" if healthy else "unhealthy"]},
+        "service": {"type": "string"},
+        "database": {
+            "type": "string",
+            "description": "the database's vendor"
+            if healthy
+            else "what kind of failure the probe met (the error itself goes to the log)",
+        },
+    }
+    if healthy:
+        properties["database_ms"] = {"type": "number", "description": "the probe's time"}
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+HEALTH = {
+    "get": {
+        "operationId": "health",
+        "summary": "Whether the service can reach its database and write to it",
+        "tags": ["health"],
+        "responses": {
+            "200": _health_answer("The database answered and takes writes.", healthy=True),
+            "503": _health_answer(
+                "The database could not be reached, did not answer in time, or refuses writes.",
+                healthy=False,
+            ),
+        },
+    }
+}
+
+
 def document_common_answers(result, generator, request, public):
+    result.setdefault("paths", {}).setdefault("/health", copy.deepcopy(HEALTH))
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     over_limit = too_large()
     guarded = {

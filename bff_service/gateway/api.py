@@ -1,16 +1,17 @@
 """The BFF's HTTP API: what the web UI calls, and nothing else does."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eventkit.errors import NotFound
 from gateway import services
 from gateway.downstream import get
 from gateway.serializers import (
     EventsQuery,
-    MarketingQuery,
+    MarketingCustomersQuery,
+    MarketingDailyQuery,
+    MarketingPageQuery,
     OrderQuery,
     PlaceOrderInput,
     SagaQuery,
@@ -161,28 +162,44 @@ class DashboardApi(APIView):
 
 
 class MarketingApi(APIView):
-    # what each view of the marketing service takes; the rest of a query is not looked at,
-    # as the marketing service itself does not
-    TAKES = {
-        "overview": (),
-        "customers": ("limit", "offset", "ordering"),
-        "products": ("limit", "offset"),
-        "daily": ("limit", "offset", "days"),
-    }
+    """One of the marketing service's views, as it answered. Each has a path of its own, so
+    that the schema tells what each takes and answers."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(TAKES)),
-            MarketingQuery,
-        ],
-        responses={200: dict | list[dict], 400: None, 404: None},
-        description="The marketing service's view of that name: `overview` is an object, "
-        "`customers`, `products` and `daily` are lists.",
+    kind: str
+    query = None  # the serializer of what this view takes; None: nothing
+
+    def get(self, request):
+        params = validated(self.query, request.query_params) if self.query else {}
+        answer = get("marketing-service", f"/queries/marketing/{self.kind}", **params)
+        return passthrough(answer, paged=self.query is not None)
+
+
+def _marketing_list(kind: str, query):
+    """The schema of a marketing list view, with what it takes."""
+    return extend_schema_view(
+        get=extend_schema(
+            operation_id=f"marketing_{kind}_list",
+            parameters=[query],
+            responses={200: list[dict], 400: None},
+        )
     )
-    def get(self, request, kind):
-        if kind not in self.TAKES:
-            raise NotFound(f"no marketing view {kind!r}")
-        given = {k: v for k, v in request.query_params.items() if k in self.TAKES[kind]}
-        params = validated(MarketingQuery, given)
-        answer = get("marketing-service", f"/queries/marketing/{kind}", **params)
-        return passthrough(answer, paged=kind != "overview")
+
+
+@extend_schema_view(get=extend_schema(responses={200: OpenApiTypes.OBJECT}))
+class MarketingOverviewApi(MarketingApi):
+    kind = "overview"
+
+
+@_marketing_list("customers", MarketingCustomersQuery)
+class MarketingCustomersApi(MarketingApi):
+    kind, query = "customers", MarketingCustomersQuery
+
+
+@_marketing_list("products", MarketingPageQuery)
+class MarketingProductsApi(MarketingApi):
+    kind, query = "products", MarketingPageQuery
+
+
+@_marketing_list("daily", MarketingDailyQuery)
+class MarketingDailyApi(MarketingApi):
+    kind, query = "daily", MarketingDailyQuery

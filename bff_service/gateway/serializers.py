@@ -59,9 +59,10 @@ class EventsQuery(PageQuery):
     aggregate = serializers.UUIDField(required=False, help_text="aggregate id")
 
 
-class MarketingQuery(serializers.Serializer):
-    """What the marketing views take. Each is passed on only when given, so that the
-    marketing service's own defaults apply."""
+class MarketingPageQuery(serializers.Serializer):
+    """A page of one of the marketing lists. Each parameter is passed on only when given,
+    so that the marketing service's own defaults apply; what a view does not take is not
+    looked at, as the marketing service itself does not look at it."""
 
     limit = serializers.IntegerField(
         required=False,
@@ -72,16 +73,22 @@ class MarketingQuery(serializers.Serializer):
     offset = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_OFFSET, help_text="rows to skip"
     )
+
+
+class MarketingCustomersQuery(MarketingPageQuery):
+    ordering = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="the column to sort by (`customer_name`, `total_orders`, "
+        "`confirmed_orders`, `cancelled_orders`, `total_revenue`, `avg_order_value`), `-` "
+        "first for descending; the marketing service checks it",
+    )
+
+
+class MarketingDailyQuery(MarketingPageQuery):
     days = serializers.IntegerField(
         required=False,
         min_value=1,
         max_value=366,
-        help_text="daily only: the last n UTC days, today included",
-    )
-    ordering = serializers.CharField(
-        required=False,
-        max_length=40,
-        help_text="customers only: the column to sort by (`customer_name`, `total_orders`, "
-        "`confirmed_orders`, `cancelled_orders`, `total_revenue`, `avg_order_value`), `-` "
-        "first for descending; the marketing service checks it",
+        help_text="the last n UTC days, today included",
     )

@@ -12,5 +12,8 @@ urlpatterns = [
     path("sagas/<any_uuid:order_id>", api.SagaDetailApi.as_view(), name="saga"),
     path("events", api.EventListApi.as_view(), name="events"),
     path("dashboard", api.DashboardApi.as_view(), name="dashboard"),
-    path("marketing/<str:kind>", api.MarketingApi.as_view(), name="marketing"),
+    path("marketing/overview", api.MarketingOverviewApi.as_view(), name="marketing-overview"),
+    path("marketing/customers", api.MarketingCustomersApi.as_view(), name="marketing-customers"),
+    path("marketing/products", api.MarketingProductsApi.as_view(), name="marketing-products"),
+    path("marketing/daily", api.MarketingDailyApi.as_view(), name="marketing-daily"),
 ]

@@ -193,6 +193,20 @@ def test_marketing_queries_pass_on_only_what_the_client_gave(api, monkeypatch, u
     assert calls == [sent]
 
 
+def test_the_schema_documents_each_marketing_view_with_what_it_takes(api):
+    paths = api.get("/api/schema/", {"format": "json"}).json()["paths"]
+    taken = {
+        kind: {p["name"] for p in paths[f"/api/marketing/{kind}"]["get"].get("parameters", ())}
+        for kind in ("overview", "customers", "products", "daily")
+    }
+    assert taken == {
+        "overview": set(),
+        "customers": {"limit", "offset", "ordering"},
+        "products": {"limit", "offset"},
+        "daily": {"limit", "offset", "days"},
+    }
+
+
 @pytest.mark.parametrize(
     ("url", "sent"),
     [

@@ -373,6 +373,17 @@ def test_the_schema_documents_what_the_plumbing_answers(api):
     assert retry["schema"] == {"type": "integer"}
 
 
+def test_the_schema_documents_health_as_it_answers(api):
+    """/health is a plain Django view, which drf-spectacular cannot see; a hook adds it."""
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    answers = schema["paths"]["/health"]["get"]["responses"]
+    healthy = answers["200"]["content"]["application/json"]["schema"]
+    answer = api.get("/health").json()
+    assert set(answer) == set(healthy["required"]) == set(healthy["properties"])
+    assert answer["status"] in healthy["properties"]["status"]["enum"]
+    assert "503" in answers
+
+
 def test_a_body_over_the_size_limit_is_a_json_413(api):
     body = {"customer_name": "x" * 300_000}  # over DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB)
     response = api.post("/commands/orders", body, format="json")
