@@ -57,7 +57,7 @@ export function DailySalesChart({ days }: Props) {
               yAxisId="orders"
               dataKey="total_orders"
               name="Orders"
-              stroke="#d9822b"
+              stroke="#c26d17"
               strokeWidth={2}
               isAnimationActive={animate}
             />

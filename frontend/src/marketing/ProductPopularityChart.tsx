@@ -33,7 +33,7 @@ export function ProductPopularityChart({ products }: Props) {
             <Tooltip />
             <Legend formatter={legendLabel} />
             <Bar dataKey="total_units_ordered" name="Units sold (confirmed)" fill="#2457c5" isAnimationActive={animate} />
-            <Bar dataKey="total_order_count" name="Orders placed (all)" fill="#8fb0f0" isAnimationActive={animate} />
+            <Bar dataKey="total_order_count" name="Orders placed (all)" fill="#c26d17" isAnimationActive={animate} />
           </BarChart>
         </ResponsiveContainer>
       )}
