@@ -48,7 +48,7 @@ def api_exception_handler(exc, context):
         # The database may be fine: every connection of this process's pool was held for the
         # whole wait, by requests that are slow themselves (a participant not answering, say).
         logger.error("no free database connection: %s (every one in use)", exc)
-        return _unavailable("The service is busy; retry later.")
+        return _unavailable("The service is busy; retry later.", BUSY)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
@@ -163,6 +163,11 @@ def refuses_writes(exc: BaseException) -> bool:
     or writes switched off with ``default_transaction_read_only``), not the statement's own
     fault."""
     return sqlstate(exc) == READ_ONLY_SQLSTATE
+
+
+# The code of a 503 whose request waited the pool's whole DB_POOL_TIMEOUT for a connection
+# and got none: sent again at once, it would only wait as long behind the same load.
+BUSY = "busy"
 
 
 def _unavailable(detail: str, code: str = "unavailable") -> Response:

@@ -243,7 +243,7 @@ def test_a_pool_with_no_free_connection_is_a_503_that_does_not_blame_the_databas
     except OperationalError as exc:
         response = api_exception_handler(exc, {})
     assert response.status_code == 503 and response["Retry-After"] == "2"
-    assert response.data == {"detail": "The service is busy; retry later.", "code": "unavailable"}
+    assert response.data == {"detail": "The service is busy; retry later.", "code": "busy"}
     assert "no free database connection" in caplog.text and "unavailable" not in caplog.text
 
 
