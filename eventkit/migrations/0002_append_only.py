@@ -1,8 +1,8 @@
 """Make the event table append-only in the database itself, and create the position counter.
 
 The model refuses updates and deletes, but so must psql, a raw cursor or another program:
-on PostgreSQL a trigger rejects every UPDATE and DELETE on ``eventkit_event``. (TRUNCATE,
-a deliberate wipe of the whole store, stays possible for test teardown.)
+on PostgreSQL a trigger rejects every UPDATE and DELETE on ``eventkit_event``. (TRUNCATE
+is refused since migration 0008, unless the session sets ``eventkit.allow_truncate``.)
 """
 
 from django.db import migrations

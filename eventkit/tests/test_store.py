@@ -259,6 +259,20 @@ def test_database_trigger_rejects_update_and_delete(sql):
     assert Event.objects.get(stream_id=t).event_type == "TallyOpened"
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the trigger is PostgreSQL's")
+def test_database_trigger_rejects_truncate_unless_the_session_asks_for_it():
+    """Found from outside: one TRUNCATE typed into the wrong psql session wiped a log. The
+    test processes ask for it (eventkit.testing), for Django's teardown; psql does not."""
+    t = open_tally()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW eventkit.allow_truncate")
+        assert cursor.fetchone() == ("on",)
+        cursor.execute("SET LOCAL eventkit.allow_truncate = off")
+        with pytest.raises(DatabaseError, match="TRUNCATE is not allowed"), transaction.atomic():
+            cursor.execute("TRUNCATE eventkit_event")
+    assert Event.objects.filter(stream_id=t).exists()
+
+
 @threads_need_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_commands_on_one_stream_all_apply_exactly():
