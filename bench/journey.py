@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from stats import closed_loop, restock
+from stats import add_service_token, closed_loop, restock
 
 TIMEOUT = (3.05, 60)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse
@@ -113,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bff-url", default="http://127.0.0.1:8000")
     parser.add_argument("--inventory-url", default="http://127.0.0.1:8002")
-    parser.add_argument("--service-token", default="")
+    add_service_token(parser)
     parser.add_argument("--logs", type=Path, default=Path(__file__).parent.parent / "var/logs")
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--warm-up", type=int, default=100)

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from stats import closed_loop, restock
+from stats import add_service_token, auth, closed_loop, restock
 
 TIMEOUT = (3.05, 30)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse
@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--product", default=PRODUCT)
     parser.add_argument("--requests", type=int, default=2000, help="reserves per level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    add_service_token(parser)
     args = parser.parse_args()
 
     base = f"{args.url}/commands/inventory/{args.product}"
@@ -37,17 +38,22 @@ def main() -> int:
     results = []
     for concurrency in args.concurrency:
         orders = [str(uuid.uuid4()) for _ in range(args.requests)]
-        restock(args.url, args.product, args.requests, timeout=TIMEOUT)
+        restock(args.url, args.product, args.requests, token=args.service_token, timeout=TIMEOUT)
 
         def reserve(session: requests.Session, i: int, orders=orders) -> int:
             body = {"order_id": orders[i], "quantity": 1}
             return session.post(f"{base}/reserve", json=body, timeout=TIMEOUT).status_code
 
-        result = closed_loop(reserve, total=args.requests, concurrency=concurrency)
+        result = closed_loop(
+            reserve,
+            total=args.requests,
+            concurrency=concurrency,
+            headers=auth(args.service_token),
+        )
         result = {"benchmark": "reserve", "concurrency": concurrency, **result}
         print(json.dumps(result), flush=True)
         results.append(result)
-        _release_all(base, orders)
+        _release_all(base, orders, args.service_token)
     print(
         json.dumps(
             {
@@ -65,8 +71,9 @@ def main() -> int:
     return 0 if all(set(r["statuses"]) == {"200"} for r in results) else 1
 
 
-def _release_all(base: str, orders: list[str]) -> None:
+def _release_all(base: str, orders: list[str], token: str) -> None:
     session = requests.Session()
+    session.headers.update(auth(token))
 
     def release(order_id: str) -> None:
         session.post(f"{base}/release", json={"order_id": order_id}, timeout=TIMEOUT)

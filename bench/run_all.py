@@ -27,7 +27,8 @@ Measurements, each skippable (``--skip-orders`` ...) and bounded in count and ti
 2. cpu: utime+stime from ``/proc/<pid>/stat`` of every process of the system (and its
    children, the gunicorn workers) around the ``--measure-level`` level (32), per service
    and role, and PostgreSQL's own processes separately (the backends serving the system's
-   databases, in all and per database, and every ``postgres*`` process of the machine).
+   databases, in all and per database, and every process of the server's cluster: its
+   postmaster and the postmaster's children, whatever databases they serve).
 3. commits: ``xact_commit`` of the five databases in ``pg_stat_database`` around the same
    level. Both 2 and 3 wait ``--settle`` seconds after the level (PostgreSQL 15 flushes an
    idle backend's counters within 10 s) and subtract an idle baseline measured for
@@ -257,10 +258,16 @@ class CpuProbe:
     """Snapshots of CPU time: the system's processes by label, PostgreSQL, the machine."""
 
     def __init__(
-        self, roots: Callable[[], dict[int, str]], pg_backends: Callable[[], dict[int, str]]
+        self,
+        roots: Callable[[], dict[int, str]],
+        pg_backends: Callable[[], dict[int, str]],
+        postmaster: int | None,
     ):
         self.roots = roots  # pid -> label of the system's root processes (re-read each time)
         self.pg_backends = pg_backends  # pid -> database of the backends serving the system
+        # The cluster's own processes only: another cluster on the machine (a second
+        # PostgreSQL, someone's probe) made "all postgres" a share of other work.
+        self.postmaster = postmaster
 
     def snapshot(self) -> dict:
         procs = all_procs()
@@ -270,7 +277,13 @@ class CpuProbe:
             "at": time.perf_counter(),
             "system": {pid: (label, procs[pid][2]) for pid, label in labels.items()},
             "postgres": {
-                pid: ticks for pid, (comm, _, ticks) in procs.items() if comm.startswith("postgres")
+                pid: ticks
+                for pid, (comm, ppid, ticks) in procs.items()
+                if (
+                    self.postmaster in (pid, ppid)
+                    if self.postmaster
+                    else comm.startswith("postgres")
+                )
             },
             "backends": self.pg_backends(),
             "machine": machine_ticks(),
@@ -437,6 +450,14 @@ def commit_counts(admin_url: str, names: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
+def postmaster_pid(admin_url: str) -> int | None:
+    """The pid of the postmaster serving ``admin_url``, if it runs on this machine."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        stat = proc_stat(backend)
+    return stat[1] if stat else None
+
+
 def backend_databases(admin_url: str, names: list[str]) -> dict[int, str]:
     """pid -> database of every backend connected to one of ``names``."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -514,10 +535,6 @@ def wait_caught_up(target, timeout: float) -> float:
     while feed_backlog(target) and time.perf_counter() - started < timeout:
         time.sleep(0.2)  # polling a condition, bounded by the timeout
     return time.perf_counter() - started
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def restock(target, product: str, quantity: int) -> None:
@@ -655,13 +672,37 @@ def orders(target, args, results: dict) -> None:
         attempt(levels, str(concurrency), lambda c=concurrency: level(c))
 
 
+# The idle baseline is trusted while the machine was at most this busy: the system's own
+# heartbeats, relays and resumer spend a few per cent.
+QUIET_BASELINE_SHARE = 0.2
+
+
+def cpu_doubts(cpu: dict) -> list[str]:
+    """What makes a level's CPU figures doubtful; each is printed beside the table. Other
+    work in the baseline window is subtracted from the level as if the system had done it
+    (found from outside, with a probe's load beside: negative milliseconds per order)."""
+    doubts = []
+    below = sorted(k for k, v in cpu["by_process_ms_per_order"].items() if v["ms_per_order"] < 0)
+    if below:
+        doubts.append(
+            f"less CPU during the level than in the idle baseline before it: {', '.join(below)}"
+        )
+    share = cpu["idle_machine_busy_share"]
+    if share is not None and share > QUIET_BASELINE_SHARE:
+        doubts.append(
+            f"the machine was {share:.0%} busy in the idle baseline: other work ran beside "
+            "the system, and was subtracted as if it were the system's"
+        )
+    return doubts
+
+
 class Probe:
     """CPU time and commits around one level, minus an idle baseline measured just before."""
 
     def __init__(self, target, args):
         self.target, self.args = target, args
         self.names = [database_name(u) for u in target.database_urls.values()]
-        self.cpu = CpuProbe(target.roots, self.backends)
+        self.cpu = CpuProbe(target.roots, self.backends, postmaster_pid(target.admin_url))
         self.level_end: tuple[int, int] | None = None  # machine ticks when the level ended
 
     def backends(self) -> dict[int, str]:
@@ -744,6 +785,7 @@ class Probe:
             "idle_machine_busy_share": idle["machine_busy_share"],
             "processes_vanished": busy["processes_vanished"],
         }
+        cpu["warnings"] = cpu_doubts(cpu)
         commits = None
         if self.names:
             by_db = {}
@@ -792,7 +834,7 @@ def hop(target, args) -> dict:
         while next(numbers) < args.hop_requests:
             try:
                 answer = peer.request(
-                    "POST", url, json={}, headers=auth(target.token), timeout=TIMEOUT
+                    "POST", url, json={}, headers=stats.auth(target.token), timeout=TIMEOUT
                 )
                 status = answer.status_code
             except requests.RequestException as exc:
@@ -1110,7 +1152,10 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
         )
         for db, ms in cpu.get("postgres_by_database_ms_per_order", {}).items():
             row(f"  {db}", fmt(ms, 2))
-        row("PostgreSQL CPU ms/order (all postgres)", fmt(cpu["postgres_all_ms_per_order"], 2))
+        row(
+            "PostgreSQL CPU ms/order (its whole cluster)",
+            fmt(cpu["postgres_all_ms_per_order"], 2),
+        )
         row("Redis CPU ms/order", fmt(cpu["redis_ms_per_order"], 2))
         row("bench client CPU ms/order", fmt(cpu["bench_client_ms_per_order"], 2))
         row(
@@ -1119,6 +1164,8 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
             f"{fmt(percent(cpu['idle_machine_busy_share']), 0)}%)",
         )
         row("other work on machine ms/order", fmt(cpu["other_machine_ms_per_order"], 2))
+        for doubt in cpu.get("warnings", ()):
+            row("CPU figures doubtful", doubt)
         commits = cost.get("commits")
         if commits:
             row("commits/order", fmt(commits["per_order"], 2))
@@ -1284,7 +1331,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="gunicorn workers per service of a fresh system (WEB_CONCURRENCY, default 1)",
     )
     parser.add_argument("--port-offset", type=int, default=0, help="running: manage_all's")
-    parser.add_argument("--service-token", default=os.environ.get("SERVICE_TOKEN", ""))
+    stats.add_service_token(parser)
     parser.add_argument("--allow-burst", action="store_true", help="running: place the burst")
     parser.add_argument("--burst-orders", type=int, default=100)
     parser.add_argument("--hop-requests", type=int, default=2000)

@@ -15,7 +15,7 @@ import json
 import sys
 
 import requests
-from stats import closed_loop, restock
+from stats import add_service_token, auth, closed_loop, restock
 
 TIMEOUT = (3.05, 60)
 PRODUCT = "b2222222-2222-2222-2222-222222222222"  # Wireless Mouse, 3,500 yen
@@ -28,11 +28,12 @@ def main() -> int:
     parser.add_argument("--product", default=PRODUCT)
     parser.add_argument("--requests", type=int, default=500, help="sagas per level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    add_service_token(parser)
     args = parser.parse_args()
 
     results = []
     for concurrency in args.concurrency:
-        restock(args.inventory_url, args.product, args.requests)
+        restock(args.inventory_url, args.product, args.requests, token=args.service_token)
         completed = []
 
         def place(session: requests.Session, i: int, completed=completed) -> int:
@@ -48,7 +49,12 @@ def main() -> int:
                 completed.append(1)
             return response.status_code
 
-        result = closed_loop(place, total=args.requests, concurrency=concurrency)
+        result = closed_loop(
+            place,
+            total=args.requests,
+            concurrency=concurrency,
+            headers=auth(args.service_token),
+        )
         result = {
             "benchmark": "saga",
             "concurrency": concurrency,

@@ -1,5 +1,7 @@
 """Helpers shared by the benchmarks: closed-loop load, latency percentiles, restocking."""
 
+import argparse
+import os
 import statistics
 import threading
 import time
@@ -32,10 +34,28 @@ def summary(latencies_ms: list[float], elapsed_s: float, statuses: Counter) -> d
     }
 
 
+def add_service_token(parser: argparse.ArgumentParser) -> None:
+    """``--service-token``: what the system's command endpoints ask of their callers."""
+    parser.add_argument(
+        "--service-token",
+        default=os.environ.get("SERVICE_TOKEN", ""),
+        help="the system's SERVICE_TOKEN, for the commands it guards (default: $SERVICE_TOKEN)",
+    )
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def closed_loop(
-    call: Callable[[requests.Session, int], int], *, total: int, concurrency: int
+    call: Callable[[requests.Session, int], int],
+    *,
+    total: int,
+    concurrency: int,
+    headers: dict[str, str] | None = None,
 ) -> dict:
-    """Run ``total`` calls with ``concurrency`` clients, each with its own pooled session.
+    """Run ``total`` calls with ``concurrency`` clients, each with its own pooled session
+    that sends ``headers`` with every request.
 
     ``call(session, i)`` performs request ``i`` and returns its HTTP status.
     """
@@ -47,6 +67,7 @@ def closed_loop(
     def one(i: int) -> None:
         if not hasattr(local, "session"):
             local.session = requests.Session()
+            local.session.headers.update(headers or {})
         started = time.perf_counter()
         try:
             status = call(local.session, i)
@@ -68,10 +89,15 @@ def restock(
 ) -> None:
     """Add ``quantity`` units of ``product``, so that a benchmark's orders or reserves can
     all succeed; raises if the inventory service refuses."""
-    auth = {"Authorization": f"Bearer {token}"} if token else {}
-    requests.post(
+    response = requests.post(
         f"{inventory_url}/commands/inventory/{product}/restock",
         json={"quantity": quantity},
-        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}", **auth},
+        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}", **auth(token)},
         timeout=timeout,
-    ).raise_for_status()
+    )
+    if response.status_code == 403:
+        raise SystemExit(
+            "the inventory service refused the restock (403): give the system's token with "
+            "--service-token or SERVICE_TOKEN"
+        )
+    response.raise_for_status()

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import requests
 import websockets
-from stats import percentile
+from stats import auth, percentile
 
 PRODUCT = "b2222222-2222-2222-2222-222222222222"
 
@@ -72,7 +72,7 @@ async def measure(
     After the last order, waits up to ``drain_seconds`` for the messages still on their way
     (a message that comes later is counted as missing and has no latency).
     """
-    headers = {"Authorization": f"Bearer {service_token}"} if service_token else {}
+    headers = auth(service_token)
     requests.post(
         f"{inventory}/commands/inventory/{PRODUCT}/restock",
         json={"quantity": int(rate * seconds) + 10},
