@@ -682,7 +682,11 @@ def cpu_doubts(cpu: dict) -> list[str]:
     work in the baseline window is subtracted from the level as if the system had done it
     (found from outside, with a probe's load beside: negative milliseconds per order)."""
     doubts = []
-    below = sorted(k for k, v in cpu["by_process_ms_per_order"].items() if v["ms_per_order"] < 0)
+    # /proc counts in clock ticks (10 ms): a process's net may miss by a tick each way
+    noise = -2 * (1000 / CLK_TCK) / max(cpu["orders"], 1)
+    below = sorted(
+        k for k, v in cpu["by_process_ms_per_order"].items() if v["ms_per_order"] < noise
+    )
     if below:
         doubts.append(
             f"less CPU during the level than in the idle baseline before it: {', '.join(below)}"
