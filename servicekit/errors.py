@@ -45,9 +45,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
     if no_free_connection(exc):
-        # The database may be fine: every connection of this process's pool was held for the
-        # whole wait, by requests that are slow themselves (a participant not answering, say).
-        logger.error("no free database connection: %s (every one in use)", exc)
+        logger.error("no free database connection: %s (%s)", exc, why_no_free_connection())
         return _unavailable("The service is busy; retry later.", BUSY)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
@@ -135,6 +133,24 @@ def no_free_connection(exc: BaseException) -> bool:
     or handed on by Django with it as the cause): every connection in use, or the server
     out of reach while the pool tries to open more. It has none idle to test."""
     return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+
+
+def why_no_free_connection(pool=None) -> str:
+    """Why the pool's wait ran out, as its counts tell: every connection held for the whole
+    wait (by requests slow themselves: a participant not answering, say), or fewer than it
+    may hold, so it could not open more (the database refuses connections, or the server is
+    out of them; the pool's own warnings give PostgreSQL's reason)."""
+    pool = pool or getattr(connection, "pool", None)
+    if pool is None:
+        return "no pool"
+    stats = pool.get_stats()
+    size, most = stats.get("pool_size", 0), stats.get("pool_max", pool.max_size)
+    if size >= most:
+        return f"all {most} of the pool's connections in use"
+    return (
+        f"the pool holds {size} of up to {most} and could not open more: see its warnings "
+        "for the database's reason"
+    )
 
 
 def sqlstate(exc: BaseException) -> str | None:

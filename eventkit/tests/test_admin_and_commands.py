@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from eventkit.models import CommandRecord, Event
@@ -56,6 +56,16 @@ def test_prune_commands_removes_only_old_outcomes():
     call_command("prune_commands", stdout=io.StringIO())
     assert list(CommandRecord.objects.values_list("pk", flat=True)) == ["new"]
     assert Event.objects.filter(stream_id=t).count() == 3
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "0.5", "nan"])
+def test_prune_commands_refuses_to_prune_outcomes_a_retry_may_still_need(days):
+    """Found from outside: --older-than-days -1 would have deleted every outcome, fresh ones
+    included, and a command retried a minute later would have applied twice."""
+    add(open_tally(), 1, command_id="fresh")
+    with pytest.raises(CommandError, match="may still answer a retry"):
+        call_command("prune_commands", "--older-than-days", days, stdout=io.StringIO())
+    assert CommandRecord.objects.filter(pk="fresh").exists()
 
 
 def test_a_consumer_lingers_as_its_settings_say_unless_the_environment_overrides():

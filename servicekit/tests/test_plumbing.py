@@ -247,6 +247,29 @@ def test_a_pool_with_no_free_connection_is_a_503_that_does_not_blame_the_databas
     assert "no free database connection" in caplog.text and "unavailable" not in caplog.text
 
 
+def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
+    """Found from outside: with the database refusing connections, every request logged
+    "every one in use" while the pool held none."""
+    import os
+
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    from servicekit.errors import why_no_free_connection
+
+    url = os.environ["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("a PostgreSQL pool")
+    with ConnectionPool(url, min_size=0, max_size=1) as full, full.connection():
+        with pytest.raises(PoolTimeout):
+            full.getconn(timeout=0.2)
+        assert why_no_free_connection(full) == "all 1 of the pool's connections in use"
+    nowhere = "postgresql://postgres@127.0.0.1:1/none"  # nothing listens on port 1
+    with ConnectionPool(nowhere, min_size=0, max_size=2) as refused:
+        with pytest.raises(PoolTimeout):
+            refused.getconn(timeout=0.2)
+        assert "of up to 2 and could not open more" in why_no_free_connection(refused)
+
+
 @pytest.mark.parametrize(
     ("headers", "sent", "read"),
     [

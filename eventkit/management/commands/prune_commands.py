@@ -7,17 +7,38 @@ without pruning the table would grow with every command for ever. The relay
 Events are not touched.
 """
 
+import argparse
+
 from django.core.management.base import BaseCommand
 
 from eventkit.conf import setting
 from eventkit.relay import prune_command_log, stale_commands
 
 
+# A saga still retrying, or a client resending after a timeout, may bring a command again
+# hours later; an outcome younger than this is never pruned by hand.
+MIN_DAYS = 1.0
+
+
+def days(text: str) -> float:
+    value = float(text)
+    if not value >= MIN_DAYS:  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"{text} days: outcomes younger than {MIN_DAYS:g} day may still answer a retry"
+        )
+    return value
+
+
 class Command(BaseCommand):
     help = "Delete command outcomes older than the retention period."
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than-days", type=float, default=None)
+        parser.add_argument(
+            "--older-than-days",
+            type=days,
+            default=None,
+            help=f"default: EVENTKIT['COMMAND_RETENTION_DAYS']; at least {MIN_DAYS:g}",
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *args, older_than_days, dry_run, **options):
