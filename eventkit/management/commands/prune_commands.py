@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand
 from eventkit.conf import setting
 from eventkit.relay import prune_command_log, stale_commands
 
-
 # A saga still retrying, or a client resending after a timeout, may bring a command again
 # hours later; an outcome younger than this is never pruned by hand.
 MIN_DAYS = 1.0
