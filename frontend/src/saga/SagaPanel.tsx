@@ -39,9 +39,9 @@ export function SagaPanel() {
       </h2>
       <p className="lede">
         The orchestrator runs CreateOrder → ReserveInventory → ConfirmOrder. When a step is refused
-        it runs the compensations of the steps that happened, newest first; when a step&apos;s outcome
-        is unknown (a timeout), the order is cancelled first, since a confirmed order keeps its
-        stock. Steps appear here live as the saga service records them. The {SHOWN} newest sagas are shown; the Events tab (service
+        it runs the compensations of the steps that happened, newest first; a step whose outcome
+        is unknown (a timeout) is compensated too, since it may have happened. An unknown
+        ConfirmOrder is answered by cancelling the order first: a confirmed order keeps its stock. Steps appear here live as the saga service records them. The {SHOWN} newest sagas are shown; the Events tab (service
         saga-service) holds every one.
       </p>
       <ul className="legend" aria-label="Legend">
