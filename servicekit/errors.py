@@ -111,8 +111,6 @@ def forget_dead_connections(exc: Exception) -> None:
 
 def take_a_working_connection() -> bool:
     """Give this thread's connection back and take one that answers; False if none does.
-    A pool that gives none within its wait raises that (``no_free_connection``), so that the
-    request is answered ``busy``, which a caller does not send again at once.
 
     The connection taken may not have been checked yet: the pool's check runs in one request
     at a time, while others take connections (seen when the server had dropped them all).
@@ -123,9 +121,7 @@ def take_a_working_connection() -> bool:
         connection.close()
         try:
             connection.ensure_connection()
-        except DatabaseError as exc:
-            if no_free_connection(exc):
-                raise
+        except DatabaseError:
             return False  # the database itself does not answer
         if connection.is_usable():
             return True

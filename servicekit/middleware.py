@@ -8,7 +8,7 @@ import logging
 import re
 import time
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 
 from servicekit import context
 from servicekit.errors import database_failed, forget_dead_connections, take_a_working_connection
@@ -101,16 +101,9 @@ class RetryReadMiddleware:
                 and request.method in ("GET", "HEAD")
             ):
                 logger.info("%s %s: the database failed; once more", request.method, request.path)
-                if self._took_a_working_connection():
+                if take_a_working_connection():
                     database_failed.set(False)
                     response = self.get_response(request)
             return response
         finally:
             database_failed.reset(token)
-
-    @staticmethod
-    def _took_a_working_connection() -> bool:
-        try:
-            return take_a_working_connection()
-        except DatabaseError:  # the pool gave none within its wait: the 503 stands
-            return False

@@ -450,38 +450,6 @@ def test_a_command_that_lost_its_connection_at_commit_runs_again_only_with_its_i
         assert len(commits) == 2
 
 
-@pytest.mark.django_db
-def test_a_connection_the_pool_cannot_give_again_makes_the_request_busy(monkeypatch):
-    """Found from outside: with the database refusing connections, a command that met a
-    dead connection waited the pool's whole timeout for another, then was answered for the
-    lost one ("unavailable"), which the BFF sends again: a second wait of 10 s. The pool's
-    timeout is raised instead, answered "busy", which the BFF does not resend."""
-    from django.db import OperationalError, connections
-    from psycopg_pool import PoolTimeout
-
-    from servicekit.errors import no_free_connection, take_a_working_connection
-
-    connection = connections["default"]  # this thread's, which the proxy stands for
-
-    def none_in_time():
-        try:
-            raise PoolTimeout("couldn't get a connection after 10.00 sec")
-        except PoolTimeout as exc:
-            raise OperationalError(*exc.args) from exc
-
-    def refused():
-        raise OperationalError("connection refused")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(connection, "close", lambda: None)  # the test's own stays open
-        patch.setattr(connection, "ensure_connection", none_in_time)
-        with pytest.raises(OperationalError) as raised:
-            take_a_working_connection()
-        assert no_free_connection(raised.value)
-        patch.setattr(connection, "ensure_connection", refused)
-        assert take_a_working_connection() is False
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("command_id", [None, "3f0c1b9e-8d7a-4d8e-a1a4-6f2b0c9d5e71"])
 def test_a_command_whose_commit_went_through_before_its_connection_was_lost_applies_once(
@@ -574,27 +542,6 @@ def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, me
 
     assert middleware.RetryReadMiddleware(peer_down)(RequestFactory().get("/")).status_code == 503
     assert served == ["GET"]
-
-
-def test_a_read_served_again_keeps_its_503_when_the_pool_gives_no_connection(monkeypatch):
-    from django.db import OperationalError
-    from django.http import HttpResponse
-    from django.test import RequestFactory
-
-    from servicekit import middleware
-    from servicekit.errors import database_failed
-
-    def none_in_time():
-        raise OperationalError("couldn't get a connection after 10.00 sec")
-
-    monkeypatch.setattr(middleware, "take_a_working_connection", none_in_time)
-
-    def view(request):
-        database_failed.set(True)
-        return HttpResponse(status=503)
-
-    answer = middleware.RetryReadMiddleware(view)(RequestFactory().get("/things"))
-    assert answer.status_code == 503
 
 
 def test_only_a_lost_connection_has_a_read_served_again():
