@@ -45,8 +45,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
     if no_free_connection(exc):
-        logger.error("no free database connection: %s (%s)", exc, why_no_free_connection())
-        return _unavailable("The service is busy; retry later.", BUSY)
+        full, why = pool_shortage()
+        logger.error("no free database connection: %s (%s)", exc, why)
+        if full:
+            return _unavailable("The service is busy; retry later.", BUSY)
+        return _unavailable("The database is unavailable; retry later.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
@@ -135,19 +138,20 @@ def no_free_connection(exc: BaseException) -> bool:
     return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
 
 
-def why_no_free_connection(pool=None) -> str:
-    """Why the pool's wait ran out, as its counts tell: every connection held for the whole
-    wait (by requests slow themselves: a participant not answering, say), or fewer than it
-    may hold, so it could not open more (the database refuses connections, or the server is
-    out of them; the pool's own warnings give PostgreSQL's reason)."""
+def pool_shortage(pool=None) -> tuple[bool, str]:
+    """Why the pool's wait ran out, as its counts tell: whether every connection it may hold
+    was in use for the whole wait (by requests slow themselves: a participant not
+    answering, say), and the reason in words. Otherwise it could not open more: the
+    database is down or restarting, refuses connections, or the server is out of them (the
+    pool's own warnings give PostgreSQL's reason)."""
     pool = pool or getattr(connection, "pool", None)
     if pool is None:
-        return "no pool"
+        return False, "no pool"
     stats = pool.get_stats()
     size, most = stats.get("pool_size", 0), stats.get("pool_max", pool.max_size)
     if size >= most:
-        return f"all {most} of the pool's connections in use"
-    return (
+        return True, f"all {most} of the pool's connections in use"
+    return False, (
         f"the pool holds {size} of up to {most} and could not open more: see its warnings "
         "for the database's reason"
     )
@@ -182,7 +186,8 @@ def refuses_writes(exc: BaseException) -> bool:
 
 
 # The code of a 503 whose request waited the pool's whole DB_POOL_TIMEOUT for a connection
-# and got none: sent again at once, it would only wait as long behind the same load.
+# while every one the pool may hold was in use: the service is at its capacity, and the
+# database may be fine.
 BUSY = "busy"
 
 

@@ -229,22 +229,32 @@ def test_a_command_that_lost_every_race_is_a_503_to_come_back_to_not_a_refusal()
     assert response["Retry-After"] == "2"
 
 
-def test_a_pool_with_no_free_connection_is_a_503_that_does_not_blame_the_database(caplog):
+@pytest.mark.parametrize(
+    ("full", "answer"),
+    [
+        # every connection held for the whole wait: the database may be fine
+        (True, {"detail": "The service is busy; retry later.", "code": "busy"}),
+        # found from outside: with PostgreSQL stopped, commands said "busy"
+        (False, {"detail": "The database is unavailable; retry later.", "code": "unavailable"}),
+    ],
+)
+def test_a_pool_with_no_free_connection_is_a_503_that_says_why(monkeypatch, caplog, full, answer):
     from django.db import OperationalError
     from psycopg_pool import PoolTimeout
 
-    from servicekit.errors import api_exception_handler
+    from servicekit import errors
 
+    monkeypatch.setattr(errors, "pool_shortage", lambda: (full, "the pool's counts"))
     try:  # as Django's wrapper hands it on: the pool's error as the cause
         try:
             raise PoolTimeout("couldn't get a connection after 10.00 sec")
         except PoolTimeout as exc:
             raise OperationalError(*exc.args) from exc
     except OperationalError as exc:
-        response = api_exception_handler(exc, {})
+        response = errors.api_exception_handler(exc, {})
     assert response.status_code == 503 and response["Retry-After"] == "2"
-    assert response.data == {"detail": "The service is busy; retry later.", "code": "busy"}
-    assert "no free database connection" in caplog.text and "unavailable" not in caplog.text
+    assert response.data == answer
+    assert "no free database connection" in caplog.text and "the pool's counts" in caplog.text
 
 
 def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
@@ -254,7 +264,7 @@ def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
 
     from psycopg_pool import ConnectionPool, PoolTimeout
 
-    from servicekit.errors import why_no_free_connection
+    from servicekit.errors import pool_shortage
 
     url = os.environ["DATABASE_URL"]
     if not url.startswith("postgres"):
@@ -262,12 +272,13 @@ def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
     with ConnectionPool(url, min_size=0, max_size=1) as full, full.connection():
         with pytest.raises(PoolTimeout):
             full.getconn(timeout=0.2)
-        assert why_no_free_connection(full) == "all 1 of the pool's connections in use"
+        assert pool_shortage(full) == (True, "all 1 of the pool's connections in use")
     nowhere = "postgresql://postgres@127.0.0.1:1/none"  # nothing listens on port 1
     with ConnectionPool(nowhere, min_size=0, max_size=2) as refused:
         with pytest.raises(PoolTimeout):
             refused.getconn(timeout=0.2)
-        assert "of up to 2 and could not open more" in why_no_free_connection(refused)
+        at_capacity, why = pool_shortage(refused)
+        assert not at_capacity and "of up to 2 and could not open more" in why
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import socket
 import uuid
 
 import pytest
-import requests
 
 pytestmark = pytest.mark.django_db
 
@@ -369,21 +368,6 @@ def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, set
 
     assert response.status_code == 503 and response["Retry-After"]
     assert response.json()["order_id"] == str(order_id_for_key("k-503"))
-
-
-def test_an_order_the_saga_answered_busy_is_not_sent_again(api, settings, priced):
-    """That request waited the saga's whole pool timeout for a database connection, and a
-    resend would wait as long again (found from outside: with PostgreSQL out of
-    connections, an order took 34 s to fail)."""
-    busy = (503, {"detail": "The service is busy; retry later.", "code": "busy"})
-    done = (200, {"order_id": "o", "success": True, "status": "COMPLETED", "saga_log": []})
-    server = _service_answering(settings, "SAGA", [busy, done])
-    response = api.post("/api/orders", ORDER, format="json")
-    assert response.status_code == 503 and response.json()["order_id"]
-    # the second answer was never asked for: it is still there for this call
-    resent = requests.post(f"{settings.SAGA_SERVICE_URL}/saga/place-order", json={}, timeout=5)
-    server.join(5)
-    assert resent.status_code == 200
 
 
 def test_placing_an_order_gives_up_sending_again_at_its_time_limit(api, settings, priced):
