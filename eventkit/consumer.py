@@ -19,6 +19,9 @@ exactly-once whatever Redis delivers:
   published by its relay (written in by hand, or left from a log since restored): it is set
   aside on the dead-letter stream. An idle worker also asks the feed now and then whether it is
   behind, which repairs losses at the tail, and keeps read models current while Redis is down.
+  While Redis answers, that question is asked from a thread of its own: a feed that hangs
+  (its service, or that service's database, stopped) holds back only its own answer, not
+  the events and the heartbeats that Redis brings meanwhile.
 
 Workers lock the checkpoint row while applying (and read the feed before, not while, they
 hold it), so competing workers never double count;
@@ -38,6 +41,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import redis
@@ -218,6 +222,11 @@ class Consumer:
         # says when it was last reported), and when each was last checked.
         self._diverged: dict[str, float] = {}
         self._last_verified: dict[str, float] = {}
+        # The idle catch-up's read of each feed, under way in a thread of its own, with
+        # readers of its own (a reader remembers the head its last page said, which
+        # _handle() reads back for its own reads).
+        self._feed_check: Future | None = None
+        self._checking_feeds = {s.name: FeedReader(s.name, s.feed_url) for s in sources}
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -284,8 +293,11 @@ class Consumer:
         # Only when the stream had nothing for us: a worker with a backlog in Redis reads
         # it from Redis, and the feed is for what Redis never had or lost at the tail.
         idle = not messages
-        if idle and time.monotonic() - self._last_catch_up >= self.catch_up_seconds:
-            applied += self._catch_up_safely()
+        if idle and (
+            self._feed_check is not None
+            or time.monotonic() - self._last_catch_up >= self.catch_up_seconds
+        ):
+            applied += self._idle_catch_up()
         return applied
 
     def start(self, stop: threading.Event | None = None) -> None:
@@ -517,23 +529,27 @@ class Consumer:
 
     # -- a source that started over ---------------------------------------------------------
 
-    def verify(self, source: str) -> int | None:
+    def verify(self, source: str, read: "FeedCheck | None" = None) -> int | None:
         """The head of ``source``'s log, or None if that log no longer holds the event we
-        applied at our checkpoint.
+        applied at our checkpoint. ``read``: what the feed said at a checkpoint, read
+        beforehand (the idle catch-up's); if the checkpoint has moved on since, only its
+        head is taken, and the check waits for the next catch-up.
 
         Positions are only unique within one log. Reset, or restored from a backup, a source
         numbers its new events from where its log now ends, and they would pass here as
         duplicates of the events we applied at those positions: lost without a word. The
         event at the checkpoint tells: still there, the log is the one we followed.
         """
-        self._last_verified[source] = time.monotonic()
         with connection.cursor() as cursor:
             cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
             position, event_id, event_position, held = cursor.fetchone() or (0, "", 0, False)
+        if read is not None and read.position != position:
+            return read.head
+        self._last_verified[source] = time.monotonic()
         # a name written for another position (a worker of an older release moved the
         # position alone) names nothing here
         named = event_id if event_position == position else ""
-        at, head = self.feeds[source].event_at(position)
+        at, head = (read.at, read.head) if read else self.feeds[source].event_at(position)
         if position == 0 or (at is not None and named in ("", at.event_id)):
             if at is not None and not named:
                 self._name_checkpoint_event(source, position, at.event_id)
@@ -809,14 +825,21 @@ class Consumer:
         """Ask each source's feed whether we are behind, and apply what we missed. A feed that
         does not answer does not hold the others back: its error is raised after them."""
         self._last_catch_up = time.monotonic()
+        return self._catch_up_with({source: None for source in self.feeds})
+
+    def _catch_up_with(self, reads: dict[str, "FeedCheck | None"]) -> int:
+        """The catch-up of each source in ``reads``, from what its feed said there (None: the
+        feed is read now, or the error it answered)."""
         applied = 0
         unreachable: requests.RequestException | None = None
         try:
-            for source in self.feeds:
+            for source, read in reads.items():
                 if self._stop.is_set():
                     break
                 try:
-                    head = self.verify(source)
+                    if isinstance(read, requests.RequestException):
+                        raise read
+                    head = self.verify(source, read)
                     if head is None:
                         continue
                     if self.start_at_head:
@@ -831,17 +854,66 @@ class Consumer:
             raise unreachable
         return applied
 
-    def _catch_up_safely(self) -> int:
-        """Catch up if the feeds and the database answer; the caller goes on either way (it
-        runs while Redis is down, and at the start of a live-only worker)."""
+    def _idle_catch_up(self) -> int:
+        """The catch-up of a worker whose Redis answers and had nothing for it, in two steps
+        so that the loop does not wait on the feeds: the first poll starts reading them in a
+        thread, a later one applies what they said. Found from outside: a feed that hung
+        (its service's database stopped) held every websocket push and heartbeat back for
+        its 10 s read timeout, again and again."""
+        if self._feed_check is None:
+            self._last_catch_up = time.monotonic()
+            positions = {source: self.checkpoint(source) for source in self.feeds}
+            self._feed_check = Future()
+            threading.Thread(
+                target=self._check_feeds,
+                args=(self._feed_check, positions),
+                name=f"feed-check-{self.group}",
+                daemon=True,  # a feed that hangs must not keep the worker from ending
+            ).start()
+            return 0
+        if not self._feed_check.done():
+            return 0
+        check, self._feed_check = self._feed_check, None
+        return self._catch_up_safely(check.result())
+
+    def _check_feeds(self, answer: Future, positions: dict[str, int]) -> None:
+        """In the feed check's thread: what each feed holds at our checkpoint, and its head.
+        No database here: only the loop's thread reads and writes the checkpoints."""
+        reads: dict[str, FeedCheck | requests.RequestException] = {}
         try:
-            return self.catch_up()
+            for source, position in positions.items():
+                try:
+                    at, head = self._checking_feeds[source].event_at(position)
+                    reads[source] = FeedCheck(position, at, head)
+                except requests.RequestException as exc:
+                    reads[source] = exc
+        except BaseException as exc:  # a fault of ours: the loop raises it, and goes on
+            answer.set_exception(exc)
+        else:
+            answer.set_result(reads)
+
+    def _catch_up_safely(self, reads: dict | None = None) -> int:
+        """Catch up if the feeds and the database answer; the caller goes on either way (it
+        runs while Redis is down, and at the start of a live-only worker). ``reads``: what
+        the feeds said beforehand (the idle catch-up's), else they are read now."""
+        try:
+            return self.catch_up() if reads is None else self._catch_up_with(reads)
         except requests.RequestException as exc:
             logger.warning("catch-up incomplete, a feed is unreachable: %s", exc)
         except DATABASE_FAILURES as exc:
             logger.warning("catch-up skipped, the database failed: %r", exc)
             connection.close_if_unusable_or_obsolete()
         return 0
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """What a source's feed said when asked about our checkpoint: the event it holds at
+    ``position`` (None if none there) and the last position of its log."""
+
+    position: int
+    at: WireEvent | None
+    head: int
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"

@@ -1418,3 +1418,39 @@ def test_a_worker_name_redis_would_refuse_is_made_one_it_takes():
         assert own.ping() and own.client_getname() in ("w_rker_1_", b"w_rker_1_")
     finally:
         own.close()
+
+
+def test_an_idle_worker_applies_what_redis_brings_while_a_feed_hangs(stream):
+    """Found from outside: a feed that accepted and never answered (its service's database
+    stopped) held the idle catch-up, and with it every event Redis brought and every
+    heartbeat of the BFF's feed, for its 10 s read timeout, again and again. The feed is
+    read from a thread of its own now: the worker applies the events while it waits."""
+    client, name = stream
+    relay = Relay(client=client, stream=name, source=REMOTE_SOURCE, batch_size=100)
+    hung = socket.create_server(("127.0.0.1", 0))
+    hung_up = threading.Event()  # set when a client of the hung feed gives up on it
+
+    def never_answer():
+        conn, _ = hung.accept()
+        with conn:
+            while conn.recv(4096):
+                pass
+        hung_up.set()
+
+    threading.Thread(target=never_answer, daemon=True).start()
+    worker = Consumer(
+        client=client,
+        group="testgroup",
+        name="w1",
+        sources=[Source(REMOTE_SOURCE, name, f"http://127.0.0.1:{hung.getsockname()[1]}")],
+        block_ms=50,
+        catch_up_seconds=0,  # every idle poll wants a catch-up
+    )
+    worker.ensure_groups()
+    try:
+        assert worker.poll_once() == 0  # idle: the feed is asked, from its own thread
+        t = published_tally(relay, 5)
+        wait_until(lambda: (worker.poll_once(), totals().get(t) == (8, 3))[1], 5)
+        assert not hung_up.is_set()  # applied while the feed's read still waited
+    finally:
+        hung.close()
