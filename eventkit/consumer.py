@@ -222,11 +222,8 @@ class Consumer:
         # says when it was last reported), and when each was last checked.
         self._diverged: dict[str, float] = {}
         self._last_verified: dict[str, float] = {}
-        # The idle catch-up's read of each feed, under way in a thread of its own, with
-        # readers of its own (a reader remembers the head its last page said, which
-        # _handle() reads back for its own reads).
+        # The idle catch-up's read of each feed, under way in a thread of its own.
         self._feed_check: Future | None = None
-        self._checking_feeds = {s.name: FeedReader(s.name, s.feed_url) for s in sources}
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -883,7 +880,10 @@ class Consumer:
         try:
             for source, position in positions.items():
                 try:
-                    at, head = self._checking_feeds[source].event_at(position)
+                    # a reader of its own: one remembers the head its last page said,
+                    # which _handle() reads back for its own reads
+                    reader = FeedReader(source, self.feeds[source].url)
+                    at, head = reader.event_at(position)
                     reads[source] = FeedCheck(position, at, head)
                 except requests.RequestException as exc:
                     reads[source] = exc

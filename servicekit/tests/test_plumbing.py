@@ -257,18 +257,22 @@ def test_a_pool_with_no_free_connection_is_a_503_that_says_why(monkeypatch, capl
     assert "no free database connection" in caplog.text and "the pool's counts" in caplog.text
 
 
+@pytest.mark.django_db
 def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
     """Found from outside: with the database refusing connections, every request logged
     "every one in use" while the pool held none."""
-    import os
-
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     from servicekit.errors import pool_shortage
 
-    url = os.environ["DATABASE_URL"]
-    if not url.startswith("postgres"):
+    if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL pool")
+    params = connection.get_connection_params()
+    url = make_conninfo(
+        **{k: params[k] for k in ("host", "port", "user", "dbname") if params.get(k)}
+    )
     with ConnectionPool(url, min_size=0, max_size=1) as full, full.connection():
         with pytest.raises(PoolTimeout):
             full.getconn(timeout=0.2)
