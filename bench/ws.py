@@ -21,7 +21,7 @@ from datetime import datetime
 
 import requests
 import websockets
-from stats import auth, percentile
+from stats import percentile, restock
 
 PRODUCT = "b2222222-2222-2222-2222-222222222222"
 
@@ -72,13 +72,7 @@ async def measure(
     After the last order, waits up to ``drain_seconds`` for the messages still on their way
     (a message that comes later is counted as missing and has no latency).
     """
-    headers = auth(service_token)
-    requests.post(
-        f"{inventory}/commands/inventory/{PRODUCT}/restock",
-        json={"quantity": int(rate * seconds) + 10},
-        headers=headers,
-        timeout=(3, 30),
-    )
+    restock(inventory, PRODUCT, int(rate * seconds) + 10, token=service_token, timeout=(3, 30))
     url = bff.replace("http", "ws", 1) + "/ws/orders/"
     latencies: list[float] = []
     stop = asyncio.Event()
