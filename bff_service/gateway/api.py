@@ -174,15 +174,15 @@ class MarketingApi(APIView):
         return passthrough(answer, paged=self.query is not None)
 
 
-def _marketing_list(kind: str, query):
-    """The schema of a marketing list view, with what it takes."""
+def _marketing_list(view: type[MarketingApi]) -> type[MarketingApi]:
+    """A marketing list view, its schema made of the kind and query it declares."""
     return extend_schema_view(
         get=extend_schema(
-            operation_id=f"marketing_{kind}_list",
-            parameters=[query],
+            operation_id=f"marketing_{view.kind}_list",
+            parameters=[view.query],
             responses={200: list[dict], 400: None},
         )
-    )
+    )(view)
 
 
 @extend_schema_view(get=extend_schema(responses={200: OpenApiTypes.OBJECT}))
@@ -190,16 +190,16 @@ class MarketingOverviewApi(MarketingApi):
     kind = "overview"
 
 
-@_marketing_list("customers", MarketingCustomersQuery)
+@_marketing_list
 class MarketingCustomersApi(MarketingApi):
     kind, query = "customers", MarketingCustomersQuery
 
 
-@_marketing_list("products", MarketingPageQuery)
+@_marketing_list
 class MarketingProductsApi(MarketingApi):
     kind, query = "products", MarketingPageQuery
 
 
-@_marketing_list("daily", MarketingDailyQuery)
+@_marketing_list
 class MarketingDailyApi(MarketingApi):
     kind, query = "daily", MarketingDailyQuery
