@@ -19,9 +19,10 @@ exactly-once whatever Redis delivers:
   published by its relay (written in by hand, or left from a log since restored): it is set
   aside on the dead-letter stream. An idle worker also asks the feed now and then whether it is
   behind, which repairs losses at the tail, and keeps read models current while Redis is down.
-  While Redis answers, that question is asked from a thread of its own: a feed that hangs
-  (its service, or that service's database, stopped) holds back only its own answer, not
-  the events and the heartbeats that Redis brings meanwhile.
+  Every read of a feed runs in a thread of its own and is waited for only so long
+  (:mod:`eventkit.feed_calls`): a feed that hangs (its service, or that service's database,
+  stopped) holds back its own source, not the events and the heartbeats that Redis brings
+  for the others meanwhile.
 
 Workers lock the checkpoint row while applying (and read the feed before, not while, they
 hold it), so competing workers never double count;
@@ -41,7 +42,6 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import redis
@@ -58,6 +58,7 @@ from django.utils import timezone
 
 from eventkit.batching import batched, command_cursor, commit_with_queue, send
 from eventkit.domain import UnknownEventType
+from eventkit.feed_calls import PATIENCE_SECONDS, FeedCalls, FeedEvents, FeedPending
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -182,6 +183,7 @@ class Consumer:
         start_at_head: bool = False,
         linger_ms: int = 0,
         forget_idle_ms: int = 3_600_000,
+        feed_patience: float = PATIENCE_SECONDS,
     ):
         self.client = client
         self.group = group
@@ -189,6 +191,9 @@ class Consumer:
         self.sources = {s.name: s for s in sources}
         self.streams = {s.stream: s for s in sources}
         self.feeds = {s.name: FeedReader(s.name, s.feed_url) for s in sources}
+        # Every read of a feed goes through here: in a thread, waited for at most
+        # feed_patience, so that a feed that hangs does not hold the loop.
+        self.calls = FeedCalls(self.feeds, patience=feed_patience)
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
@@ -222,8 +227,10 @@ class Consumer:
         # says when it was last reported), and when each was last checked.
         self._diverged: dict[str, float] = {}
         self._last_verified: dict[str, float] = {}
-        # The idle catch-up's read of each feed, under way in a thread of its own.
-        self._feed_check: Future | None = None
+        # When the idle catch-up asked the feeds its question, while their answers are due.
+        self._asked: float | None = None
+        # The head each source's feed said while a poll filled a gap of it.
+        self._gap_heads: dict[str, int] = {}
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -291,7 +298,7 @@ class Consumer:
         # it from Redis, and the feed is for what Redis never had or lost at the tail.
         idle = not messages
         if idle and (
-            self._feed_check is not None
+            self._asked is not None
             or time.monotonic() - self._last_catch_up >= self.catch_up_seconds
         ):
             applied += self._idle_catch_up()
@@ -454,16 +461,16 @@ class Consumer:
                 self._verify_safely(source)
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
-            feed = self.feeds[source]
-            feed.head = None  # what the feed says while these are applied, if it is read
+            self._gap_heads.pop(source, None)  # what the feed says while these are applied
             applied += self.advance(source, max(events), events)
             done = self._last_applied(source)
+            head = self._gap_heads.get(source)
             acks = defaultdict(list)
             for stream, message_id, position in ids[source]:
                 if position <= done:
                     acks[stream].append(message_id)
-                elif feed.head is not None and position > feed.head:
-                    self._beyond_the_log(source, position, feed.head, sent[stream, message_id])
+                elif head is not None and position > head:
+                    self._beyond_the_log(source, position, head, sent[stream, message_id])
                     acks[stream].append(message_id)
             for stream, message_ids in acks.items():
                 self.client.xack(stream, self.group, *message_ids)
@@ -491,6 +498,8 @@ class Consumer:
                     self._stalled[source] = (max(target, upto), self._round)
                     return applied
                 continue  # set aside: on to the events behind it
+            except FeedPending:
+                return applied  # said once, by the feed's calls: the messages stay pending
             except requests.RequestException as exc:
                 logger.warning("cannot read the %s feed to fill a gap: %s", source, exc)
                 return applied
@@ -526,11 +535,12 @@ class Consumer:
 
     # -- a source that started over ---------------------------------------------------------
 
-    def verify(self, source: str, read: "FeedCheck | None" = None) -> int | None:
+    def verify(self, source: str) -> int | None:
         """The head of ``source``'s log, or None if that log no longer holds the event we
-        applied at our checkpoint. ``read``: what the feed said at a checkpoint, read
-        beforehand (the idle catch-up's); if the checkpoint has moved on since, only its
-        head is taken, and the check waits for the next catch-up.
+        applied at our checkpoint. The feed's answer may be to an earlier check (the idle
+        catch-up asks ahead, and a read that kept us waiting is taken later): if the
+        checkpoint has moved on since, only its head is taken, and the check waits for the
+        next time.
 
         Positions are only unique within one log. Reset, or restored from a backup, a source
         numbers its new events from where its log now ends, and they would pass here as
@@ -540,13 +550,14 @@ class Consumer:
         with connection.cursor() as cursor:
             cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
             position, event_id, event_position, held = cursor.fetchone() or (0, "", 0, False)
-        if read is not None and read.position != position:
+        read = self.calls.check(source, position)
+        if read.position != position:
             return read.head
         self._last_verified[source] = time.monotonic()
         # a name written for another position (a worker of an older release moved the
         # position alone) names nothing here
         named = event_id if event_position == position else ""
-        at, head = (read.at, read.head) if read else self.feeds[source].event_at(position)
+        at, head = read.at, read.head
         if position == 0 or (at is not None and named in ("", at.event_id)):
             if at is not None and not named:
                 self._name_checkpoint_event(source, position, at.event_id)
@@ -586,6 +597,8 @@ class Consumer:
     def _verify_safely(self, source: str) -> None:
         try:
             self.verify(source)
+        except FeedPending:
+            pass  # said once, by the feed's calls
         except requests.RequestException as exc:
             logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
 
@@ -595,7 +608,8 @@ class Consumer:
         )
 
     def _restart_at(self, source: str, head: int) -> None:
-        event_id = self.feeds[source].event_id_at(head)
+        read = self.calls.check(source, head) if head > 0 else None
+        event_id = read.at.event_id if read and read.position == head and read.at else ""
         Checkpoint.objects.filter(source=source).update(
             position=head, event_id=event_id, event_position=head, held_since=None
         )
@@ -618,9 +632,10 @@ class Consumer:
                 # Read with no transaction open: a feed can take seconds to answer, and every
                 # other worker of the group would wait that long on the locked checkpoint.
                 # The next transaction locks it again and applies only what follows it.
-                fetched.update(self._read_feed(source, gap, known))
+                got = self._read_feed(source, gap, known)
+                fetched.update(got.events)
                 at_hand = {**fetched, **known}
-                read.update(range(gap.first, gap.last + 1))
+                read.update(range(got.first, got.last + 1))  # an earlier gap's, maybe
             except _BatchFailed as failed:
                 # Its transaction rolled back; the next one finds the event to blame.
                 logger.info(
@@ -711,8 +726,9 @@ class Consumer:
             events.append(event)
         return events
 
-    def _read_feed(self, source: str, gap: _Gap, known) -> dict[int, WireEvent]:
-        """The events of ``gap`` that the source's feed has, by position."""
+    def _read_feed(self, source: str, gap: _Gap, known) -> FeedEvents:
+        """The events of ``gap`` that the source's feed has, or those of an earlier gap whose
+        read kept us waiting (:mod:`eventkit.feed_calls`): the answer says which."""
         if known:  # with no messages in hand this is a catch-up, not a loss
             logger.info(
                 "%s: positions %d..%d missing from the stream; reading the feed",
@@ -720,11 +736,10 @@ class Consumer:
                 gap.first,
                 gap.last,
             )
-        fetched = {}
-        limit = min(1000, gap.last - gap.first + 1)
-        for page in self.feeds[source].read(gap.first - 1, until=gap.last, limit=limit):
-            fetched.update((e.position, e) for e in page)
-        return fetched
+        got = self.calls.events(source, gap.first, gap.last)
+        if got.head is not None:
+            self._gap_heads[source] = got.head
+        return got
 
     def _apply_all(self, source: str, events: list[WireEvent], *, together: bool) -> None:
         """Feed ``events`` to the projections: ``together`` as one batch (:class:`_BatchFailed`
@@ -822,21 +837,14 @@ class Consumer:
         """Ask each source's feed whether we are behind, and apply what we missed. A feed that
         does not answer does not hold the others back: its error is raised after them."""
         self._last_catch_up = time.monotonic()
-        return self._catch_up_with({source: None for source in self.feeds})
-
-    def _catch_up_with(self, reads: dict[str, "FeedCheck | None"]) -> int:
-        """The catch-up of each source in ``reads``, from what its feed said there (None: the
-        feed is read now, or the error it answered)."""
         applied = 0
         unreachable: requests.RequestException | None = None
         try:
-            for source, read in reads.items():
+            for source in self.feeds:
                 if self._stop.is_set():
                     break
                 try:
-                    if isinstance(read, requests.RequestException):
-                        raise read
-                    head = self.verify(source, read)
+                    head = self.verify(source)
                     if head is None:
                         continue
                     if self.start_at_head:
@@ -853,67 +861,32 @@ class Consumer:
 
     def _idle_catch_up(self) -> int:
         """The catch-up of a worker whose Redis answers and had nothing for it, in two steps
-        so that the loop does not wait on the feeds: the first poll starts reading them in a
-        thread, a later one applies what they said. Found from outside: a feed that hung
-        (its service's database stopped) held every websocket push and heartbeat back for
-        its 10 s read timeout, again and again."""
-        if self._feed_check is None:
-            self._last_catch_up = time.monotonic()
-            positions = {source: self.checkpoint(source) for source in self.feeds}
-            self._feed_check = Future()
-            threading.Thread(
-                target=self._check_feeds,
-                args=(self._feed_check, positions),
-                name=f"feed-check-{self.group}",
-                daemon=True,  # a feed that hangs must not keep the worker from ending
-            ).start()
+        so that the loop does not wait on the feeds: the first poll asks them, a later one
+        (once they all answered, or the feeds' patience is over) applies what they said.
+        Found from outside: a feed that hung (its service's database stopped) held every
+        websocket push and heartbeat back for its 10 s read timeout, again and again."""
+        if self._asked is None:
+            self._last_catch_up = self._asked = time.monotonic()
+            for source in self.feeds:
+                self.calls.ask(source, self.checkpoint(source))
             return 0
-        if not self._feed_check.done():
+        waiting = not all(self.calls.answered(source) for source in self.feeds)
+        if waiting and time.monotonic() - self._asked < self.calls.patience:
             return 0
-        check, self._feed_check = self._feed_check, None
-        return self._catch_up_safely(check.result())
+        self._asked = None
+        return self._catch_up_safely()
 
-    def _check_feeds(self, answer: Future, positions: dict[str, int]) -> None:
-        """In the feed check's thread: what each feed holds at our checkpoint, and its head.
-        No database here: only the loop's thread reads and writes the checkpoints."""
-        reads: dict[str, FeedCheck | requests.RequestException] = {}
-        try:
-            for source, position in positions.items():
-                try:
-                    # a reader of its own: one remembers the head its last page said,
-                    # which _handle() reads back for its own reads
-                    reader = FeedReader(source, self.feeds[source].url)
-                    at, head = reader.event_at(position)
-                    reads[source] = FeedCheck(position, at, head)
-                except requests.RequestException as exc:
-                    reads[source] = exc
-        except BaseException as exc:  # a fault of ours: the loop raises it, and goes on
-            answer.set_exception(exc)
-        else:
-            answer.set_result(reads)
-
-    def _catch_up_safely(self, reads: dict | None = None) -> int:
+    def _catch_up_safely(self) -> int:
         """Catch up if the feeds and the database answer; the caller goes on either way (it
-        runs while Redis is down, and at the start of a live-only worker). ``reads``: what
-        the feeds said beforehand (the idle catch-up's), else they are read now."""
+        runs while Redis is down, and at the start of a live-only worker)."""
         try:
-            return self.catch_up() if reads is None else self._catch_up_with(reads)
+            return self.catch_up()
         except requests.RequestException as exc:
             logger.warning("catch-up incomplete, a feed is unreachable: %s", exc)
         except DATABASE_FAILURES as exc:
             logger.warning("catch-up skipped, the database failed: %r", exc)
             connection.close_if_unusable_or_obsolete()
         return 0
-
-
-@dataclass(frozen=True)
-class FeedCheck:
-    """What a source's feed said when asked about our checkpoint: the event it holds at
-    ``position`` (None if none there) and the last position of its log."""
-
-    position: int
-    at: WireEvent | None
-    head: int
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"

@@ -1454,3 +1454,32 @@ def test_an_idle_worker_applies_what_redis_brings_while_a_feed_hangs(stream):
         assert not hung_up.is_set()  # applied while the feed's read still waited
     finally:
         hung.close()
+
+
+def test_a_gap_whose_feed_keeps_us_waiting_is_filled_from_its_answer_later(pipeline, monkeypatch):
+    """A gap is read from the feed in a thread of its own, waited for only so long: before,
+    a feed that hung held the loop, and every other source's events and the BFF's
+    heartbeats, for the read's 10 s timeout. The messages stay pending, and the answer,
+    when it comes, fills the gap."""
+    client, name, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1 to 4
+    second = client.xrange(name)[1][0]
+    client.xdel(name, second)  # position 2: lost from Redis
+    worker = consumer(claim_idle_ms=0, feed_patience=0.1)
+    gate, reads = threading.Event(), []
+    read = worker.feeds[REMOTE_SOURCE].read
+
+    def held_read(*args, **kwargs):
+        reads.append(args)
+        gate.wait(10)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(worker.feeds[REMOTE_SOURCE], "read", held_read)
+    assert worker.poll_once() == 0  # the gap's read is left waiting
+    assert not gate.is_set() and reads == [(1,)]
+    assert client.xpending(name, "testgroup")["pending"] == 3  # 1, 3 and 4: not lost
+    gate.set()
+    wait_until(lambda: worker.calls.answered(REMOTE_SOURCE), timeout=5)
+    assert worker.poll_once() == 4  # claimed again, 2 from the read's answer: no new read
+    assert totals() == {t: (8, 3)} and len(reads) == 1
+    assert client.xpending(name, "testgroup")["pending"] == 0
