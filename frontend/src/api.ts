@@ -410,6 +410,9 @@ export const api = {
   /** The newest sagas, each with its log: those whose order was never created too. */
   sagas: (query: { limit: number; offset: number }) => getPage<Saga>('/api/sagas', query),
 
+  /** The saga of one order, with its log: there even if the order was never created. */
+  saga: (orderId: string) => getJson<Saga>(`/api/sagas/${encodeURIComponent(orderId)}`),
+
   /** Runs the saga; `idempotencyKey` names the order, so a retry never places it twice. */
   placeOrder: async (input: PlaceOrderInput, idempotencyKey: string) => {
     const { body, status } = await request<PlaceOrderResult>('/api/orders', {

@@ -2,9 +2,10 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 
-import { type EventFilters, api } from './api';
+import { ApiError, type EventFilters, api } from './api';
 import { usePanelShown } from './panelShown';
 import { queryKeys } from './queryKeys';
+import { isSagaFinished } from './sagaStore';
 
 // Stock follows orders live (a push about an order refetches it), but a restock through the
 // inventory API or its admin pushes nothing: the BFF's feed carries order and saga events
@@ -55,12 +56,35 @@ export function useSagas(limit: number) {
 // again at this pace until it is whole.
 export const PARTIAL_RETRY_MS = 5_000;
 
-export function useOrder(id: string | null) {
+// An order whose outcome is unknown, and which is not there yet, is read again at this pace:
+// the push that would say what became of it may have been missed without a reconnect.
+export const UNSETTLED_POLL_MS = 5_000;
+
+function missing(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404;
+}
+
+/** ``untilFound``: a 404 is read again (at ``UNSETTLED_POLL_MS``), since the order may
+ * still be created. */
+export function useOrder(id: string | null, { untilFound = false } = {}) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),
     queryFn: () => api.order(id ?? ''),
     enabled: !!id,
-    refetchInterval: (query) => (query.state.data?.degraded?.length ? PARTIAL_RETRY_MS : false),
+    refetchInterval: (query) => {
+      if (query.state.data?.degraded?.length) return PARTIAL_RETRY_MS;
+      return untilFound && missing(query.state.error) ? UNSETTLED_POLL_MS : false;
+    },
+  });
+}
+
+/** The saga of an order, read again (at ``UNSETTLED_POLL_MS``) until it has ended. */
+export function useSagaUntilEnded(orderId: string | null) {
+  return useQuery({
+    queryKey: queryKeys.saga(orderId ?? ''),
+    queryFn: () => api.saga(orderId ?? ''),
+    enabled: !!orderId,
+    refetchInterval: (query) => (isSagaFinished(query.state.data?.status) ? false : UNSETTLED_POLL_MS),
   });
 }
 

@@ -8,6 +8,7 @@ export const queryKeys = {
   order: (id: string) => ['order', id] as const,
   orderAll: ['order'] as const,
   sagas: (limit: number) => ['sagas', { limit }] as const,
+  saga: (orderId: string) => ['saga', orderId] as const,
   eventsAll: ['events'] as const,
   events: (filters: EventFilters) => ['events', filters] as const,
   marketingAll: ['marketing'] as const,

@@ -1,12 +1,12 @@
 import { useEffect } from 'react';
 
-import { ApiError, type OrderDetail, errorMessage } from '../api';
+import { ApiError, type OrderDetail, type Saga, errorMessage } from '../api';
 import { Notice } from '../components/Notice';
 import { StatusBadge } from '../components/StatusBadge';
 import { shortId } from '../format';
 import type { ConnectionState } from '../live';
 import { useConnectionState, useLiveSagas } from '../LiveContext';
-import { useOrder } from '../queries';
+import { useOrder, useSagaUntilEnded } from '../queries';
 import { type LiveSaga, mergeSagaStatus } from '../sagaStore';
 
 interface Props {
@@ -46,22 +46,35 @@ const SAID: Record<Learnt, { tone: 'success' | 'danger'; title: string }> = {
  * What became of the order the 503 named, once it is settled: its saga ended, or the order
  * was confirmed or cancelled. Null while it may still change (or could not be read). An
  * order never created while its saga has ended (stopped at CreateOrder) was not placed.
+ * ``saga``: the saga as read by itself, for an order not created (yet).
  */
 export function learntOutcome(
   order: OrderDetail | undefined,
   live: LiveSaga | undefined,
   notCreated: boolean,
+  saga?: Saga,
 ): Learnt | null {
-  const saga = mergeSagaStatus(order?.saga?.status, live?.status);
-  if (saga === 'FAILED') return 'failed';
-  if (order?.status === 'CONFIRMED' || saga === 'COMPLETED') return 'confirmed';
+  const status = mergeSagaStatus(order?.saga?.status ?? saga?.status, live?.status);
+  if (status === 'FAILED') return 'failed';
+  if (order?.status === 'CONFIRMED' || status === 'COMPLETED') return 'confirmed';
   if (order?.status === 'CANCELLED') return 'cancelled';
-  if (notCreated && saga === 'COMPENSATED') return 'not placed';
+  if (notCreated && status === 'COMPENSATED') return 'not placed';
   return null;
 }
 
-/** The order as last read: its status, or why it could not be read. */
-function OrderNow({ orderId, order, error }: { orderId: string; order?: OrderDetail; error: unknown }) {
+/** The order as last read: its status, or why it could not be read (and, if it is not
+ * there, how far its saga is). */
+function OrderNow({
+  orderId,
+  order,
+  error,
+  saga,
+}: {
+  orderId: string;
+  order?: OrderDetail;
+  error: unknown;
+  saga: { data?: Saga; error: unknown };
+}) {
   const id = <code title={orderId}>{shortId(orderId)}</code>;
   if (order)
     return (
@@ -71,7 +84,17 @@ function OrderNow({ orderId, order, error }: { orderId: string; order?: OrderDet
       </p>
     );
   if (!error) return <p className="muted">Looking up order {id}…</p>;
-  if (error instanceof ApiError && error.status === 404) return <p>Order {id} has not been created (yet).</p>;
+  if (error instanceof ApiError && error.status === 404) {
+    if (saga.data)
+      return (
+        <p>
+          Order {id} has not been created yet; its saga is <StatusBadge status={saga.data.status} />.
+        </p>
+      );
+    if (saga.error instanceof ApiError && saga.error.status === 404)
+      return <p>Order {id} has not been created, and no saga for it has been recorded (yet).</p>;
+    return <p>Order {id} has not been created (yet).</p>;
+  }
   // the order service, or the BFF, did not answer: the order may well exist
   return <p>Order {id} could not be looked up just now; it is read again as news of it comes.</p>;
 }
@@ -84,17 +107,21 @@ function OrderNow({ orderId, order, error }: { orderId: string; order?: OrderDet
 export function UnknownOutcome({ error, onLearnt }: Props) {
   const connection = useConnectionState();
   const orderId = namedOrder(error);
-  const order = useOrder(orderId);
+  // both read again while it is unknown: a push that would settle it may have been missed
+  const order = useOrder(orderId, { untilFound: true });
   const live = useLiveSagas()[orderId ?? ''];
   const notCreated = order.error instanceof ApiError && order.error.status === 404;
-  const learnt = orderId ? learntOutcome(order.data, live, notCreated) : null;
+  const saga = useSagaUntilEnded(notCreated ? orderId : null);
+  const learnt = orderId ? learntOutcome(order.data, live, notCreated, saga.data) : null;
   const known = learnt !== null;
 
   useEffect(() => {
     if (known) onLearnt();
   }, [known, onLearnt]);
 
-  const now = orderId ? <OrderNow orderId={orderId} order={order.data} error={order.error} /> : null;
+  const now = orderId ? (
+    <OrderNow orderId={orderId} order={order.data} error={order.error} saga={saga} />
+  ) : null;
   if (learnt) {
     const { tone, title } = SAID[learnt];
     return (
