@@ -56,24 +56,27 @@ export function useSagas(limit: number) {
 // again at this pace until it is whole.
 export const PARTIAL_RETRY_MS = 5_000;
 
-// An order whose outcome is unknown, and which is not there yet, is read again at this pace:
-// the push that would say what became of it may have been missed without a reconnect.
+// An order whose outcome is unknown is read again at this pace while it is not there or
+// PENDING: the push that would say what became of it may have been missed without a
+// reconnect.
 export const UNSETTLED_POLL_MS = 5_000;
 
 function missing(error: unknown): boolean {
   return error instanceof ApiError && error.status === 404;
 }
 
-/** ``untilFound``: a 404 is read again (at ``UNSETTLED_POLL_MS``), since the order may
- * still be created. */
-export function useOrder(id: string | null, { untilFound = false } = {}) {
+/** ``untilSettled``: read again (at ``UNSETTLED_POLL_MS``) while it is not there (it may
+ * still be created) or PENDING. */
+export function useOrder(id: string | null, { untilSettled = false } = {}) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),
     queryFn: () => api.order(id ?? ''),
     enabled: !!id,
     refetchInterval: (query) => {
-      if (query.state.data?.degraded?.length) return PARTIAL_RETRY_MS;
-      return untilFound && missing(query.state.error) ? UNSETTLED_POLL_MS : false;
+      const { data, error } = query.state;
+      if (data?.degraded?.length) return PARTIAL_RETRY_MS;
+      const unsettled = data ? data.status === 'PENDING' : missing(error);
+      return untilSettled && unsettled ? UNSETTLED_POLL_MS : false;
     },
   });
 }

@@ -580,6 +580,25 @@ describe('placing an order', () => {
     expect(await within(notice).findByText('CONFIRMED', {}, { timeout: 3000 })).toBeInTheDocument();
   });
 
+  it('reads a PENDING order a 503 named again until it settles, push or none', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true, toFake: ['setInterval', 'clearInterval'] });
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let status = 'PENDING';
+    await placeLaptopOrder({
+      'POST /api/orders': json(
+        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
+        503,
+      ),
+      [`GET /api/orders/${orderId}`]: () =>
+        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+    });
+    const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(notice).findByText('PENDING')).toBeInTheDocument();
+    status = 'CONFIRMED'; // the resumer finished it, and the push was missed
+    await vi.advanceTimersByTimeAsync(UNSETTLED_POLL_MS);
+    expect(await screen.findByRole('status', { name: 'Order confirmed' })).toHaveTextContent('CONFIRMED');
+  });
+
   it('says what became of the order a 503 named once it is known, and forgets its key', async () => {
     // found from outside: the notice still read "Order outcome unknown … place it again" over
     // "CONFIRMED", and the same details placed later were answered with that old order

@@ -108,7 +108,7 @@ export function UnknownOutcome({ error, onLearnt }: Props) {
   const connection = useConnectionState();
   const orderId = namedOrder(error);
   // both read again while it is unknown: a push that would settle it may have been missed
-  const order = useOrder(orderId, { untilFound: true });
+  const order = useOrder(orderId, { untilSettled: true });
   const live = useLiveSagas()[orderId ?? ''];
   const notCreated = order.error instanceof ApiError && order.error.status === 404;
   const saga = useSagaUntilEnded(notCreated ? orderId : null);
