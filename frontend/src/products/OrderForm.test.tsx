@@ -30,6 +30,15 @@ async function setup(post?: (call: Call) => Reply | Promise<Reply>) {
 }
 
 /** The panel on ``routes`` (and the catalogue), its socket open, a Laptop ordered. */
+/** The BFF's 503 that names the order it chose: the saga may still place it. */
+function sagaUnavailable(orderId: string) {
+  return json({ detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId }, 503);
+}
+
+function orderDetail(orderId: string, status: string) {
+  return json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] });
+}
+
 async function placeLaptopOrder(routes: Parameters<typeof mockFetch>[0]) {
   const fetch = mockFetch({ 'GET /api/products': json([LAPTOP, MOUSE]), ...routes });
   const rendered = { ...renderWithProviders(<ProductsPanel />), fetch };
@@ -562,12 +571,8 @@ describe('placing an order', () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let status = 'PENDING';
     const { last } = await placeLaptopOrder({
-      'POST /api/orders': json(
-        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
-        503,
-      ),
-      [`GET /api/orders/${orderId}`]: () =>
-        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+      'POST /api/orders': sagaUnavailable(orderId),
+      [`GET /api/orders/${orderId}`]: () => orderDetail(orderId, status),
     });
     const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
     expect(await within(notice).findByText('PENDING')).toBeInTheDocument();
@@ -585,12 +590,8 @@ describe('placing an order', () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let status = 'PENDING';
     await placeLaptopOrder({
-      'POST /api/orders': json(
-        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
-        503,
-      ),
-      [`GET /api/orders/${orderId}`]: () =>
-        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+      'POST /api/orders': sagaUnavailable(orderId),
+      [`GET /api/orders/${orderId}`]: () => orderDetail(orderId, status),
     });
     const notice = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
     expect(await within(notice).findByText('PENDING')).toBeInTheDocument();
@@ -609,11 +610,10 @@ describe('placing an order', () => {
       'POST /api/orders': (call) => {
         posts.push(call);
         return posts.length === 1
-          ? json({ detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId }, 503)
+          ? sagaUnavailable(orderId)
           : json({ order_id: 'another', success: true, status: 'COMPLETED', saga_log: [] });
       },
-      [`GET /api/orders/${orderId}`]: () =>
-        json({ ...order(orderId, { status: status as 'PENDING' }), events: [], saga: null, saga_log: [] }),
+      [`GET /api/orders/${orderId}`]: () => orderDetail(orderId, status),
     });
     await screen.findByText('Order outcome unknown');
     expect(sessionStorage.getItem('unanswered-orders')).toContain(posts[0].headers.get('Idempotency-Key'));
@@ -642,10 +642,7 @@ describe('placing an order', () => {
   it('says an order a 503 named was not placed once its saga ended without creating it', async () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     const { last } = await placeLaptopOrder({
-      'POST /api/orders': json(
-        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
-        503,
-      ),
+      'POST /api/orders': sagaUnavailable(orderId),
       [`GET /api/orders/${orderId}`]: json({ detail: `no order ${orderId}`, code: 'not_found' }, 404),
     });
     const unknown = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
@@ -666,10 +663,7 @@ describe('placing an order', () => {
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     let status = 'RUNNING';
     const { fetch } = await placeLaptopOrder({
-      'POST /api/orders': json(
-        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
-        503,
-      ),
+      'POST /api/orders': sagaUnavailable(orderId),
       [`GET /api/orders/${orderId}`]: json({ detail: `no order ${orderId}`, code: 'not_found' }, 404),
       [`GET /api/sagas/${orderId}`]: () =>
         json({ order_id: orderId, saga_id: 's', success: false, status, reason: null, saga_log: [] }),
@@ -689,10 +683,7 @@ describe('placing an order', () => {
     // found in review: any failed read said "has not been created (yet)"
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
     await placeLaptopOrder({
-      'POST /api/orders': json(
-        { detail: 'saga-service answered 503', code: 'service_unavailable', order_id: orderId },
-        503,
-      ),
+      'POST /api/orders': sagaUnavailable(orderId),
       [`GET /api/orders/${orderId}`]: json(
         { detail: 'order-service did not answer', code: 'service_unavailable' },
         503,
