@@ -151,6 +151,15 @@ class _BatchFailed(Exception):
         self.size = size
 
 
+class _Forked(Exception):
+    """An event in hand does not follow the one before it (its ``previous_id``): the log it
+    came from is not the one the checkpoint, or the event before it, was taken from."""
+
+    def __init__(self, event: WireEvent):
+        super().__init__(f"{event.source} #{event.position} does not follow the event before it")
+        self.event = event
+
+
 class _Gap(Exception):
     """Events the batch needs are neither in the messages nor read from the feed yet."""
 
@@ -622,12 +631,26 @@ class Consumer:
         # range read, and the next batch then needs some of it and some beyond it.
         at_hand, fetched, read = known, {}, set()
         together = True
+        forks = 0
         while True:
             try:
                 position, applied = self._commit_batch(
                     source, upto, at_hand, read, together=together
                 )
                 break
+            except _Forked as fork:
+                forks += 1
+                if self.verify(source) is None or forks > 2:
+                    return 0  # held back (verify says so), or to be tried again next round
+                # Our checkpoint's event is in the log: what broke the chain is not of it
+                # (messages left from a log since reset). Those positions are asked of the
+                # feed instead.
+                logger.warning("%s; reading it and what follows from the feed", fork)
+                cut = fork.event.position
+                known = {p: e for p, e in known.items() if p < cut}
+                fetched = {p: e for p, e in fetched.items() if p < cut}
+                read = {p for p in read if p < cut}
+                at_hand = {**fetched, **known}
             except _Gap as gap:
                 # Read with no transaction open: a feed can take seconds to answer, and every
                 # other worker of the group would wait that long on the locked checkpoint.
@@ -660,7 +683,7 @@ class Consumer:
         moved past them. Returns the checkpoint and how many events were applied, or raises
         :class:`_Gap` (and rolls back) if events it needs are not at hand."""
         with transaction.atomic():
-            position, held = self._lock_checkpoint(source)
+            position, held, named = self._lock_checkpoint(source)
             if held:
                 # another worker found the source started over: see verify()
                 self._diverged.setdefault(source, time.monotonic())
@@ -669,6 +692,7 @@ class Consumer:
                 return position, 0
             last = min(upto, position + self.batch_size)
             events = self._events(position, last, known, read)
+            _check_chain(named, events)
             self._apply_all(source, events, together=together)
             if events:
                 position = events[-1].position
@@ -685,9 +709,10 @@ class Consumer:
             Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
             self._started.add(source)
 
-    def _lock_checkpoint(self, source: str) -> tuple[int, bool]:
-        """Our checkpoint for ``source``, locked until the transaction ends, and whether the
-        source is held back."""
+    def _lock_checkpoint(self, source: str) -> tuple[int, bool, str]:
+        """Our checkpoint for ``source``, locked until the transaction ends: its position,
+        whether the source is held back, and the id of the event it is at (empty if it
+        names none)."""
         sql = locking(_LOCK_CHECKPOINT)
         with connection.cursor() as cursor:
             cursor.execute(sql, [source])
@@ -697,7 +722,8 @@ class Consumer:
                 self._started.add(source)
                 cursor.execute(sql, [source])
                 row = cursor.fetchone()
-        return row[0], row[1] is not None
+        position, held_since, event_id, event_position = row
+        return position, held_since is not None, event_id if event_position == position else ""
 
     def _write_checkpoint(
         self, source: str, event: WireEvent, *, with_commit: bool = False
@@ -790,7 +816,7 @@ class Consumer:
     def _dead_letter(self, source: str, failure: HandlerFailed) -> None:
         event = failure.event
         with transaction.atomic():
-            if self._lock_checkpoint(source) != (event.position - 1, False):
+            if self._lock_checkpoint(source)[:2] != (event.position - 1, False):
                 return  # someone else moved on meanwhile
             # A letter already at that position names an event of a log since reset or
             # restored (the rebuild applied what is there now): this one takes its place.
@@ -890,7 +916,10 @@ class Consumer:
 
 
 _SELECT_CHECKPOINT = "SELECT position FROM eventkit_checkpoint WHERE source = %s"
-_LOCK_CHECKPOINT = "SELECT position, held_since FROM eventkit_checkpoint WHERE source = %s"
+_LOCK_CHECKPOINT = (
+    "SELECT position, held_since, event_id, event_position FROM eventkit_checkpoint"
+    " WHERE source = %s"
+)
 _SELECT_CHECKPOINT_EVENT = (
     "SELECT position, event_id, event_position, held_since IS NOT NULL"
     " FROM eventkit_checkpoint WHERE source = %s"
@@ -902,6 +931,17 @@ _UPDATE_CHECKPOINT = (
 
 # How often a source that started over is reported again while it waits for its rebuild.
 DIVERGED_REPORT_SECONDS = 60.0
+
+
+def _check_chain(named: str, events: list[WireEvent]) -> None:
+    """:class:`_Forked` at the first of ``events`` that does not follow the one before it:
+    the checkpoint's event (``named``), then each other. An id not known (empty) is not
+    checked: a checkpoint that names no event, a sender of an earlier release."""
+    before = named
+    for event in events:
+        if before and event.previous_id and event.previous_id != before:
+            raise _Forked(event)
+        before = event.event_id
 
 
 def _text(value) -> str:

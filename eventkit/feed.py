@@ -5,7 +5,9 @@ Two ways to read ``/events``:
 * ``?after=<position>&limit=<n>`` — the feed. Events with a position above ``after``, oldest
   first. A reader stores the last position it handled and asks for what comes after it;
   because positions become visible strictly in order (``eventkit.store``), a page can end
-  early but can never leave a hole that a later page would have to fill.
+  early but can never leave a hole that a later page would have to fill. Each event names
+  the one before it in the log (``previous_id``), as a relay's message does
+  (``eventkit.wire``).
 * no ``after`` — the log for people, newest first, paged by ``limit``/``offset``.
 
 ``GET /events/{aggregate_id}`` is one stream's history, oldest first (``ordering=-version``:
@@ -47,6 +49,18 @@ class EventSerializer(serializers.ModelSerializer):
             "metadata",
             "created_at",
         ]
+
+
+class FeedEventSerializer(EventSerializer):
+    previous_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="the id of the event before this one in the log (the feed only, unfiltered;"
+        " empty for the first event)",
+    )
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "previous_id"]
 
 
 class _Position(serializers.IntegerField):
@@ -95,7 +109,9 @@ class StreamQuery(_Page):
 
 
 class EventListView(APIView):
-    @extend_schema(parameters=[FeedQuery], responses={200: EventSerializer(many=True), 400: None})
+    @extend_schema(
+        parameters=[FeedQuery], responses={200: FeedEventSerializer(many=True), 400: None}
+    )
     def get(self, request):
         query = FeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -107,20 +123,31 @@ class EventListView(APIView):
                 events = events.filter(**{column: q[name]})
                 filtered = True
         head = head_position()
-        if "after" in q:
-            page = events.filter(position__gt=q["after"])
-            if not filtered:  # an upper bound keeps it on the index (eventkit.relay)
-                page = page.filter(position__lte=q["after"] + q["limit"])
-            page = page.order_by("position")[: q["limit"]]
+        if "after" in q and not filtered:
+            data = _feed_page(events, q["after"], q["limit"])
+        elif "after" in q:
+            page = events.filter(position__gt=q["after"]).order_by("position")[: q["limit"]]
+            data = EventSerializer(page, many=True).data
         else:
             start = q["offset"]
             page = events.order_by("-position")[start : start + q["limit"]]
+            data = EventSerializer(page, many=True).data
         # Positions have no holes, so without filters the count is the head position.
         total = events.count() if filtered else head
-        return Response(
-            EventSerializer(page, many=True).data,
-            headers={"X-Total-Count": str(total), "X-Last-Position": str(head)},
-        )
+        return Response(data, headers={"X-Total-Count": str(total), "X-Last-Position": str(head)})
+
+
+def _feed_page(events, after: int, limit: int) -> list:
+    """The events after ``after``, each with the id of the one before it: the page is read
+    from ``after`` itself, whose event the first one names. The upper bound keeps the read
+    on the index (eventkit.relay)."""
+    rows = list(
+        events.filter(position__gte=after, position__lte=after + limit).order_by("position")
+    )
+    previous = ""
+    for event in rows:
+        event.previous_id, previous = previous, str(event.event_id)
+    return FeedEventSerializer([e for e in rows if e.position > after], many=True).data
 
 
 class StreamEventsView(APIView):

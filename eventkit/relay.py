@@ -35,14 +35,15 @@ logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600
 
-# The next events after a position, up to a batch. The upper bound is exact, since positions
-# have no holes (ADR 0001), and it is what makes PostgreSQL read them through the primary key
-# whatever its statistics say: with ``position > %s`` alone, a log never analysed (autovacuum
-# off, or not run yet) is planned as a scan and sort of the whole table, on every commit,
-# growing with every event.
+# The next events after a position, up to a batch, and the event at that position, whose id
+# the first of them carries as the one before it (``previous_id``, eventkit.wire). The upper
+# bound is exact, since positions have no holes (ADR 0001), and it is what makes PostgreSQL
+# read them through the primary key whatever its statistics say: with ``position > %s``
+# alone, a log never analysed (autovacuum off, or not run yet) is planned as a scan and sort
+# of the whole table, on every commit, growing with every event.
 NEXT_EVENTS_SQL = (
     f"SELECT {', '.join(wire.COLUMNS)} FROM eventkit_event "
-    "WHERE position > %s AND position <= %s ORDER BY position"
+    "WHERE position >= %s AND position <= %s ORDER BY position"
 )
 
 
@@ -168,7 +169,16 @@ class Relay:
         with connection.cursor() as cursor:
             cursor.execute(NEXT_EVENTS_SQL, [after, after + self.batch_size])
             rows = cursor.fetchall()
-        return [wire.fields_from_values(row, self.source) for row in rows]
+        # The id before each, as the log holds it now: not remembered from the last batch,
+        # since a log restored under a running relay would then be chained to the old one.
+        previous = ""
+        messages = []
+        for row in rows:
+            position, event_id = row[0], row[1]
+            if position > after:
+                messages.append(wire.fields_from_values(row, self.source, previous))
+            previous = wire.uuid_text(event_id)
+        return messages
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         wakeup: Wakeup | None = None

@@ -2,8 +2,14 @@
 
 Redis message fields (all strings): ``event_id, source, stream_id, stream_type, version,
 position, type, schema_version, data`` (JSON), ``metadata`` (JSON), ``recorded_at`` (ISO
-8601). ``position`` is the source's gap-free position, which is what lets a consumer notice
-that it missed something and fetch it from the source's feed.
+8601), ``previous_id``. ``position`` is the source's gap-free position, which is what lets a
+consumer notice that it missed something and fetch it from the source's feed.
+
+``previous_id`` is the id of the event before it in the source's log, as the log holds it
+when the event is sent: a chain that lets a consumer see, as it applies an event, that the
+log it follows is still the one its checkpoint was taken from (a source reset, or restored
+from a backup, numbers new events at positions it applied already). Empty where the sender
+does not know it: the first event of a log, and a sender of an earlier release.
 """
 
 import json
@@ -31,6 +37,7 @@ class WireEvent:
     data: dict
     metadata: dict
     recorded_at: str
+    previous_id: str = ""
 
     def to_fields(self) -> dict[str, str]:
         return _fields(
@@ -45,6 +52,7 @@ class WireEvent:
             data=json.dumps(self.data, cls=DjangoJSONEncoder),
             metadata=json.dumps(self.metadata, cls=DjangoJSONEncoder),
             recorded_at=self.recorded_at,
+            previous_id=self.previous_id,
         )
 
     def recorded(self) -> Recorded:
@@ -66,8 +74,9 @@ class WireEvent:
 COLUMNS = EVENT_COLUMNS
 
 
-def fields_from_values(values, source: str) -> dict[str, str]:
-    """The Redis fields of a raw row of :data:`COLUMNS`, as PostgreSQL or SQLite hand it back.
+def fields_from_values(values, source: str, previous_id: str) -> dict[str, str]:
+    """The Redis fields of a raw row of :data:`COLUMNS`, as PostgreSQL or SQLite hand it back,
+    and the id of the event before it in the log.
 
     The relay turns every event into these. The JSON columns come back as text (Django's
     jsonb loader, SQLite), and that text goes on as it is: decoding it only to encode it
@@ -77,8 +86,8 @@ def fields_from_values(values, source: str) -> dict[str, str]:
     return _fields(
         source=source,
         position=position,
-        event_id=_uuid_text(event_id),
-        stream_id=_uuid_text(stream_id),
+        event_id=uuid_text(event_id),
+        stream_id=uuid_text(stream_id),
         stream_type=stream_type,
         version=version,
         event_type=event_type,
@@ -86,6 +95,7 @@ def fields_from_values(values, source: str) -> dict[str, str]:
         data=_json_text(data),
         metadata=_json_text(meta) if meta is not None else "{}",
         recorded_at=aware_datetime(at).isoformat(),
+        previous_id=previous_id,
     )
 
 
@@ -102,6 +112,7 @@ def _fields(
     data: str,
     metadata: str,
     recorded_at: str,
+    previous_id: str,
 ) -> dict[str, str]:
     """The message's fields, spelled in this one place; ``data`` and ``metadata`` are JSON
     text already."""
@@ -117,10 +128,11 @@ def _fields(
         "data": data,
         "metadata": metadata,
         "recorded_at": recorded_at,
+        "previous_id": previous_id,
     }
 
 
-def _uuid_text(value) -> str:
+def uuid_text(value) -> str:
     return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
 
 
@@ -142,8 +154,8 @@ def from_fields(fields: dict) -> WireEvent:
     return WireEvent(
         source=f["source"],
         position=int(f["position"]),
-        event_id=_uuid_text(f["event_id"]),
-        stream_id=_uuid_text(f["stream_id"]),
+        event_id=uuid_text(f["event_id"]),
+        stream_id=uuid_text(f["stream_id"]),
         stream_type=f["stream_type"],
         version=int(f["version"]),
         event_type=f["type"],
@@ -151,6 +163,7 @@ def from_fields(fields: dict) -> WireEvent:
         data=json.loads(f["data"]),
         metadata=json.loads(f.get("metadata") or "{}"),
         recorded_at=f["recorded_at"],
+        previous_id=f.get("previous_id", ""),
     )
 
 
@@ -168,6 +181,7 @@ def from_feed(item: dict, source: str) -> WireEvent:
         data=item["event_data"],
         metadata=item.get("metadata") or {},
         recorded_at=item["created_at"].replace("Z", "+00:00"),
+        previous_id=str(item.get("previous_id") or ""),
     )
 
 

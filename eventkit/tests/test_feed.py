@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from eventkit import store
+from eventkit.models import Event
 from eventkit.tests.helpers import add, open_tally, wait_until
 from eventkit.tests.testapp.domain import Tally
 
@@ -50,6 +51,24 @@ def test_feed_pages_in_position_order_and_log_is_newest_first(api):
     newest = api.get("/events", {"limit": 2}).json()
     assert [e["position"] for e in newest] == [head, head - 1]
     assert api.get("/events", {"limit": 2}).headers["X-Total-Count"] == str(head)
+
+
+def test_each_event_of_the_feed_names_the_one_before_it_in_the_log(api):
+    t = open_tally()
+    for _ in range(3):
+        add(t, 1)
+    head = store.head_position()
+    ids = {e.position: str(e.event_id) for e in Event.objects.all()}
+    page = api.get("/events", {"after": head - 3, "limit": 2}).json()
+    assert [(e["position"], e["previous_id"]) for e in page] == [
+        (head - 2, ids[head - 3]),
+        (head - 1, ids[head - 2]),
+    ]
+    assert api.get("/events", {"after": 0, "limit": 1}).json()[0]["previous_id"] == ""
+    # the log for people, and a filtered feed, whose events do not follow each other
+    assert "previous_id" not in api.get("/events", {"limit": 1}).json()[0]
+    filtered = api.get("/events", {"event_type": "TallyAdded", "after": 0}).json()
+    assert filtered and all("previous_id" not in e for e in filtered)
 
 
 def test_feed_filters_by_type(api):

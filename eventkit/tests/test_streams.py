@@ -116,6 +116,11 @@ def test_relay_publishes_every_event_in_order_with_its_position(pipeline):
     assert published.stream_id == str(t) and published.recorded().recorded_at == stored.recorded_at
     assert RelayCursor.objects.get().position == 2
     assert relay.publish_once() == 0  # its progress is kept: nothing is sent twice
+    # each names the event before it, as the log holds it, across batches too
+    add(t, 3)
+    publish_all(relay)
+    chain = [(f["event_id"], f["previous_id"]) for _, f in client.xrange(name)]
+    assert [previous for _, previous in chain] == ["", chain[0][0], chain[1][0]]
 
 
 def test_a_relay_reads_once_for_the_commits_it_heard_while_lingering(pipeline, monkeypatch):
@@ -968,6 +973,56 @@ def test_a_source_restored_and_grown_past_our_checkpoint_is_noticed_by_a_catch_u
     add(t, 7)
     assert worker.catch_up() == 0
     assert totals() == {t: (8, 3)} and "was it reset or restored" in caplog.text
+
+
+def test_a_source_restored_and_grown_past_our_checkpoint_is_noticed_by_its_next_message(
+    pipeline, caplog
+):
+    """Its messages at the positions we had applied lost from Redis (trimmed, or flushed), the
+    first one past our checkpoint was applied on top of the old log's events: nothing
+    checked the log unless old positions came, or an idle catch-up. Two workers raced the
+    same way: one found the reset while the other applied the new log's next event, and
+    the checkpoint then named an event of the new log and looked healthy. Each event names
+    the one before it now, and the transaction that would apply it checks that against the
+    checkpoint it has locked."""
+    client, name, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    worker = consumer()
+    drain(worker)
+    _restored_from_a_backup(at=4)
+    add(t, 7)  # position 5 of the new log
+    publish_all(relay)
+    assert worker.poll_once() == 0
+    assert totals() == {t: (8, 3)} and "was it reset or restored" in caplog.text
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.position == 4 and checkpoint.held_since is not None
+    assert client.xpending(name, "testgroup")["pending"] == 1  # until the rebuild
+
+
+def test_a_message_that_does_not_follow_our_checkpoint_is_read_from_the_feed_instead(
+    pipeline, caplog
+):
+    """A message left from another log (its position the next one, its event not the one
+    the log holds there) was applied as genuine. Our checkpoint is still in the log, so it
+    is the message that is foreign: that position is read from the feed."""
+    import json
+
+    client, name, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    worker = consumer()
+    drain(worker)
+    add(t, 7)  # position 5, not published: a stale message from another log takes its place
+    RelayCursor.objects.update(position=5)
+    stale = {**client.xrange(name)[-1][1], "position": "5", "event_id": str(uuid.uuid4())}
+    stale.update(
+        previous_id=str(uuid.uuid4()), data=json.dumps({**json.loads(stale["data"]), "amount": 100})
+    )
+    client.xadd(name, stale)
+    assert worker.poll_once() == 1
+    assert totals() == {t: (15, 4)}  # the log's 7, not the stale message's 100
+    assert "does not follow the event before it" in caplog.text
+    assert Checkpoint.objects.get().held_since is None
+    assert client.xpending(name, "testgroup")["pending"] == 0
 
 
 def test_a_consumer_held_back_by_a_source_that_started_over_resumes_after_an_empty_rebuild(
