@@ -640,8 +640,11 @@ class Consumer:
                 break
             except _Forked as fork:
                 forks += 1
-                if self.verify(source) is None or forks > 2:
-                    return 0  # held back (verify says so), or to be tried again next round
+                if self.verify(source) is None:
+                    return 0  # held back: verify() said why
+                if forks > 2:
+                    logger.error("%s, even as the feed gave it; tried again later", fork)
+                    return 0
                 # Our checkpoint's event is in the log: what broke the chain is not of it
                 # (messages left from a log since reset). Those positions are asked of the
                 # feed instead.

@@ -1090,6 +1090,29 @@ def test_a_live_only_consumer_follows_a_source_that_started_over_from_its_head(p
     assert totals() == {t: (1, 1)}
 
 
+def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_started_over(
+    pipeline, caplog
+):
+    client, name, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    worker = consumer(start_at_head=True)
+    worker.start()
+    add(t, 2)  # position 5: news
+    publish_all(relay)
+    drain(worker)
+    _restored_from_a_backup(at=5)
+    add(t, 7)  # position 6 of the new log
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (2, 1)} and "followed again from its head" in caplog.text
+    assert Checkpoint.objects.get().position == 6
+    assert client.xpending(name, "testgroup")["pending"] == 0
+    add(t, 1)  # position 7: news
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (3, 2)}
+
+
 def _rewound(relay, at: int) -> Relay:
     """The source restored to a backup that ends just before ``at``: the event we applied
     at ``at`` is not in its log, and its relay cursor is restored with it, so it publishes
