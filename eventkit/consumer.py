@@ -160,6 +160,14 @@ class _Forked(Exception):
         self.event = event
 
 
+class StaleCheck(FeedPending):
+    """The feed's answer was to a check of an earlier checkpoint: nothing was checked."""
+
+    def __init__(self, source: str, head: int):
+        super().__init__(f"{source}: the feed's answer was for an earlier checkpoint")
+        self.head = head
+
+
 class _Gap(Exception):
     """Events the batch needs are neither in the messages nor read from the feed yet."""
 
@@ -322,7 +330,11 @@ class Consumer:
         each head is (from the feeds, into its checkpoints), it reads nothing: the groups
         start at the streams' beginning, and it would take their history for news. It learns
         them first, since that needs only the feeds: if Redis is down at start, the worker
-        goes on to run() knowing them.
+        goes on to run() knowing them. A source it has a checkpoint for (a worker of its
+        group ran before) needs no head: it goes on from the checkpoint, and a feed that
+        hangs holds back only a worker that never followed it. Found from outside: a BFF
+        feed restarted while the saga's feed hung waited for it, and every websocket went
+        silent for as long.
         """
         if stop is not None:
             self._stop = stop
@@ -335,6 +347,10 @@ class Consumer:
         backoff = 0.1
         while not stop.is_set():
             try:
+                followed = Checkpoint.objects.filter(source__in=list(self.feeds))
+                self._started.update(followed.values_list("source", flat=True))
+                if self._started.issuperset(self.feeds):
+                    return
                 self.catch_up()
                 return
             except (requests.RequestException, *DATABASE_FAILURES) as exc:
@@ -462,12 +478,18 @@ class Consumer:
             if source in self._diverged:
                 if self._verify_due(source):  # held back: checked again now and then
                     self._verify_safely(source)
-            elif not self.start_at_head and min(events) <= self._last_applied(source):
+            elif (
+                not self.start_at_head
+                and min(events) <= self._last_applied(source)
+                and not self._verify_safely(source)
+            ):
                 # Old positions again: a relay sending again after a restart, or a source
                 # whose log started over. Telling them apart costs one read of its feed.
+                # Until it has told (a slow feed, found from outside), they stay pending:
+                # taken for duplicates, a reset log's events would be lost without a word.
                 # (A live-only consumer reads history for a while as it starts, and builds
                 # nothing from it: its catch-ups check.)
-                self._verify_safely(source)
+                continue
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
             self._gap_heads.pop(source, None)  # what the feed says while these are applied
@@ -548,8 +570,8 @@ class Consumer:
         """The head of ``source``'s log, or None if that log no longer holds the event we
         applied at our checkpoint. The feed's answer may be to an earlier check (the idle
         catch-up asks ahead, and a read that kept us waiting is taken later): if the
-        checkpoint has moved on since, only its head is taken, and the check waits for the
-        next time.
+        checkpoint has moved on since, it checks nothing, and :class:`StaleCheck` says so
+        and carries the head the feed said.
 
         Positions are only unique within one log. Reset, or restored from a backup, a source
         numbers its new events from where its log now ends, and they would pass here as
@@ -561,7 +583,7 @@ class Consumer:
             position, event_id, event_position, held = cursor.fetchone() or (0, "", 0, False)
         read = self.calls.check(source, position)
         if read.position != position:
-            return read.head
+            raise StaleCheck(source, read.head)
         self._last_verified[source] = time.monotonic()
         # a name written for another position (a worker of an older release moved the
         # position alone) names nothing here
@@ -603,13 +625,20 @@ class Consumer:
         last = self._last_verified.get(source, -self.catch_up_seconds)
         return time.monotonic() - last >= self.catch_up_seconds
 
-    def _verify_safely(self, source: str) -> None:
-        try:
-            self.verify(source)
-        except FeedPending:
-            pass  # said once, by the feed's calls
-        except requests.RequestException as exc:
-            logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
+    def _verify_safely(self, source: str) -> bool:
+        """Whether the source's log holds our checkpoint's event, as its feed says now; False
+        if it does not, or if the feed has not said (yet)."""
+        for _ in range(2):  # an answer to an earlier question says nothing: once more
+            try:
+                return self.verify(source) is not None
+            except StaleCheck:
+                continue
+            except FeedPending:
+                return False  # said once, by the feed's calls
+            except requests.RequestException as exc:
+                logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
+                return False
+        return False
 
     def _name_checkpoint_event(self, source: str, position: int, event_id: str) -> None:
         Checkpoint.objects.filter(source=source, position=position).update(
@@ -640,8 +669,8 @@ class Consumer:
                 break
             except _Forked as fork:
                 forks += 1
-                if self.verify(source) is None:
-                    return 0  # held back: verify() said why
+                if not self._verify_safely(source):
+                    return 0  # held back (verify() said why), or to be told next round
                 if forks > 2:
                     logger.error("%s, even as the feed gave it; tried again later", fork)
                     return 0
@@ -873,7 +902,12 @@ class Consumer:
                 if self._stop.is_set():
                     break
                 try:
-                    head = self.verify(source)
+                    try:
+                        head = self.verify(source)
+                    except StaleCheck as stale:
+                        # Not checked this time; what advance() applies past the checkpoint
+                        # is checked all the same, event by event (_check_chain).
+                        head = stale.head
                     if head is None:
                         continue
                     if self.start_at_head:

@@ -1561,3 +1561,56 @@ def test_a_gap_whose_feed_keeps_us_waiting_is_filled_from_its_answer_later(pipel
     assert worker.poll_once() == 4  # claimed again, 2 from the read's answer: no new read
     assert totals() == {t: (8, 3)} and len(reads) == 1
     assert client.xpending(name, "testgroup")["pending"] == 0
+
+
+def test_old_positions_stay_pending_until_a_slow_feed_says_whether_the_log_started_over(
+    pipeline, monkeypatch, caplog
+):
+    """Found from outside: with the check of old positions waiting at most a second for the
+    feed, a feed slow for a few seconds let them pass as duplicates, and a reset log went
+    unnoticed. They stay pending until the feed has answered."""
+    client, name, relay, consumer = pipeline
+    published_tally(relay, 5)  # positions 1..4
+    worker = consumer(claim_idle_ms=0, feed_patience=0.1)
+    drain(worker)
+    relay = _rewound(relay, at=4)
+    publish_all(relay)  # the new log's 4, and nothing past our checkpoint
+    gate = threading.Event()
+    event_at = worker.feeds[REMOTE_SOURCE].event_at
+    monkeypatch.setattr(
+        worker.feeds[REMOTE_SOURCE], "event_at", lambda p: gate.wait(10) and event_at(p)
+    )
+    assert worker.poll_once() == 0
+    assert client.xpending(name, "testgroup")["pending"] == 1  # not taken for a duplicate
+    gate.set()
+    wait_until(lambda: worker.calls.answered(REMOTE_SOURCE), timeout=5)
+    worker.poll_once()  # claimed again, and checked with the feed's answer
+    assert "was it reset or restored" in caplog.text
+    assert Checkpoint.objects.get().held_since is not None
+
+
+def test_a_live_only_consumer_restarted_while_a_feed_hangs_goes_on_from_its_checkpoints(
+    pipeline,
+):
+    """Found from outside: a BFF feed restarted while the saga's feed hung waited to learn
+    that feed's head, which it did not need, and every websocket went silent as long."""
+    _, _, relay, consumer = pipeline
+    published_tally(relay, 5)
+    consumer(start_at_head=True).start()  # a worker ran before: the checkpoint is there
+    hung = socket.create_server(("127.0.0.1", 0))
+    try:
+        restarted = consumer(start_at_head=True)
+        restarted.feeds[REMOTE_SOURCE].url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+
+        def start():
+            try:
+                restarted.start()
+            finally:
+                connection.close()  # the thread's, which would keep the test database open
+
+        starting = threading.Thread(target=start, daemon=True)
+        starting.start()
+        starting.join(5)  # the feed would keep it 10 s and more
+        assert not starting.is_alive()
+    finally:
+        hung.close()
