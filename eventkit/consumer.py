@@ -652,6 +652,10 @@ class Consumer:
             position=head, event_id=event_id, event_position=head, held_since=None
         )
         self._applied.pop(source, None)
+        try:
+            registry.skipped(source=source)  # the new log's events up to its head
+        except Exception:
+            logger.exception("an after-skip callback failed")
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
         self._applied.pop(source, None)  # unknown until this transaction has committed

@@ -44,6 +44,7 @@ class Projection:
         self._batch_handler: BatchHandler | None = None
         self._after_commit: list[Callable[[], None]] = []
         self._every_poll: list[Callable[[], None]] = []
+        self._after_skip: list[Callable[[], None]] = []
 
     def __repr__(self):
         return f"<Projection {self.name}>"
@@ -103,6 +104,18 @@ class Projection:
 
     def polled(self) -> None:
         for callback in self._every_poll:
+            callback()
+
+    def after_skip(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Register ``callback`` to run when a consumer passes over events of this source
+        without feeding them to us: a live-only consumer (the BFF's websocket feed) that
+        follows a log that started over from its head. Its effects outside the database
+        then missed those events, and the callback can say so (the BFF's heartbeat gap)."""
+        self._after_skip.append(callback)
+        return callback
+
+    def skipped(self) -> None:
+        for callback in self._after_skip:
             callback()
 
     def apply_batch(self, batch: list[Recorded]) -> None:
@@ -174,6 +187,12 @@ class Registry:
         for projection in self._projections.values():
             if projection.source in wanted:
                 projection.polled()
+
+    def skipped(self, *, source: str) -> None:
+        """A consumer passed over events of ``source``: run the after-skip callbacks."""
+        for projection in self._projections.values():
+            if projection.source == source:
+                projection.skipped()
 
     def sources(self) -> set[str]:
         return {p.source for p in self._projections.values() if p.source is not None}

@@ -17,8 +17,10 @@ feed also sends a ``heartbeat`` every ``BFF["HEARTBEAT_SECONDS"]`` to the group 
 joins (``EVERY_SOCKET``), numbered, under a token that is new with every start of the feed.
 A push that could not be sent takes a number of its own and is never sent, so the next
 heartbeat shows a gap; so does one sent within an interval of Redis coming back, which a web
-process may have missed while it subscribed again. A feed that is stuck (Redis hung) or down
-sends none. Either tells the client to reconnect, which brings a new snapshot.
+process may have missed while it subscribed again, and a source whose log started over (reset,
+or restored from a backup), which the feed follows again from its head, unpushed. A feed
+that is stuck (Redis hung) or down sends none. Either tells the client to reconnect, which
+brings a new snapshot.
 """
 
 import asyncio
@@ -188,6 +190,14 @@ def send_pushes() -> None:
             # misses this push, and would never know it did.
             beat.lost()
     heartbeat()  # a long catch-up pushes in several frames per poll: beat between them
+
+
+@orders.after_skip
+@sagas.after_skip
+def new_log_skipped() -> None:
+    """The feed follows a log that started over from its head: its events up to there were
+    never pushed. The next heartbeat's gap has every client read the state again."""
+    _heartbeat().lost()
 
 
 def _heartbeat() -> Heartbeat:

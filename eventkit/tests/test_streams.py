@@ -1091,9 +1091,11 @@ def test_a_live_only_consumer_follows_a_source_that_started_over_from_its_head(p
 
 
 def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_started_over(
-    pipeline, caplog
+    pipeline, caplog, monkeypatch
 ):
     client, name, relay, consumer = pipeline
+    skips = []  # what a live-only projection is told: the new log's events were passed over
+    monkeypatch.setattr(remote_tallies, "_after_skip", [lambda: skips.append(1)])
     t = published_tally(relay, 5)
     worker = consumer(start_at_head=True)
     worker.start()
@@ -1105,7 +1107,7 @@ def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_starte
     publish_all(relay)
     drain(worker)
     assert totals() == {t: (2, 1)} and "followed again from its head" in caplog.text
-    assert Checkpoint.objects.get().position == 6
+    assert Checkpoint.objects.get().position == 6 and skips == [1]
     assert client.xpending(name, "testgroup")["pending"] == 0
     add(t, 1)  # position 7: news
     publish_all(relay)

@@ -152,6 +152,18 @@ def test_a_push_sent_just_after_redis_came_back_is_a_gap(beat, monkeypatch, redi
     assert after[0]["seq"] == first[0]["seq"] + (2 if redis_came_back else 1)
 
 
+@pytest.mark.parametrize("source", ["order-service", "saga-service"])
+def test_a_log_that_started_over_is_a_gap_in_the_heartbeat(beat, source):
+    """Found from outside: the feed followed a restored log again from its head, the new
+    log's events up to there were never pushed, and nothing told the clients."""
+    from eventkit.projections import registry
+
+    [first] = listen(lambda: push.heartbeat(force=True), 1)
+    registry.skipped(source=source)  # as the consumer says when it starts again at a head
+    [after] = listen(lambda: push.heartbeat(force=True), 1)
+    assert after[0]["seq"] == first[0]["seq"] + 2
+
+
 def test_a_connected_socket_is_sent_the_feeds_heartbeat(beat, monkeypatch):
     monkeypatch.setattr(AllOrdersConsumer, "snapshot", lambda self: {"type": "snapshot"})
 
