@@ -43,6 +43,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 import requests
@@ -248,6 +249,9 @@ class Consumer:
         self._asked: float | None = None
         # The head each source's feed said while a poll filled a gap of it.
         self._gap_heads: dict[str, int] = {}
+        # Live-only: sources followed again from their head after their log started over,
+        # and since when events are news (_restart_at).
+        self._news_since: dict[str, datetime] = {}
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -652,6 +656,10 @@ class Consumer:
             position=head, event_id=event_id, event_position=head, held_since=None
         )
         self._applied.pop(source, None)
+        # The head is the log as it is at this moment, which may be part-way through a
+        # restore (found from outside: an empty log, and then the whole restored history
+        # pushed to every websocket as news). What was recorded before now is not news.
+        self._news_since[source] = timezone.now()
         try:
             registry.skipped(source=source)  # the new log's events up to its head
         except Exception:
@@ -812,10 +820,13 @@ class Consumer:
         and the caller runs another. Failures are rare, and a savepoint around every batch
         cost two more round trips (``SAVEPOINT``, ``RELEASE``) in each of them.
         """
+        since = self._news_since.get(source)
         decoded = []
         for event in events:
             try:
-                decoded.append((event, event.recorded()))
+                recorded = event.recorded()
+                if since is None or recorded.recorded_at >= since:
+                    decoded.append((event, recorded))
             except UnknownEventType:
                 continue  # an event type this service does not consume
             except Exception as exc:

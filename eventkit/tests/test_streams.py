@@ -1115,6 +1115,34 @@ def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_starte
     assert totals() == {t: (3, 2)}
 
 
+def test_a_live_only_consumer_that_started_over_mid_restore_pushes_no_history_as_news(
+    pipeline, monkeypatch
+):
+    """Found from outside: the BFF's feed met the order log part-way through a restore
+    (empty), followed it again from 0, and pushed the 765 restored events to every websocket
+    as news."""
+    from eventkit.feed_calls import FeedCheck
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)  # positions 1..4
+    worker = consumer(start_at_head=True)
+    worker.start()
+    add(t, 2)  # position 5: news
+    publish_all(relay)
+    drain(worker)
+    _restored_from_a_backup(at=5)
+    with monkeypatch.context() as mid_restore:  # the log as it was then: empty
+        mid_restore.setattr(worker.calls, "check", lambda _, at: FeedCheck(at, None, 0))
+        worker.catch_up()
+    assert Checkpoint.objects.get().position == 0
+    worker.catch_up()  # the restored log, 1..5 again
+    assert Checkpoint.objects.get().position == 5 and totals() == {t: (2, 1)}
+    add(t, 1)  # position 6: news
+    publish_all(relay)
+    drain(worker)
+    assert totals() == {t: (3, 2)}
+
+
 def _rewound(relay, at: int) -> Relay:
     """The source restored to a backup that ends just before ``at``: the event we applied
     at ``at`` is not in its log, and its relay cursor is restored with it, so it publishes
