@@ -249,6 +249,9 @@ class Consumer:
         self._asked: float | None = None
         # The head each source's feed said while a poll filled a gap of it.
         self._gap_heads: dict[str, int] = {}
+        # Live-only: when to ask again for the head of a source not followed yet, and the
+        # wait after that (_learn_heads).
+        self._head_tries: dict[str, tuple[float, float]] = {}
         # Live-only: sources followed again from their head after their log started over,
         # and since when events are news (_restart_at).
         self._news_since: dict[str, datetime] = {}
@@ -307,6 +310,8 @@ class Consumer:
 
     def _poll(self) -> int:
         self._round += 1
+        if self.start_at_head and not self._started.issuperset(self.feeds):
+            self._learn_heads()
         messages = []
         # A message is only stale after claim_idle_ms, so looking more often finds nothing.
         if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
@@ -330,15 +335,15 @@ class Consumer:
         its starting point.
 
         A live-only consumer starts at each source's head as it is when the worker starts,
-        so that nothing committed after that moment is skipped. Until it has learnt where
-        each head is (from the feeds, into its checkpoints), it reads nothing: the groups
-        start at the streams' beginning, and it would take their history for news. It learns
-        them first, since that needs only the feeds: if Redis is down at start, the worker
-        goes on to run() knowing them. A source it has a checkpoint for (a worker of its
-        group ran before) needs no head: it goes on from the checkpoint, and a feed that
-        hangs holds back only a worker that never followed it. Found from outside: a BFF
-        feed restarted while the saga's feed hung waited for it, and every websocket went
-        silent for as long.
+        so that nothing committed after that moment is skipped. Until it has learnt where a
+        source's head is (from its feed, into its checkpoint), it applies none of that
+        source's messages: the groups start at the streams' beginning, and it would take
+        their history for news. It asks first, since that needs only the feeds: if Redis is
+        down at start, the worker goes on to run() knowing them. A head it could not learn
+        is asked again as it runs (:meth:`_learn_heads`). A source it has a checkpoint for (a
+        worker of its group ran before) needs no head: it goes on from the checkpoint. Found
+        from outside: a BFF feed restarted while the saga's feed hung waited for it, and
+        every websocket went silent for as long.
         """
         if stop is not None:
             self._stop = stop
@@ -351,21 +356,42 @@ class Consumer:
         backoff = 0.1
         while not stop.is_set():
             try:
-                followed = Checkpoint.objects.filter(source__in=list(self.feeds))
-                self._started.update(followed.values_list("source", flat=True))
-                if self._started.issuperset(self.feeds):
-                    return
-                self.catch_up()
+                self._learn_heads()
                 return
-            except (requests.RequestException, *DATABASE_FAILURES) as exc:
+            except DATABASE_FAILURES as exc:
                 logger.warning(
-                    "cannot learn where the feeds end yet (%r); trying again in %.1f s",
-                    exc,
-                    backoff,
+                    "cannot read the checkpoints yet (%r); trying again in %.1f s", exc, backoff
                 )
                 connection.close_if_unusable_or_obsolete()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _learn_heads(self) -> None:
+        """Start each source this live-only worker does not follow yet at its feed's head.
+        One whose feed does not answer is asked again at a later poll, its messages left
+        pending meanwhile (:meth:`_handle`), with the wait between tries doubling up to 5 s:
+        a feed that hangs holds back its own source only. Found from outside: a BFF feed
+        that had to learn a hung feed's head sent no push and no heartbeat until it did."""
+        followed = Checkpoint.objects.filter(source__in=list(self.feeds))
+        self._started.update(followed.values_list("source", flat=True))
+        now = time.monotonic()
+        for source in self.feeds:
+            next_try, wait = self._head_tries.get(source, (0.0, 0.1))
+            if source in self._started or now < next_try:
+                continue
+            try:
+                head = self.calls.check(source, 0).head
+            except requests.RequestException as exc:
+                logger.warning(
+                    "cannot learn where the %s feed ends yet (%s); trying again in %.1f s",
+                    source,
+                    exc,
+                    wait,
+                )
+                self._head_tries[source] = (now + wait, min(wait * 2, 5.0))
+                continue
+            self._start_at(source, head)
+            self._head_tries.pop(source, None)
 
     def ensure_groups(self) -> None:
         for stream in self.streams:

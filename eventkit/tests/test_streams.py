@@ -712,11 +712,12 @@ def only_news_is_applied(worker, relay, tally):
     assert totals() == {tally: (4, 1)}
 
 
-def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
+def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_learns_its_head_later(
     pipeline, live_server, caplog
 ):
-    """Not knowing where the head is, it must not read the streams from their beginning."""
-    _, _, relay, consumer = pipeline
+    """Not knowing where the head is, it must not read the streams from their beginning;
+    and it must not wait for that feed either, or every other source would wait with it."""
+    client, name, relay, consumer = pipeline
     t = open_tally()
     add(t, 1)
     publish_all(relay)  # history, in the stream since before the worker started
@@ -724,12 +725,12 @@ def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_waits_for_it(
     with socket.socket() as s:  # the feed is down when the worker starts
         s.bind(("127.0.0.1", 0))
         worker.feeds[REMOTE_SOURCE].url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    starting = threading.Thread(target=worker.start)
-    starting.start()
-    wait_until(lambda: "cannot learn where the feeds end yet" in caplog.text)
+    worker.start()  # goes on to run()
+    assert "cannot learn where the tally-service feed ends yet" in caplog.text
+    worker.poll_once()
+    assert totals() == {} and client.xpending(name, "testgroup")["pending"] == 2
     worker.feeds[REMOTE_SOURCE].url = live_server.url  # the feed is back
-    starting.join(10)
-    assert not starting.is_alive()
+    wait_until(lambda: (worker.poll_once(), REMOTE_SOURCE in worker._started)[1], timeout=10)
     only_news_is_applied(worker, relay, t)
 
 
