@@ -85,6 +85,7 @@ from servicekit.context import current_correlation_id
 from servicekit.errors import (
     connection_lost,
     forget_dead_connections,
+    lock_wait_over,
     no_free_connection,
     sqlstate,
     take_a_working_connection,
@@ -450,10 +451,6 @@ def _bound_lock_waits() -> None:
             send(cursor, f"SET LOCAL lock_timeout = {int(setting('LOCK_WAIT_MS'))}", [])
 
 
-def _lock_wait_over(exc: Exception) -> bool:
-    return sqlstate(exc) == "55P03"  # lock_not_available
-
-
 def execute(
     command: Callable[[Session], T],
     *,
@@ -524,7 +521,7 @@ def execute(
             prior = _prior_of_failed(session)
             if prior is not None:  # a repeat that failed before it knew it was one
                 return _replay(command_id, *prior, command_type, accepted)
-            if _lock_wait_over(exc):
+            if lock_wait_over(exc):
                 raise StreamBusy(
                     f"{command_type}: what it changes is held by another transaction (a"
                     " console, a stuck client, a projection rebuild); retry later"

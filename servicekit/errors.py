@@ -50,6 +50,11 @@ def api_exception_handler(exc, context):
         if full:
             return _unavailable("The service is busy; retry later.", BUSY)
         return _unavailable("The database is unavailable; retry later.")
+    if lock_wait_over(exc):
+        # Another session holds what this request reads (a LOCK TABLE, a migration, a
+        # rebuild): the database is fine, and the connection too.
+        logger.warning("a lock held elsewhere outlasted the request's wait: %s", exc)
+        return _unavailable("Another session holds a lock on this data; retry later.", LOCKED)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
@@ -183,6 +188,15 @@ def refuses_writes(exc: BaseException) -> bool:
     or writes switched off with ``default_transaction_read_only``), not the statement's own
     fault."""
     return sqlstate(exc) == READ_ONLY_SQLSTATE
+
+
+# The code of a 503 whose statement waited DB_LOCK_TIMEOUT_MS for a lock held elsewhere.
+LOCKED = "locked"
+
+
+def lock_wait_over(exc: BaseException) -> bool:
+    """Whether ``exc`` is a statement's wait for a lock running out (lock_not_available)."""
+    return sqlstate(exc) == "55P03"
 
 
 # The code of a 503 whose request waited the pool's whole DB_POOL_TIMEOUT for a connection

@@ -8,6 +8,7 @@ Every variable has a default that works for a local run: SQLite under ``var/``, 
 localhost, peers on the ports of DESIGN.md.
 """
 
+import os
 import urllib.parse
 from pathlib import Path
 
@@ -69,6 +70,15 @@ def database_config(env: environ.Env, default_sqlite: Path) -> dict:
         # probes 10 s apart).
         for option, value in TCP_KEEPALIVE.items():
             db["OPTIONS"].setdefault(option, value)
+        # A bound on every wait for a lock, for statements that set none of their own (a
+        # command sets LOCK_WAIT_MS for its transaction): a read waiting on a LOCK TABLE
+        # from a console, a migration, or a rebuild's TRUNCATE held a thread and a pooled
+        # connection for as long, and /health waited for a free thread. The web processes
+        # set it (servicekit.wsgi); a migration or a worker waits as PostgreSQL's default.
+        lock_ms = env.int("DB_LOCK_TIMEOUT_MS", default=0)
+        if lock_ms > 0:
+            given = db["OPTIONS"].get("options") or os.environ.get("PGOPTIONS", "")
+            db["OPTIONS"]["options"] = f"{given} -c lock_timeout={lock_ms}".strip()
         if env.bool("DB_POOL", default=True):
             # A bounded pool per process: the saga's threads share a few connections
             # instead of each keeping its own, so a burst of requests waits for a

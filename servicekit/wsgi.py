@@ -10,12 +10,18 @@ from django.utils.http import parse_header_parameters
 
 from servicekit.runtime import freeze_startup_objects
 
+# How long a web request's statement waits for a lock that no bound of its own covers (a
+# read behind a LOCK TABLE, a migration, a rebuild): then 503 ``locked``. DB_LOCK_TIMEOUT_MS
+# in the environment overrides it (0: no bound).
+WEB_LOCK_TIMEOUT_MS = 5000
+
 
 def service_application():
     """Django's WSGI application for ``config.settings``, taking chunked bodies whole,
     answering HEAD without a body and an unreadable Content-Type with 400, with the objects
     of start-up frozen (:func:`servicekit.runtime.freeze_startup_objects`)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DB_LOCK_TIMEOUT_MS", str(WEB_LOCK_TIMEOUT_MS))
     django = ReadableContentType(get_wsgi_application())
     application = WholeChunkedBodies(HeadWithoutBody(django), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     freeze_startup_objects()

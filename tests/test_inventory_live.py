@@ -25,7 +25,13 @@ TIMEOUT = (3.05, 30)
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
     database = Database("inventory")
-    service = LiveService("inventory", database, workers=3, log_dir=tmp_path_factory.mktemp("i"))
+    service = LiveService(
+        "inventory",
+        database,
+        workers=3,
+        log_dir=tmp_path_factory.mktemp("i"),
+        env={"DB_LOCK_TIMEOUT_MS": "500"},  # the web processes' 5 s, shortened for a test
+    )
     try:
         yield service.start()
     finally:
@@ -108,3 +114,18 @@ def test_events_cannot_be_changed_even_from_psql(inventory):
             psycopg.connect(inventory.database.url) as conn,
         ):
             conn.execute(sql)
+
+
+def test_a_read_behind_a_table_lock_from_psql_is_a_503_and_health_still_answers(inventory):
+    """Found from outside: a LOCK TABLE from a console held every read of that table, with
+    its thread and pooled connection, for as long as it was held."""
+    import psycopg
+
+    url = f"{inventory.url}/queries/products"
+    with psycopg.connect(inventory.database.url) as console:
+        console.execute("LOCK TABLE inventory_product IN ACCESS EXCLUSIVE MODE")
+        answers = burst(12, lambda session, i: session.get(url, timeout=TIMEOUT))
+        assert {(a.status_code, a.json()["code"]) for a in answers} == {(503, "locked")}
+        health = requests.get(f"{inventory.url}/health", timeout=TIMEOUT)
+        assert health.status_code == 200
+    assert requests.get(url, timeout=TIMEOUT).status_code == 200  # the lock let go

@@ -306,3 +306,37 @@ def test_reading_after_a_position_stays_on_the_index_of_a_log_never_analysed(api
         feed_plan = "\n".join(row[0] for row in cursor.fetchall())
     for plan in (relay_plan, feed_plan):
         assert "eventkit_event_pkey" in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="lock_timeout is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_read_behind_a_lock_held_elsewhere_is_a_503_locked_once_its_wait_is_over(api):
+    """Found from outside: a read waited for a LOCK TABLE from a console (or a migration, or
+    a rebuild's TRUNCATE) as long as it was held, with its thread and pooled connection, and
+    /health waited for a free thread. The web processes bound every wait for a lock
+    (DB_LOCK_TIMEOUT_MS); the read's answer says what happened."""
+    open_tally()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE eventkit_event IN ACCESS EXCLUSIVE MODE")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with connection.cursor() as cursor:  # as DB_LOCK_TIMEOUT_MS sets it for a session
+            cursor.execute("SET lock_timeout = 200")
+        answer = api.get("/events", {"limit": 5})
+        assert answer.status_code == 503 and answer.json()["code"] == "locked"
+        assert answer["Retry-After"]
+    finally:
+        release.set()
+        holder.join(10)
+    assert api.get("/events", {"limit": 5}).status_code == 200  # the connection is fine

@@ -646,6 +646,35 @@ def test_an_unset_or_empty_database_url_is_the_default_sqlite_file(monkeypatch, 
     assert db["NAME"] == str(tmp_path / "marketing.sqlite3")
 
 
+def test_a_lock_timeout_is_set_for_every_connection_only_when_asked(monkeypatch, tmp_path):
+    """The web processes ask for it (servicekit.wsgi); libpq's PGOPTIONS is kept beside it,
+    since an ``options`` of our own replaces it."""
+    import environ
+
+    from servicekit.settings import database_config
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1:5432/db")
+    monkeypatch.delenv("DB_LOCK_TIMEOUT_MS", raising=False)
+    monkeypatch.setenv("PGOPTIONS", "-c eventkit.allow_truncate=on")
+    assert "options" not in database_config(environ.Env(), tmp_path / "x")["OPTIONS"]
+    monkeypatch.setenv("DB_LOCK_TIMEOUT_MS", "700")
+    options = database_config(environ.Env(), tmp_path / "x")["OPTIONS"]["options"]
+    assert options == "-c eventkit.allow_truncate=on -c lock_timeout=700"
+
+
+def test_the_web_processes_bound_their_waits_for_locks(monkeypatch):
+    import os
+
+    from servicekit import wsgi
+
+    monkeypatch.setenv("DB_LOCK_TIMEOUT_MS", "")  # so that the test's end takes it away
+    monkeypatch.delenv("DB_LOCK_TIMEOUT_MS")
+    monkeypatch.setattr(wsgi, "get_wsgi_application", lambda: object())
+    monkeypatch.setattr(wsgi, "freeze_startup_objects", lambda: None)
+    wsgi.service_application()
+    assert os.environ["DB_LOCK_TIMEOUT_MS"] == str(wsgi.WEB_LOCK_TIMEOUT_MS)
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain; a*=nope''x", "application/json; charset*=nope''x"]
 )
