@@ -517,9 +517,18 @@ class Consumer:
                 # whose log started over. Telling them apart costs one read of its feed.
                 # Until it has told (a slow feed, found from outside), they stay pending:
                 # taken for duplicates, a reset log's events would be lost without a word.
-                # (A live-only consumer reads history for a while as it starts, and builds
-                # nothing from it: its catch-ups check.)
                 continue
+            elif (
+                self.start_at_head
+                and min(events) <= self._last_applied(source)
+                and self._verify_due(source)
+            ):
+                # A live-only consumer builds nothing from old positions (it reads history
+                # as it starts), so it checks at most once a catch-up interval and goes on
+                # either way. It must check: a log rolled back under steady traffic, with no
+                # idle poll to catch up in, had its new events there taken for duplicates,
+                # never pushed, with no gap told (found from outside: for 37 s).
+                self._verify_safely(source)
             if source in self._diverged:
                 continue  # left pending, until a rebuild: see verify()
             self._gap_heads.pop(source, None)  # what the feed says while these are applied
@@ -596,12 +605,12 @@ class Consumer:
 
     # -- a source that started over ---------------------------------------------------------
 
-    def verify(self, source: str) -> int | None:
+    def verify(self, source: str, *, ask_again: bool = True) -> int | None:
         """The head of ``source``'s log, or None if that log no longer holds the event we
         applied at our checkpoint. The feed's answer may be to an earlier check (the idle
         catch-up asks ahead, and a read that kept us waiting is taken later): if the
-        checkpoint has moved on since, it checks nothing, and :class:`StaleCheck` says so
-        and carries the head the feed said.
+        checkpoint has moved on since, it checks nothing, and the feed is asked again; or,
+        without ``ask_again``, :class:`StaleCheck` says so and carries the head it said.
 
         Positions are only unique within one log. Reset, or restored from a backup, a source
         numbers its new events from where its log now ends, and they would pass here as
@@ -612,6 +621,8 @@ class Consumer:
             cursor.execute(_SELECT_CHECKPOINT_EVENT, [source])
             position, event_id, event_position, held = cursor.fetchone() or (0, "", 0, False)
         read = self.calls.check(source, position)
+        if read.position != position and ask_again:
+            read = self.calls.check(source, position)  # that answer was taken: ours now
         if read.position != position:
             raise StaleCheck(source, read.head)
         self._last_verified[source] = time.monotonic()
@@ -658,17 +669,13 @@ class Consumer:
     def _verify_safely(self, source: str) -> bool:
         """Whether the source's log holds our checkpoint's event, as its feed says now; False
         if it does not, or if the feed has not said (yet)."""
-        for _ in range(2):  # an answer to an earlier question says nothing: once more
-            try:
-                return self.verify(source) is not None
-            except StaleCheck:
-                continue
-            except FeedPending:
-                return False  # said once, by the feed's calls
-            except requests.RequestException as exc:
-                logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
-                return False
-        return False
+        try:
+            return self.verify(source) is not None
+        except FeedPending:
+            return False  # said once, by the feed's calls
+        except requests.RequestException as exc:
+            logger.warning("cannot read the %s feed to check our checkpoint: %s", source, exc)
+            return False
 
     def _name_checkpoint_event(self, source: str, position: int, event_id: str) -> None:
         Checkpoint.objects.filter(source=source, position=position).update(
@@ -684,7 +691,8 @@ class Consumer:
         self._applied.pop(source, None)
         # The head is the log as it is at this moment, which may be part-way through a
         # restore (found from outside: an empty log, and then the whole restored history
-        # pushed to every websocket as news). What was recorded before now is not news.
+        # pushed to every websocket as news). What was recorded before now is not news: by
+        # this host's clock against the source's, which one host, or NTP, keeps together.
         self._news_since[source] = timezone.now()
         try:
             registry.skipped(source=source)  # the new log's events up to its head
@@ -944,7 +952,7 @@ class Consumer:
                     break
                 try:
                     try:
-                        head = self.verify(source)
+                        head = self.verify(source, ask_again=False)
                     except StaleCheck as stale:
                         # Not checked this time; what advance() applies past the checkpoint
                         # is checked all the same, event by event (_check_chain).

@@ -5,10 +5,10 @@ A consumer reads a feed to fill a gap, to check that a source's log is the one i
 and to learn whether it is behind. A feed that accepts and never answers (its service, or
 that service's database, stopped) would hold the consumer's loop for the read timeout, and
 with it every event and heartbeat Redis brings for the other sources meanwhile. So each read
-runs in a thread; the loop waits for it up to ``patience`` and then goes on without it
-(:class:`FeedPending`, a ``requests`` error: to its callers, a feed that has not answered).
-The read goes on, and its answer is taken by the next call of its kind for that source,
-whenever that comes: one read per source at a time, so a hung feed costs the loop
+runs in a thread; the loop waits for it up to ``patience`` from its start and then goes on
+without it (:class:`FeedPending`, a ``requests`` error: to its callers, a feed that has not
+answered). The read goes on, and its answer is taken by the next call of its kind for that
+source, whenever that comes: one read per source at a time, so a hung feed costs the loop
 ``patience`` once per read timeout, not once per poll.
 
 An answer taken later may be for an earlier question: :class:`FeedCheck` and
@@ -95,10 +95,10 @@ class FeedCalls:
         if read is not None and read.answer.done() and read.kind != kind:
             del self._reads[source]  # an answer nobody asks for any more
             read = None
-        # a read under way since an earlier call, which waited its turn already, is not
-        # waited for again
-        timeout = 0 if read is not None else self.patience
         read = read or self._start(source, kind, args)
+        # Each read is waited for at most ``patience`` from its start, by whichever calls
+        # come meanwhile: one that an earlier call waited for in full is not waited for again.
+        timeout = max(0.0, read.started + self.patience - time.monotonic())
         try:
             answer = read.answer.result(timeout=timeout)
         except FutureTimeout:

@@ -89,3 +89,13 @@ def test_what_the_read_raised_is_raised_to_the_call_that_takes_it():
     with pytest.raises(requests.ConnectionError, match="refused"):
         calls.check("s", 1)
     assert calls.answered("s")  # taken: nothing left under way
+
+
+def test_a_read_asked_ahead_is_waited_for_up_to_its_patience_from_its_start(gated):
+    """Found by the suite on a machine up for over an hour: a check asked ahead by an idle
+    poll was not waited for at all by the verify that came right after it."""
+    feed, calls = gated
+    calls.patience = 5
+    calls.ask("s", 3)
+    threading.Timer(0.05, feed.gate.set).start()
+    assert calls.check("s", 3).head == 7

@@ -1116,6 +1116,28 @@ def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_starte
     assert totals() == {t: (3, 2)}
 
 
+def test_a_live_only_consumer_checks_old_positions_too_so_a_rollback_under_traffic_is_told(
+    pipeline, caplog, monkeypatch
+):
+    """Found from outside: it left old positions to its idle catch-ups, and with orders
+    coming steadily there was none. A rolled-back log's new events passed as duplicates,
+    never pushed and with no gap told, for 37 s."""
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    skips = []
+    monkeypatch.setattr(remote_tallies, "_after_skip", [lambda: skips.append(1)])
+    worker = consumer(start_at_head=True)
+    worker.start()
+    add(t, 2)  # position 5: news
+    publish_all(relay)
+    drain(worker)
+    worker.catch_up_seconds = 0  # a check is due (every 5 s in a worker)
+    relay = _rewound(relay, at=5)
+    publish_all(relay)  # the new log's 5
+    assert worker.poll_once() == 0  # a poll with messages: no idle catch-up in it
+    assert "followed again from its head" in caplog.text and skips == [1]
+
+
 def test_a_live_only_consumer_that_started_over_mid_restore_pushes_no_history_as_news(
     pipeline, monkeypatch
 ):
