@@ -255,6 +255,7 @@ class Consumer:
         # Live-only: sources followed again from their head after their log started over,
         # and since when events are news (_restart_at).
         self._news_since: dict[str, datetime] = {}
+        self._restarts = 0  # how many times that happened, for _apply_batch to notice
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -689,6 +690,7 @@ class Consumer:
             position=head, event_id=event_id, event_position=head, held_since=None
         )
         self._applied.pop(source, None)
+        self._restarts += 1
         # The head is the log as it is at this moment, which may be part-way through a
         # restore (found from outside: an empty log, and then the whole restored history
         # pushed to every websocket as news). What was recorded before now is not news: by
@@ -715,8 +717,11 @@ class Consumer:
                 break
             except _Forked as fork:
                 forks += 1
+                restarts = self._restarts
                 if not self._verify_safely(source):
                     return 0  # held back (verify() said why), or to be told next round
+                if self._restarts != restarts:
+                    continue  # live-only: followed again from its head, as verify() said
                 if forks > 2:
                     logger.error("%s, even as the feed gave it; tried again later", fork)
                     return 0

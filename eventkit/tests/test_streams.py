@@ -1108,6 +1108,7 @@ def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_starte
     publish_all(relay)
     drain(worker)
     assert totals() == {t: (2, 1)} and "followed again from its head" in caplog.text
+    assert "does not follow" not in caplog.text  # a reset, not a foreign message
     assert Checkpoint.objects.get().position == 6 and skips == [1]
     assert client.xpending(name, "testgroup")["pending"] == 0
     add(t, 1)  # position 7: news
