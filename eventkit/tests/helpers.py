@@ -1,10 +1,12 @@
 """Commands on the test tally, written the way services write theirs."""
 
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from eventkit import store
 from eventkit.tests.testapp.domain import Tally
@@ -46,3 +48,28 @@ def wait_until(condition, timeout=20.0):
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         time.sleep(0.01)  # polling a condition, bounded by the deadline
+
+
+@contextmanager
+def held_elsewhere(sql: str, params=()):
+    """``sql`` run in a transaction of another thread (and connection), which holds the
+    locks it took until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join(10)

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from eventkit import store
 from eventkit.models import Event
-from eventkit.tests.helpers import add, open_tally, wait_until
+from eventkit.tests.helpers import add, held_elsewhere, open_tally, wait_until
 from eventkit.tests.testapp.domain import Tally
 
 pytestmark = pytest.mark.django_db
@@ -316,27 +316,10 @@ def test_a_read_behind_a_lock_held_elsewhere_is_a_503_locked_once_its_wait_is_ov
     /health waited for a free thread. The web processes bound every wait for a lock
     (DB_LOCK_TIMEOUT_MS); the read's answer says what happened."""
     open_tally()
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE eventkit_event IN ACCESS EXCLUSIVE MODE")
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere("LOCK TABLE eventkit_event IN ACCESS EXCLUSIVE MODE"):
         with connection.cursor() as cursor:  # as DB_LOCK_TIMEOUT_MS sets it for a session
             cursor.execute("SET lock_timeout = 200")
         answer = api.get("/events", {"limit": 5})
         assert answer.status_code == 503 and answer.json()["code"] == "locked"
         assert answer["Retry-After"]
-    finally:
-        release.set()
-        holder.join(10)
     assert api.get("/events", {"limit": 5}).status_code == 200  # the connection is fine

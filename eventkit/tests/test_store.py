@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from eventkit import store
 from eventkit.errors import ConcurrencyError, Conflict, Rejected, StreamBusy
 from eventkit.models import AppendOnlyError, CommandRecord, Event, Stream
-from eventkit.tests.helpers import add, open_tally, threads_need_postgresql
+from eventkit.tests.helpers import add, held_elsewhere, open_tally, threads_need_postgresql
 from eventkit.tests.testapp.domain import Tally
 from eventkit.tests.testapp.models import Keywords
 
@@ -422,29 +422,10 @@ def test_a_command_waits_for_a_stream_held_elsewhere_only_so_long(settings):
     for products with stock on the shelf."""
     settings.EVENTKIT = {**getattr(settings, "EVENTKIT", {}), "LOCK_WAIT_MS": 200}
     held, other = open_tally("held"), open_tally("other")
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT 1 FROM eventkit_stream WHERE stream_id = %s FOR UPDATE", [held]
-                )
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere("SELECT 1 FROM eventkit_stream WHERE stream_id = %s FOR UPDATE", [held]):
         started = time.monotonic()
         with pytest.raises(StreamBusy):
             add(held, 1, command_id="held-1")
         assert time.monotonic() - started < 5  # not until the holder let go (10 s)
         assert add(other, 1).value["total"] == 1  # other streams are not held up
-    finally:
-        release.set()
-        holder.join(10)
     assert add(held, 1, command_id="held-1").value["total"] == 1  # nothing was recorded

@@ -1091,11 +1091,11 @@ def test_a_live_only_consumer_follows_a_source_that_started_over_from_its_head(p
     assert totals() == {t: (1, 1)}
 
 
-def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_started_over(
-    pipeline, caplog, monkeypatch
-):
-    client, name, relay, consumer = pipeline
-    skips = []  # what a live-only projection is told: the new log's events were passed over
+def _following_news(consumer, relay, monkeypatch):
+    """A live-only worker that has applied news (position 5, after a tally's 1..4), so that
+    its checkpoint names it; the tally; and what the projection's after-skip callbacks
+    append to."""
+    skips = []
     monkeypatch.setattr(remote_tallies, "_after_skip", [lambda: skips.append(1)])
     t = published_tally(relay, 5)
     worker = consumer(start_at_head=True)
@@ -1103,6 +1103,14 @@ def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_starte
     add(t, 2)  # position 5: news
     publish_all(relay)
     drain(worker)
+    return worker, t, skips
+
+
+def test_a_live_only_consumer_follows_a_source_whose_next_message_says_it_started_over(
+    pipeline, caplog, monkeypatch
+):
+    client, name, relay, consumer = pipeline
+    worker, t, skips = _following_news(consumer, relay, monkeypatch)
     _restored_from_a_backup(at=5)
     add(t, 7)  # position 6 of the new log
     publish_all(relay)
@@ -1124,14 +1132,7 @@ def test_a_live_only_consumer_checks_old_positions_too_so_a_rollback_under_traff
     coming steadily there was none. A rolled-back log's new events passed as duplicates,
     never pushed and with no gap told, for 37 s."""
     _, _, relay, consumer = pipeline
-    t = published_tally(relay, 5)
-    skips = []
-    monkeypatch.setattr(remote_tallies, "_after_skip", [lambda: skips.append(1)])
-    worker = consumer(start_at_head=True)
-    worker.start()
-    add(t, 2)  # position 5: news
-    publish_all(relay)
-    drain(worker)
+    worker, _, skips = _following_news(consumer, relay, monkeypatch)
     worker.catch_up_seconds = 0  # a check is due (every 5 s in a worker)
     relay = _rewound(relay, at=5)
     publish_all(relay)  # the new log's 5
@@ -1148,12 +1149,7 @@ def test_a_live_only_consumer_that_started_over_mid_restore_pushes_no_history_as
     from eventkit.feed_calls import FeedCheck
 
     _, _, relay, consumer = pipeline
-    t = published_tally(relay, 5)  # positions 1..4
-    worker = consumer(start_at_head=True)
-    worker.start()
-    add(t, 2)  # position 5: news
-    publish_all(relay)
-    drain(worker)
+    worker, t, _ = _following_news(consumer, relay, monkeypatch)
     _restored_from_a_backup(at=5)
     with monkeypatch.context() as mid_restore:  # the log as it was then: empty
         mid_restore.setattr(worker.calls, "check", lambda _, at: FeedCheck(at, None, 0))
