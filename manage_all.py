@@ -870,8 +870,12 @@ class Supervisor:
         return child
 
     def request_stop(self, *_: object) -> None:
-        """Signal handler: flag the stop; the main thread then calls shutdown()."""
-        self.stopping.set()
+        """Signal handler: flag the stop; the main thread then calls shutdown().
+
+        The flag is set from a thread of its own: the handler runs in the main thread between
+        two bytecodes, maybe while that thread holds the event's lock (entering or leaving
+        ``stopping.wait()``), and ``Event.set()`` here would wait for that lock for ever."""
+        threading.Thread(target=self.stopping.set, name="stop-on-signal", daemon=True).start()
         current = self.current
         proc = current.popen if current is not None else None  # no lock: we may hold it
         if proc is not None:

@@ -1,6 +1,8 @@
-"""What a server process does once its application is loaded."""
+"""What a server process does once its application is loaded, and how a worker stops."""
 
 import gc
+import signal
+import threading
 
 from django.urls import get_resolver
 
@@ -18,3 +20,18 @@ def freeze_startup_objects() -> None:
     get_resolver().url_patterns  # noqa: B018
     gc.collect()
     gc.freeze()
+
+
+def stop_on_signals(stop: threading.Event, signals=(signal.SIGINT, signal.SIGTERM)) -> None:
+    """Have ``signals`` set ``stop``, from a thread of their own.
+
+    A handler runs in the main thread between two of its bytecodes, which may be while that
+    thread holds ``stop``'s lock, entering or leaving ``stop.wait()``; ``Event.set()`` from
+    the handler would then wait for that lock for ever, and the worker would never stop. The
+    thread waits for the main thread to let go instead."""
+
+    def handler(signum, frame):
+        threading.Thread(target=stop.set, name="stop-on-signal", daemon=True).start()
+
+    for sig in signals:
+        signal.signal(sig, handler)

@@ -662,6 +662,24 @@ def _running(process: tuple[int, str]) -> bool:
     return start == started and state not in "ZX"
 
 
+def _described(pid: int) -> str:
+    """A process as a failure should name it: its command line, its state, what it waits
+    in, and the signals it blocks, ignores and catches (where it stopped, next time)."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        argv = proc.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+        status = dict(
+            line.split(":\t", 1)
+            for line in proc.joinpath("status").read_text().splitlines()
+            if ":\t" in line
+        )
+        wchan = proc.joinpath("wchan").read_text()
+    except OSError:
+        return f"{pid} (gone)"
+    signals = ", ".join(f"{k} {status.get(k, '?').strip()}" for k in ("SigBlk", "SigIgn", "SigCgt"))
+    return f"{pid} {argv!r} state {status.get('State', '?').strip()} in {wchan}; {signals}"
+
+
 @pytest.mark.system
 @LINUX_ONLY
 def test_up_killed_outright_leaves_no_process_behind(tmp_path):
@@ -689,10 +707,7 @@ def test_up_killed_outright_leaves_no_process_behind(tmp_path):
         proc.wait()
         gone = ma.wait_until(lambda: not any(_running(p) for p in started), 60, 0.1)
         left = sorted(pid for pid, start in started if _running((pid, start)))
-        left = [
-            (pid, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120])
-            for pid in left
-        ]
+        left = [_described(pid) for pid in left]
         assert gone, f"still running 60 s after up was killed: {left}\n{log_tail()}"
         ports = [ma.web_port(service, offset), ma.REDIS_PORT + offset]
         assert not [p for p in ports if _listening(p)], "a port is still taken"

@@ -1002,3 +1002,26 @@ def test_database_connections_find_a_silent_server_dead_in_about_a_minute():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
     finally:
         sock.close()  # the duplicate only: the connection keeps its own
+
+
+@pytest.mark.timeout(30)  # a deadlock, as it was, fails the test instead of hanging it
+def test_a_stop_signal_while_the_main_thread_holds_the_events_lock_still_stops_the_worker():
+    """Event.set() in the handler waited for ever for the lock the interrupted main thread
+    held (entering or leaving stop.wait()): a relay or consumer that then ignored SIGTERM
+    was seen still running 60 s after `up` was killed outright."""
+    import os
+    import signal
+    import threading
+
+    from servicekit.runtime import stop_on_signals
+
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGUSR1)
+    stop_on_signals(stop, signals=(signal.SIGUSR1,))
+    try:
+        with stop._cond:  # as the main thread holds it inside stop.wait()
+            os.kill(os.getpid(), signal.SIGUSR1)  # handled here, at the next bytecode
+            assert not stop.is_set()
+        assert stop.wait(5)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

@@ -11,7 +11,6 @@ Any number of workers may run; see ``eventkit.consumer`` for the guarantees.
 """
 
 import os
-import signal
 import socket
 import threading
 
@@ -21,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from eventkit.conf import setting
 from eventkit.consumer import Consumer, Source
 from eventkit.redis_client import redis_client
+from servicekit.runtime import stop_on_signals
 
 DEFAULT_LINGER_MS = 20
 
@@ -82,8 +82,7 @@ class Command(BaseCommand):
             linger_ms=default_linger_ms(config) if linger_ms is None else linger_ms,
         )
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop)
         try:
             consumer.start(stop)
         except redis.RedisError as exc:

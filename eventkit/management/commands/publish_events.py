@@ -6,7 +6,6 @@ Runs until SIGINT/SIGTERM. Stream and source name come from ``settings.EVENTKIT`
 """
 
 import os
-import signal
 import threading
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from eventkit.conf import setting
 from eventkit.redis_client import redis_client
 from eventkit.relay import Relay
+from servicekit.runtime import stop_on_signals
 
 
 class Command(BaseCommand):
@@ -57,6 +57,5 @@ class Command(BaseCommand):
             self.stdout.write(f"published {total} events to {stream}")
             return
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop)
         relay.run(stop, poll_seconds=poll_seconds)

@@ -6,7 +6,6 @@ compensation. ``--watch`` keeps doing so every ``SAGA_RESUME_INTERVAL_SECONDS``;
 """
 
 import logging
-import signal
 import threading
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, connection
 
 from sagas.services import resume_unfinished
+from servicekit.runtime import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, watch, **options):
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop)
         interval = settings.SAGA["RESUME_INTERVAL_SECONDS"]
         while True:
             try:
