@@ -502,36 +502,8 @@ class Consumer:
             sent[stream, message_id] = fields
         applied = 0
         for source, events in known.items():
-            if self.start_at_head and source not in self._started:
-                # Its head unknown, history and news look alike: the messages stay pending,
-                # to be claimed again once a catch-up has learnt where the head is.
-                continue
-            if source in self._diverged:
-                if self._verify_due(source):  # held back: checked again now and then
-                    self._verify_safely(source)
-            elif (
-                not self.start_at_head
-                and min(events) <= self._last_applied(source)
-                and not self._verify_safely(source)
-            ):
-                # Old positions again: a relay sending again after a restart, or a source
-                # whose log started over. Telling them apart costs one read of its feed.
-                # Until it has told (a slow feed, found from outside), they stay pending:
-                # taken for duplicates, a reset log's events would be lost without a word.
-                continue
-            elif (
-                self.start_at_head
-                and min(events) <= self._last_applied(source)
-                and self._verify_due(source)
-            ):
-                # A live-only consumer builds nothing from old positions (it reads history
-                # as it starts), so it checks at most once a catch-up interval and goes on
-                # either way. It must check: a log rolled back under steady traffic, with no
-                # idle poll to catch up in, had its new events there taken for duplicates,
-                # never pushed, with no gap told (found from outside: for 37 s).
-                self._verify_safely(source)
-            if source in self._diverged:
-                continue  # left pending, until a rebuild: see verify()
+            if not self._may_apply(source, min(events)):
+                continue  # left pending
             self._gap_heads.pop(source, None)  # what the feed says while these are applied
             applied += self.advance(source, max(events), events)
             done = self._last_applied(source)
@@ -546,6 +518,31 @@ class Consumer:
             for stream, message_ids in acks.items():
                 self.client.xack(stream, self.group, *message_ids)
         return applied
+
+    def _may_apply(self, source: str, first: int) -> bool:
+        """Whether this poll goes on with the messages of ``source`` it read, the first at
+        position ``first``; if not, they stay pending, to be claimed again."""
+        if self.start_at_head and source not in self._started:
+            # Its head unknown, history and news look alike (see _learn_heads).
+            return False
+        if source in self._diverged:
+            if self._verify_due(source):  # held back: checked again now and then
+                self._verify_safely(source)
+        elif first <= self._last_applied(source):
+            # Old positions again: a relay sending again after a restart, or a source whose
+            # log started over. Telling them apart costs one read of its feed.
+            if not self.start_at_head:
+                # Until it has told (a slow feed, found from outside), they stay pending:
+                # taken for duplicates, a reset log's events would be lost without a word.
+                return self._verify_safely(source)
+            if self._verify_due(source):
+                # A live-only consumer builds nothing from old positions (it reads history
+                # as it starts), so it checks at most once a catch-up interval and goes on
+                # either way. It must check: a log rolled back under steady traffic, with
+                # no idle poll to catch up in, had its new events there taken for
+                # duplicates, never pushed, with no gap told (found from outside: 37 s).
+                self._verify_safely(source)
+        return source not in self._diverged  # held back until a rebuild: see verify()
 
     def advance(self, source: str, upto: int, known: dict[int, WireEvent] | None = None) -> int:
         """Apply every event of ``source`` up to position ``upto``; returns how many.
