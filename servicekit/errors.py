@@ -7,6 +7,7 @@ parse an HTML error page.
 
 import contextvars
 import logging
+import sys
 import threading
 
 from django.core.exceptions import RequestDataTooBig
@@ -237,4 +238,9 @@ def csrf_failure(request, reason=""):
 
 
 def json_server_error(request):
+    # A lock held elsewhere met outside DRF's views (the admin's session middleware, say)
+    # is not the server's fault: answered as a view's would be (found from outside: a 500).
+    if lock_wait_over(sys.exc_info()[1] or Exception()):
+        body = {"detail": "Another session holds a lock on this data; retry later.", "code": LOCKED}
+        return JsonResponse(body, status=503, headers=RETRY_AFTER)
     return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

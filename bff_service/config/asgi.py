@@ -4,7 +4,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from servicekit.wsgi import WEB_LOCK_TIMEOUT_MS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DB_LOCK_TIMEOUT_MS", str(WEB_LOCK_TIMEOUT_MS))  # as every web process
 django_wsgi = get_wsgi_application()  # sets Django up before the consumers are imported
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

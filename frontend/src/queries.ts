@@ -2,7 +2,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 
-import { ApiError, type EventFilters, api } from './api';
+import { type EventFilters, api } from './api';
 import { usePanelShown } from './panelShown';
 import { queryKeys } from './queryKeys';
 import { isSagaFinished } from './sagaStore';
@@ -56,17 +56,14 @@ export function useSagas(limit: number) {
 // again at this pace until it is whole.
 export const PARTIAL_RETRY_MS = 5_000;
 
-// An order whose outcome is unknown is read again at this pace while it is not there or
-// PENDING: the push that would say what became of it may have been missed without a
-// reconnect.
+// An order whose outcome is unknown is read again at this pace while it is PENDING, not
+// there, or could not be read: the push that would say what became of it may have been
+// missed without a reconnect.
 export const UNSETTLED_POLL_MS = 5_000;
 
-function missing(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 404;
-}
-
-/** ``untilSettled``: read again (at ``UNSETTLED_POLL_MS``) while it is not there (it may
- * still be created) or PENDING. */
+/** ``untilSettled``: read again (at ``UNSETTLED_POLL_MS``) while it is PENDING, not there
+ * (it may still be created) or could not be read (found from outside: after one 503 it was
+ * never read again). */
 export function useOrder(id: string | null, { untilSettled = false } = {}) {
   return useQuery({
     queryKey: queryKeys.order(id ?? ''),
@@ -75,7 +72,7 @@ export function useOrder(id: string | null, { untilSettled = false } = {}) {
     refetchInterval: (query) => {
       const { data, error } = query.state;
       if (data?.degraded?.length) return PARTIAL_RETRY_MS;
-      const unsettled = data ? data.status === 'PENDING' : missing(error);
+      const unsettled = data ? data.status === 'PENDING' : error !== null;
       return untilSettled && unsettled ? UNSETTLED_POLL_MS : false;
     },
   });

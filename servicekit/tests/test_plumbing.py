@@ -1025,3 +1025,22 @@ def test_a_stop_signal_while_the_main_thread_holds_the_events_lock_still_stops_t
         assert stop.wait(5)
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_a_lock_held_elsewhere_met_outside_the_api_is_a_503_locked_not_a_500():
+    """Found from outside: a lock held on the sessions table met in the admin's session
+    middleware, outside DRF's handler, was a 500 with a traceback."""
+    import json
+
+    from servicekit.errors import json_server_error
+
+    class LockNotAvailable(Exception):
+        sqlstate = "55P03"
+
+    try:
+        raise LockNotAvailable
+    except LockNotAvailable:
+        answer = json_server_error(None)
+    assert answer.status_code == 503 and json.loads(answer.content)["code"] == "locked"
+    assert answer["Retry-After"]
+    assert json_server_error(None).status_code == 500  # anything else is ours

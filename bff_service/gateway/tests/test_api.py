@@ -418,6 +418,17 @@ def test_a_read_the_service_answered_503_once_is_sent_again(api, settings):
     assert response.status_code == 200 and response.json() == laptop
 
 
+def test_a_read_the_service_answered_locked_is_not_sent_again(api, settings):
+    """It had waited the service's DB_LOCK_TIMEOUT_MS for a lock held there: sent again, it
+    waited as long again (found from outside: 10 s for a 5 s answer)."""
+    locked = (503, {"detail": "Another session holds a lock on this data.", "code": "locked"})
+    laptop = {"id": LAPTOP, "product_name": "Laptop", "available": 50}
+    server = _service_answering(settings, "INVENTORY", [locked, (200, laptop)])
+    response = api.get(f"/api/products/{LAPTOP}")
+    assert response.status_code == 503 and response.json()["code"] == "service_unavailable"
+    assert server.is_alive()  # the second answer was never asked for
+
+
 def test_a_read_the_service_keeps_refusing_is_a_503(api, settings):
     server = _service_answering(settings, "INVENTORY", [BUSY, BUSY, (200, {})])
     response = api.get(f"/api/products/{LAPTOP}")

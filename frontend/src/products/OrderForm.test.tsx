@@ -679,6 +679,30 @@ describe('placing an order', () => {
     expect(fetch.callsTo('GET', `/api/sagas/${orderId}`).length).toBeGreaterThan(reads);
   });
 
+  it('reads an order it could not look up again, and learns from its saga that it was not placed', async () => {
+    // found from outside: after one 503 neither the order nor its saga was read again
+    vi.useFakeTimers({ shouldAdvanceTime: true, toFake: ['setInterval', 'clearInterval'] });
+    const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';
+    let down = true;
+    await placeLaptopOrder({
+      'POST /api/orders': sagaUnavailable(orderId),
+      [`GET /api/orders/${orderId}`]: () =>
+        down
+          ? json({ detail: 'order-service did not answer', code: 'service_unavailable' }, 503)
+          : json({ detail: `no order ${orderId}`, code: 'not_found' }, 404),
+      [`GET /api/sagas/${orderId}`]: () =>
+        down
+          ? json({ detail: 'saga-service did not answer', code: 'service_unavailable' }, 503)
+          : json({ order_id: orderId, saga_id: 's', success: false, status: 'COMPENSATED', reason: null, saga_log: [] }),
+    });
+    const unknown = (await screen.findByText('Order outcome unknown')).closest('.notice') as HTMLElement;
+    expect(await within(unknown).findByText(/could not be looked up just now/, {}, { timeout: 5000 })).toBeInTheDocument();
+    down = false; // and no push says what became of it
+    await vi.advanceTimersByTimeAsync(UNSETTLED_POLL_MS);
+    const notice = await screen.findByRole('alert', { name: 'Order not placed' }, { timeout: 5000 });
+    expect(notice).toHaveTextContent('Order 0b7f3c1e was never created');
+  });
+
   it('does not say the order a 503 names was never created when it could not be looked up', async () => {
     // found in review: any failed read said "has not been created (yet)"
     const orderId = '0b7f3c1e-8a55-5d0e-9c8b-1f2e3d4c5b6a';

@@ -111,7 +111,8 @@ export function UnknownOutcome({ error, onLearnt }: Props) {
   const order = useOrder(orderId, { untilSettled: true });
   const live = useLiveSagas()[orderId ?? ''];
   const notCreated = order.error instanceof ApiError && order.error.status === 404;
-  const saga = useSagaUntilEnded(notCreated ? orderId : null);
+  // the saga says what became of an order that is not there, or could not be read
+  const saga = useSagaUntilEnded(order.data ? null : orderId);
   const learnt = orderId ? learntOutcome(order.data, live, notCreated, saga.data) : null;
   const known = learnt !== null;
 
