@@ -55,7 +55,7 @@ def api_exception_handler(exc, context):
         # Another session holds what this request reads (a LOCK TABLE, a migration, a
         # rebuild): the database is fine, and the connection too.
         logger.warning("a lock held elsewhere outlasted the request's wait: %s", exc)
-        return _unavailable("Another session holds a lock on this data; retry later.", LOCKED)
+        return _unavailable(LOCKED_DETAIL, LOCKED)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         forget_dead_connections(exc)
@@ -193,6 +193,7 @@ def refuses_writes(exc: BaseException) -> bool:
 
 # The code of a 503 whose statement waited DB_LOCK_TIMEOUT_MS for a lock held elsewhere.
 LOCKED = "locked"
+LOCKED_DETAIL = "Another session holds a lock on this data; retry later."
 
 
 def lock_wait_over(exc: BaseException) -> bool:
@@ -241,6 +242,6 @@ def json_server_error(request):
     # A lock held elsewhere met outside DRF's views (the admin's session middleware, say)
     # is not the server's fault: answered as a view's would be (found from outside: a 500).
     if lock_wait_over(sys.exc_info()[1] or Exception()):
-        body = {"detail": "Another session holds a lock on this data; retry later.", "code": LOCKED}
+        body = {"detail": LOCKED_DETAIL, "code": LOCKED}
         return JsonResponse(body, status=503, headers=RETRY_AFTER)
     return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)
