@@ -624,9 +624,7 @@ class Consumer:
         if read.position != position:
             raise StaleCheck(source, read.head)
         self._last_verified[source] = time.monotonic()
-        # a name written for another position (a worker of an older release moved the
-        # position alone) names nothing here
-        named = event_id if event_position == position else ""
+        named = _named(event_id, event_position, position)
         at, head = read.at, read.head
         if position == 0 or (at is not None and named in ("", at.event_id)):
             if at is not None and not named:
@@ -803,7 +801,7 @@ class Consumer:
                 cursor.execute(sql, [source])
                 row = cursor.fetchone()
         position, held_since, event_id, event_position = row
-        return position, held_since is not None, event_id if event_position == position else ""
+        return position, held_since is not None, _named(event_id, event_position, position)
 
     def _write_checkpoint(
         self, source: str, event: WireEvent, *, with_commit: bool = False
@@ -1019,6 +1017,12 @@ _UPDATE_CHECKPOINT = (
 
 # How often a source that started over is reported again while it waits for its rebuild.
 DIVERGED_REPORT_SECONDS = 60.0
+
+
+def _named(event_id: str, event_position: int, position: int) -> str:
+    """The event a checkpoint at ``position`` names: empty if its id was written for another
+    position (a worker of an older release moves the position alone)."""
+    return event_id if event_position == position else ""
 
 
 def _check_chain(named: str, events: list[WireEvent]) -> None:
