@@ -17,7 +17,7 @@ from django.conf import settings
 
 from eventkit.errors import Unavailable
 from servicekit.context import current_correlation_id
-from servicekit.errors import LOCKED
+from servicekit.errors import LOCKED, LOCKED_DETAIL
 from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,14 @@ def _pool(service: str) -> ThreadPoolExecutor:
 
 class ServiceUnavailable(Unavailable):
     code = "service_unavailable"
+
+
+class ServiceLocked(ServiceUnavailable):
+    """The service waited its ``DB_LOCK_TIMEOUT_MS`` for a lock held in its database (a
+    ``LOCK TABLE``, a migration, a rebuild): passed on with the service's own code, so that
+    a client can tell this from a service that is down."""
+
+    code = LOCKED
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ def call(
         time.sleep(pause)
     if response.status_code >= 500:
         logger.warning("%s %s %s answered %s", service, method, path, response.status_code)
+        if response.status_code == 503 and _code(response) == LOCKED:
+            raise ServiceLocked(f"{service}: {LOCKED_DETAIL}", service=service)
         raise ServiceUnavailable(f"{service} answered {response.status_code}", service=service)
     try:
         body = response.json()
@@ -236,13 +246,16 @@ def longest_read() -> float:
     return 2 * one_send + READ_RESEND_PAUSE  # and once more after a 503
 
 
-def gather(reads: dict[str, Read]) -> tuple[dict[str, Answer], list[str]]:
+def gather(
+    reads: dict[str, Read], failures: dict[str, ServiceUnavailable] | None = None
+) -> tuple[dict[str, Answer], list[str]]:
     """Send ``reads`` in parallel; returns their answers and the services that failed.
 
     A read that raises :class:`ServiceUnavailable`, or has not been answered once any read
     could have been (it waited for a thread behind a service that stopped answering),
     leaves its key out of the answers and names its service in the degraded list; any
-    other exception propagates.
+    other exception propagates. ``failures``, if given, gets the exception of each read
+    that raised one, by key, for a caller that answers with it.
     """
     context_id = current_correlation_id()
 
@@ -262,8 +275,9 @@ def gather(reads: dict[str, Read]) -> tuple[dict[str, Answer], list[str]]:
         service = reads[key].service
         try:
             results[key] = future.result(timeout=max(0.0, give_up_at - time.monotonic()))
-        except ServiceUnavailable:
-            pass
+        except ServiceUnavailable as exc:
+            if failures is not None:
+                failures[key] = exc
         except TimeoutError:
             future.cancel()  # if it is still queued, it is not sent at all
             logger.warning("%s %s: no answer in time; its threads are busy", service, key)

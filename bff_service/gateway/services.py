@@ -59,7 +59,7 @@ def place_order(
     except ServiceUnavailable as exc:
         # The saga may have got far, and its resumer finishes what it started: the order id
         # lets the client look the order up instead of placing another one.
-        raise ServiceUnavailable(
+        raise type(exc)(  # a 'locked' saga stays 'locked'
             f"{exc.message}; order {order_id} may still be placed: look it up, or send "
             "again with the same Idempotency-Key",
             **exc.details,
@@ -126,16 +126,20 @@ def _never_created(outcome: dict) -> bool:
 
 def order_detail(order_id: uuid.UUID) -> tuple[dict, list[str]]:
     """The order with its events and saga log; a missing part is named in ``degraded``."""
+    failures = {}
     results, degraded = gather(
         {
             "order": Read("order-service", f"/queries/orders/{order_id}"),
             "events": Read("order-service", f"/events/{order_id}"),
             "saga": Read("saga-service", f"/sagas/{order_id}"),
-        }
+        },
+        failures,
     )
     order = results.get("order")
     if order is None:
-        raise ServiceUnavailable("order-service did not answer", service="order-service")
+        raise failures.get("order") or ServiceUnavailable(
+            "order-service did not answer", service="order-service"
+        )
     if order.status == 404:
         raise NotFound(f"no order {order_id}", order_id=str(order_id))
     saga = results.get("saga")

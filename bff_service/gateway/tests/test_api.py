@@ -425,8 +425,31 @@ def test_a_read_the_service_answered_locked_is_not_sent_again(api, settings):
     laptop = {"id": LAPTOP, "product_name": "Laptop", "available": 50}
     server = _service_answering(settings, "INVENTORY", [locked, (200, laptop)])
     response = api.get(f"/api/products/{LAPTOP}")
-    assert response.status_code == 503 and response.json()["code"] == "service_unavailable"
+    assert response.status_code == 503
+    assert response.json()["code"] == "locked"  # not a service that is down
+    assert response.json()["service"] == "inventory-service"
     assert server.is_alive()  # the second answer was never asked for
+
+
+LOCKED = (503, {"detail": "Another session holds a lock on this data.", "code": "locked"})
+
+
+def test_an_order_whose_service_answered_locked_is_a_locked_503(api, settings):
+    """The order's detail is read beside its events and saga: a lock met by the order's own
+    read is passed on as such (found from outside: the BFF said 'service_unavailable')."""
+    _service_answering(settings, "ORDER", [LOCKED, LOCKED])
+    _service_answering(settings, "SAGA", [(404, {"detail": "Not found.", "code": "not_found"})])
+    response = api.get(f"/api/orders/{uuid.uuid4()}")
+    assert response.status_code == 503
+    assert response.json()["code"] == "locked"
+    assert response.json()["service"] == "order-service"
+
+
+def test_an_order_the_saga_answered_locked_is_a_locked_503_naming_it(api, settings, priced):
+    _service_answering(settings, "SAGA", [LOCKED])
+    response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-locked")
+    assert response.status_code == 503
+    assert response.json()["code"] == "locked" and response.json()["order_id"]
 
 
 def test_a_read_the_service_keeps_refusing_is_a_503(api, settings):
