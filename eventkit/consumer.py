@@ -60,6 +60,7 @@ from django.utils import timezone
 from eventkit.batching import batched, command_cursor, commit_with_queue, send
 from eventkit.domain import UnknownEventType
 from eventkit.feed_calls import PATIENCE_SECONDS, FeedCalls, FeedEvents, FeedPending
+from eventkit.groups import GroupMember
 from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import registry
 from eventkit.rows import db_value, locking
@@ -108,8 +109,6 @@ class Source:
     stream: str  # its Redis stream
     feed_url: str  # its base URL, for GET /events?after=
 
-
-DEAD_LETTER_MAXLEN = 10_000  # approximate: Redis trims whole nodes
 
 # The database failing, not the handler: retried for as long as it takes, never dead-lettered.
 DATABASE_FAILURES = (OperationalError, InterfaceError, ProgrammingError, InternalError)
@@ -203,18 +202,24 @@ class Consumer:
         forget_idle_ms: int = 3_600_000,
         feed_patience: float = PATIENCE_SECONDS,
     ):
-        self.client = client
-        self.group = group
         self.name = name
         self.sources = {s.name: s for s in sources}
         self.streams = {s.stream: s for s in sources}
+        self.member = GroupMember(
+            client,
+            group=group,
+            name=name,
+            streams=list(self.streams),
+            batch_size=batch_size,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            forget_idle_ms=forget_idle_ms,
+        )
         self.feeds = {s.name: FeedReader(s.name, s.feed_url) for s in sources}
         # Every read of a feed goes through here: in a thread, waited for at most
         # feed_patience, so that a feed that hangs does not hold the loop.
         self.calls = FeedCalls(self.feeds, patience=feed_patience)
         self.batch_size = batch_size
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
         self.max_attempts = max_attempts
         self.catch_up_seconds = catch_up_seconds
         # A consumer that only relays live changes (the BFF's websocket feed) starts at the
@@ -224,12 +229,8 @@ class Consumer:
         # finds several events: one transaction, one XACK and one push for all of them
         # instead of one each. It bounds the delay it adds.
         self.linger = linger_ms / 1000
-        # Workers join as hostname-pid, so every restart leaves a consumer behind in Redis.
-        self.forget_idle_ms = forget_idle_ms
-        self.dead_letter_stream = f"deadletter.{group}"
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
-        self._last_claim = 0.0
         self._applied: dict[str, int] = {}  # source -> checkpoint as of our last commit
         # Sources with batches committed since the after-commit callbacks last ran: they run
         # once per poll, not once per batch, so that a poll that applied both the order and
@@ -265,7 +266,7 @@ class Consumer:
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
-        logger.info("consumer %s/%s on %s", self.group, self.name, ", ".join(self.streams))
+        logger.info("consumer %s/%s on %s", self.member.group, self.name, ", ".join(self.streams))
         backoff = 0.1
         while not stop.is_set():
             try:
@@ -313,12 +314,7 @@ class Consumer:
         self._round += 1
         if self.start_at_head and not self._started.issuperset(self.feeds):
             self._learn_heads()
-        messages = []
-        # A message is only stale after claim_idle_ms, so looking more often finds nothing.
-        if time.monotonic() - self._last_claim >= self.claim_idle_ms / 2000:
-            self._last_claim = time.monotonic()
-            messages += self._claim_stale()
-        messages += self._read_new()
+        messages = self.member.read()
         applied = self._handle(messages)
         applied += self._come_back()
         # Only when the stream had nothing for us: a worker with a backlog in Redis reads
@@ -350,8 +346,8 @@ class Consumer:
             self._stop = stop
         if self.start_at_head:
             self._start_at_heads(self._stop)
-        self.ensure_groups()
-        self.forget_dead_consumers()
+        self.member.ensure_groups()
+        self.member.forget_dead_consumers()
 
     def _start_at_heads(self, stop: threading.Event) -> None:
         backoff = 0.1
@@ -394,90 +390,6 @@ class Consumer:
             self._start_at(source, head)
             self._head_tries.pop(source, None)
 
-    def ensure_groups(self) -> None:
-        for stream in self.streams:
-            try:
-                self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-
-    def forget_dead_consumers(self) -> None:
-        """Remove the group's consumers that hold no messages and have been idle for longer
-        than ``forget_idle_ms``: workers that died or were restarted under a new name.
-
-        A live worker is never that idle (each blocking read counts), and one with pending
-        messages is kept until another worker has claimed them (``XAUTOCLAIM``), since
-        removing it would drop them from the group's pending list.
-        """
-        for stream in self.streams:
-            for consumer in self.client.xinfo_consumers(stream, self.group):
-                name = _text(consumer["name"])
-                if (
-                    name != self.name
-                    and consumer["pending"] == 0
-                    and consumer["idle"] > self.forget_idle_ms
-                ):
-                    self.client.xgroup_delconsumer(stream, self.group, name)
-                    logger.info(
-                        "forgot consumer %s of %s on %s, idle for %d s",
-                        name,
-                        self.group,
-                        stream,
-                        consumer["idle"] // 1000,
-                    )
-
-    # -- reading from Redis -------------------------------------------------------------
-
-    def _read_new(self) -> list[tuple[str, str, dict]]:
-        try:
-            reply = self.client.xreadgroup(
-                self.group,
-                self.name,
-                {stream: ">" for stream in self.streams},
-                count=self.batch_size,
-                block=self.block_ms,
-            )
-        except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            logger.warning("consumer group missing (Redis lost its data?); recreating it")
-            self.ensure_groups()
-            return []
-        return [
-            (_text(stream), _text(mid), fields)
-            for stream, entries in reply or []
-            for mid, fields in entries
-        ]
-
-    def _claim_stale(self) -> list[tuple[str, str, dict]]:
-        claimed = []
-        for stream in self.streams:
-            try:
-                reply = self.client.xautoclaim(
-                    stream,
-                    self.group,
-                    self.name,
-                    self.claim_idle_ms,
-                    start_id="0-0",
-                    count=self.batch_size,
-                )
-            except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                self.ensure_groups()
-                continue
-            entries = reply[1]
-            claimed += [(stream, _text(mid), fields) for mid, fields in entries if fields]
-        if claimed:
-            # A dead worker's, or this one's own after a poll that failed before its acks.
-            logger.info(
-                "claimed %d messages left unacknowledged for over %.0f s",
-                len(claimed),
-                self.claim_idle_ms / 1000,
-            )
-        return claimed
-
     # -- applying -----------------------------------------------------------------------
 
     def _handle(self, messages) -> int:
@@ -491,11 +403,11 @@ class Consumer:
                 logger.error(
                     "unreadable message %s on %s: %r; dropping it", message_id, stream, exc
                 )
-                self._copy_dead_letter({**fields, "error": repr(exc)})
-                self.client.xack(stream, self.group, message_id)
+                self.member.copy_dead_letter({**fields, "error": repr(exc)})
+                self.member.ack(stream, message_id)
                 continue
             if event.source not in self.sources:
-                self.client.xack(stream, self.group, message_id)
+                self.member.ack(stream, message_id)
                 continue
             known[event.source][event.position] = event
             ids[event.source].append((stream, message_id, event.position))
@@ -516,7 +428,7 @@ class Consumer:
                     self._beyond_the_log(source, position, head, sent[stream, message_id])
                     acks[stream].append(message_id)
             for stream, message_ids in acks.items():
-                self.client.xack(stream, self.group, *message_ids)
+                self.member.ack(stream, *message_ids)
         return applied
 
     def _may_apply(self, source: str, first: int) -> bool:
@@ -917,7 +829,8 @@ class Consumer:
         logger.error(
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
         )
-        self._copy_dead_letter_if_redis_answers({**event.to_fields(), "error": repr(failure.cause)})
+        letter = {**event.to_fields(), "error": repr(failure.cause)}
+        self.member.copy_dead_letter_if_redis_answers(letter)
 
     def _beyond_the_log(self, source: str, position: int, head: int, fields: dict) -> None:
         """A message at a position the source's log does not reach. A relay publishes only
@@ -926,19 +839,7 @@ class Consumer:
         stay pending for good, claimed again and again, each time a read of the feed."""
         error = f"position {position} is beyond the source's log, which ends at {head}"
         logger.error("set aside a message of %s: %s", source, error)
-        self._copy_dead_letter_if_redis_answers({**fields, "error": error})
-
-    def _copy_dead_letter(self, fields: dict) -> None:
-        """Redis's copy of a dead letter, for operators watching the stream; bounded, since
-        the table (or the log line, for an unreadable message) is the record."""
-        self.client.xadd(self.dead_letter_stream, fields, maxlen=DEAD_LETTER_MAXLEN)
-
-    def _copy_dead_letter_if_redis_answers(self, fields: dict) -> None:
-        """The copy, where what it copies is set aside already: Redis down costs only it."""
-        try:
-            self._copy_dead_letter(fields)
-        except redis.RedisError as exc:
-            logger.warning("could not copy the dead letter to Redis: %s", exc)
+        self.member.copy_dead_letter_if_redis_answers({**fields, "error": error})
 
     def catch_up(self) -> int:
         """Ask each source's feed whether we are behind, and apply what we missed. A feed that
@@ -1034,7 +935,3 @@ def _check_chain(named: str, events: list[WireEvent]) -> None:
         if before and event.previous_id and event.previous_id != before:
             raise _Forked(event)
         before = event.event_id
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

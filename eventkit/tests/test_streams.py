@@ -66,7 +66,7 @@ def pipeline(stream, live_server):
             catch_up_seconds=3600,
             **kw,
         )
-        c.ensure_groups()
+        c.member.ensure_groups()
         return c
 
     return client, name, relay, consumer
@@ -74,11 +74,10 @@ def pipeline(stream, live_server):
 
 def drain(consumer, rounds=20):
     for _ in range(rounds):
+        member = consumer.member
         if (
             consumer.poll_once() == 0
-            and not consumer.client.xpending(next(iter(consumer.streams)), consumer.group)[
-                "pending"
-            ]
+            and not member.client.xpending(member.streams[0], member.group)["pending"]
         ):
             return
 
@@ -629,7 +628,7 @@ def test_a_dead_workers_messages_are_claimed_by_another(pipeline):
     publish_all(relay)
     dead = consumer("dead")
     client.xreadgroup("testgroup", "dead", {name: ">"}, count=10)  # read, then "died"
-    assert dead.client.xpending(name, "testgroup")["pending"] == 2
+    assert dead.member.client.xpending(name, "testgroup")["pending"] == 2
     survivor = consumer("survivor", claim_idle_ms=0)
     drain(survivor)
     assert totals() == {t: (3, 1)}
@@ -745,10 +744,10 @@ def test_a_live_only_consumer_learns_the_heads_even_when_redis_is_down_at_start(
     client.xgroup_destroy(name, "testgroup")
     with socket.socket() as s:  # Redis is down when the worker starts
         s.bind(("127.0.0.1", 0))
-        worker.client = redis.Redis(port=s.getsockname()[1], socket_connect_timeout=1)
+        worker.member.client = redis.Redis(port=s.getsockname()[1], socket_connect_timeout=1)
         with pytest.raises(redis.ConnectionError):
             worker.start()
-    worker.client = client  # Redis is back
+    worker.member.client = client  # Redis is back
     only_news_is_applied(worker, relay, t)
 
 
@@ -958,7 +957,7 @@ def test_a_source_restored_behind_our_checkpoint_is_not_applied_until_rebuilt(
     add(t, 1)
     publish_all(relay)
     worker.catch_up_seconds = 0  # as if that long had passed: it checks the source again
-    worker.claim_idle_ms = 0  # the message left pending is claimed, and is a duplicate now
+    worker.member.claim_idle_ms = 0  # the message left pending is claimed, and is a duplicate now
     drain(worker)
     assert totals() == {t: (16, 5)}
     assert client.xpending(name, "testgroup")["pending"] == 0
@@ -1451,9 +1450,9 @@ def test_the_redis_watch_sees_a_consumer_find_redis_failing_and_then_answering(
 
     def callback():  # after each poll, or each try while Redis is down
         seen.append(redis_watch.unsettled(0))
-        if worker.client is not client:
-            worker.client = client  # Redis is back
-            worker.ensure_groups()
+        if worker.member.client is not client:
+            worker.member.client = client  # Redis is back
+            worker.member.ensure_groups()
         elif len(seen) >= 3:
             stop.set()
 
@@ -1475,8 +1474,8 @@ def test_a_message_beyond_the_sources_log_is_set_aside_not_claimed_for_ever(pipe
     worker = consumer()
     drain(worker)
     assert totals() == {t: (6, 3)}  # the genuine events, and nothing of the forged one
-    assert client.xpending(name, worker.group)["pending"] == 0
-    [(_, letter)] = client.xrange(worker.dead_letter_stream)
+    assert client.xpending(name, worker.member.group)["pending"] == 0
+    [(_, letter)] = client.xrange(worker.member.dead_letter_stream)
     assert letter["position"] == "1000000000" and "beyond the source's log" in letter["error"]
     assert "set aside a message of" in caplog.text
     add(t, 5)  # the log goes on as before
@@ -1501,7 +1500,7 @@ def test_a_consumer_sees_its_read_cut_off_by_redis(pipeline, live_server, monkey
     own = redis_client(label, REDIS_URL)
     source = Source(REMOTE_SOURCE, name, live_server.url)
     worker = Consumer(client=own, group="testgroup", name="w1", sources=[source], block_ms=30_000)
-    worker.ensure_groups()
+    worker.member.ensure_groups()
     stop = threading.Event()
 
     def run():
@@ -1574,7 +1573,7 @@ def test_an_idle_worker_applies_what_redis_brings_while_a_feed_hangs(stream):
         block_ms=50,
         catch_up_seconds=0,  # every idle poll wants a catch-up
     )
-    worker.ensure_groups()
+    worker.member.ensure_groups()
     try:
         assert worker.poll_once() == 0  # idle: the feed is asked, from its own thread
         t = published_tally(relay, 5)
