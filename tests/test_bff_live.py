@@ -475,3 +475,16 @@ def test_a_connection_that_sends_a_blank_line_after_its_answer_is_closed_all_the
     sock.sendall(b"\r\n")
     closed = slow_clients.seconds_until_closed([sock], REQUEST_SECONDS + 30)
     assert max(closed.values()) < REQUEST_SECONDS + 5
+
+
+def test_a_read_behind_a_lock_held_in_a_services_database_is_a_503_locked(system):
+    """Found from outside: the services' lock bound was the BFF's read timeout (5 s), and the
+    BFF gave up a few milliseconds before the answer came, saying the service was down."""
+    import psycopg
+
+    with psycopg.connect(system["order"].database.url) as console:
+        console.execute("LOCK TABLE orders_order IN ACCESS EXCLUSIVE MODE")
+        answer = api(system, "GET", "/orders")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "locked" and answer.json()["service"] == "order-service"
+    assert api(system, "GET", "/orders").status_code == 200  # the lock let go
