@@ -1120,7 +1120,17 @@ def hold_redis(
         holder = claim_redis(ctx.redis_url, identity, part=part)
     except OSError as exc:
         if not renewing:
-            ctx.out.write(f"could not claim the Redis database at {ctx.redis_url}: {exc}")
+            # Everything starts all the same (orders go through, and the workers catch up
+            # from the feeds), so a plain line read like a normal start (found from outside).
+            ctx.out.loud(
+                f"Redis at {ctx.redis_url} does not answer ({exc}).",
+                "Orders still go through, but nothing is pushed live: the UI shows 'Updates"
+                " stalled',",
+                "marketing catches up from the feeds every few seconds, and this system holds"
+                " no claim",
+                "on that database. Start that Redis, or unset REDIS_URL (up then starts one of"
+                " its own).",
+            )
         return True
     if holder is None:
         return True

@@ -1,10 +1,12 @@
 """manage_all.py: the pure parts (table, environment, URLs) and a smoke test of `up`."""
 
 import contextlib
+import io
 import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -745,6 +747,19 @@ def test_a_redis_database_is_held_by_one_system_at_a_time():
         assert ma.claim_redis(url, "system-b", part="b") is None
     finally:
         ma.redis_command(url, "DEL", ma.REDIS_CLAIM_KEY, ma.REDIS_CLAIM_PARTS_KEY)
+
+
+def test_a_redis_that_does_not_answer_is_said_loudly_and_started_without(tmp_path):
+    """Found from outside: one plain line, then a start that looked normal, with nothing
+    pushed live."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{unused.getsockname()[1]}/0"
+    written = io.StringIO()
+    ctx = ma.Context(services=list(ma.SERVICES), offset=0, var_dir=tmp_path, out=ma.Output(written))
+    ctx.redis_url = url
+    assert ma.hold_redis(ctx, "system-a", "a")  # the services wait for Redis, and say so
+    assert f"!!! Redis at {url} does not answer" in written.getvalue()
 
 
 def test_a_system_started_in_parts_holds_its_claim_until_its_last_part_stops():
