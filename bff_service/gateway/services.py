@@ -59,9 +59,12 @@ def place_order(
     except ServiceUnavailable as exc:
         # The saga may have got far, and its resumer finishes what it started: the order id
         # lets the client look the order up instead of placing another one.
+        if idempotency_key:
+            advice = "look it up, or send again with the same Idempotency-Key"
+        else:  # sent again, it would be another order (found from outside)
+            advice = "look it up before ordering again (without an Idempotency-Key, a new order)"
         raise type(exc)(  # a 'locked' saga stays 'locked'
-            f"{exc.message}; order {order_id} may still be placed: look it up, or send "
-            "again with the same Idempotency-Key",
+            f"{exc.message}; order {order_id} may still be placed: {advice}",
             **exc.details,
             order_id=str(order_id),
         ) from exc

@@ -368,6 +368,18 @@ def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, set
 
     assert response.status_code == 503 and response["Retry-After"]
     assert response.json()["order_id"] == str(order_id_for_key("k-503"))
+    assert "send again with the same Idempotency-Key" in response.json()["detail"]
+
+
+def test_an_order_sent_without_a_key_is_not_told_to_send_it_again_with_one(api, settings, priced):
+    """Found from outside: the advice could not be followed, and a resend is a new order."""
+    server = _service_answering(settings, "SAGA", [BUSY, BUSY, BUSY])
+    response = api.post("/api/orders", ORDER, format="json")
+    server.join(5)
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert "Idempotency-Key" in detail and "same Idempotency-Key" not in detail
+    assert response.json()["order_id"] in detail
 
 
 def test_placing_an_order_gives_up_sending_again_at_its_time_limit(api, settings, priced):
