@@ -1225,6 +1225,10 @@ def print_urls(ctx: Context) -> None:
         # only the BFF serves a page at /: the others' first link is their health
         home = f"ui {url}/" if s.name == "bff" else f"health {url}/health"
         lines.append(f"  {s.name:<{width}}  {home}   docs {url}/api/docs/   admin {url}/admin/")
+    if any(s.name == "bff" for s in ctx.services) and not ui_built(ctx):
+        lines.append("  (the UI is not built: the BFF shows a placeholder page at /)")
+    offset = f" --port-offset {ctx.offset}" if ctx.offset else ""
+    lines += ["", f"Health of every service: python3 manage_all.py status{offset}"]
     lines += ["", "Admin login: create a superuser once per service, e.g."]
     default_db = (
         all(f"{s.env_prefix}_DATABASE_URL" not in ctx.environ for s in ctx.services)
@@ -1238,6 +1242,12 @@ def print_urls(ctx: Context) -> None:
             break
     lines += ["", "Ctrl-C stops everything."]
     out.write("\n".join(lines))
+
+
+def ui_built(ctx: Context) -> bool:
+    """Whether the BFF has a built UI to serve (else its placeholder page)."""
+    dist = Path(ctx.environ.get("FRONTEND_DIST", ROOT / "frontend" / "dist"))
+    return (dist / "index.html").is_file()
 
 
 def make_context(args: argparse.Namespace) -> Context:

@@ -762,6 +762,25 @@ def test_a_redis_that_does_not_answer_is_said_loudly_and_started_without(tmp_pat
     assert f"!!! Redis at {url} does not answer" in written.getvalue()
 
 
+def test_the_urls_printed_name_the_status_command_for_the_offset_and_an_unbuilt_ui(tmp_path):
+    """Found from outside: `status` without the offset looked at the default ports and said
+    every service was down; and a UI link printed with no UI built led to a placeholder."""
+    written = io.StringIO()
+    environ = {"FRONTEND_DIST": str(tmp_path / "dist")}  # nothing built there
+    ctx = ma.Context(
+        services=list(ma.SERVICES), offset=500, var_dir=tmp_path, out=ma.Output(written)
+    )
+    ctx.environ = environ
+    ma.print_urls(ctx)
+    assert "python3 manage_all.py status --port-offset 500" in written.getvalue()
+    assert "the UI is not built" in written.getvalue()
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "index.html").write_text("<html></html>")
+    written.truncate(0)
+    ma.print_urls(ctx)
+    assert "the UI is not built" not in written.getvalue()
+
+
 def test_a_system_started_in_parts_holds_its_claim_until_its_last_part_stops():
     """Parts of one system started apart (`up --services`) share its claim: the first part to
     stop gave the claim back while the others still ran, so another system could take the
