@@ -5,7 +5,7 @@ JSON error handlers from ``servicekit.errors``.
 """
 
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -27,9 +27,16 @@ class DocsView(SpectacularSwaggerView):
         )
 
 
+def no_favicon(request):
+    """Browsers ask every page's site for an icon: the admin's and Swagger's pages left a
+    404 in the console of whoever opened them (found from outside). There is none to give."""
+    return HttpResponse(status=204)
+
+
 def service_urlpatterns():
     return [
         path("health", health, name="health"),
+        path("favicon.ico", no_favicon),
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
         path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
         path("admin/", admin.site.urls),

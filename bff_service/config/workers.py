@@ -92,6 +92,8 @@ class PushWorker(UvicornWorker):
         # own compressor): CPU per client per message, for frames too small to gain from it.
         "ws_per_message_deflate": False,
         "http": RequestDeadlineProtocol,
+        # Channels' router has no 'lifespan' protocol, and uvicorn said so at every start.
+        "lifespan": "off",
     }
 
     def __init__(self, *args, **kwargs):

@@ -311,6 +311,10 @@ def test_a_chunked_body_reaches_django_whole_with_its_length(headers, sent, read
     assert seen["body"] == read
 
 
+def test_a_browser_asking_for_the_sites_icon_gets_no_error(client):
+    assert client.get("/favicon.ico").status_code == 204
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
 def test_the_docs_page_refuses_what_it_does_not_serve_without_a_server_error(client, method):
