@@ -80,6 +80,30 @@ def test_an_answer_of_another_kind_is_dropped_and_a_gap_read_says_what_it_covers
     assert feed.asked == [("at", 3), ("read", 1, 4)]
 
 
+def test_a_read_of_another_kind_under_way_is_waited_for_and_not_taken_as_the_answer(gated):
+    """Found in review: a gap read that came while an idle poll's check was under way was
+    given the check's answer, and the poll failed on it."""
+    feed, calls = gated
+    calls.patience = 5
+    calls.ask("s", 3)
+    threading.Timer(0.05, feed.gate.set).start()
+    got = calls.events("s", 2, 4)
+    assert (got.first, got.last, sorted(got.events)) == (2, 4, [2, 3, 4])
+    assert feed.asked == [("at", 3), ("read", 1, 4)]
+
+
+def test_a_read_of_another_kind_that_keeps_the_loop_waiting_holds_the_next_one_back(gated):
+    feed, calls = gated
+    calls.ask("s", 3)
+    with pytest.raises(FeedPending):
+        calls.events("s", 2, 4)
+    assert feed.asked == [("at", 3)]  # one read per source at a time
+    feed.gate.set()
+    wait_until(lambda: calls.answered("s"), timeout=5)
+    calls.patience = 5
+    assert sorted(calls.events("s", 2, 4).events) == [2, 3, 4]
+
+
 def test_what_the_read_raised_is_raised_to_the_call_that_takes_it():
     class Refusing:
         def event_at(self, position):
