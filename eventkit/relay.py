@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import psycopg
 import redis
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventkit import wire
@@ -33,7 +33,13 @@ from servicekit.errors import refuses_writes
 
 logger = logging.getLogger(__name__)
 
+# The relay runs beside every event-sourced service, so it also keeps the idempotency log
+# from growing for ever: every hour, in pieces of PRUNE_CHUNK rows between its batches (an
+# hour of orders is hundreds of thousands of rows, and one DELETE of them all held
+# publishing back for as long), each waiting at most PRUNE_LOCK_WAIT_MS for a lock.
 PRUNE_EVERY_SECONDS = 3600
+PRUNE_CHUNK = 5000
+PRUNE_LOCK_WAIT_MS = 1000
 
 # The next events after a position, up to a batch, and the event at that position, whose id
 # the first of them carries as the one before it (``previous_id``, eventkit.wire). The upper
@@ -194,10 +200,7 @@ class Relay:
                         started = True
                     wakeup = wakeup or Wakeup()
                     if time.monotonic() >= next_prune:
-                        # The relay runs beside every event-sourced service, so it also keeps
-                        # the idempotency log from growing for ever.
-                        prune_command_log()
-                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                        next_prune = time.monotonic() + _prune_some()
                     published = self.publish_once()
                     backoff = 0.1
                     woken = published < self.batch_size and wakeup.wait(poll_seconds, stop)
@@ -247,9 +250,29 @@ def stale_commands(days: float | None = None):
     return CommandRecord.objects.filter(recorded_at__lt=timezone.now() - timedelta(days=days))
 
 
-def prune_command_log(days: float | None = None) -> int:
-    """Delete command outcomes past the retention period; returns how many."""
-    deleted, _ = stale_commands(days).delete()
+def prune_command_log(days: float | None = None, *, limit: int | None = None) -> int:
+    """Delete command outcomes past the retention period, at most ``limit`` of them;
+    returns how many."""
+    stale = stale_commands(days)
+    if limit is not None:
+        stale = CommandRecord.objects.filter(pk__in=stale.values("pk")[:limit])
+    deleted, _ = stale.delete()
     if deleted:
         logger.info("pruned %d command outcomes past their retention", deleted)
     return deleted
+
+
+def _prune_some() -> float:
+    """Prune a piece of the command log; returns the seconds until the next piece. A prune
+    that fails (a lock held on the log, the database refusing writes) is only logged: it
+    must not hold the events back, and the next hour tries again."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = {PRUNE_LOCK_WAIT_MS}")
+            deleted = prune_command_log(limit=PRUNE_CHUNK)
+    except DatabaseError as exc:
+        logger.warning("could not prune the command log (%s); trying again in an hour", exc)
+        return PRUNE_EVERY_SECONDS
+    return 0.0 if deleted == PRUNE_CHUNK else PRUNE_EVERY_SECONDS

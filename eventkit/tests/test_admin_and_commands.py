@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection  # noqa: F401 (skipif conditions name it)
 from django.utils import timezone
 
+from eventkit import relay
 from eventkit.models import CommandRecord, Event
-from eventkit.tests.helpers import add, open_tally
+from eventkit.tests.helpers import add, held_elsewhere, open_tally
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +58,39 @@ def test_prune_commands_removes_only_old_outcomes():
     call_command("prune_commands", stdout=io.StringIO())
     assert list(CommandRecord.objects.values_list("pk", flat=True)) == ["new"]
     assert Event.objects.filter(stream_id=t).count() == 3
+
+
+def _old_outcomes(count: int) -> None:
+    t = open_tally()
+    for i in range(count):
+        add(t, 1, command_id=f"old-{i}")
+    CommandRecord.objects.update(recorded_at=timezone.now() - timedelta(days=8))
+
+
+def test_the_relay_prunes_the_command_log_in_pieces_between_its_batches(monkeypatch):
+    """An hour of orders is hundreds of thousands of outcomes: one DELETE of them all held
+    the relay's publishing back for as long (found in review)."""
+    monkeypatch.setattr(relay, "PRUNE_CHUNK", 2)
+    _old_outcomes(3)
+    assert relay._prune_some() == 0.0  # a whole piece: more may be left, go on soon
+    assert CommandRecord.objects.count() == 1
+    assert relay._prune_some() == relay.PRUNE_EVERY_SECONDS  # the last of them
+    assert not CommandRecord.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="lock_timeout is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_prune_behind_a_lock_held_elsewhere_gives_up_and_leaves_publishing_alone(
+    monkeypatch,
+):
+    """Found in review: the relay pruned before each publish until a prune worked, so a lock
+    held on the command log (a console, a migration) held every event back; and a relay has
+    no lock bound of its own, so it waited for as long as the lock was held."""
+    monkeypatch.setattr(relay, "PRUNE_LOCK_WAIT_MS", 100)
+    _old_outcomes(1)
+    with held_elsewhere("LOCK TABLE eventkit_command IN ACCESS EXCLUSIVE MODE"):
+        assert relay._prune_some() == relay.PRUNE_EVERY_SECONDS  # not raised: logged
+    assert CommandRecord.objects.count() == 1
 
 
 @pytest.mark.parametrize("days", ["-1", "0", "0.5", "nan"])
