@@ -3,6 +3,15 @@ metadata names its order (``metadata["order_id"]``)."""
 
 from eventkit.domain import DomainEvent, event
 
+# What a caller of the place-order saga may ask it to do wrong on purpose, for the drills
+# and the UI's demonstrations (``faults``; taken only with SAGA_FAULTS on).
+FAULT_MODES = ("fail", "timeout", "crash_after")
+
+
+def step_action(step: str, compensating: bool) -> str:
+    """A step as the saga log names it (the seed's ``action``): "CancelOrder (COMPENSATING)"."""
+    return f"{step} (COMPENSATING)" if compensating else step
+
 
 @event("SagaStarted", tolerant=True)
 class SagaStarted(DomainEvent):

@@ -275,7 +275,7 @@ def saga_step(event, recorded):
             "order_id": order_id,
             "saga_id": str(recorded.stream_id),
             "step": event.seq,
-            "action": f"{event.step} (COMPENSATING)" if event.compensating else event.step,
+            "action": saga_events.step_action(event.step, event.compensating),
             "compensating": event.compensating,
             "status": STEP_STATUS[type(event)],
             "message": f"waiting for the resumer: {event.error}"

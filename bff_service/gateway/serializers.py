@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from contracts.sagas import FAULT_MODES
 from gateway.services import MAX_EVENT_WINDOW
 from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import (
@@ -12,7 +13,6 @@ from servicekit.fields import (
     QuantityField,
 )
 
-FAULT_MODES = ("fail", "timeout", "crash_after")
 STEPS = ("CreateOrder", "ReserveInventory", "ConfirmOrder")
 
 

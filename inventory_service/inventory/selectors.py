@@ -26,7 +26,3 @@ def reservation_of(*, product_id, order_id) -> domain.Reservation | None:
     return domain.Reservation(
         order_id=str(row["order_id"]), quantity=row["quantity"], status=row["status"]
     )
-
-
-def reservations_of_order(*, order_id) -> list[Reservation]:
-    return list(Reservation.objects.filter(order_id=order_id).order_by("created_at"))

@@ -40,18 +40,17 @@ def product_register(
     product_name: str,
     price: int,
     initial_stock: int = 0,
-    command_id: str | None = None,
 ) -> Outcome:
+    """Register a product. It needs no idempotency key: registering a product again on the
+    same terms changes nothing, and on other terms is refused (``Product.register``)."""
+
     def command(session: Session) -> dict:
         product = session.load(Product, product_id)
         product.register(product_name, price, initial_stock)
         session.save(product)
         return levels(product)
 
-    payload = {"product_name": product_name, "price": price, "initial_stock": initial_stock}
-    return store.execute(
-        command, command_type="RegisterProduct", command_id=command_id, payload=payload
-    )
+    return store.execute(command, command_type="RegisterProduct")
 
 
 def stock_add(*, product_id: UUID, quantity: int, command_id: str | None = None) -> Outcome:

@@ -26,7 +26,6 @@ PLACE_ORDER: tuple[Step, ...] = (
 )
 
 STEP_NAMES = tuple(s.name for s in PLACE_ORDER)
-COMPENSATION_NAMES = tuple(dict.fromkeys(s.compensation for s in PLACE_ORDER if s.compensation))
 
 
 def compensations_after_failure(failed_index: int, *, outcome_unknown: bool) -> list[str]:

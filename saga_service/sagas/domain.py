@@ -27,6 +27,7 @@ what follows: the next step, compensation, or the end.
 from dataclasses import dataclass, field, replace
 from functools import singledispatchmethod
 
+from contracts.sagas import step_action
 from eventkit.domain import Aggregate, DomainEvent, event
 from eventkit.errors import Conflict
 from sagas.definition import PLACE_ORDER, STEP_NAMES, compensations_after_failure
@@ -154,7 +155,7 @@ class CurrentStep:
 
     @property
     def action(self) -> str:
-        return f"{self.step} (COMPENSATING)" if self.compensating else self.step
+        return step_action(self.step, self.compensating)
 
 
 class DetailsMismatch(Conflict):

@@ -10,6 +10,8 @@ import uuid
 
 from django.db import models
 
+from contracts.sagas import step_action
+
 STEP_NAMESPACE = uuid.UUID("0b3c9a4e-2f51-4d7a-8a33-5c9d2e7f1b60")
 
 
@@ -90,11 +92,6 @@ class SagaStepView(models.Model):
 # (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] in config/settings.py).
 SagaStatus = SagaView.Status
 StepStatus = SagaStepView.Status
-
-
-def step_action(step: str, compensating: bool) -> str:
-    """A step as the saga log names it (the seed's ``action``)."""
-    return f"{step} (COMPENSATING)" if compensating else step
 
 
 class SagaLease(models.Model):

@@ -24,9 +24,6 @@ from sagas.domain import OK, REJECTED, UNKNOWN, PlaceOrderSaga, StepResult
 
 logger = logging.getLogger(__name__)
 
-FAULT_MODES = ("fail", "timeout", "crash_after")
-
-
 # Refusals that say the id belongs to another request (other details): nothing of ours to
 # undo there, whatever became of an earlier attempt, and its compensation would undo theirs.
 SOMEONE_ELSES = frozenset({"order_mismatch", "reservation_mismatch"})

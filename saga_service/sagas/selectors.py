@@ -4,9 +4,10 @@ from collections import defaultdict
 
 from django.db.models.functions import Now
 
+from contracts.sagas import step_action
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
 from eventkit.snapshots import read_page, snapshot
-from sagas.models import SagaLease, SagaStepView, SagaView, step_action
+from sagas.models import SagaLease, SagaStepView, SagaView
 from sagas.repository import saga_id_for
 from servicekit.api import api_value
 
@@ -36,11 +37,6 @@ OUTCOME_FIELDS = [
     "created_at",
     "finished_at",
 ]
-
-
-def saga_log(saga_id) -> list[dict]:
-    """The seed's saga_log entries (step, action, status, error), plus ours."""
-    return _log(select_rows(SagaStepView, STEP_FIELDS, saga_id=saga_id, order_by=["seq"]))
 
 
 def _log(steps: list[dict]) -> list[dict]:

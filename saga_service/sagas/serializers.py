@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
+from contracts.sagas import FAULT_MODES
 from sagas.definition import STEP_NAMES
 from sagas.models import SagaStepView, SagaView
-from sagas.orchestrator import FAULT_MODES
 from servicekit.api import CommandInput, PageQuery
 from servicekit.fields import IdField, NameField, QuantityField, YenField
 
