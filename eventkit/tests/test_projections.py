@@ -156,6 +156,41 @@ def test_commands_running_during_rebuilds_wait_for_them_and_all_apply():
     assert rebuild(local(), check=True).clean
 
 
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_second_rebuild_of_the_same_read_models_is_refused_while_one_runs():
+    """Found from outside: a second rebuild waited for the first's locks, then folded
+    everything again, holding the writers back twice as long for nothing."""
+    from eventkit.rebuild import RebuildRunning
+
+    open_tally()
+    folding, release, reports = threading.Event(), threading.Event(), []
+
+    def slow_progress(events):
+        folding.set()
+        release.wait(10)
+
+    def first():
+        try:
+            reports.append(rebuild(local(), progress=slow_progress))
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=first)
+    running.start()
+    try:
+        assert folding.wait(10)
+        with pytest.raises(RebuildRunning):
+            rebuild(local(), check=True)  # a --check folds into the same tables
+        with pytest.raises(CommandError, match="is running; nothing changed"):
+            call_command("rebuild_projections", "--no-progress", stdout=io.StringIO())
+    finally:
+        release.set()
+        running.join(10)
+    assert reports and reports[0].clean
+    assert rebuild(local()).clean  # the first let go of it when it ended
+
+
 @pytest.fixture
 def second_remote_projection():
     """Another projection of the remote source, with tables: it shares the checkpoint."""

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from eventkit.conf import setting
 from eventkit.projections import registry
-from eventkit.rebuild import FoldFailed, rebuild
+from eventkit.rebuild import FoldFailed, RebuildRunning, rebuild
 from eventkit.sources import WrongFeed
 
 
@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
-            except FoldFailed as exc:
+            except (FoldFailed, RebuildRunning) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
             except WrongFeed as exc:
                 raise CommandError(f"{names}: nothing changed; {exc}") from exc
