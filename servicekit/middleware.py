@@ -2,8 +2,11 @@
 
 The line is INFO, WARNING for a server error, and DEBUG for successful health checks and
 feed polls (``GET /events?after=``), which repeat all day whether anything happens or not.
+An error's line ends with its answer's code: a 503 ``stream_busy`` (a lock held on the
+data) and a 503 ``unavailable`` (the database down) want different remedies.
 """
 
+import json
 import logging
 import re
 import time
@@ -52,19 +55,22 @@ class CorrelationIdMiddleware:
             level = logging.DEBUG
         else:
             level = logging.INFO
+        code = _error_code(response) if response.status_code >= 400 else None
         logger.log(
             level,
-            "%s %s -> %s in %.1f ms",
+            "%s %s -> %s in %.1f ms" + (" (%s)" if code else "%s"),
             request.method,
             request.get_full_path(),
             response.status_code,
             elapsed_ms,
+            code or "",
             extra={
                 "correlation_id": cid,
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round(elapsed_ms, 2),
+                "code": code,
             },
         )
         return response
@@ -75,6 +81,20 @@ class CorrelationIdMiddleware:
         in :func:`servicekit.errors.api_exception_handler`)."""
         if isinstance(exception, OperationalError | InterfaceError):
             forget_dead_connections(exception)
+
+
+def _error_code(response) -> str | None:
+    """The ``code`` of a JSON error answer (DRF's before or after rendering, or Django's)."""
+    data = getattr(response, "data", None)
+    if data is None and not response.streaming:
+        if not response.get("Content-Type", "").startswith("application/json"):
+            return None
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
 
 
 class RetryReadMiddleware:

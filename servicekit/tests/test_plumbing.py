@@ -7,6 +7,7 @@ import json
 import logging
 import logging.config
 import os
+import re
 import uuid
 
 import pytest
@@ -85,6 +86,22 @@ def test_health_checks_and_feed_polls_are_logged_at_debug(client, caplog, path, 
     client.get(path)
     [record] = [r for r in caplog.records if r.name == "servicekit.request"]
     assert record.levelname == level
+
+
+@pytest.mark.django_db
+def test_an_errors_log_line_ends_with_its_code(client, caplog):
+    """Found from outside: an operator reading `-> 503 in 3016.2 ms` could not tell a lock
+    held on the data from a database that was down."""
+    caplog.set_level(logging.INFO, logger="servicekit.request")
+    client.get("/events?after=-1")  # DRF's answer
+    client.get("/nowhere")  # Django's handler404
+    lines = [r.getMessage() for r in caplog.records if r.name == "servicekit.request"]
+    assert re.fullmatch(r"GET /events\?after=-1 -> 400 in [\d.]+ ms \(invalid\)", lines[0])
+    assert re.fullmatch(r"GET /nowhere -> 404 in [\d.]+ ms \(not_found\)", lines[1])
+    assert [r.code for r in caplog.records if r.name == "servicekit.request"] == [
+        "invalid",
+        "not_found",
+    ]
 
 
 class Probe(serializers.Serializer):

@@ -564,3 +564,37 @@ def test_the_watching_resumer_waits_out_a_database_failure(monkeypatch, settings
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert len(rounds) == 2
+
+
+def test_the_watching_resumer_says_what_it_resumed_in_a_log_line(settings, monkeypatch, caplog):
+    """Found from outside: under `up` its one line had no time stamp and no level, unlike
+    every other line of the service's log."""
+    import io
+    import logging
+    import os
+    import signal
+
+    from django.core.management import call_command
+
+    from sagas.management.commands import resume_sagas
+
+    settings.SAGA = {**settings.SAGA, "RESUME_INTERVAL_SECONDS": 0.01}
+    rounds = []
+
+    def resume_unfinished():
+        rounds.append(1)
+        if len(rounds) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as the supervisor stops it
+        return ["saga-1"] if len(rounds) == 1 else []
+
+    monkeypatch.setattr(resume_sagas, "resume_unfinished", resume_unfinished)
+    caplog.set_level(logging.INFO, logger=resume_sagas.__name__)
+    out = io.StringIO()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        call_command("resume_sagas", "--watch", stdout=out)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert "resumed 1 saga(s): saga-1" in caplog.messages
+    assert out.getvalue() == ""

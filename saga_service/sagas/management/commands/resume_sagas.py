@@ -38,7 +38,9 @@ class Command(BaseCommand):
                 logger.warning("database unavailable (%s); trying again in %g s", exc, interval)
                 connection.close_if_unusable_or_obsolete()
                 resumed = []
-            if resumed or not watch:
+            if resumed and watch:  # a line of the service's log, like every other one
+                logger.info("resumed %d saga(s): %s", len(resumed), ", ".join(resumed))
+            elif not watch:  # an answer to whoever ran it
                 self.stdout.write(f"resumed {len(resumed)} saga(s): {', '.join(resumed) or '-'}")
             if not watch or stop.wait(interval):
                 return
