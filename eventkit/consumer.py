@@ -237,6 +237,7 @@ class Consumer:
         # the saga events sends the BFF's websockets one push, not two.
         self._unannounced: set[str] = set()
         self._started: set[str] = set()  # sources whose checkpoint row exists
+        self._foreign: set[str] = set()  # sources named on our streams that we do not follow
         # Sources stopped short by a failing event: (how far they were to go, in which round).
         # Later rounds come back to them, new messages or not (:meth:`_come_back`). A round
         # is a poll, or a catch-up while Redis is down; an event is tried once per round.
@@ -407,6 +408,7 @@ class Consumer:
                 self.member.ack(stream, message_id)
                 continue
             if event.source not in self.sources:
+                self._foreign_source(stream, event.source)
                 self.member.ack(stream, message_id)
                 continue
             known[event.source][event.position] = event
@@ -430,6 +432,21 @@ class Consumer:
             for stream, message_ids in acks.items():
                 self.member.ack(stream, *message_ids)
         return applied
+
+    def _foreign_source(self, stream: str, source: str) -> None:
+        """A message on a stream we read that names a source we do not follow: dropped, and
+        said once per source. A relay's source and this worker's settings that disagree (a
+        typo) would otherwise drop every live message in silence, the read models moving
+        only with the idle catch-ups."""
+        if source not in self._foreign:
+            self._foreign.add(source)
+            logger.warning(
+                "messages on %s name source %r, which this worker does not follow (it follows"
+                " %s); dropping them",
+                stream,
+                source,
+                ", ".join(sorted(self.sources)),
+            )
 
     def _may_apply(self, source: str, first: int) -> bool:
         """Whether this poll goes on with the messages of ``source`` it read, the first at

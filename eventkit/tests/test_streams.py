@@ -460,6 +460,24 @@ def test_a_message_that_names_no_event_is_dropped_and_its_position_read_from_the
     assert totals() == {t: (5, 1)}
 
 
+def test_messages_of_a_source_the_worker_does_not_follow_are_dropped_and_said_once(
+    pipeline, caplog
+):
+    """Found in review: a relay's source and a worker's settings that disagree (a typo)
+    dropped every live message in silence."""
+    client, name, relay, consumer = pipeline
+    open_tally()
+    publish_all(relay)
+    ((_, message),) = client.xrange(name)
+    for position in ("1", "2"):
+        client.xadd(name, {**message, "source": "orders-service", "position": position})
+    worker = consumer()
+    drain(worker)
+    said = [r for r in caplog.records if "'orders-service'" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "WARNING"
+    assert not client.xpending(name, "testgroup")["pending"]  # acknowledged all the same
+
+
 def test_a_worker_carries_on_after_a_failure_nobody_foresaw(pipeline, monkeypatch, caplog):
     _, _, relay, consumer = pipeline
     t = published_tally(relay, 5)
