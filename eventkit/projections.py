@@ -222,8 +222,8 @@ class RowWrites:
         self.new: dict = {}  # pk -> every column
         self.changed: dict = defaultdict(dict)  # pk -> columns to set
         self.added: dict = defaultdict(dict)  # pk -> {column: amount to add}
-        self.lowest: dict = defaultdict(dict)  # pk -> {column: value it must be at most}
-        self.highest: dict = defaultdict(dict)  # pk -> {column: value it must be at least}
+        self.upper_bounds: dict = defaultdict(dict)  # pk -> {column: value it must be at most}
+        self.lower_bounds: dict = defaultdict(dict)  # pk -> {column: value it must be at least}
         self.creates: dict = {}  # pk -> columns to insert with if missing
         self.touched: dict = {}  # pk -> None, in the order the batch touched them
 
@@ -244,10 +244,10 @@ class RowWrites:
             self.touched[pk] = None
 
     def at_most(self, pk, **columns) -> None:
-        self._bound(pk, columns, self.lowest, min)
+        self._bound(pk, columns, self.upper_bounds, min)
 
     def at_least(self, pk, **columns) -> None:
-        self._bound(pk, columns, self.highest, max)
+        self._bound(pk, columns, self.lower_bounds, max)
 
     def _bound(self, pk, columns: dict, bounds: dict, pick) -> None:
         target = self.new[pk] if pk in self.new else bounds[pk]
@@ -278,20 +278,20 @@ class RowWrites:
 
     def _update(self, cursor, pk, *, must_exist: bool = False) -> bool:
         """Apply the row's changes; whether it exists (known now only if it need not)."""
-        parts = (self.changed, self.added, self.highest, self.lowest)
+        parts = (self.changed, self.added, self.lower_bounds, self.upper_bounds)
         if not any(pk in part for part in parts):
             key = self.model._meta.pk.name
             return select_row(self.model, [key], **{key: pk}) is not None
         changed, added = self.changed.get(pk, {}), self.added.get(pk)
-        highest, lowest = self.highest.get(pk), self.lowest.get(pk)
+        lower, upper = self.lower_bounds.get(pk), self.upper_bounds.get(pk)
         found = update_row(
             cursor,
             self.model,
             pk,
             changed,
             added,
-            at_least=highest,
-            at_most=lowest,
+            at_least=lower,
+            at_most=upper,
             must_exist=must_exist,
         )
         return found is None or found > 0
@@ -299,7 +299,7 @@ class RowWrites:
     def _created(self, pk) -> dict:
         # A model instance fills in the field defaults an INSERT naming every column needs.
         values = self.creates[pk] | self.changed.get(pk, {})
-        values |= self.highest.get(pk, {}) | self.lowest.get(pk, {})
+        values |= self.lower_bounds.get(pk, {}) | self.upper_bounds.get(pk, {})
         row = self.model(pk=pk, **values)
         for name, amount in self.added.get(pk, {}).items():
             setattr(row, name, getattr(row, name) + amount)

@@ -5,6 +5,8 @@ import uuid
 from datetime import datetime
 from itertools import islice
 
+from django.conf import settings
+
 from eventkit.errors import NotFound
 from gateway.downstream import Answer, Read, ServiceUnavailable, call, gather, get
 
@@ -20,6 +22,16 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("2f6e1c1a-0d5b-4a8e-9c47-6b3f8e2d1a90")
 
 def order_id_for_key(key: str) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)
+
+
+# Safe to send again: the saga places an order id once, however often it is sent. Ten
+# reconnects (about 6.5 s) ride over a restart of the whole saga service, even a second one
+# within a minute (manage_all.py waits 2 s before it, then gunicorn starts), so an order
+# placed while it comes back is answered instead of refused with a 503.
+PLACE_ORDER_RECONNECTS = 10
+# A 503 from the saga: its database failed under that request (a connection dropped by a
+# restart or failover). Sent again, the order joins its saga, or the resumer's.
+PLACE_ORDER_UNAVAILABLE_RESENDS = 2
 
 
 def place_order(
@@ -43,8 +55,6 @@ def place_order(
     }
     if faults:
         body["faults"] = faults
-    from django.conf import settings
-
     try:
         answer = call(
             "saga-service",
@@ -73,16 +83,6 @@ def place_order(
     outcome = dict(answer.body)
     outcome["message"] = _message(outcome)
     return Answer(answer.status, outcome, answer.headers)
-
-
-# Safe to send again: the saga places an order id once, however often it is sent. Ten
-# reconnects (about 6.5 s) ride over a restart of the whole saga service, even a second one
-# within a minute (manage_all.py waits 2 s before it, then gunicorn starts), so an order
-# placed while it comes back is answered instead of refused with a 503.
-PLACE_ORDER_RECONNECTS = 10
-# A 503 from the saga: its database failed under that request (a connection dropped by a
-# restart or failover). Sent again, the order joins its saga, or the resumer's.
-PLACE_ORDER_UNAVAILABLE_RESENDS = 2
 
 
 # A product's name and price are fixed when it is registered (inventory refuses to register
