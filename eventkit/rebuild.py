@@ -13,6 +13,8 @@ first to see what it would change.
 """
 
 import logging
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,7 +91,7 @@ def rebuild(
     projections: Sequence[Projection],
     *,
     check: bool = False,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RebuildReport:
@@ -132,7 +134,7 @@ def rebuild(
                 snapshot(model)
         for p in projections:
             p.clear()
-        for batch, dead_letter in pieces:
+        for batch, dead_letter in _in_batches(pieces, batch_size):
             if not dead_letter:
                 _fold(projections, batch, remote=source is not None)
             elif _applies_again(projections, batch[0]):
@@ -206,6 +208,66 @@ def _applies_again(projections: Sequence[Projection], event) -> bool:
         return False
 
 
+def _in_batches(pieces, size: int):
+    """Consecutive pieces joined into batches of at least ``size`` events, a dead letter's
+    event left alone. A batch handler folds its batch in memory and writes each row it
+    touched once, so a rebuild's statements go with its batches, not with the feed's pages
+    of 1,000: marketing's rebuild wrote each customer's row again for every page (found
+    from outside: 1,200 events/s over 200,000 events, slowing as the transaction grew)."""
+    batch: list = []
+    for piece, dead_letter in pieces:
+        if dead_letter:
+            if batch:
+                yield batch, False
+                batch = []
+            yield piece, True
+            continue
+        batch += piece
+        if len(batch) >= size:
+            yield batch, False
+            batch = []
+    if batch:
+        yield batch, False
+
+
+def _read_ahead(pages, depth: int = 2):
+    """``pages``, read in a thread up to ``depth`` ahead of the caller: the source serves
+    the next pages while the rebuild folds this one. The thread only reads the feed; what
+    it raised is raised here, in order."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    end, stop = object(), threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():  # a caller that failed takes no more
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not offer((page, None)):
+                    return
+            offer((end, None))
+        except BaseException as exc:
+            offer((end, exc))
+
+    threading.Thread(target=read, name="rebuild-feed", daemon=True).start()
+    try:
+        while True:
+            page, error = ahead.get()
+            if page is end:
+                if error is not None:
+                    raise error
+                return
+            yield page
+    finally:
+        stop.set()
+
+
 def _tables(projections: Sequence[Projection]) -> list:
     return [model for p in projections for model in p.models]
 
@@ -236,7 +298,7 @@ def _remote(feed, *, check: bool, batch_size: int):
     def pieces():
         """Pages of events to fold, each with False; a dead letter's event alone and not
         decoded yet (it may have been set aside for failing to decode), with True."""
-        for page in feed.read(0, until=last, limit=min(batch_size, 1000)):
+        for page in _read_ahead(feed.read(0, until=last, limit=min(batch_size, 1000))):
             recorded = []
             for event in page:
                 letter = set_aside.get(event.position)

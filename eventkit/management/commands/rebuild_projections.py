@@ -33,10 +33,17 @@ class Command(BaseCommand):
             action="store_true",
             help="compare a fresh fold with the live tables, print drift, change nothing",
         )
-        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=10_000,
+            help="events folded at a time: each row a batch touches is written once",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, projections, check, batch_size, no_progress, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
         try:
             selected = [registry.get(n) for n in projections] if projections else registry.all()
         except LookupError as exc:
