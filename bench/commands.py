@@ -155,7 +155,7 @@ def saga_unit(via: str, *, live: bool) -> Callable[[], None]:
     from sagas.orchestrator import Reply
 
     class AnsweringAtOnce:
-        def call(self, step, saga, *, correlation_id=None) -> Reply:
+        def call(self, step, saga, *, compensating=False, correlation_id=None) -> Reply:
             return Reply(OK, f"{step} done")
 
     if not live:

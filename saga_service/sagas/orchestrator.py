@@ -215,7 +215,9 @@ class Driver:
             return Reply(REJECTED, f"injected failure of {step}", "injected_failure")
         if fault == "timeout":
             return Reply(UNKNOWN, f"injected timeout of {step}", "injected_timeout")
-        reply = self.participants.call(step, saga, correlation_id=self.correlation_id)
+        reply = self.participants.call(
+            step, saga, compensating=compensating, correlation_id=self.correlation_id
+        )
         if fault == "crash_after" and reply.kind == OK and saga.resumptions == 0:
             self.crash(step)
         return reply

@@ -59,10 +59,23 @@ class Participants:
     def __init__(self, *, order_url: str | None = None, inventory_url: str | None = None):
         self.order_url = order_url or settings.ORDER_SERVICE_URL
         self.inventory_url = inventory_url or settings.INVENTORY_SERVICE_URL
+        self._commands = {
+            "CreateOrder": self.create_order,
+            "ReserveInventory": self.reserve_inventory,
+            "ConfirmOrder": self.confirm_order,
+            "CancelOrder": self.cancel_order,
+            "ReleaseInventory": self.release_inventory,
+        }
 
-    def call(self, step: str, saga: PlaceOrderSaga, *, correlation_id: str | None = None) -> Reply:
-        method, url, body, describe = getattr(self, _METHODS[step])(saga)
-        compensating = step in ("CancelOrder", "ReleaseInventory")
+    def call(
+        self,
+        step: str,
+        saga: PlaceOrderSaga,
+        *,
+        compensating: bool = False,
+        correlation_id: str | None = None,
+    ) -> Reply:
+        method, url, body, describe = self._commands[step](saga)
         headers = {"Idempotency-Key": f"saga:{saga.id}:{step}"}
         if correlation_id:
             headers["X-Correlation-ID"] = correlation_id
@@ -119,15 +132,6 @@ class Participants:
             return f"released {held}" if held else "nothing was reserved; reservation voided"
 
         return "POST", url, body, describe
-
-
-_METHODS = {
-    "CreateOrder": "create_order",
-    "ReserveInventory": "reserve_inventory",
-    "ConfirmOrder": "confirm_order",
-    "CancelOrder": "cancel_order",
-    "ReleaseInventory": "release_inventory",
-}
 
 
 def _read(response: requests.Response, describe, *, compensating: bool) -> Reply:
