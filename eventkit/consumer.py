@@ -66,7 +66,7 @@ from eventkit.projections import registry
 from eventkit.rows import db_value, locking
 from eventkit.sources import FeedReader
 from eventkit.wire import WireEvent, from_fields
-from servicekit.errors import refuses_writes, sqlstate
+from servicekit.dberrors import refuses_writes, sqlstate
 
 logger = logging.getLogger(__name__)
 

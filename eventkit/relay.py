@@ -29,7 +29,7 @@ from eventkit.conf import setting
 from eventkit.models import CommandRecord, RelayCursor
 from eventkit.rows import db_value
 from eventkit.store import NOTIFY_CHANNEL
-from servicekit.errors import refuses_writes
+from servicekit.dberrors import refuses_writes
 
 logger = logging.getLogger(__name__)
 

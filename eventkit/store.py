@@ -82,14 +82,8 @@ from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
-from servicekit.errors import (
-    connection_lost,
-    forget_dead_connections,
-    lock_wait_over,
-    no_free_connection,
-    sqlstate,
-    take_a_working_connection,
-)
+from servicekit.dberrors import connection_lost, lock_wait_over, no_free_connection, sqlstate
+from servicekit.pool import forget_dead_connections, take_a_working_connection
 
 logger = logging.getLogger(__name__)
 

@@ -5,21 +5,20 @@ Django answers before or outside DRF (unknown URLs, crashes), so a client never 
 parse an HTML error page.
 """
 
-import contextvars
 import logging
 import sys
-import threading
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from eventkit.errors import Conflict, DomainError, NotFound, Rejected, Unavailable
 from eventkit.rows import MissingRow
+from servicekit.dberrors import lock_wait_over, no_free_connection, refuses_writes
+from servicekit.pool import forget_dead_connections, pool_shortage
 
 logger = logging.getLogger(__name__)
 
@@ -87,118 +86,9 @@ def api_exception_handler(exc, context):
     return response
 
 
-_checking = threading.Lock()
-
-
-# Set when the request met a failing database connection: a read is then tried once more
-# (servicekit.middleware.RetryReadMiddleware), on a connection the pool has checked.
-database_failed = contextvars.ContextVar("database_failed", default=False)
-
-
-def forget_dead_connections(exc: Exception) -> None:
-    """Have the connection pool test its idle connections and replace the dead ones.
-
-    A database that restarted, failed over or dropped its clients leaves every pooled
-    connection dead, and the pool hands them out one by one: each would fail a request of
-    its own. The first failure tests them all instead (one at a time per process; a check
-    already under way serves the others). A read that met a lost connection is served
-    again; one that met a timeout or a deadlock is not, where it would double the load."""
-    if connection_lost(exc):
-        database_failed.set(True)
-    pool = getattr(connection, "pool", None)
-    # A pool not opened yet has nothing to test, and checking it would mark it as growing
-    # for good (psycopg_pool 3.3): it would never open more than its first connection.
-    if pool is None or pool.closed or not _checking.acquire(blocking=False):
-        return
-    try:
-        pool.check()
-    except Exception as exc:  # the database still down: the next request finds out
-        logger.warning("could not check the pooled connections: %r", exc)
-    finally:
-        _checking.release()
-
-
-def take_a_working_connection() -> bool:
-    """Give this thread's connection back and take one that answers; False if none does.
-
-    The connection taken may not have been checked yet: the pool's check runs in one request
-    at a time, while others take connections (seen when the server had dropped them all).
-    So it is tested, and a dead one goes back to be dropped, up to as many as the pool
-    holds, plus a new one."""
-    pool = getattr(connection, "pool", None)
-    for _ in range(getattr(pool, "max_size", 2) + 1):
-        connection.close()
-        try:
-            connection.ensure_connection()
-        except DatabaseError:
-            return False  # the database itself does not answer
-        if connection.is_usable():
-            return True
-    return False
-
-
-def no_free_connection(exc: BaseException) -> bool:
-    """Whether ``exc`` is the pool's wait for a connection running out (raised by the pool,
-    or handed on by Django with it as the cause): every connection in use, or the server
-    out of reach while the pool tries to open more. It has none idle to test."""
-    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
-
-
-def pool_shortage(pool=None) -> tuple[bool, str]:
-    """Why the pool's wait ran out, as its counts tell: whether every connection it may hold
-    was in use for the whole wait (by requests slow themselves: a participant not
-    answering, say), and the reason in words. Otherwise it could not open more: the
-    database is down or restarting, refuses connections, or the server is out of them (the
-    pool's own warnings give PostgreSQL's reason)."""
-    pool = pool or getattr(connection, "pool", None)
-    if pool is None:
-        return False, "no pool"
-    stats = pool.get_stats()
-    size, most = stats.get("pool_size", 0), stats.get("pool_max", pool.max_size)
-    if size >= most:
-        return True, f"all {most} of the pool's connections in use"
-    return False, (
-        f"the pool holds {size} of up to {most} and could not open more: see its warnings "
-        "for the database's reason"
-    )
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, psycopg's own or as Django hands it on (psycopg's
-    error its cause), or None where there is none (SQLite, a connection that failed before
-    any answer)."""
-    own = getattr(exc, "sqlstate", None)
-    return own or getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-
-
-def connection_lost(exc: Exception) -> bool:
-    """Whether ``exc`` says the connection itself is gone: no SQLSTATE, a connection error
-    (class 08), or the server ending it (57P01 to 57P03), not a statement's own failure."""
-    if isinstance(exc, InterfaceError):
-        return True
-    state = sqlstate(exc)
-    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
-
-
-# SQLSTATE read_only_sql_transaction
-READ_ONLY_SQLSTATE = "25006"
-
-
-def refuses_writes(exc: BaseException) -> bool:
-    """Whether ``exc`` is the database refusing writes for now (a standby after a failover,
-    or writes switched off with ``default_transaction_read_only``), not the statement's own
-    fault."""
-    return sqlstate(exc) == READ_ONLY_SQLSTATE
-
-
 # The code of a 503 whose statement waited DB_LOCK_TIMEOUT_MS for a lock held elsewhere.
 LOCKED = "locked"
 LOCKED_DETAIL = "Another session holds a lock on this data; retry later."
-
-
-def lock_wait_over(exc: BaseException) -> bool:
-    """Whether ``exc`` is a statement's wait for a lock running out (lock_not_available)."""
-    return sqlstate(exc) == "55P03"
 
 
 # The code of a 503 whose request waited the pool's whole DB_POOL_TIMEOUT for a connection

@@ -17,7 +17,8 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from servicekit.errors import connection_lost, forget_dead_connections, no_free_connection
+from servicekit.dberrors import connection_lost, no_free_connection
+from servicekit.pool import forget_dead_connections
 
 logger = logging.getLogger(__name__)
 

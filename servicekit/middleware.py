@@ -14,7 +14,7 @@ import time
 from django.db import InterfaceError, OperationalError
 
 from servicekit import context
-from servicekit.errors import database_failed, forget_dead_connections, take_a_working_connection
+from servicekit.pool import database_failed, forget_dead_connections, take_a_working_connection
 
 logger = logging.getLogger("servicekit.request")
 
@@ -102,7 +102,7 @@ class RetryReadMiddleware:
 
     A database that restarted or dropped its clients leaves every pooled connection dead.
     The first request to meet one has the pool check the others
-    (:func:`~servicekit.errors.forget_dead_connections`), but its own answer was a 503, and
+    (:func:`~servicekit.pool.forget_dead_connections`), but its own answer was a 503, and
     a connection out of the pool at that moment is met by a later request. A ``GET`` or
     ``HEAD`` changes nothing, so it is simply served again on a fresh connection; a command
     is not: its client sends it again with its key.

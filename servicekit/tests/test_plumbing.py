@@ -282,7 +282,7 @@ def test_a_pool_out_of_time_tells_all_in_use_from_could_not_open_more():
     from psycopg.conninfo import make_conninfo
     from psycopg_pool import ConnectionPool, PoolTimeout
 
-    from servicekit.errors import pool_shortage
+    from servicekit.pool import pool_shortage
 
     if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL pool")
@@ -449,10 +449,10 @@ def test_a_command_run_again_while_another_request_checks_the_pool_finds_a_worki
     """Found from outside: the pool's check runs in one request at a time, and a command run
     again meanwhile took another dead connection, and was a 503 after all."""
     from eventkit.tests.helpers import open_tally
-    from servicekit import errors
+    from servicekit import pool
 
     _pool_of_dead_connections()
-    with errors._checking:  # as if another request were checking the pool
+    with pool._checking:  # as if another request were checking the pool
         open_tally()
 
 
@@ -552,7 +552,7 @@ def test_only_a_read_that_met_a_failing_database_is_served_again(monkeypatch, me
     from django.test import RequestFactory
 
     from servicekit import middleware
-    from servicekit.errors import database_failed
+    from servicekit.pool import database_failed
 
     monkeypatch.setattr(middleware, "take_a_working_connection", lambda: True)
     served = []
@@ -586,7 +586,8 @@ def test_only_a_lost_connection_has_a_read_served_again():
     import psycopg.errors
     from django.db import InterfaceError, OperationalError
 
-    from servicekit.errors import connection_lost, database_failed, forget_dead_connections
+    from servicekit.dberrors import connection_lost
+    from servicekit.pool import database_failed, forget_dead_connections
 
     def django_error(cause):
         error = OperationalError(str(cause))
