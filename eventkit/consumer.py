@@ -178,6 +178,9 @@ class _Gap(Exception):
 
 
 class HandlerFailed(Exception):
+    """A handler raised on ``event``: the event's own fault, unless the database failed
+    (then it is retried, never set aside)."""
+
     def __init__(self, event: WireEvent, cause: Exception):
         super().__init__(f"{event.event_type} #{event.position}: {cause!r}")
         self.event = event

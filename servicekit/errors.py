@@ -86,7 +86,8 @@ def api_exception_handler(exc, context):
     return response
 
 
-# The code of a 503 whose statement waited DB_LOCK_TIMEOUT_MS for a lock held elsewhere.
+# The code of a 503 whose statement waited DB_LOCK_TIMEOUT_MS for a lock held elsewhere (a
+# command's own wait for its stream's row, EVENTKIT["LOCK_WAIT_MS"], is ``stream_busy``).
 LOCKED = "locked"
 LOCKED_DETAIL = "Another session holds a lock on this data; retry later."
 

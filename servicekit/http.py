@@ -4,11 +4,10 @@ The services call each other on a private network, in plain HTTP/1.1 with JSON b
 times per order. Through requests a call went through a ``Session`` (cookie jar, hooks, the
 environment's proxy and TLS settings, redirects) and urllib3's pool (retries, its own
 ``HTTPResponse`` wrapped again in requests'). None of that is needed between peers, and on a
-small machine it was most of a call's client CPU: a JSON POST answered at once cost 1.34 ms
-through ``Session.request`` and 0.97 ms through requests' ``HTTPAdapter`` (one day), then
-0.66 to 0.79 ms through the adapter and 0.34 ms with ``http.client`` alone (another). So
-:class:`PeerClient` speaks through ``http.client`` and hands back what callers already
-know: a ``requests.Response`` and requests' exceptions.
+small machine it was most of a call's client CPU: about twice what ``http.client`` alone
+costs (docs/performance.md has the measurements). So :class:`PeerClient` speaks through
+``http.client`` and hands back what callers already know: a ``requests.Response`` and
+requests' exceptions.
 
 A read timeout bounds each wait for the peer, not the call: a peer that sends a byte now and
 then, or a wrong URL that serves a huge file, would hold a worker for ever and fill its
@@ -45,9 +44,8 @@ class PeerClient:
     Each thread keeps one connection per peer (``http.client`` connections are not shared
     between threads); it is reused while the peer keeps it open, and opened again when the
     peer closed it (gunicorn closes one idle for 2 s; the saga's web, every one after its
-    answer). A
-    connection the peer closed while it was idle is noticed before it is used, so a call is
-    never sent into a dead connection.
+    answer). A connection the peer closed while it was idle is noticed before it is used,
+    so a call is never sent into a dead connection.
 
     Errors are requests' own, as callers expect: ``requests.ConnectTimeout`` and
     ``requests.ConnectionError`` when no connection could be made, ``requests.ReadTimeout``

@@ -6,8 +6,8 @@ all orders and for the group of that order; once the feed's poll has committed i
 (the order and the saga events it read together) the queue goes out as one ``push.batch``
 per group (every ``MAX_OUTBOX`` messages when a poll catches up on a backlog), and websocket
 consumers (``gateway.consumers``) send it to their clients as one frame: a JSON array of
-messages. A client's frame rate is therefore
-bounded by the feed's batching (``CONSUMER_LINGER_MS``), not by the order rate. A batch
+messages. A client's frame rate is therefore bounded by the feed's batching
+(``CONSUMER_LINGER_MS``), not by the order rate. A batch
 applied again after a crash is pushed again; a batch whose push fails (channel layer down) is
 logged and not retried. Either way a client that reconnects is sent the current state first,
 so a push it missed cannot leave it wrong.
