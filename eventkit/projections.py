@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from django.db import models
 
 from eventkit.domain import DomainEvent
+from eventkit.records import Recorded
 from eventkit.rows import insert_rows, select_row, update_row
-from eventkit.store import Recorded
 
 Handler = Callable[[DomainEvent, Recorded], None]
 BatchHandler = Callable[[list[Recorded]], None]

@@ -27,6 +27,7 @@ from django.utils import timezone
 from eventkit import wire
 from eventkit.conf import setting
 from eventkit.models import CommandRecord, RelayCursor
+from eventkit.records import EVENT_COLUMNS
 from eventkit.rows import db_value
 from eventkit.store import NOTIFY_CHANNEL
 from servicekit.dberrors import refuses_writes
@@ -48,7 +49,7 @@ PRUNE_LOCK_WAIT_MS = 1000
 # alone, a log never analysed (autovacuum off, or not run yet) is planned as a scan and sort
 # of the whole table, on every commit, growing with every event.
 NEXT_EVENTS_SQL = (
-    f"SELECT {', '.join(wire.COLUMNS)} FROM eventkit_event "
+    f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventkit_event "
     "WHERE position >= %s AND position <= %s ORDER BY position"
 )
 

@@ -56,8 +56,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -80,6 +79,8 @@ from eventkit.conf import setting
 from eventkit.domain import Aggregate, DomainEvent, decode_event
 from eventkit.errors import ConcurrencyError, Conflict, StreamBusy
 from eventkit.models import CommandRecord, Event, PendingEvent, PositionCounter, Stream
+from eventkit.projections import registry
+from eventkit.records import EVENT_COLUMNS, Recorded
 from eventkit.rows import aware_datetime, db_value, insert_row, insert_rows, json_value, locking
 from servicekit.context import current_correlation_id
 from servicekit.dberrors import connection_lost, lock_wait_over, no_free_connection, sqlstate
@@ -92,28 +93,6 @@ POSITION_TRIGGER = "eventkit_pending_event_position"  # see migrations/0004_pend
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """An event as stored: the domain event plus where and when it was recorded.
-
-    ``position`` is None only inside the appending transaction, before the events are
-    written (see the module doc).
-    """
-
-    position: int | None
-    event_id: uuid.UUID
-    stream_id: uuid.UUID
-    stream_type: str
-    version: int
-    event: DomainEvent
-    recorded_at: datetime
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def event_type(self) -> str:
-        return self.event.event_type
 
 
 def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +176,6 @@ class Session:
 
     def save(self, aggregate: Aggregate) -> list[Recorded]:
         """Append the aggregate's new events and update the read models, in this transaction."""
-        from eventkit.projections import registry
-
         pending = aggregate.pending_events()
         if not pending:
             return []
@@ -233,20 +210,6 @@ class Session:
 # Every command runs these, so they are written as plain SQL on Django's connection: the
 # ORM's query building costs several times the statement itself. Values pass through the
 # fields' own adapters, so the same code runs on PostgreSQL and SQLite.
-
-# The columns of eventkit_event in the order every raw statement here (and the relay) uses.
-EVENT_COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_type",
-    "version",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "recorded_at",
-)
 
 
 def _stream_query(stream_id: uuid.UUID, *, lock: bool) -> tuple[str, list]:

@@ -20,8 +20,8 @@ from datetime import datetime
 from django.core.serializers.json import DjangoJSONEncoder
 
 from eventkit.domain import decode_event
+from eventkit.records import Recorded
 from eventkit.rows import aware_datetime
-from eventkit.store import EVENT_COLUMNS, Recorded
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,8 @@ class WireEvent:
         )
 
 
-# Columns of eventkit_event that make a message, in the order fields_from_values reads them.
-COLUMNS = EVENT_COLUMNS
-
-
 def fields_from_values(values, source: str, previous_id: str) -> dict[str, str]:
-    """The Redis fields of a raw row of :data:`COLUMNS`, as PostgreSQL or SQLite hand it back,
+    """The Redis fields of a raw row of ``EVENT_COLUMNS``, as PostgreSQL or SQLite hand it back,
     and the id of the event before it in the log.
 
     The relay turns every event into these. The JSON columns come back as text (Django's

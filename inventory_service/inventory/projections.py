@@ -9,7 +9,7 @@ and the fold of a busy product's log took minutes while writers waited for it.
 
 from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
-from eventkit.store import Recorded
+from eventkit.records import Recorded
 from inventory.domain import (
     ProductRegistered,
     ReservationVoided,

@@ -27,8 +27,8 @@ from django.db import connection
 
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderCreated
 from eventkit.projections import RowWrites, projection
+from eventkit.records import Recorded
 from eventkit.rows import MissingRow, select_row, select_rows
-from eventkit.store import Recorded
 from marketing.models import (
     CustomerProduct,
     CustomerStats,

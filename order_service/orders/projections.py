@@ -8,7 +8,7 @@ every other order is updated once with its last state, in plain SQL.
 
 from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
-from eventkit.store import Recorded
+from eventkit.records import Recorded
 from orders.domain import OrderCancelled, OrderConfirmed, OrderCreated
 from orders.models import OrderView
 

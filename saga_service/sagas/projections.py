@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from eventkit.batching import command_cursor
 from eventkit.projections import RowWrites, projection
-from eventkit.store import Recorded
+from eventkit.records import Recorded
 from sagas.domain import (
     CompensationStarted,
     SagaCompensated,

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from contracts.orders import OrderCancelled, OrderConfirmed, OrderCreated
 from eventkit.projections import registry
-from eventkit.store import Recorded
+from eventkit.records import Recorded
 
 # The sample catalog of DESIGN.md: id, name, price in yen.
 LAPTOP = ("a1111111-1111-1111-1111-111111111111", "Laptop", 120000)
