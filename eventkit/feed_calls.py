@@ -141,12 +141,8 @@ class FeedCalls:
         return FeedCheck(position, at, head)
 
     def _events(self, source: str, first: int, last: int) -> FeedEvents:
-        feed = self.feeds[source]
-        feed.head = None
-        events = {}
-        for page in feed.read(first - 1, until=last, limit=min(1000, last - first + 1)):
-            events.update((e.position, e) for e in page)
-        return FeedEvents(first, last, events, feed.head)
+        events, head = self.feeds[source].between(first, last)
+        return FeedEvents(first, last, events, head)
 
 
 def _run(answer: Future, work, args: tuple) -> None:

@@ -28,12 +28,14 @@ class FeedReader:
         self.source = source
         self.url = url.rstrip("/")
         self.client = client or PeerClient()
-        # the source's last position, as its last page said (a feed without the header
-        # says nothing: its page's last event is not its log's end)
-        self.head: int | None = None
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
-        """Events after ``after`` (at most ``limit``), and the source's last position."""
+        """Events after ``after`` (at most ``limit``), and the source's last position (the
+        page's last event's, if the feed does not say: see :meth:`said_head`)."""
+        events, head, _ = self._page(after, limit)
+        return events, head
+
+    def _page(self, after: int, limit: int) -> tuple[list[WireEvent], int, bool]:
         response = self.client.get(
             f"{self.url}/events", params={"after": after, "limit": limit}, timeout=TIMEOUT
         )
@@ -55,9 +57,7 @@ class FeedReader:
                     f"{self.url}/events serves {service}'s events, not {self.source}'s: "
                     "is the URL right?"
                 )
-        if "X-Last-Position" in response.headers:
-            self.head = head
-        return events, head
+        return events, head, "X-Last-Position" in response.headers
 
     def event_at(self, position: int) -> tuple[WireEvent | None, int]:
         """The event at ``position`` (None if the log does not hold it there) and the
@@ -69,6 +69,21 @@ class FeedReader:
         """The id of the event at ``position``; empty if the log does not reach it."""
         event = self.event_at(position)[0] if position > 0 else None
         return event.event_id if event is not None else ""
+
+    def between(self, first: int, last: int) -> tuple[dict[int, WireEvent], int | None]:
+        """The events the log holds at ``first``..``last``, by position, and its last
+        position as the feed last said it (None if it never did: a page's last event is not
+        the log's end)."""
+        events, head, after = {}, None, first - 1
+        while after < last:
+            page, said, told = self._page(after, min(1000, last - after))
+            head = said if told else head
+            page = [e for e in page if e.position <= last]
+            if not page:
+                break
+            events.update((e.position, e) for e in page)
+            after = page[-1].position
+        return events, head
 
     def read(
         self, after: int, until: int | None = None, limit: int = 1000

@@ -16,18 +16,16 @@ class GatedFeed:
     def __init__(self):
         self.gate = threading.Event()
         self.asked: list[tuple] = []
-        self.head = None
 
     def event_at(self, position):
         self.asked.append(("at", position))
         self.gate.wait(10)
         return None, 7
 
-    def read(self, after, until=None, limit=1000):
-        self.asked.append(("read", after, until))
+    def between(self, first, last):
+        self.asked.append(("read", first - 1, last))
         self.gate.wait(10)
-        self.head = 7
-        yield [_event(p) for p in range(after + 1, until + 1)]
+        return {p: _event(p) for p in range(first, last + 1)}, 7
 
 
 def _event(position):

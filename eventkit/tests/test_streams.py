@@ -326,7 +326,7 @@ def test_a_gap_is_read_from_the_feed_with_the_checkpoint_unlocked(pipeline, monk
         add(t, amount)  # five events, never published: all from the feed
     slow, other = consumer("slow"), consumer("other")
     moved, during = [], []
-    read = slow.feeds[REMOTE_SOURCE].read
+    read = slow.feeds[REMOTE_SOURCE].between
 
     def meanwhile():
         try:
@@ -342,7 +342,7 @@ def test_a_gap_is_read_from_the_feed_with_the_checkpoint_unlocked(pipeline, monk
             during.append(list(moved))
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "read", slow_read)
+    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "between", slow_read)
     applied = slow.advance(REMOTE_SOURCE, 5)
     wait_until(lambda: moved)
     assert during == [[3]]  # the other worker locked and moved the checkpoint meanwhile
@@ -360,7 +360,7 @@ def test_what_a_gap_read_brought_is_kept_when_another_worker_moved_part_way(pipe
     for amount in range(1, 9):
         add(t, amount)  # nine events, never published: all from the feed
     slow, other = consumer("slow", batch_size=4), consumer("other")
-    read = slow.feeds[REMOTE_SOURCE].read
+    read = slow.feeds[REMOTE_SOURCE].between
     reads = []
 
     def meanwhile():
@@ -369,16 +369,16 @@ def test_what_a_gap_read_brought_is_kept_when_another_worker_moved_part_way(pipe
         finally:
             connection.close()  # the thread's pooled connection goes back
 
-    def slow_read(after, **kwargs):
-        reads.append(after)
+    def slow_read(first, last):
+        reads.append(first)
         assert len(reads) < 10, f"reading the feed again and again: after {reads}"
         if len(reads) == 1:  # meanwhile, another worker applies 1 and 2
             other_worker = threading.Thread(target=meanwhile)
             other_worker.start()
             other_worker.join(5)
-        return read(after, **kwargs)
+        return read(first, last)
 
-    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "read", slow_read)
+    monkeypatch.setattr(slow.feeds[REMOTE_SOURCE], "between", slow_read)
     assert slow.advance(REMOTE_SOURCE, 9) == 7  # 3 to 9
     assert totals() == {t: (36, 8)}
     assert Checkpoint.objects.get(pk=REMOTE_SOURCE).position == 9
@@ -1612,16 +1612,16 @@ def test_a_gap_whose_feed_keeps_us_waiting_is_filled_from_its_answer_later(pipel
     client.xdel(name, second)  # position 2: lost from Redis
     worker = consumer(claim_idle_ms=0, feed_patience=0.1)
     gate, reads = threading.Event(), []
-    read = worker.feeds[REMOTE_SOURCE].read
+    read = worker.feeds[REMOTE_SOURCE].between
 
-    def held_read(*args, **kwargs):
-        reads.append(args)
+    def held_read(first, last):
+        reads.append((first, last))
         gate.wait(10)
-        return read(*args, **kwargs)
+        return read(first, last)
 
-    monkeypatch.setattr(worker.feeds[REMOTE_SOURCE], "read", held_read)
+    monkeypatch.setattr(worker.feeds[REMOTE_SOURCE], "between", held_read)
     assert worker.poll_once() == 0  # the gap's read is left waiting
-    assert not gate.is_set() and reads == [(1,)]
+    assert not gate.is_set() and reads == [(2, 2)]
     assert client.xpending(name, "testgroup")["pending"] == 3  # 1, 3 and 4: not lost
     gate.set()
     wait_until(lambda: worker.calls.answered(REMOTE_SOURCE), timeout=5)
