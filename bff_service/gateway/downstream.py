@@ -17,7 +17,7 @@ from django.conf import settings
 
 from eventkit.errors import Unavailable
 from servicekit.context import current_correlation_id
-from servicekit.errors import LOCKED, LOCKED_DETAIL
+from servicekit.errors import LOCKED
 from servicekit.http import PeerClient
 
 logger = logging.getLogger(__name__)
@@ -51,13 +51,18 @@ def _pool(service: str) -> ThreadPoolExecutor:
 class ServiceUnavailable(Unavailable):
     code = "service_unavailable"
 
+    def __init__(self, message: str, *, code: str | None = None, **details):
+        super().__init__(message, **details)
+        if code is not None:
+            self.code = code
 
-class ServiceLocked(ServiceUnavailable):
-    """The service waited its ``DB_LOCK_TIMEOUT_MS`` for a lock held in its database (a
-    ``LOCK TABLE``, a migration, a rebuild): passed on with the service's own code, so that
-    a client can tell this from a service that is down."""
 
-    code = LOCKED
+# The codes of a service's 503 that say more than that it is unavailable, passed on to the
+# client with the service named: a lock held in its database (a LOCK TABLE, a migration, a
+# rebuild: `locked` for a read, `stream_busy` for a command), every connection of its pool
+# in use, writes refused, a read model an operator must rebuild. Found from outside: the
+# BFF said `service_unavailable` for all of them, as for a service that is down.
+PASSED_ON = frozenset({LOCKED, "stream_busy", "busy", "read_only", "read_model_drift"})
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,10 @@ def call(
         time.sleep(pause)
     if response.status_code >= 500:
         logger.warning("%s %s %s answered %s", service, method, path, response.status_code)
-        if response.status_code == 503 and _code(response) == LOCKED:
-            raise ServiceLocked(f"{service}: {LOCKED_DETAIL}", service=service)
+        code = _code(response) if response.status_code == 503 else None
+        if code in PASSED_ON:
+            detail = _detail(response) or code
+            raise ServiceUnavailable(f"{service}: {detail}", code=code, service=service)
         raise ServiceUnavailable(f"{service} answered {response.status_code}", service=service)
     try:
         body = response.json()
@@ -156,11 +163,20 @@ def call(
 
 def _code(response) -> str | None:
     """The ``code`` of a JSON error answer, if it has one."""
+    return _field(response, "code")
+
+
+def _detail(response) -> str | None:
+    return _field(response, "detail")
+
+
+def _field(response, name: str) -> str | None:
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _retry_after(response, longest: float) -> float:

@@ -73,8 +73,9 @@ def place_order(
             advice = "look it up, or send again with the same Idempotency-Key"
         else:  # sent again, it would be another order (found from outside)
             advice = "look it up before ordering again (without an Idempotency-Key, a new order)"
-        raise type(exc)(  # a 'locked' saga stays 'locked'
+        raise ServiceUnavailable(
             f"{exc.message}; order {order_id} may still be placed: {advice}",
+            code=exc.code,  # a service's own, where it said more than 'unavailable'
             **exc.details,
             order_id=str(order_id),
         ) from exc

@@ -457,6 +457,18 @@ def test_an_order_whose_service_answered_locked_is_a_locked_503(api, settings):
     assert response.json()["service"] == "order-service"
 
 
+def test_an_order_whose_saga_kept_its_stream_locked_says_so(api, settings, priced):
+    """Found from outside: with the saga's table locked, its 503s said `stream_busy` and the
+    BFF answered `service_unavailable`, as for a saga that is down."""
+    busy = (503, {"detail": "The stream is held by another transaction.", "code": "stream_busy"})
+    server = _service_answering(settings, "SAGA", [busy, busy, busy])
+    response = api.post("/api/orders", ORDER, format="json")
+    server.join(5)
+    assert response.status_code == 503 and response.json()["code"] == "stream_busy"
+    assert response.json()["service"] == "saga-service" and response.json()["order_id"]
+    assert "held by another transaction" in response.json()["detail"]
+
+
 def test_an_order_the_saga_answered_locked_is_a_locked_503_naming_it(api, settings, priced):
     _service_answering(settings, "SAGA", [LOCKED])
     response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-locked")
