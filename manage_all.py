@@ -1229,6 +1229,12 @@ def print_urls(ctx: Context) -> None:
         lines.append("  (the UI is not built: the BFF shows a placeholder page at /)")
     offset = f" --port-offset {ctx.offset}" if ctx.offset else ""
     lines += ["", f"Health of every service: python3 manage_all.py status{offset}"]
+    if ctx.redis_url and not redis_answers(ctx.redis_url):
+        # said at the start too, but hundreds of lines up by now (found from outside)
+        lines += [
+            "",
+            f"!!! Redis at {ctx.redis_url} still does not answer: nothing is pushed live.",
+        ]
     lines += ["", "Admin login: create a superuser once per service, e.g."]
     default_db = (
         all(f"{s.env_prefix}_DATABASE_URL" not in ctx.environ for s in ctx.services)

@@ -771,14 +771,20 @@ def test_the_urls_printed_name_the_status_command_for_the_offset_and_an_unbuilt_
         services=list(ma.SERVICES), offset=500, var_dir=tmp_path, out=ma.Output(written)
     )
     ctx.environ = environ
+    ctx.redis_url = _claimable_redis()  # one that answers: nothing to remind of
     ma.print_urls(ctx)
     assert "python3 manage_all.py status --port-offset 500" in written.getvalue()
+    assert "does not answer" not in written.getvalue()
     assert "the UI is not built" in written.getvalue()
     (tmp_path / "dist").mkdir()
     (tmp_path / "dist" / "index.html").write_text("<html></html>")
     written.truncate(0)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        ctx.redis_url = f"redis://127.0.0.1:{unused.getsockname()[1]}/0"
     ma.print_urls(ctx)
     assert "the UI is not built" not in written.getvalue()
+    assert "still does not answer: nothing is pushed live" in written.getvalue()
 
 
 def test_a_system_started_in_parts_holds_its_claim_until_its_last_part_stops():
