@@ -232,6 +232,23 @@ def test_a_fold_that_stops_early_lets_the_reader_go():
     wait_until(lambda: not any(t.name == "rebuild-feed" for t in threading.enumerate()), 5)
 
 
+def test_a_rebuild_on_a_database_without_its_tables_says_which_database_it_looked_at(
+    monkeypatch,
+):
+    """Found from outside: run without DATABASE_URL, --check met the empty SQLite file it
+    falls back to, and ended in a traceback."""
+    from django.db import OperationalError
+
+    from eventkit.management.commands import rebuild_projections
+
+    def missing(*args, **kwargs):
+        raise OperationalError("no such table: eventkit_checkpoint")
+
+    monkeypatch.setattr(rebuild_projections, "rebuild", missing)
+    with pytest.raises(CommandError, match="this service's database, migrated"):
+        call_command("rebuild_projections", "--check", "--no-progress", stdout=io.StringIO())
+
+
 @pytest.fixture
 def second_remote_projection():
     """Another projection of the remote source, with tables: it shares the checkpoint."""

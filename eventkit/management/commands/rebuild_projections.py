@@ -8,7 +8,7 @@ if it does; it changes nothing.
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 from tqdm import tqdm
 
 from eventkit.conf import setting
@@ -84,6 +84,14 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             except (FoldFailed, RebuildRunning) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
+            except DatabaseError as exc:
+                # Most often run outside `up` without DATABASE_URL: the SQLite file it falls
+                # back to has no tables (found from outside: a traceback).
+                raise CommandError(
+                    f"{names}: the database failed ({exc.__class__.__name__}: {exc}); nothing"
+                    f" changed. Is {_database()} this service's database, migrated? Outside"
+                    " `up`, set DATABASE_URL to it"
+                ) from exc
             except WrongFeed as exc:
                 raise CommandError(f"{names}: nothing changed; {exc}") from exc
             except requests.RequestException as exc:
