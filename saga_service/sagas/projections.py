@@ -109,8 +109,13 @@ def _fold(recorded: Recorded, saga_rows: RowWrites, step_rows: RowWrites) -> Non
                 at,
                 status=StepStatus.FAILED,
                 error=event.error[:1000],
-                message=f"{event.kind}: {event.error}"[:1000],
+                message=f"{FAILURE_WORDS.get(event.kind, event.kind)}: {event.error}"[:1000],
             )
+
+
+# How a failed step's message says what kind of failure it was (the driver's words are
+# "rejected" and "unknown"; a log line "unknown: 503: ..." read as a garbled error).
+FAILURE_WORDS = {"rejected": "refused", "unknown": "outcome unknown"}
 
 
 def _new_step(step_rows: RowWrites, saga_id, event, *, started_at) -> None:

@@ -100,6 +100,7 @@ def test_with_participants_down_the_saga_stops_at_its_deadline_and_waits_to_comp
         ("CancelOrder (COMPENSATING)", "STARTED"),
     ]
     assert "unreachable" in outcome["saga_log"][0]["error"]
+    assert outcome["saga_log"][0]["message"].startswith("outcome unknown: unreachable")
     waiting = outcome["saga_log"][1]
     assert waiting["attempts"] >= 1 and waiting["message"].startswith("waiting for the resumer")
     # The driver let go of its lease so the resumer can carry on at once.
