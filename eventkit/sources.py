@@ -31,20 +31,23 @@ class FeedReader:
 
     def page(self, after: int, limit: int = 1000) -> tuple[list[WireEvent], int]:
         """Events after ``after`` (at most ``limit``), and the source's last position (the
-        page's last event's, if the feed does not say: see :meth:`said_head`)."""
-        events, head, _ = self._page(after, limit)
-        return events, head
+        page's last event's, if the feed does not say)."""
+        events, said = self._page(after, limit)
+        if said is None:
+            said = events[-1].position if events else after
+        return events, said
 
-    def _page(self, after: int, limit: int) -> tuple[list[WireEvent], int, bool]:
+    def _page(self, after: int, limit: int) -> tuple[list[WireEvent], int | None]:
+        """Events after ``after``, and the last position the feed said its log has (None if
+        it did not say: a page's last event is not the log's end)."""
         response = self.client.get(
             f"{self.url}/events", params={"after": after, "limit": limit}, timeout=TIMEOUT
         )
         response.raise_for_status()
         try:
             events = [from_feed(item, self.source) for item in response.json()]
-            head = int(
-                response.headers.get("X-Last-Position", events[-1].position if events else after)
-            )
+            said = response.headers.get("X-Last-Position")
+            said = int(said) if said is not None else None
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Not a page of our feed (another version of the source, a proxy's answer): a
             # feed that cannot be read, as one that does not answer, not a worker's crash.
@@ -57,7 +60,7 @@ class FeedReader:
                     f"{self.url}/events serves {service}'s events, not {self.source}'s: "
                     "is the URL right?"
                 )
-        return events, head, "X-Last-Position" in response.headers
+        return events, said
 
     def event_at(self, position: int) -> tuple[WireEvent | None, int]:
         """The event at ``position`` (None if the log does not hold it there) and the
@@ -72,27 +75,31 @@ class FeedReader:
 
     def between(self, first: int, last: int) -> tuple[dict[int, WireEvent], int | None]:
         """The events the log holds at ``first``..``last``, by position, and its last
-        position as the feed last said it (None if it never did: a page's last event is not
-        the log's end)."""
-        events, head, after = {}, None, first - 1
-        while after < last:
-            page, said, told = self._page(after, min(1000, last - after))
-            head = said if told else head
-            page = [e for e in page if e.position <= last]
-            if not page:
-                break
+        position as the feed last said it (None if it never did)."""
+        events, head = {}, None
+        for page, said in self._pages(first - 1, last, min(1000, last - first + 1)):
             events.update((e.position, e) for e in page)
-            after = page[-1].position
+            head = said if said is not None else head
         return events, head
 
     def read(
         self, after: int, until: int | None = None, limit: int = 1000
     ) -> Iterator[list[WireEvent]]:
+        for page, _ in self._pages(after, until, limit):
+            if page:
+                yield page
+
+    def _pages(
+        self, after: int, until: int | None, limit: int
+    ) -> Iterator[tuple[list[WireEvent], int | None]]:
+        """Pages after ``after`` up to ``until`` (the log's end if None), each with the last
+        position the feed said; the last page may be empty (the feed's word on its head,
+        where the log ends before ``until``, is in it)."""
         while until is None or after < until:
-            events, _ = self.page(after, limit)
+            events, said = self._page(after, limit)
             if until is not None:
                 events = [e for e in events if e.position <= until]
+            yield events, said
             if not events:
                 return
-            yield events
             after = events[-1].position
