@@ -56,14 +56,15 @@ class CorrelationIdMiddleware:
         else:
             level = logging.INFO
         code = _error_code(response) if response.status_code >= 400 else None
+        line = "%s %s -> %s in %.1f ms"
+        args = [request.method, request.get_full_path(), response.status_code, elapsed_ms]
+        if code:
+            line += " (%s)"
+            args.append(code)
         logger.log(
             level,
-            "%s %s -> %s in %.1f ms" + (" (%s)" if code else "%s"),
-            request.method,
-            request.get_full_path(),
-            response.status_code,
-            elapsed_ms,
-            code or "",
+            line,
+            *args,
             extra={
                 "correlation_id": cid,
                 "method": request.method,
