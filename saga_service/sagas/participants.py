@@ -72,7 +72,7 @@ class Participants:
         step: str,
         saga: PlaceOrderSaga,
         *,
-        compensating: bool = False,
+        compensating: bool,
         correlation_id: str | None = None,
     ) -> Reply:
         method, url, body, describe = self._commands[step](saga)
