@@ -66,7 +66,7 @@ from eventkit.projections import registry
 from eventkit.rows import db_value, locking
 from eventkit.sources import FeedReader
 from eventkit.wire import WireEvent, from_fields
-from servicekit.dberrors import refuses_writes, sqlstate
+from servicekit.dberrors import lock_wait_over, refuses_writes, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def database_failing(exc: BaseException) -> bool:
     state = sqlstate(exc)
     if isinstance(exc, ProgrammingError):
         return state in _SCHEMA_MISSING
-    return state is None or state[:2] in _TRANSIENT_CLASSES or state == "55P03"
+    return state is None or state[:2] in _TRANSIENT_CLASSES or lock_wait_over(exc)
 
 
 class _BatchFailed(Exception):
