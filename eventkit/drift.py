@@ -1,10 +1,11 @@
 """How a read-model table differs from a fold of the log, worked out by the database.
 
-``rebuild(check=True)`` copies each table's live rows into a temporary table
-(:func:`snapshot`), folds the log into the emptied table, then asks the database which rows
-differ (:func:`compare`). Python reads back counts and the first few drifting rows, never a
-whole table, so checking millions of rows takes the memory of a few dozen. The copies live
-in the check's transaction, which rolls back and takes them with it.
+``rebuild(check=True)`` folds the log into shadow tables (``eventkit.shadow``; elsewhere
+than PostgreSQL, it copies each table's live rows into a temporary table, :func:`snapshot`,
+and folds into the emptied one), then asks the database which rows differ
+(:func:`compare`). Python reads back counts and the first few drifting rows, never a whole
+table, so checking millions of rows takes the memory of a few dozen. The scratch tables
+live in the check's transaction, which rolls back and takes them with it.
 
 Equality is the database's: the same column, compared with itself, null-safe (a JSON column
 as jsonb on PostgreSQL, as text on SQLite, like Django's own lookups).
@@ -53,11 +54,13 @@ def snapshot(model: type[models.Model]) -> None:
         cursor.execute(f"CREATE TEMPORARY TABLE {_live(model)} AS SELECT * FROM {_folded(model)}")
 
 
-def compare(model: type[models.Model]) -> Drift:
-    """How the live rows (the :func:`snapshot`) differ from what the fold left in the table."""
-    missing, missing_count = _ids_only_in(model, _folded(model), _live(model))
-    unexpected, unexpected_count = _ids_only_in(model, _live(model), _folded(model))
-    changed, changed_count = _changed(model)
+def compare(model: type[models.Model], *, live: str = "", folded: str = "") -> Drift:
+    """How the live rows differ from the fold's: by default the :func:`snapshot` from what
+    the fold left in the table; the tables can be named instead (``eventkit.shadow``)."""
+    live, folded = live or _live(model), folded or _folded(model)
+    missing, missing_count = _ids_only_in(model, folded, live)
+    unexpected, unexpected_count = _ids_only_in(model, live, folded)
+    changed, changed_count = _changed(model, live, folded)
     listed = len(missing) + len(unexpected) + len(changed)
     return Drift(
         table=model._meta.label,
@@ -79,7 +82,7 @@ def _ids_only_in(model, table: str, other: str) -> tuple[list, int]:
     return [_python(model._meta.pk, pk) for (pk,) in first], count
 
 
-def _changed(model) -> tuple[list, int]:
+def _changed(model, live_table: str, folded_table: str) -> tuple[list, int]:
     """The first differing columns of rows on both sides, as (pk, field, live, folded), and
     how many columns differ in all: one report line each."""
     fields = _compared_fields(model)
@@ -90,7 +93,7 @@ def _changed(model) -> tuple[list, int]:
         f"CASE WHEN live.{c} {_distinct()} folded.{c} THEN 1 ELSE 0 END"
         for c in map(_column, fields)
     ]
-    both = f"FROM {_live(model)} AS live JOIN {_folded(model)} AS folded USING ({pk})"
+    both = f"FROM {live_table} AS live JOIN {folded_table} AS folded USING ({pk})"
     # SUM is a numeric on PostgreSQL, and NULL when no row is on both sides
     count = int(_fetch(f"SELECT COALESCE(SUM({' + '.join(differs)}), 0) {both}")[0][0])
     if not count:

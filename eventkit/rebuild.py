@@ -1,32 +1,42 @@
 """Rebuilding read models from the event log, and checking them against it.
 
-A rebuild is "clear, then fold": inside one transaction it blocks appends, empties the
-projection's tables, feeds every event through the projection's handlers and commits.
-Readers keep seeing the old rows until the commit (MVCC), so nobody reads a half-built
-table; writers wait for the commit, so no event slips between the fold and the swap.
+On PostgreSQL a rebuild of a service's own read models folds *beside* them: into shadow
+tables of the same names that only its connection sees (``eventkit.shadow``), in rounds
+while the writers go on, each catching up with what was appended during the one before.
+Then, in one transaction that holds the writers off, it folds the last few events and
+writes into the live tables only the rows that differ. Readers see the old rows until that
+commit (MVCC), and writers wait only for it: 1.3 s for 500,000 orders that match the log,
+where folding them in place held every command for the whole fold.
 
-``check`` copies the live rows into temporary tables first, does the same fold, lets the
-database compare the two (``eventkit.drift``), reports the differences and rolls back: it
-changes nothing, and holds only the drifting rows it reports in memory, however large the
-tables. A plain rebuild does not compare (that would copy every table); run ``--check``
-first to see what it would change.
+``check`` folds into shadow tables inside one snapshot of the log and the live tables, and
+lets the database compare the two (``eventkit.drift``): it holds nobody, changes nothing,
+and keeps in memory only the drifting rows it reports, however large the tables.
+
+Elsewhere a rebuild is "clear, then fold" in one transaction that holds the writers off
+throughout: on SQLite, and for another service's events (marketing's, whose consumer it
+holds off instead; its checkpoint must move with the rows). There ``check`` copies the
+live rows into temporary tables first, folds into the emptied ones, compares and rolls
+back.
 """
 
 import logging
 import queue
 import threading
+import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from eventkit import shadow, snapshots
 from eventkit.consumer import database_failing
 from eventkit.domain import UnknownEventType
 from eventkit.drift import Drift, compare, snapshot
 from eventkit.models import DeadLetter
 from eventkit.projections import Projection, registry
-from eventkit.store import iter_recorded, lock_appends
+from eventkit.store import head_position, iter_recorded, lock_appends
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +47,8 @@ class RebuildReport:
     last_position: int
     drift: list[Drift]
     taken_again: int = 0  # events a consumer had set aside as dead letters that apply now
+    rewritten: int = 0  # rows a rebuild beside the live tables wrote into them
+    writers_held: float | None = None  # seconds it held the writers off, if it folded beside
 
     @property
     def clean(self) -> bool:
@@ -51,21 +63,28 @@ class RebuildRunning(Exception):
 _ADVISORY_NAMESPACE = 0x65766B  # "evk"
 
 
-def _one_at_a_time(source: str | None) -> None:
-    """Refuse to fold beside another rebuild or ``--check`` of the same read models. The
-    second waited for the first's locks and then folded everything again, holding writers
-    (or the marketing worker) back twice as long, for nothing (found from outside). The
-    lock is the transaction's: a rebuild killed outright lets go of it with its connection."""
+@contextmanager
+def _one_at_a_time(source: str | None) -> Iterator[None]:
+    """Refuse to rebuild beside another rebuild of the same read models. The second waited
+    for the first's locks and then folded everything again, holding writers (or the
+    marketing worker) back twice as long, for nothing (found from outside). The lock is the
+    session's, as a rebuild spans transactions: one killed outright lets go of it with its
+    connection."""
     if connection.vendor != "postgresql":
-        return  # SQLite writers hold the whole database anyway
+        yield  # SQLite writers hold the whole database anyway
+        return
     key = zlib.crc32(f"rebuild:{source or 'local'}".encode()) - 2**31  # a signed int4
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_ADVISORY_NAMESPACE, key])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, key])
         if not cursor.fetchone()[0]:
             raise RebuildRunning(
-                "another rebuild_projections (or --check) of these read models is running;"
+                "another rebuild_projections of these read models is running;"
                 " nothing changed: wait for it to end"
             )
+    try:
+        yield
+    finally:
+        shadow.let_go("SELECT pg_advisory_unlock(%s, %s)", params=[_ADVISORY_NAMESPACE, key])
 
 
 def _hold_off_writers(projections: Sequence[Projection]) -> None:
@@ -80,9 +99,10 @@ def _hold_off_writers(projections: Sequence[Projection]) -> None:
     SQLite writers hold the whole database anyway."""
     if connection.vendor != "postgresql":
         return
-    tables = sorted({m._meta.db_table for p in projections for m in p.models})
+    # named with their schema: a rebuild beside them has shadows of the same names
+    tables = sorted({shadow.live_name(m) for p in projections for m in p.models})
     if tables:
-        names = ", ".join(connection.ops.quote_name(t) for t in tables)
+        names = ", ".join(tables)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
 
@@ -110,6 +130,19 @@ def rebuild(
     of truth, and leave the consumer's checkpoint where the fold ended. That checkpoint is
     the source's, shared by all its projections, so they are rebuilt together or not at all.
     """
+    source = _source_of(projections, check=check)
+    if batch_size is None:
+        batch_size = LOCAL_BATCH if source is None else REMOTE_BATCH
+    fold = _Fold(projections, source, batch_size, progress)
+    if shadow.supported(_tables(projections)):
+        if check:
+            return _check_beside(fold, on_start)
+        if source is None:
+            return _rebuild_beside(fold, on_start)
+    return _rebuild_in_place(fold, check=check, on_start=on_start)
+
+
+def _source_of(projections: Sequence[Projection], *, check: bool) -> str | None:
     sources = {p.source for p in projections}
     if len(sources) > 1:
         raise ValueError("rebuild projections of one source at a time")
@@ -124,41 +157,149 @@ def rebuild(
             f"the projections of {source} share its checkpoint: rebuild "
             f"{', '.join(left_out)} with them (or leave out --projection)"
         )
-    if batch_size is None:
-        batch_size = LOCAL_BATCH if source is None else REMOTE_BATCH
-    events, taken_again = 0, 0
-    with transaction.atomic():
-        _one_at_a_time(source)
+    return source
+
+
+@dataclass
+class _Fold:
+    """What a rebuild folds, and into what; counts what it folded."""
+
+    projections: Sequence[Projection]
+    source: str | None
+    batch_size: int
+    progress: Callable[[int], None] | None
+    events: int = 0
+    taken_again: int = 0
+
+    def local(self, *, after: int, until: int) -> None:
+        """Fold this service's events after ``after`` up to ``until``."""
+        self.pieces(self.local_pieces(after=after, until=until))
+
+    def local_pieces(self, *, after: int, until: int):
+        pages = iter_recorded(after=after, until=until, batch_size=self.batch_size)
+        return ((page, False) for page in pages)
+
+    def pieces(self, pieces) -> None:
+        for batch, dead_letter in _in_batches(pieces, self.batch_size):
+            if not dead_letter:
+                _fold(self.projections, batch, remote=self.source is not None)
+            elif _applies_again(self.projections, batch[0]):
+                # no longer set aside (under --check, rolled back with the rest)
+                DeadLetter.objects.filter(source=self.source, position=batch[0].position).delete()
+                self.taken_again += 1
+            else:
+                continue
+            self.events += len(batch)
+            if self.progress:
+                self.progress(len(batch))
+
+    def report(self, last: int, drift=(), **held) -> RebuildReport:
+        return RebuildReport(
+            events=self.events,
+            last_position=last,
+            drift=list(drift),
+            taken_again=self.taken_again,
+            **held,
+        )
+
+
+# Rounds folded while the writers go on, each catching up with what was appended during
+# the one before, until one is this short (in events) or there have been this many: the
+# last round, which holds the writers off, then folds about as few.
+SHORT_ROUND, MOST_ROUNDS = 1_000, 5
+
+
+def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
+    """Fold into shadow tables while the writers go on, then hold them off only to fold
+    what they appended meanwhile and to write the rows that differ (``eventkit.shadow``).
+
+    The order service's 200,000 events took 17 s to fold in place, and every order placed
+    meanwhile waited, was turned away as busy, or was compensated at its saga's deadline
+    (found from outside). Positions are gap-free and visible in order (``eventkit.store``),
+    so the highest visible one says everything up to it can be read."""
+    tables = _tables(fold.projections)
+    with _one_at_a_time(fold.source), shadow.shadowing(tables):
+        last = 0
+        for round_ in range(MOST_ROUNDS):
+            with transaction.atomic():
+                shadow.ensure_in_place(tables)
+                appended = head_position()
+                if round_ == 0 and on_start:
+                    on_start(appended)
+                fold.local(after=last, until=appended)
+            appended, last = appended - last, appended
+            if appended < SHORT_ROUND:
+                break
+        started = time.monotonic()
+        with transaction.atomic():
+            shadow.ensure_in_place(tables)
+            _hold_off_writers(fold.projections)
+            final = lock_appends()
+            caught_up = final - last
+            fold.local(after=last, until=final)
+            rewritten = sum(shadow.apply_difference(model) for model in tables)
+        held = time.monotonic() - started
+    logger.info(
+        "rebuilt %s from %d events: writers held off %.3f s to fold the last %d and "
+        "rewrite %d rows",
+        ", ".join(p.name for p in fold.projections),
+        fold.events,
+        held,
+        caught_up,
+        rewritten,
+    )
+    return fold.report(final, rewritten=rewritten, writers_held=held)
+
+
+def _check_beside(fold: _Fold, on_start) -> RebuildReport:
+    """Fold into shadow tables inside one snapshot of the log and the live tables, and let
+    the database compare: the live tables hold exactly the events the snapshot shows (a
+    command writes its events and its rows in one transaction, a consumer its rows and its
+    checkpoint), so nobody is held off. It changes nothing: the snapshot rolls back."""
+    tables = _tables(fold.projections)
+    # (a savepoint inside: a snapshot taken within a test's transaction is that one)
+    with snapshots.snapshot(read_only=False), transaction.atomic():
+        if fold.source is None:
+            last = head_position()
+            pieces = fold.local_pieces(after=0, until=last)
+        else:
+            _, last, pieces = _remote(_feed(fold.source), check=True, batch_size=fold.batch_size)
+        if on_start:
+            on_start(last)
+        with shadow.shadowing(tables):
+            fold.pieces(pieces)
+            drift = [
+                compare(model, live=shadow.live_name(model), folded=shadow.shadow_name(model))
+                for model in tables
+            ]
+            transaction.set_rollback(True)
+    return fold.report(last, drift)
+
+
+def _rebuild_in_place(fold: _Fold, *, check: bool, on_start) -> RebuildReport:
+    """Clear and fold in one transaction, holding the writers off (or the consumer, for
+    another service's events) throughout: SQLite, and another service's read models."""
+    source = fold.source
+    with _one_at_a_time(source), transaction.atomic():
         if source is None:
-            _hold_off_writers(projections)
+            _hold_off_writers(fold.projections)
             last = lock_appends()
-            pieces = ((page, False) for page in iter_recorded(until=last, batch_size=batch_size))
+            pieces = fold.local_pieces(after=0, until=last)
         else:
             feed = _feed(source)
-            checkpoint, last, pieces = _remote(feed, check=check, batch_size=batch_size)
+            checkpoint, last, pieces = _remote(feed, check=check, batch_size=fold.batch_size)
         if on_start:
             on_start(last)
         # Copying every row to compare costs as much as the fold: only --check does.
         if check:
-            for model in _tables(projections):
+            for model in _tables(fold.projections):
                 snapshot(model)
-        for p in projections:
+        for p in fold.projections:
             p.clear()
-        for batch, dead_letter in _in_batches(pieces, batch_size):
-            if not dead_letter:
-                _fold(projections, batch, remote=source is not None)
-            elif _applies_again(projections, batch[0]):
-                # no longer set aside (under --check, rolled back with the rest)
-                DeadLetter.objects.filter(source=source, position=batch[0].position).delete()
-                taken_again += 1
-            else:
-                continue
-            events += len(batch)
-            if progress:
-                progress(len(batch))
+        fold.pieces(pieces)
         drift = []
         if check:
-            drift = [compare(model) for model in _tables(projections)]
+            drift = [compare(model) for model in _tables(fold.projections)]
             transaction.set_rollback(True)
         elif source is not None:
             checkpoint.position = checkpoint.event_position = last
@@ -167,7 +308,7 @@ def rebuild(
             checkpoint.save(
                 update_fields=["position", "event_id", "event_position", "held_since", "updated_at"]
             )
-    return RebuildReport(events=events, last_position=last, drift=drift, taken_again=taken_again)
+    return fold.report(last, drift)
 
 
 class FoldFailed(Exception):
@@ -298,9 +439,14 @@ def _remote(feed, *, check: bool, batch_size: int):
 
     source = feed.source
     Checkpoint.objects.get_or_create(source=source)
-    checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
-    # --check compares with the live tables, which hold everything up to the checkpoint.
-    last = checkpoint.position if check else feed.page(0, limit=1)[1]
+    if check:
+        # --check compares with the live tables, which hold everything up to the
+        # checkpoint: in its snapshot (or SQLite's transaction), nothing moves it.
+        checkpoint = Checkpoint.objects.get(pk=source)
+        last = checkpoint.position
+    else:
+        checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
+        last = feed.page(0, limit=1)[1]
     # A dead letter names its event by id as well as position: a log reset or restored since
     # may hold another event at that position, which is to be applied like any other.
     set_aside = dict(DeadLetter.objects.filter(source=source).values_list("position", "event_id"))

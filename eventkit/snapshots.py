@@ -15,12 +15,13 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 
 @contextmanager
-def snapshot(using: str = DEFAULT_DB_ALIAS):
+def snapshot(using: str = DEFAULT_DB_ALIAS, *, read_only: bool = True):
     """Run the reads inside in one read-only snapshot.
 
     Inside a transaction already (a command, a test's transaction) its reads stay as they
     are: the isolation of a transaction can only be set before its first statement. SQLite
-    keeps one snapshot per transaction anyway.
+    keeps one snapshot per transaction anyway. Writes (``read_only=False``) may fail to
+    serialise with a concurrent writer's; ``--check`` writes only its temporary tables.
     """
     connection = connections[using]
     if connection.in_atomic_block:
@@ -29,7 +30,8 @@ def snapshot(using: str = DEFAULT_DB_ALIAS):
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                access = ", READ ONLY" if read_only else ""
+                cursor.execute(f"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ{access}")
         yield
 
 
