@@ -12,12 +12,14 @@ Two ways to read ``/events``:
 
 ``GET /events/{aggregate_id}`` is one stream's history, oldest first (``ordering=-version``:
 newest first), paged by ``limit``/``offset`` like the log: a product's stream grows with
-every reserve and release, so it is never answered whole.
+every reserve and release, so it is never answered whole. An id with no events is an empty
+stream (``[]``); a malformed id is a 400 naming ``aggregate_id``.
 
 All answer a JSON array, with ``X-Total-Count`` and ``X-Last-Position`` headers.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.response import Response
@@ -26,6 +28,7 @@ from rest_framework.views import APIView
 from eventkit.conf import setting
 from eventkit.models import Event
 from eventkit.store import head_position
+from servicekit.api import path_uuid
 from servicekit.fields import MAX_OFFSET
 
 
@@ -153,14 +156,20 @@ def _feed_page(events, after: int, limit: int) -> list:
 class StreamEventsView(APIView):
     @extend_schema(
         operation_id="events_of_aggregate",
-        parameters=[StreamQuery],
+        parameters=[
+            OpenApiParameter("aggregate_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            StreamQuery,
+        ],
         responses={
             200: EventSerializer(many=True),
-            400: None,
-            404: OpenApiResponse(description="`aggregate_id` is not a UUID"),
+            400: OpenApiResponse(
+                description="`aggregate_id` is not a UUID, or a query parameter is out of bounds"
+            ),
+            404: OpenApiResponse(description="`aggregate_id` has a `/` in it: no such path"),
         },
     )
     def get(self, request, aggregate_id):
+        aggregate_id = path_uuid("aggregate_id", aggregate_id)
         query = StreamQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data

@@ -1,5 +1,6 @@
 """Small helpers that keep DRF views thin and alike across services."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit.converters import AnyCaseUUIDConverter
 from servicekit.fields import MAX_OFFSET, TextField
 from servicekit.permissions import NotFromAnotherSite, ServiceTokenRequired
 
@@ -75,6 +77,18 @@ def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def path_uuid(name: str, value: str) -> uuid.UUID:
+    """The id in a path segment taken as text (``<str:...>``), or DRF's ValidationError
+    naming it (a JSON 400). A route with ``<any_uuid:...>`` answers a malformed id with a
+    404, as it does an id that names nothing; where an id that names nothing is answered
+    too (an empty stream), a malformed one is the client's mistake, and the answer says so.
+    Well-formed means what ``<any_uuid:...>`` takes: 8-4-4-4-12 hex digits, in either case.
+    """
+    if not re.fullmatch(AnyCaseUUIDConverter.regex, value):
+        raise serializers.ValidationError({name: ["Must be a valid UUID."]})
+    return uuid.UUID(value)
 
 
 def idempotency_key(request) -> str | None:
