@@ -5,6 +5,7 @@ from collections import defaultdict
 from django.db.models.functions import Now
 
 from contracts.sagas import step_action
+from eventkit.models import Event
 from eventkit.rows import rows_query, select_row, select_rows, select_rows_together
 from eventkit.snapshots import read_page, snapshot
 from sagas.models import SagaLease, SagaStepView, SagaView
@@ -138,4 +139,16 @@ def abandoned_saga_ids(limit: int = 100) -> list:
         .exclude(saga_id__in=driven)
         .order_by("updated_at", "created_at")
         .values_list("saga_id", flat=True)[:limit]
+    )
+
+
+def saga_correlation_id(saga_id) -> str | None:
+    """The correlation id of the request that started the saga, as its events' metadata
+    keeps it (``eventkit.store.execute`` stamps every event with the one current then); the
+    earliest one that has it, should its first event have been written without."""
+    return (
+        Event.objects.filter(stream_id=saga_id, metadata__has_key="correlation_id")
+        .order_by("version")
+        .values_list("metadata__correlation_id", flat=True)
+        .first()
     )

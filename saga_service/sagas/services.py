@@ -16,6 +16,7 @@ from sagas.domain import ORDER_KEYS, DetailsMismatch, SagaStarted
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
 from sagas.repository import BUSY, FINISHED, LeaseLost, SagaRepository, new_owner
+from servicekit import context
 from servicekit.context import current_correlation_id
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,15 @@ def resume_unfinished(*, workers: int = 4) -> list[str]:
     taken = []
 
     def resume(saga_id):
+        token = context.correlation_id.set(None)  # this pool thread's, put back when done
         try:
+            # Carried on under the correlation id of the request that started it: the
+            # resumption's log lines, its events and its calls to the participants are found
+            # with the order's. A saga that kept none gets one, so its resumption hangs
+            # together (its events keep it for the next pass).
+            context.correlation_id.set(
+                selectors.saga_correlation_id(saga_id) or context.new_correlation_id()
+            )
             repository = _repository()
             saga = repository.take_over(saga_id)
             if saga is None:
@@ -180,6 +189,7 @@ def resume_unfinished(*, workers: int = 4) -> list[str]:
             logger.exception("saga %s could not be resumed; trying again later", saga_id)
             return None
         finally:
+            context.correlation_id.reset(token)
             connection.close()  # each pool thread has its own connection
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -536,6 +536,75 @@ def test_a_saga_that_cannot_be_resumed_does_not_stop_the_others(monkeypatch, cap
     assert "a participant answered nonsense" in caplog.text
 
 
+class RecordingParticipants:
+    """Participants that agree to every step and note the correlation id each call was
+    sent with, and the one current in the thread that sent it."""
+
+    calls: list = []
+
+    def call(self, step, saga, *, compensating, correlation_id=None):
+        from sagas.domain import OK
+        from sagas.orchestrator import Reply
+        from servicekit.context import current_correlation_id
+
+        self.calls.append((step, correlation_id, current_correlation_id()))
+        return Reply(OK, f"{step} done")
+
+
+def resumed_under(monkeypatch, caplog, saga_id) -> tuple[list, list, list]:
+    """Resume the saga (its owner died) with participants that agree: the correlation ids
+    of the calls it sent, of its log lines and of the events its resumption wrote."""
+    import logging
+
+    from sagas import services
+    from servicekit.logging import ContextFilter
+
+    SagaLease.objects.filter(pk=saga_id).delete()
+    monkeypatch.setattr(RecordingParticipants, "calls", [])
+    monkeypatch.setattr(services, "Participants", RecordingParticipants)
+    caplog.set_level(logging.INFO, logger="sagas")
+    caplog.handler.addFilter(ContextFilter())  # as the console handler stamps each line
+    events = Event.objects.filter(stream_id=saga_id).order_by("version")
+    started = events.count()
+    assert services.resume_unfinished(workers=1) == [str(saga_id)]
+    lines = [r.correlation_id for r in caplog.records if r.name.startswith("sagas")]
+    resumption = [e.metadata.get("correlation_id") for e in events[started:]]
+    return RecordingParticipants.calls, lines, resumption
+
+
+@pytest.mark.django_db(transaction=True)  # the resumer's threads have connections of their own
+def test_a_resumed_saga_carries_the_correlation_id_of_the_request_that_started_it(
+    monkeypatch, caplog
+):
+    """Found from outside: a resumed saga logged under "-", and each call it sent was given
+    a new id by its participant, so nothing tied the resumption to the order's request."""
+    from servicekit import context
+
+    token = context.correlation_id.set("order-request-1")
+    try:
+        saga, _ = SagaRepository(owner="web", lease_seconds=60).begin_or_join(details())
+    finally:
+        context.correlation_id.reset(token)
+    calls, lines, resumption = resumed_under(monkeypatch, caplog, saga.id)
+    assert [step for step, *_ in calls] == ["CreateOrder", "ReserveInventory", "ConfirmOrder"]
+    assert {(sent, current) for _, sent, current in calls} == {("order-request-1",) * 2}
+    assert lines and set(lines) == {"order-request-1"}
+    assert resumption and set(resumption) == {"order-request-1"}
+    assert context.current_correlation_id() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resumed_saga_that_kept_no_correlation_id_gets_one_for_its_resumption(
+    monkeypatch, caplog
+):
+    saga, _ = SagaRepository(owner="web", lease_seconds=60).begin_or_join(details())
+    started = Event.objects.filter(stream_id=saga.id).earliest("version")
+    assert "correlation_id" not in started.metadata  # placed by no request
+    calls, lines, resumption = resumed_under(monkeypatch, caplog, saga.id)
+    ids = {sent for _, sent, _ in calls} | set(lines) | set(resumption)
+    assert len(ids) == 1 and None not in ids and "-" not in ids
+
+
 def test_the_watching_resumer_waits_out_a_database_failure(monkeypatch, settings):
     """A dropped connection ended the resumer with a traceback, for its supervisor to restart
     (found from outside); it now says so in one line and tries again on its next round."""
