@@ -155,7 +155,15 @@ class EventListApi(APIView):
 
 
 class DashboardApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        description="`{products, order_counts, recent_events, marketing, degraded, "
+        "degraded_reasons}`: each part read in parallel. A part whose service did not answer "
+        "is empty, the service named in `degraded`, and `degraded_reasons` says why, one "
+        "`{service, code, detail}` for each: `code` a service's own 503 code where it said "
+        "more than that it is unavailable (`locked`, `stream_busy`, `busy`, `read_only`, "
+        "`read_model_drift`), else `service_unavailable`.",
+    )
     def get(self, request):
         body, degraded = services.dashboard()
         return with_degraded(body, degraded)

@@ -270,8 +270,9 @@ def gather(
     A read that raises :class:`ServiceUnavailable`, or has not been answered once any read
     could have been (it waited for a thread behind a service that stopped answering),
     leaves its key out of the answers and names its service in the degraded list; any
-    other exception propagates. ``failures``, if given, gets the exception of each read
-    that raised one, by key, for a caller that answers with it.
+    other exception propagates. ``failures``, if given, gets each failed read's
+    :class:`ServiceUnavailable` by key (one of its own for a read not answered in time),
+    for a caller that answers with it or says why.
     """
     context_id = current_correlation_id()
 
@@ -297,6 +298,10 @@ def gather(
         except TimeoutError:
             future.cancel()  # if it is still queued, it is not sent at all
             logger.warning("%s %s: no answer in time; its threads are busy", service, key)
+            if failures is not None:
+                failures[key] = ServiceUnavailable(
+                    f"{service} did not answer in time", service=service
+                )
         else:
             continue
         if service not in degraded:

@@ -222,7 +222,10 @@ def dashboard() -> tuple[dict, list[str]]:
     for status in ORDER_STATUSES:
         reads[status] = Read("order-service", "/queries/orders", {"status": status, "limit": 1})
     event_pages = _event_pages(list(EVENT_SOURCES), window=RECENT_EVENTS)
-    results, degraded = gather({**reads, **{f"events {s}": r for s, r in event_pages.items()}})
+    failures = {}
+    results, degraded = gather(
+        {**reads, **{f"events {s}": r for s, r in event_pages.items()}}, failures
+    )
     counts = {s: results[s].total for s in ORDER_STATUSES if s in results}
     pages = {s: results[f"events {s}"] for s in event_pages if f"events {s}" in results}
     return {
@@ -230,7 +233,23 @@ def dashboard() -> tuple[dict, list[str]]:
         "order_counts": {**counts, "TOTAL": sum(counts.values())} if counts else {},
         "recent_events": _timeline(pages, offset=0, limit=RECENT_EVENTS)[0],
         "marketing": results["marketing"].body if "marketing" in results else None,
+        "degraded_reasons": degraded_reasons(degraded, failures),
     }, degraded
+
+
+def degraded_reasons(degraded: list[str], failures: dict[str, ServiceUnavailable]) -> list[dict]:
+    """Why each service in ``degraded`` is missing, in its order: the code and detail of its
+    first failed read. A 503 whose code says more than that it is down (``locked``,
+    ``stream_busy``, ... : ``PASSED_ON``) keeps it; a lock held there wants waiting out, a
+    service down wants restarting (found from outside: the dashboard said neither)."""
+    first: dict[str, ServiceUnavailable] = {}
+    for failure in failures.values():
+        first.setdefault(failure.details.get("service"), failure)
+    return [
+        {"service": service, "code": first[service].code, "detail": first[service].message}
+        for service in degraded
+        if service in first
+    ]
 
 
 def recent_orders(limit: int = 20) -> list[dict]:

@@ -457,6 +457,52 @@ def test_an_order_whose_service_answered_locked_is_a_locked_503(api, settings):
     assert response.json()["service"] == "order-service"
 
 
+def test_the_dashboard_says_why_each_service_it_misses_is_missing(api, settings):
+    """Found from outside: it said `degraded` and no more, though a service that holds a
+    lock (wait it out) and one that is down (restart it) want different remedies."""
+    _service_answering(settings, "MARKETING", [LOCKED])
+    body = api.get("/api/dashboard").json()
+    reasons = body["degraded_reasons"]
+    assert [r["service"] for r in reasons] == body["degraded"]
+    by_service = {r["service"]: r for r in reasons}
+    assert by_service["marketing-service"]["code"] == "locked"
+    assert "holds a lock on this data" in by_service["marketing-service"]["detail"]
+    assert by_service["order-service"] == {
+        "service": "order-service",
+        "code": "service_unavailable",
+        "detail": "order-service did not answer",
+    }
+
+
+def test_the_dashboard_says_which_service_did_not_answer_in_time(monkeypatch):
+    import threading
+
+    from gateway import downstream, services
+    from gateway.downstream import Answer
+
+    hung = threading.Event()
+
+    def marketing_hangs(service, path, **params):
+        if service == "marketing-service":
+            hung.wait(30)
+        return Answer(200, [], {"X-Total-Count": "0"})
+
+    monkeypatch.setattr(downstream, "get", marketing_hangs)
+    monkeypatch.setattr(downstream, "longest_read", lambda: 0.2)
+    try:
+        body, degraded = services.dashboard()
+    finally:
+        hung.set()
+    assert degraded == ["marketing-service"]
+    assert body["degraded_reasons"] == [
+        {
+            "service": "marketing-service",
+            "code": "service_unavailable",
+            "detail": "marketing-service did not answer in time",
+        }
+    ]
+
+
 def test_an_order_whose_saga_kept_its_stream_locked_says_so(api, settings, priced):
     """Found from outside: with the saga's table locked, its 503s said `stream_busy` and the
     BFF answered `service_unavailable`, as for a saga that is down."""
