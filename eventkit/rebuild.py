@@ -1,22 +1,21 @@
 """Rebuilding read models from the event log, and checking them against it.
 
-On PostgreSQL a rebuild of a service's own read models folds *beside* them: into shadow
-tables of the same names that only its connection sees (``eventkit.shadow``), in rounds
-while the writers go on, each catching up with what was appended during the one before.
-Then, in one transaction that holds the writers off, it folds the last few events and
-writes into the live tables only the rows that differ. Readers see the old rows until that
-commit (MVCC), and writers wait only for it: 1.3 s for 500,000 orders that match the log,
-where folding them in place held every command for the whole fold.
+On PostgreSQL a rebuild folds *beside* the live tables: into shadow tables of the same
+names that only its connection sees (``eventkit.shadow``), in rounds while the writers go
+on (the commands that append to this service's log, or the consumer of another's), each
+round catching up with what was appended during the one before. Then, in one transaction
+that holds the writers off, it folds the last few events and writes into the live tables
+only the rows that differ, with the consumer's checkpoint if it has one. Readers see the
+old rows until that commit (MVCC), and writers wait only for it: 1.3 s for 500,000 orders
+that match the log, where folding in place held them for the whole fold.
 
 ``check`` folds into shadow tables inside one snapshot of the log and the live tables, and
 lets the database compare the two (``eventkit.drift``): it holds nobody, changes nothing,
 and keeps in memory only the drifting rows it reports, however large the tables.
 
-Elsewhere a rebuild is "clear, then fold" in one transaction that holds the writers off
-throughout: on SQLite, and for another service's events (marketing's, whose consumer it
-holds off instead; its checkpoint must move with the rows). There ``check`` copies the
-live rows into temporary tables first, folds into the emptied ones, compares and rolls
-back.
+On SQLite a rebuild is "clear, then fold" in one transaction that holds the writers off
+throughout, and ``check`` copies the live rows into temporary tables first, folds into the
+emptied ones, compares and rolls back.
 """
 
 import logging
@@ -26,16 +25,19 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from eventkit import shadow, snapshots
+from eventkit.conf import setting
 from eventkit.consumer import database_failing
 from eventkit.domain import UnknownEventType
 from eventkit.drift import Drift, compare, snapshot
-from eventkit.models import DeadLetter
+from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import Projection, registry
+from eventkit.sources import FeedReader
 from eventkit.store import head_position, iter_recorded, lock_appends
 
 logger = logging.getLogger(__name__)
@@ -133,13 +135,12 @@ def rebuild(
     source = _source_of(projections, check=check)
     if batch_size is None:
         batch_size = LOCAL_BATCH if source is None else REMOTE_BATCH
-    fold = _Fold(projections, source, batch_size, progress)
-    if shadow.supported(_tables(projections)):
-        if check:
-            return _check_beside(fold, on_start)
-        if source is None:
-            return _rebuild_beside(fold, on_start)
-    return _rebuild_in_place(fold, check=check, on_start=on_start)
+    fold = _Fold(projections, source and _feed(source), batch_size, progress)
+    if not shadow.supported(_tables(projections)):
+        return _rebuild_in_place(fold, check=check, on_start=on_start)
+    if check:
+        return _check_beside(fold, on_start)
+    return _rebuild_beside(fold, on_start)
 
 
 def _source_of(projections: Sequence[Projection], *, check: bool) -> str | None:
@@ -162,43 +163,75 @@ def _source_of(projections: Sequence[Projection], *, check: bool) -> str | None:
 
 @dataclass
 class _Fold:
-    """What a rebuild folds, and into what; counts what it folded."""
+    """What a rebuild folds (this service's event table, or another's feed), and into
+    what; counts what it folded."""
 
     projections: Sequence[Projection]
-    source: str | None
+    feed: FeedReader | None  # None: this service's own events
     batch_size: int
     progress: Callable[[int], None] | None
     events: int = 0
-    taken_again: int = 0
+    taken_again: list[int] = field(default_factory=list)  # dead letters' positions
 
-    def local(self, *, after: int, until: int) -> None:
-        """Fold this service's events after ``after`` up to ``until``."""
-        self.pieces(self.local_pieces(after=after, until=until))
+    @property
+    def source(self) -> str | None:
+        return self.feed and self.feed.source
 
-    def local_pieces(self, *, after: int, until: int):
-        pages = iter_recorded(after=after, until=until, batch_size=self.batch_size)
-        return ((page, False) for page in pages)
+    def head(self) -> int:
+        """The last position of the log, everything up to which can be read."""
+        return head_position() if self.feed is None else self.feed.page(0, limit=1)[1]
 
-    def pieces(self, pieces) -> None:
+    def through(self, *, after: int, until: int) -> None:
+        """Fold the events after ``after`` up to ``until``."""
+        if self.feed is None:
+            pages = iter_recorded(after=after, until=until, batch_size=self.batch_size)
+            pieces = ((page, False) for page in pages)
+        else:
+            pieces = _feed_pieces(self.feed, after=after, until=until, batch=self.batch_size)
         for batch, dead_letter in _in_batches(pieces, self.batch_size):
             if not dead_letter:
-                _fold(self.projections, batch, remote=self.source is not None)
+                _fold(self.projections, batch, remote=self.feed is not None)
             elif _applies_again(self.projections, batch[0]):
-                # no longer set aside (under --check, rolled back with the rest)
-                DeadLetter.objects.filter(source=self.source, position=batch[0].position).delete()
-                self.taken_again += 1
+                self.taken_again.append(batch[0].position)
             else:
                 continue
             self.events += len(batch)
             if self.progress:
                 self.progress(len(batch))
 
+    def hold_off_writers(self):
+        """Hold off whatever writes the live tables until this transaction ends, and return
+        the last position of the log, which then no longer moves for them: the commands
+        that append to this service's log, or the consumer of another's (its checkpoint
+        moves with its rows)."""
+        if self.feed is None:
+            _hold_off_writers(self.projections)
+            return lock_appends()
+        Checkpoint.objects.get_or_create(source=self.source)
+        Checkpoint.objects.select_for_update().get(pk=self.source)
+        return self.head()
+
+    def settle(self, last: int) -> None:
+        """What a rebuild that folded up to ``last`` commits besides the rows: the dead
+        letters it took again are no longer set aside, and the consumer follows the log
+        from where the fold ended."""
+        if self.taken_again:
+            DeadLetter.objects.filter(source=self.source, position__in=self.taken_again).delete()
+        if self.feed is not None:
+            Checkpoint.objects.filter(pk=self.source).update(
+                position=last,
+                event_position=last,
+                event_id=self.feed.event_id_at(last),
+                held_since=None,  # the log it folded is the one followed from now on
+                updated_at=timezone.now(),
+            )
+
     def report(self, last: int, drift=(), **held) -> RebuildReport:
         return RebuildReport(
             events=self.events,
             last_position=last,
             drift=list(drift),
-            taken_again=self.taken_again,
+            taken_again=len(self.taken_again),
             **held,
         )
 
@@ -214,30 +247,31 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
     what they appended meanwhile and to write the rows that differ (``eventkit.shadow``).
 
     The order service's 200,000 events took 17 s to fold in place, and every order placed
-    meanwhile waited, was turned away as busy, or was compensated at its saga's deadline
-    (found from outside). Positions are gap-free and visible in order (``eventkit.store``),
-    so the highest visible one says everything up to it can be read."""
+    meanwhile waited, was turned away as busy, or was compensated at its saga's deadline;
+    marketing's worker stood for 30 s (found from outside). Positions are gap-free and
+    visible in order (``eventkit.store``), so the last one says everything up to it can be
+    read."""
     tables = _tables(fold.projections)
     with _one_at_a_time(fold.source), shadow.shadowing(tables):
         last = 0
         for round_ in range(MOST_ROUNDS):
             with transaction.atomic():
                 shadow.ensure_in_place(tables)
-                appended = head_position()
+                head = fold.head()
                 if round_ == 0 and on_start:
-                    on_start(appended)
-                fold.local(after=last, until=appended)
-            appended, last = appended - last, appended
+                    on_start(head)
+                fold.through(after=last, until=head)
+            appended, last = head - last, head
             if appended < SHORT_ROUND:
                 break
         started = time.monotonic()
         with transaction.atomic():
             shadow.ensure_in_place(tables)
-            _hold_off_writers(fold.projections)
-            final = lock_appends()
+            final = fold.hold_off_writers()
             caught_up = final - last
-            fold.local(after=last, until=final)
+            fold.through(after=last, until=final)
             rewritten = sum(shadow.apply_difference(model) for model in tables)
+            fold.settle(final)
         held = time.monotonic() - started
     logger.info(
         "rebuilt %s from %d events: writers held off %.3f s to fold the last %d and "
@@ -259,15 +293,11 @@ def _check_beside(fold: _Fold, on_start) -> RebuildReport:
     tables = _tables(fold.projections)
     # (a savepoint inside: a snapshot taken within a test's transaction is that one)
     with snapshots.snapshot(read_only=False), transaction.atomic():
-        if fold.source is None:
-            last = head_position()
-            pieces = fold.local_pieces(after=0, until=last)
-        else:
-            _, last, pieces = _remote(_feed(fold.source), check=True, batch_size=fold.batch_size)
+        last = _checked_up_to(fold)
         if on_start:
             on_start(last)
         with shadow.shadowing(tables):
-            fold.pieces(pieces)
+            fold.through(after=0, until=last)
             drift = [
                 compare(model, live=shadow.live_name(model), folded=shadow.shadow_name(model))
                 for model in tables
@@ -276,18 +306,21 @@ def _check_beside(fold: _Fold, on_start) -> RebuildReport:
     return fold.report(last, drift)
 
 
+def _checked_up_to(fold: _Fold) -> int:
+    """Where the live tables stand: the end of this service's log, or the consumer's
+    checkpoint in another's, which moves with the rows (in a snapshot, or in SQLite's
+    transaction, nothing moves it)."""
+    if fold.feed is None:
+        return head_position()
+    checkpoint, _ = Checkpoint.objects.get_or_create(source=fold.source)
+    return checkpoint.position
+
+
 def _rebuild_in_place(fold: _Fold, *, check: bool, on_start) -> RebuildReport:
     """Clear and fold in one transaction, holding the writers off (or the consumer, for
-    another service's events) throughout: SQLite, and another service's read models."""
-    source = fold.source
-    with _one_at_a_time(source), transaction.atomic():
-        if source is None:
-            _hold_off_writers(fold.projections)
-            last = lock_appends()
-            pieces = fold.local_pieces(after=0, until=last)
-        else:
-            feed = _feed(source)
-            checkpoint, last, pieces = _remote(feed, check=check, batch_size=fold.batch_size)
+    another service's events) throughout: on SQLite."""
+    with _one_at_a_time(fold.source), transaction.atomic():
+        last = _checked_up_to(fold) if check else fold.hold_off_writers()
         if on_start:
             on_start(last)
         # Copying every row to compare costs as much as the fold: only --check does.
@@ -296,18 +329,13 @@ def _rebuild_in_place(fold: _Fold, *, check: bool, on_start) -> RebuildReport:
                 snapshot(model)
         for p in fold.projections:
             p.clear()
-        fold.pieces(pieces)
+        fold.through(after=0, until=last)
         drift = []
         if check:
             drift = [compare(model) for model in _tables(fold.projections)]
             transaction.set_rollback(True)
-        elif source is not None:
-            checkpoint.position = checkpoint.event_position = last
-            checkpoint.event_id = feed.event_id_at(last)
-            checkpoint.held_since = None  # the log it folded is the one followed from now on
-            checkpoint.save(
-                update_fields=["position", "event_id", "event_position", "held_since", "updated_at"]
-            )
+        else:
+            fold.settle(last)
     return fold.report(last, drift)
 
 
@@ -423,65 +451,51 @@ def _tables(projections: Sequence[Projection]) -> list:
     return [model for p in projections for model in p.models]
 
 
-def _feed(source: str):
-    from eventkit.conf import setting
-    from eventkit.sources import FeedReader
-
+def _feed(source: str) -> FeedReader:
     config = (setting("CONSUMER") or {}).get("SOURCES", {}).get(source)
     if config is None:
         raise ValueError(f"no URL for source {source!r} in EVENTKIT['CONSUMER']['SOURCES']")
     return FeedReader(source, config["url"])
 
 
-def _remote(feed, *, check: bool, batch_size: int):
-    """Lock the consumer out, and read the source's feed up to where we fold."""
-    from eventkit.models import Checkpoint
-
+def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int):
+    """Pages of another service's events after ``after`` up to ``until`` to fold, each
+    with False; a dead letter's event alone and not decoded yet (it may have been set
+    aside for failing to decode), with True. The feed is read ahead while they fold."""
     source = feed.source
-    Checkpoint.objects.get_or_create(source=source)
-    if check:
-        # --check compares with the live tables, which hold everything up to the
-        # checkpoint: in its snapshot (or SQLite's transaction), nothing moves it.
-        checkpoint = Checkpoint.objects.get(pk=source)
-        last = checkpoint.position
-    else:
-        checkpoint = Checkpoint.objects.select_for_update().get(pk=source)
-        last = feed.page(0, limit=1)[1]
     # A dead letter names its event by id as well as position: a log reset or restored since
     # may hold another event at that position, which is to be applied like any other.
-    set_aside = dict(DeadLetter.objects.filter(source=source).values_list("position", "event_id"))
-
-    def pieces():
-        """Pages of events to fold, each with False; a dead letter's event alone and not
-        decoded yet (it may have been set aside for failing to decode), with True."""
-        for page in _read_ahead(feed.read(0, until=last, limit=min(batch_size, 1000))):
-            recorded = []
-            for event in page:
-                letter = set_aside.get(event.position)
-                if letter == event.event_id:
-                    if recorded:
-                        yield recorded, False
-                        recorded = []
-                    yield [event], True  # tried again, on its own, decoding included
-                    continue
-                if letter is not None:
-                    logger.warning(
-                        "%s: the dead letter at position %d names event %s, but the log "
-                        "holds %s there now (it was reset or restored): applying it",
-                        source,
-                        event.position,
-                        letter or "(none)",
-                        event.event_id,
-                    )
-                try:
-                    recorded.append(event.recorded())
-                except UnknownEventType:
-                    continue  # a type this service does not consume
-                except Exception as exc:  # a payload its type cannot take, say
-                    raise FoldFailed(
-                        f"the event at position {event.position} cannot be read "
-                        f"({type(exc).__name__}: {exc}); nothing changed"
-                    ) from exc
-            yield recorded, False
-
-    return checkpoint, last, pieces()
+    set_aside = dict(
+        DeadLetter.objects.filter(
+            source=source, position__gt=after, position__lte=until
+        ).values_list("position", "event_id")
+    )
+    for page in _read_ahead(feed.read(after, until=until, limit=min(batch, 1000))):
+        recorded = []
+        for event in page:
+            letter = set_aside.get(event.position)
+            if letter == event.event_id:
+                if recorded:
+                    yield recorded, False
+                    recorded = []
+                yield [event], True  # tried again, on its own, decoding included
+                continue
+            if letter is not None:
+                logger.warning(
+                    "%s: the dead letter at position %d names event %s, but the log "
+                    "holds %s there now (it was reset or restored): applying it",
+                    source,
+                    event.position,
+                    letter or "(none)",
+                    event.event_id,
+                )
+            try:
+                recorded.append(event.recorded())
+            except UnknownEventType:
+                continue  # a type this service does not consume
+            except Exception as exc:  # a payload its type cannot take, say
+                raise FoldFailed(
+                    f"the event at position {event.position} cannot be read "
+                    f"({type(exc).__name__}: {exc}); nothing changed"
+                ) from exc
+        yield recorded, False
