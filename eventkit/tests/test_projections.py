@@ -342,3 +342,21 @@ def test_a_remote_sources_projections_are_rebuilt_together_or_not_at_all(
         call_command(
             "rebuild_projections", "--projection", "remote-tallies", "--no-progress", verbosity=0
         )
+
+
+@threads_need_postgresql
+def test_statements_run_often_before_still_find_the_shadow_tables():
+    """A statement prepared on the server keeps the table it was planned with: had the
+    connection prepared one (psycopg does after five runs, binding on the server), a
+    rebuild would fold into the live table it meant to shadow. The services bind on the
+    client (``eventkit.batching`` needs ``mogrify``), which prepares nothing: this pins it."""
+    from eventkit import shadow
+
+    t = open_tally()
+    for _ in range(10):
+        assert TallyView.objects.filter(pk=t).exists()
+        TallyView.objects.filter(pk=t).update(total=1)
+    with shadow.shadowing([TallyView]):
+        assert not TallyView.objects.filter(pk=t).exists()
+        assert TallyView.objects.filter(pk=t).update(total=2) == 0
+    assert TallyView.objects.get(pk=t).total == 1
