@@ -58,7 +58,7 @@ class RebuildReport:
 
 
 class RebuildRunning(Exception):
-    """Another rebuild or ``--check`` of the same read models holds them."""
+    """Another rebuild of the same read models is running."""
 
 
 # The first key of the advisory locks that keep rebuilds of one source's read models apart.

@@ -42,7 +42,7 @@ def test_a_refused_command_leaves_the_read_model_untouched():
     assert TallyView.objects.get(pk=t).total == 100
 
 
-def test_rebuild_reproduces_the_live_tables_exactly():
+def test_rebuild_reproduces_the_live_tables_exactly(rebuilds):
     ids = [open_tally(f"t{i}") for i in range(3)]
     for i, t in enumerate(ids):
         add(t, i + 1)
@@ -53,7 +53,7 @@ def test_rebuild_reproduces_the_live_tables_exactly():
     assert after == before
 
 
-def test_check_reports_drift_and_changes_nothing_then_rebuild_repairs():
+def test_check_reports_drift_and_changes_nothing_then_rebuild_repairs(rebuilds):
     t = open_tally()
     add(t, 7)
     TallyView.objects.filter(pk=t).update(total=999)
@@ -71,7 +71,7 @@ def test_check_reports_drift_and_changes_nothing_then_rebuild_repairs():
     call_command("rebuild_projections", *TALLIES, "--check", "--no-progress", stdout=io.StringIO())
 
 
-def test_check_notices_missing_and_extra_rows():
+def test_check_notices_missing_and_extra_rows(rebuilds):
     t = open_tally()
     TallyView.objects.filter(pk=t).delete()
     report = rebuild(local(), check=True)
@@ -126,7 +126,7 @@ def test_rebuild_folds_events_stored_under_an_old_schema():
 
 @threads_need_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_commands_running_during_rebuilds_wait_for_them_and_all_apply():
+def test_commands_running_during_rebuilds_wait_for_them_and_all_apply(rebuilds):
     """A rebuild empties and refills the read-model tables while holding back appends. A
     command that writes those tables meanwhile must wait and then apply, not find its row
     gone (MissingRow) or deadlock with the rebuild over the appends' lock."""
@@ -147,12 +147,12 @@ def test_commands_running_during_rebuilds_wait_for_them_and_all_apply():
     writer = threading.Thread(target=keep_adding)
     writer.start()
     try:
-        rebuilds = [rebuild(local()) for _ in range(15)]
+        reports = [rebuild(local()) for _ in range(15)]
     finally:
         stop.set()
         writer.join(10)
     assert failures == [] and applied
-    assert all(r.clean for r in rebuilds)
+    assert all(r.clean for r in reports)
     assert rebuild(local(), check=True).clean
 
 

@@ -950,7 +950,7 @@ def test_the_checkpoint_names_the_event_it_is_at(pipeline):
 
 
 def test_a_source_restored_behind_our_checkpoint_is_not_applied_until_rebuilt(
-    pipeline, remote_feed, caplog
+    pipeline, remote_feed, rebuilds, caplog
 ):
     """Its new events reuse positions we had passed: they were acknowledged as duplicates,
     and the read models lost them without a word (found in review)."""
@@ -1262,7 +1262,9 @@ def test_a_rebuild_sets_aside_the_events_the_consumer_dead_lettered(pipeline, re
     assert DeadLetter.objects.get().position == 3  # still set aside
 
 
-def test_a_rebuild_takes_a_dead_letters_event_that_applies_now(pipeline, remote_feed, capsys):
+def test_a_rebuild_takes_a_dead_letters_event_that_applies_now(
+    pipeline, remote_feed, rebuilds, capsys
+):
     """A dead letter set aside on the live tables' state (found from outside: a checkpoint
     deleted by hand had every OrderCreated applied again, refused as a duplicate, and set
     aside). Skipped by the rebuild, it failed the events that depend on it: the rebuild
