@@ -44,6 +44,7 @@ totals were wrong or an order never appeared within ``--lag-timeout``.
 import argparse
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -213,6 +214,7 @@ class Bench:
             events=events,
             seconds=seconds,
             events_per_s=round(events / seconds, 1),
+            writers_held_s=writers_held(done.stdout),
             consistent=totals == expected_totals(events),
         )
 
@@ -486,6 +488,13 @@ def write_order_events(database_url: str, events: int) -> None:
         )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("ANALYZE eventkit_event")
+
+
+def writers_held(output: str) -> float | None:
+    """How long ``rebuild_projections`` said it held the writers (or the worker) off; None
+    if it folded in place."""
+    held = re.search(r"writers held off ([\d.]+) s", output)
+    return float(held.group(1)) if held else None
 
 
 def expected_totals(events: int) -> tuple[int, int, int, int, int]:
