@@ -10,6 +10,7 @@ from orders.serializers import (
     CancelOrderInput,
     ConfirmOrderInput,
     CreateOrderInput,
+    OrderCounts,
     OrderQuery,
     OrderSerializer,
 )
@@ -91,6 +92,12 @@ class OrderListApi(APIView):
             offset=q["offset"],
         )
         return list_response(OrderSerializer(orders, many=True).data, total)
+
+
+class OrderCountsApi(APIView):
+    @extend_schema(responses={200: OrderCounts})
+    def get(self, request):
+        return Response(selectors.order_counts())
 
 
 class OrderDetailApi(APIView):

@@ -54,6 +54,15 @@ class CancelOrderInput(CommandInput):
     reason = TextField(required=False, allow_blank=True, max_length=500, default="cancelled")
 
 
+class OrderCounts(serializers.Serializer):
+    """Orders by status, and in all, counted at one moment."""
+
+    PENDING = serializers.IntegerField()
+    CONFIRMED = serializers.IntegerField()
+    CANCELLED = serializers.IntegerField()
+    TOTAL = serializers.IntegerField()
+
+
 class OrderQuery(PageQuery):
     status = serializers.ChoiceField(choices=OrderView.Status.choices, required=False)
     customer = NameQueryField(required=False, help_text="exact customer name")

@@ -10,5 +10,6 @@ urlpatterns = [
     ),
     path("commands/orders/<any_uuid:order_id>/cancel", api.CancelOrderApi.as_view(), name="cancel"),
     path("queries/orders", api.OrderListApi.as_view(), name="order-list"),
+    path("queries/orders/counts", api.OrderCountsApi.as_view(), name="order-counts"),
     path("queries/orders/<any_uuid:order_id>", api.OrderDetailApi.as_view(), name="order"),
 ]

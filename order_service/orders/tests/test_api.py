@@ -221,6 +221,17 @@ def test_queries_newest_first_filtered_and_paged(api):
     assert api.get(f"/queries/orders/{ids[0]}").json()["status"] == "CONFIRMED"
 
 
+def test_counts_by_status_add_up_to_the_total(api):
+    """The BFF's dashboard read three pages for their totals, each at its own moment."""
+    empty = api.get("/queries/orders/counts").json()
+    assert empty == {"PENDING": 0, "CONFIRMED": 0, "CANCELLED": 0, "TOTAL": 0}
+    ids = [create(api).json()["id"] for _ in range(4)]
+    api.post(f"/commands/orders/{ids[0]}/confirm")
+    api.post(f"/commands/orders/{ids[1]}/cancel")
+    counts = api.get("/queries/orders/counts").json()
+    assert counts == {"PENDING": 2, "CONFIRMED": 1, "CANCELLED": 1, "TOTAL": 4}
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
