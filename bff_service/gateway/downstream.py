@@ -89,6 +89,53 @@ def client() -> PeerClient:
 MAX_RETRY_AFTER = 2.0
 
 
+@dataclass(frozen=True)
+class Persistence:
+    """How a call tries again before it gives up: only a call that is safe to repeat (a
+    read; the saga's place-order, which places an order id once) tries at all.
+
+    ``reconnects``: how often to send again when the connection failed before a whole
+    answer came back (a reset of a pooled keep-alive connection, a refused connect while a
+    worker restarts, an answer cut off by a worker killed while sending it). The pauses
+    double from 50 ms up to a second: ten reconnects wait about 6.5 s in all, enough for a
+    whole gunicorn to come back after a crash.
+
+    ``unavailable_resends``: how often to send again when the service answered 503 (its
+    database failed under that request, say), after its ``Retry-After`` but never longer
+    than ``longest_pause`` seconds. A 503 ``busy`` is sent again too: a database restarting
+    refuses connections for a while, as one out of them does, and the order then goes
+    through (a probe's restart of 17 s mid-burst: all 60 confirmed).
+
+    ``within``: seconds after which nothing is sent again, and to which each send's read
+    timeout is cut, so that resends and reconnects cannot hold the caller past it.
+    """
+
+    reconnects: int = 0
+    unavailable_resends: int = 0
+    longest_pause: float = MAX_RETRY_AFTER
+    within: float | None = None
+
+
+ONCE = Persistence()  # a call not safe to repeat
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call as it is sent, each time it is."""
+
+    service: str
+    method: str
+    path: str
+    url: str
+    params: dict | None
+    json: object
+    headers: dict
+    timeout: tuple[float, float]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.method} {self.path}"
+
+
 def call(
     service: str,
     method: str,
@@ -98,57 +145,46 @@ def call(
     json: object = None,
     headers: dict | None = None,
     read_timeout: float | None = None,
-    reconnects: int = 0,
-    unavailable_resends: int = 0,
-    longest_pause: float = MAX_RETRY_AFTER,
-    within: float | None = None,
+    persistence: Persistence = ONCE,
 ) -> Answer:
-    """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable.
-
-    ``reconnects``: for calls that are safe to repeat (the saga places an order id once), how
-    often to send again when the connection failed before a whole answer came back (a reset
-    of a pooled keep-alive connection, a refused connect while a worker restarts, an answer
-    cut off by a worker killed while sending it). The pauses
-    double from 50 ms up to a second: ten reconnects wait about 6.5 s in all, enough for a
-    whole gunicorn to come back after a crash.
-
-    ``unavailable_resends``: for such calls too, how often to send again when the service
-    answered 503 (its database failed under that request, say), after its ``Retry-After``
-    but never longer than ``longest_pause`` seconds. A 503 ``busy`` is sent again too: a
-    database restarting refuses connections for a while, as one out of them does, and the
-    order then goes through (a probe's restart of 17 s mid-burst: all 60 confirmed).
-
-    ``within``: seconds after which nothing is sent again, and to which each send's read
-    timeout is cut, so that resends and reconnects cannot hold the caller past it.
-    """
-    url = getattr(settings, SERVICE_URL_SETTINGS[service]) + path
+    """One call; 4xx answers are returned, 5xx and network failures raise ServiceUnavailable
+    (after trying again as ``persistence`` says)."""
     sent = dict(headers or {})
     if settings.SERVICE_TOKEN:
         sent["Authorization"] = f"Bearer {settings.SERVICE_TOKEN}"
     if cid := current_correlation_id():
         sent["X-Correlation-ID"] = cid
-    give_up_at = None if within is None else time.monotonic() + within
-    timeout = (
-        settings.BFF["CONNECT_TIMEOUT_SECONDS"],
-        read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
+    request = _Request(
+        service,
+        method,
+        path,
+        url=getattr(settings, SERVICE_URL_SETTINGS[service]) + path,
+        params=params,
+        json=json,
+        headers=sent,
+        timeout=(
+            settings.BFF["CONNECT_TIMEOUT_SECONDS"],
+            read_timeout or settings.BFF["READ_TIMEOUT_SECONDS"],
+        ),
     )
-    for resend in range(unavailable_resends + 1):
-        response = _send(
-            service, method, url, path, reconnects, params, json, sent, timeout, give_up_at
-        )
-        if response.status_code != 503 or resend == unavailable_resends:
+    within = persistence.within
+    give_up_at = None if within is None else time.monotonic() + within
+    resends = persistence.unavailable_resends
+    for resend in range(resends + 1):
+        response = _send(request, persistence.reconnects, give_up_at)
+        if response.status_code != 503 or resend == resends:
             break
         if _code(response) == LOCKED:
             # It waited the service's DB_LOCK_TIMEOUT_MS for a lock held there: sent again,
             # it would wait as long again (found from outside: 10 s for a 5 s answer).
             break
-        pause = _retry_after(response, longest_pause)
+        pause = _retry_after(response, persistence.longest_pause)
         if not _in_time(give_up_at, pause):
             break
-        logger.info("%s %s %s answered 503; sending again in %g s", service, method, path, pause)
+        logger.info("%s answered 503; sending again in %g s", request, pause)
         time.sleep(pause)
     if response.status_code >= 500:
-        logger.warning("%s %s %s answered %s", service, method, path, response.status_code)
+        logger.warning("%s answered %s", request, response.status_code)
         code = _code(response) if response.status_code == 503 else None
         if code in PASSED_ON:
             detail = _detail(response) or code
@@ -191,30 +227,37 @@ def _in_time(give_up_at: float | None, pause: float) -> bool:
     return give_up_at is None or time.monotonic() + pause < give_up_at
 
 
-def _send(service, method, url, path, reconnects, params, json, headers, timeout, give_up_at):
+def _send(request: _Request, reconnects: int, give_up_at: float | None):
     """The request, sent again after a failed connection up to ``reconnects`` times, none
     starting past ``give_up_at``."""
     attempt = 0
     try:
         while True:
-            connect, read = timeout
+            connect, read = request.timeout
             if give_up_at is not None:
                 read = max(0.1, min(read, give_up_at - time.monotonic()))
             try:
                 return client().request(
-                    method, url, params=params, json=json, headers=headers, timeout=(connect, read)
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    json=request.json,
+                    headers=request.headers,
+                    timeout=(connect, read),
                 )
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError: the answer broke off (its server died while sending
                 # it), which is no answer either
                 if attempt == reconnects or not _in_time(give_up_at, reconnect_pause(attempt)):
                     raise
-                logger.info("%s %s %s: %s; sending again", service, method, path, exc)
+                logger.info("%s: %s; sending again", request, exc)
                 time.sleep(reconnect_pause(attempt))  # a moment for a restarting server
                 attempt += 1
     except requests.RequestException as exc:
-        logger.warning("%s %s %s failed: %s", service, method, path, exc)
-        raise ServiceUnavailable(f"{service} did not answer", service=service) from exc
+        logger.warning("%s failed: %s", request, exc)
+        raise ServiceUnavailable(
+            f"{request.service} did not answer", service=request.service
+        ) from exc
 
 
 def reconnect_pause(attempt: int) -> float:
@@ -227,21 +270,15 @@ def reconnect_pause(attempt: int) -> float:
 # and drop the dead ones (servicekit.errors), so a request moments later is usually served.
 READ_RESEND_PAUSE = 0.1
 
+# A read is safe to repeat: once is enough for a kept-alive connection the server had just
+# closed (its keep-alive timer ran out as we reused it), and for a 503 after a database
+# blip (a restart or failover dropped the connection the request drew from its pool).
+READ = Persistence(reconnects=1, unavailable_resends=1, longest_pause=READ_RESEND_PAUSE)
+
 
 def get(service: str, path: str, **params) -> Answer:
-    # A read is safe to repeat: once is enough for a kept-alive connection the server had just
-    # closed (its keep-alive timer ran out as we reused it), and for a 503 after a database
-    # blip (a restart or failover dropped the connection the request drew from its pool).
     params = {k: v for k, v in params.items() if v is not None}
-    return call(
-        service,
-        "GET",
-        path,
-        params=params,
-        reconnects=1,
-        unavailable_resends=1,
-        longest_pause=READ_RESEND_PAUSE,
-    )
+    return call(service, "GET", path, params=params, persistence=READ)
 
 
 @dataclass(frozen=True)

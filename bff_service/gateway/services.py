@@ -2,13 +2,22 @@
 
 import heapq
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 
 from django.conf import settings
 
 from eventkit.errors import NotFound
-from gateway.downstream import Answer, Read, ServiceUnavailable, call, gather, get
+from gateway.downstream import (
+    Answer,
+    Persistence,
+    Read,
+    ServiceUnavailable,
+    call,
+    gather,
+    get,
+)
 
 EVENT_SOURCES = ("order-service", "inventory-service", "saga-service")
 MAX_EVENT_WINDOW = 1000  # offset + limit; the services' feeds page at most this many
@@ -26,11 +35,11 @@ def order_id_for_key(key: str) -> uuid.UUID:
 # Safe to send again: the saga places an order id once, however often it is sent. Ten
 # reconnects (about 6.5 s) ride over a restart of the whole saga service, even a second one
 # within a minute (manage_all.py waits 2 s before it, then gunicorn starts), so an order
-# placed while it comes back is answered instead of refused with a 503.
-PLACE_ORDER_RECONNECTS = 10
-# A 503 from the saga: its database failed under that request (a connection dropped by a
-# restart or failover). Sent again, the order joins its saga, or the resumer's.
-PLACE_ORDER_UNAVAILABLE_RESENDS = 2
+# placed while it comes back is answered instead of refused with a 503. Two resends after a
+# 503 (its database failed under that request: a connection dropped by a restart or
+# failover): sent again, the order joins its saga, or the resumer's. No send starts later
+# than BFF["PLACE_ORDER_SECONDS"] after the first.
+PLACE_ORDER = Persistence(reconnects=10, unavailable_resends=2)
 
 
 def place_order(
@@ -61,9 +70,7 @@ def place_order(
             "/saga/place-order",
             json=body,
             read_timeout=settings.BFF["SAGA_TIMEOUT_SECONDS"],
-            reconnects=PLACE_ORDER_RECONNECTS,
-            unavailable_resends=PLACE_ORDER_UNAVAILABLE_RESENDS,
-            within=settings.BFF["PLACE_ORDER_SECONDS"],
+            persistence=replace(PLACE_ORDER, within=settings.BFF["PLACE_ORDER_SECONDS"]),
         )
     except ServiceUnavailable as exc:
         # The saga may have got far, and its resumer finishes what it started: the order id

@@ -267,18 +267,24 @@ def test_idempotency_keys_name_one_order_for_good():
 
 
 def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
-    from gateway.downstream import ServiceUnavailable, call, reconnect_pause
+    from gateway.downstream import Persistence, ServiceUnavailable, call, reconnect_pause
 
     with (
         caplog.at_level("INFO", logger="gateway.downstream"),
         pytest.raises(ServiceUnavailable),
     ):
-        call("saga-service", "POST", "/saga/place-order", json={}, reconnects=2)
+        call(
+            "saga-service",
+            "POST",
+            "/saga/place-order",
+            json={},
+            persistence=Persistence(reconnects=2),
+        )
     assert sum("sending again" in r.getMessage() for r in caplog.records) == 2
     # place_order's reconnects wait long enough for a crashed gunicorn to restart twice
-    from gateway.services import PLACE_ORDER_RECONNECTS
+    from gateway.services import PLACE_ORDER
 
-    pauses = [reconnect_pause(attempt) for attempt in range(PLACE_ORDER_RECONNECTS)]
+    pauses = [reconnect_pause(attempt) for attempt in range(PLACE_ORDER.reconnects)]
     assert pauses[0] == 0.05 and max(pauses) == 1.0 and 6.0 < sum(pauses) < 7.0
 
 
@@ -286,7 +292,7 @@ def test_an_answer_cut_off_midway_is_asked_for_again(settings):
     """A saga worker killed while it sends its answer leaves the BFF half a body."""
     import threading
 
-    from gateway.downstream import call
+    from gateway.downstream import Persistence, call
 
     answered = json.dumps({"order_id": "o", "success": True}).encode()
     listener = socket.create_server(("127.0.0.1", 0))
@@ -303,7 +309,8 @@ def test_an_answer_cut_off_midway_is_asked_for_again(settings):
     server = threading.Thread(target=serve, args=(2,), daemon=True)
     server.start()
     try:
-        answer = call("saga-service", "POST", "/saga/place-order", json={}, reconnects=1)
+        once_more = Persistence(reconnects=1)
+        answer = call("saga-service", "POST", "/saga/place-order", json={}, persistence=once_more)
     finally:
         server.join(5)
         listener.close()
