@@ -1721,3 +1721,31 @@ def test_the_consumer_goes_on_while_its_read_models_are_rebuilt(pipeline, remote
     assert totals() == {t: (15, 4)}
     assert Checkpoint.objects.get(source=REMOTE_SOURCE).position == report.last_position == 5
     assert rebuild(remote, check=True).clean
+
+
+@threads_need_postgresql
+def test_events_the_consumer_has_not_applied_when_its_rebuild_ends_are_written_with_it(
+    pipeline, remote_feed, monkeypatch
+):
+    """A rebuild compares with the fold only the live rows it noted as different, while the
+    consumer went on. The consumer may lag: the rows its last round folds must be written
+    too, since the checkpoint moves past their events."""
+    from eventkit import shadow
+    from eventkit.rebuild import rebuild
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    drain(consumer())
+    note = shadow.note_differences
+
+    def noted_then_appended(model):
+        differing = note(model)
+        add(t, 7)  # at the source, not yet consumed
+        return differing
+
+    monkeypatch.setattr(shadow, "note_differences", noted_then_appended)
+    remote = [p for p in registry.all() if p.source == REMOTE_SOURCE and p.models]
+    report = rebuild(remote)
+    assert report.last_position == 5 and report.rewritten == 2
+    assert totals() == {t: (15, 4)}
+    assert rebuild(remote, check=True).clean
