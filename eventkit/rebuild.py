@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventkit import shadow, snapshots
@@ -40,6 +40,7 @@ from eventkit.models import Checkpoint, DeadLetter
 from eventkit.projections import Projection, registry
 from eventkit.sources import FeedReader
 from eventkit.store import head_position, iter_recorded, lock_appends
+from servicekit.dberrors import lock_wait_over
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ class RebuildReport:
     @property
     def clean(self) -> bool:
         return not any(self.drift)
+
+
+class RebuildHeldUp(Exception):
+    """Another transaction held what the rebuild's last round must lock, every time."""
 
 
 class RebuildRunning(Exception):
@@ -200,11 +205,15 @@ class _Fold:
             if self.progress:
                 self.progress(len(batch))
 
-    def hold_off_writers(self):
+    def hold_off_writers(self, *, wait_ms: int | None = None):
         """Hold off whatever writes the live tables until this transaction ends, and return
         the last position of the log, which then no longer moves for them: the commands
         that append to this service's log, or the consumer of another's (its checkpoint
-        moves with its rows)."""
+        moves with its rows). Each lock is waited for at most ``wait_ms`` (PostgreSQL's
+        ``lock_timeout``: a lock not available ends the transaction)."""
+        if wait_ms is not None and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {int(wait_ms)}")
         if self.feed is None:
             _hold_off_writers(self.projections)
             return lock_appends()
@@ -242,6 +251,12 @@ class _Fold:
 # last round, which holds the writers off, then folds about as few.
 SHORT_ROUND, MOST_ROUNDS = 1_000, 5
 
+# How long the last round waits for the writers' locks, and how often it tries. While it
+# waits, every command queues behind its request: one transaction that held a single row
+# (a console's, a stuck client's) stalled every order for 14 s, and compensated some
+# (found from outside). A command's own lock waits (LOCK_WAIT_MS, 3 s) outlast this one.
+HOLD_WAIT_MS, HOLD_ATTEMPTS = 500, 10
+
 
 def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
     """Fold into shadow tables while the writers go on, then hold them off only to fold
@@ -269,14 +284,38 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
             shadow.ensure_in_place(tables)
             for model in tables:
                 shadow.note_differences(model)
-        started = time.monotonic()
-        with transaction.atomic():
-            shadow.ensure_in_place(tables)
-            final = fold.hold_off_writers()
-            caught_up = final - last
-            fold.through(after=last, until=final)
-            rewritten = sum(shadow.apply_difference(model) for model in tables)
-            fold.settle(final)
+        for attempt in range(1, HOLD_ATTEMPTS + 1):
+            started = time.monotonic()
+            try:
+                with transaction.atomic():
+                    shadow.ensure_in_place(tables)
+                    final = fold.hold_off_writers(wait_ms=HOLD_WAIT_MS)
+                    caught_up = final - last
+                    fold.through(after=last, until=final)
+                    rewritten = sum(shadow.apply_difference(model) for model in tables)
+                    fold.settle(final)
+                break
+            except OperationalError as exc:
+                if not lock_wait_over(exc):
+                    raise
+                logger.warning(
+                    "rebuild of %s: what it writes is held by another transaction (try %d"
+                    " of %d); folding on meanwhile",
+                    ", ".join(p.name for p in fold.projections),
+                    attempt,
+                    HOLD_ATTEMPTS,
+                )
+                if attempt == HOLD_ATTEMPTS:
+                    raise RebuildHeldUp(
+                        f"another transaction held the read models or the log's end through"
+                        f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck"
+                        " client, a VACUUM FULL?); nothing changed: end it and run this again"
+                    ) from exc
+            with transaction.atomic():  # the writers went on: catch up with them again
+                shadow.ensure_in_place(tables)
+                head = fold.head()
+                fold.through(after=last, until=head)
+                last = head
         held = time.monotonic() - started
     logger.info(
         "rebuilt %s from %d events: writers held off %.3f s to fold the last %d and "

@@ -13,7 +13,13 @@ from eventkit.errors import Rejected
 from eventkit.models import Event
 from eventkit.projections import Projection, registry
 from eventkit.rebuild import rebuild
-from eventkit.tests.helpers import add, open_tally, threads_need_postgresql, wait_until
+from eventkit.tests.helpers import (
+    add,
+    held_elsewhere,
+    open_tally,
+    threads_need_postgresql,
+    wait_until,
+)
 from eventkit.tests.testapp.models import TallyView
 
 pytestmark = pytest.mark.django_db
@@ -386,3 +392,42 @@ def test_rows_written_after_the_differences_were_noted_are_still_carried(monkeyp
     assert TallyView.objects.get(pk=changed).total == 4
     assert TallyView.objects.filter(pk=created).exists()
     assert rebuild(local(), check=True).clean
+
+
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_held_up_by_a_stuck_transaction_gives_up_without_stalling_commands(
+    monkeypatch,
+):
+    """Found from outside: the last round's LOCK TABLE waited as long as a console's open
+    transaction held one row, and every command queued behind it (all orders stalled 14 s,
+    some compensated). It now waits a moment at a time, folds on between tries, and gives
+    up saying why, while commands on other rows go on."""
+    from eventkit import rebuild as rebuilding
+
+    monkeypatch.setattr(rebuilding, "HOLD_ATTEMPTS", 3)
+    stuck, other = open_tally("stuck"), open_tally("other")
+    stop, failures, applied = threading.Event(), [], []
+
+    def keep_adding():
+        try:
+            while not stop.is_set():
+                add(other, 1)
+                applied.append(1)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=keep_adding)
+    with held_elsewhere("SELECT 1 FROM testapp_tallyview WHERE id = %s FOR UPDATE", [stuck]):
+        writer.start()
+        try:
+            with pytest.raises(rebuilding.RebuildHeldUp, match="nothing changed"):
+                rebuild(local())
+        finally:
+            stop.set()
+            writer.join(10)
+    assert failures == [] and applied
+    assert rebuild(local()).clean  # once it ended
+    assert TallyView.objects.get(pk=other).total == len(applied)

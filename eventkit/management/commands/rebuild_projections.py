@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from eventkit.conf import setting
 from eventkit.projections import registry
-from eventkit.rebuild import FoldFailed, RebuildRunning, rebuild
+from eventkit.rebuild import FoldFailed, RebuildHeldUp, RebuildRunning, rebuild
 from eventkit.sources import WrongFeed
 
 
@@ -83,7 +83,7 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
-            except (FoldFailed, RebuildRunning) as exc:
+            except (FoldFailed, RebuildHeldUp, RebuildRunning) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
             except DatabaseError as exc:
                 # Most often run outside `up` without DATABASE_URL: the SQLite file it falls
