@@ -238,7 +238,9 @@ def insert_rows(cursor, model, rows: list[dict[str, Any]]) -> None:
     ]
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         flush()  # COPY bypasses Django's cursor: what is queued must go first
-        with cursor.cursor.copy(copy_sql) as copy:
+        # and its errors: wrapped as Django's, so that a lost connection is told from a
+        # handler's fault (found from outside: a restart mid-rebuild read as the events')
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             for row in values:
                 copy.write_row(row)
         return

@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from eventkit.models import Event
 from eventkit.rows import (
     _AS_IS,
+    COPY_MIN_ROWS,
     insert_row,
+    insert_rows,
     rows_query,
     select_row,
     select_rows,
@@ -81,6 +83,22 @@ def new_tally(**fields) -> uuid.UUID:
     with connection.cursor() as cursor:
         insert_row(cursor, TallyView, row | fields)
     return pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_copy_that_fails_raises_djangos_error_as_every_other_statement_does():
+    """Many rows go by COPY, past Django's cursor: its errors came out as psycopg's, and a
+    connection lost mid-rebuild read as a handler failing on the events (found from
+    outside)."""
+    taken = new_tally()
+    now = datetime.now(UTC)
+    rows = [
+        {"id": uuid.uuid4(), "name": "t", "total": 0, "additions": 0, "updated_at": now}
+        for _ in range(COPY_MIN_ROWS)
+    ]
+    rows[-1]["id"] = taken
+    with pytest.raises(IntegrityError), connection.cursor() as cursor:
+        insert_rows(cursor, TallyView, rows)
 
 
 def test_update_row_sets_adds_and_only_moves_bounds_outwards():
