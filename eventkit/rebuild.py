@@ -178,6 +178,7 @@ class _Fold:
     progress: Callable[[int], None] | None
     events: int = 0
     taken_again: list[int] = field(default_factory=list)  # dead letters' positions
+    left_aside: list[int] = field(default_factory=list)  # those that still fail
 
     @property
     def source(self) -> str | None:
@@ -200,6 +201,7 @@ class _Fold:
             elif _applies_again(self.projections, batch[0]):
                 self.taken_again.append(batch[0].position)
             else:
+                self.left_aside.append(batch[0].position)
                 continue
             self.events += len(batch)
             if self.progress:
@@ -222,12 +224,15 @@ class _Fold:
         return self.head()
 
     def settle(self, last: int) -> None:
-        """What a rebuild that folded up to ``last`` commits besides the rows: the dead
-        letters it took again are no longer set aside, and the consumer follows the log
-        from where the fold ended."""
-        if self.taken_again:
-            DeadLetter.objects.filter(source=self.source, position__in=self.taken_again).delete()
+        """What a rebuild that folded up to ``last`` commits besides the rows: of the dead
+        letters up to there, only those whose events still fail stay set aside (the fold
+        applied the others, the consumer's dead letters of a log reset since, or of events
+        the consumer set aside while the fold went on, included), and the consumer follows
+        the log from where the fold ended."""
         if self.feed is not None:
+            DeadLetter.objects.filter(source=self.source, position__lte=last).exclude(
+                position__in=self.left_aside
+            ).delete()
             Checkpoint.objects.filter(pk=self.source).update(
                 position=last,
                 event_position=last,

@@ -1749,3 +1749,35 @@ def test_events_the_consumer_has_not_applied_when_its_rebuild_ends_are_written_w
     assert report.last_position == 5 and report.rewritten == 2
     assert totals() == {t: (15, 4)}
     assert rebuild(remote, check=True).clean
+
+
+@threads_need_postgresql
+def test_a_dead_letter_set_aside_while_the_rebuild_folded_its_event_goes_with_it(
+    pipeline, remote_feed, monkeypatch
+):
+    """Found from outside: a worker that set an event aside after the fold had applied it
+    left its dead letter behind the rebuild, for the next --check to take again."""
+    from eventkit import shadow
+    from eventkit.rebuild import rebuild
+
+    _, _, relay, consumer = pipeline
+    t = published_tally(relay, 5)
+    drain(consumer())
+    note = shadow.note_differences
+
+    def set_aside_meanwhile(model):
+        DeadLetter.objects.create(
+            source=REMOTE_SOURCE,
+            position=3,
+            event_id=str(Event.objects.get(position=3).event_id),
+            event_type="TallyAdded",
+            error="failed in the worker meanwhile",
+            attempts=3,
+        )
+        return note(model)
+
+    monkeypatch.setattr(shadow, "note_differences", set_aside_meanwhile)
+    remote = [p for p in registry.all() if p.source == REMOTE_SOURCE and p.models]
+    report = rebuild(remote)
+    assert report.taken_again == 0 and totals() == {t: (8, 3)}
+    assert not DeadLetter.objects.exists()
