@@ -111,6 +111,18 @@ def test_unknown_projection_name_is_a_clear_error():
         call_command("rebuild_projections", "--projection", "nope")
 
 
+def test_an_interrupted_rebuild_says_so_in_a_line(monkeypatch):
+    """Found from outside: Ctrl-C printed a whole traceback."""
+    from eventkit.management.commands import rebuild_projections
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rebuild_projections, "rebuild", interrupted)
+    with pytest.raises(CommandError, match="tallies: interrupted.*run --check"):
+        call_command("rebuild_projections", *TALLIES, "--no-progress", stdout=io.StringIO())
+
+
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="needs the trigger bypass")
 def test_rebuild_folds_events_stored_under_an_old_schema():
     """An event written before ``note`` existed still folds after the class changed."""

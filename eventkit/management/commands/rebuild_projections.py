@@ -81,6 +81,12 @@ class Command(BaseCommand):
                     on_start=lambda last: bar.reset(total=last),
                     progress=bar.update,
                 )
+            except KeyboardInterrupt:
+                # the scratch tables and the lock go with the session: no traceback to read
+                raise CommandError(
+                    f"{names}: interrupted. A rebuild writes the live tables only in its last"
+                    " moment: run --check to see where they stand"
+                ) from None
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             except (FoldFailed, RebuildHeldUp, RebuildRunning) as exc:
