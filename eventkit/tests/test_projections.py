@@ -119,7 +119,7 @@ def test_an_interrupted_rebuild_says_so_in_a_line(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rebuild_projections, "rebuild", interrupted)
-    with pytest.raises(CommandError, match="tallies: interrupted.*run --check"):
+    with pytest.raises(CommandError, match=r"tallies: interrupted.*run --check"):
         call_command("rebuild_projections", *TALLIES, "--no-progress", stdout=io.StringIO())
 
 
