@@ -15,6 +15,7 @@ from tqdm import tqdm
 from eventkit.conf import setting
 from eventkit.projections import registry
 from eventkit.rebuild import FoldFailed, RebuildHeldUp, RebuildRunning, rebuild
+from eventkit.shadow import ShadowLost
 from eventkit.sources import WrongFeed
 
 
@@ -89,7 +90,7 @@ class Command(BaseCommand):
                 ) from None
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
-            except (FoldFailed, RebuildHeldUp, RebuildRunning) as exc:
+            except (FoldFailed, RebuildHeldUp, RebuildRunning, ShadowLost) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
             except DatabaseError as exc:
                 # Most often run outside `up` without DATABASE_URL: the SQLite file it falls
