@@ -256,11 +256,13 @@ class _Fold:
 # last round, which holds the writers off, then folds about as few.
 SHORT_ROUND, MOST_ROUNDS = 1_000, 5
 
-# How long the last round waits for the writers' locks, and how often it tries. While it
-# waits, every command queues behind its request: one transaction that held a single row
-# (a console's, a stuck client's) stalled every order for 14 s, and compensated some
-# (found from outside). A command's own lock waits (LOCK_WAIT_MS, 3 s) outlast this one.
-HOLD_WAIT_MS, HOLD_ATTEMPTS = 500, 10
+# How long the last round waits for the writers' locks, how often it tries, and how long
+# it lets them through between tries. While it waits, every command queues behind its
+# request: one transaction that held a single row (a console's, a stuck client's) stalled
+# every order for 14 s, and compensated some (found from outside); tries close together
+# let a command through only between them, and an order, which makes two, took 2 s. A
+# command's own lock waits (LOCK_WAIT_MS, 3 s) outlast these.
+HOLD_WAIT_MS, HOLD_ATTEMPTS, HOLD_PAUSE = 300, 10, 0.7
 
 
 def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
@@ -316,6 +318,7 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
                         f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck"
                         " client, a VACUUM FULL?); nothing changed: end it and run this again"
                     ) from exc
+                time.sleep(HOLD_PAUSE)  # the writers' turn: a backoff, not a wait for news
             with transaction.atomic():  # the writers went on: catch up with them again
                 shadow.ensure_in_place(tables)
                 head = fold.head()

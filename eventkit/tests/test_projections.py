@@ -337,6 +337,28 @@ def test_a_rebuild_on_a_database_without_its_tables_says_which_database_it_looke
         call_command("rebuild_projections", "--check", "--no-progress", stdout=io.StringIO())
 
 
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_that_lost_its_connection_says_to_run_it_again(monkeypatch):
+    """Found from outside: a restart of PostgreSQL mid-rebuild was answered with the hint
+    for a database without its tables, over three lines."""
+    from eventkit.management.commands import rebuild_projections
+
+    def restarted(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(rebuild_projections, "rebuild", restarted)
+    try:
+        with pytest.raises(CommandError) as refused:
+            call_command("rebuild_projections", "--no-progress", stdout=io.StringIO())
+    finally:
+        connection.close()
+    said = str(refused.value)
+    assert "was lost" in said and said.endswith("nothing changed: run this again")
+    assert "\n" not in said and "migrated" not in said
+
+
 @pytest.fixture
 def second_remote_projection():
     """Another projection of the remote source, with tables: it shares the checkpoint."""
@@ -424,7 +446,7 @@ def test_a_rebuild_held_up_by_a_stuck_transaction_gives_up_without_stalling_comm
     def keep_adding():
         try:
             while not stop.is_set():
-                add(other, 1)
+                add(other, 0)
                 applied.append(1)
         except Exception as exc:
             failures.append(exc)
@@ -442,4 +464,4 @@ def test_a_rebuild_held_up_by_a_stuck_transaction_gives_up_without_stalling_comm
             writer.join(10)
     assert failures == [] and applied
     assert rebuild(local()).clean  # once it ended
-    assert TallyView.objects.get(pk=other).total == len(applied)
+    assert TallyView.objects.get(pk=other).additions == len(applied)
