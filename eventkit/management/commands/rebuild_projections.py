@@ -9,7 +9,7 @@ how many more) and exits 1 if they do; it changes nothing.
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 from tqdm import tqdm
 
 from eventkit.conf import setting
@@ -75,13 +75,7 @@ class Command(BaseCommand):
             group = [p for p in selected if (p.source or "") == source]
             names = ", ".join(p.name for p in group)
             try:
-                report = rebuild(
-                    group,
-                    check=check,
-                    batch_size=batch_size,
-                    on_start=lambda last: bar.reset(total=last),
-                    progress=bar.update,
-                )
+                report = self._rebuild(bar, group, check=check, batch_size=batch_size)
             except KeyboardInterrupt:
                 # the scratch tables and the lock go with the session: no traceback to read
                 raise CommandError(
@@ -93,10 +87,16 @@ class Command(BaseCommand):
             except (FoldFailed, RebuildHeldUp, RebuildRunning, ShadowLost) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
             except DatabaseError as exc:
+                said = " ".join(str(exc).split())  # psycopg's own text runs over lines
+                if _connection_gone(exc):  # a restart, a failover: worth trying again
+                    raise CommandError(
+                        f"{names}: the connection to {_database()} was lost"
+                        f" ({exc.__class__.__name__}: {said}); nothing changed: run this again"
+                    ) from exc
                 # Most often run outside `up` without DATABASE_URL: the SQLite file it falls
                 # back to has no tables (found from outside: a traceback).
                 raise CommandError(
-                    f"{names}: the database failed ({exc.__class__.__name__}: {exc}); nothing"
+                    f"{names}: the database failed ({exc.__class__.__name__}: {said}); nothing"
                     f" changed. Is {_database()} this service's database, migrated? Outside"
                     " `up`, set DATABASE_URL to it"
                 ) from exc
@@ -137,6 +137,27 @@ class Command(BaseCommand):
         bar.close()
         if drifted:
             raise CommandError(f"{', '.join(drifted)}: the read models drifted from the events")
+
+    @staticmethod
+    def _rebuild(bar, group, **options):
+        """``rebuild(group)`` with the progress bar; a failure closes the bar first, so that
+        what is said of it starts a line of its own (found from outside: after the bar)."""
+        try:
+            return rebuild(
+                group, on_start=lambda last: bar.reset(total=last), progress=bar.update, **options
+            )
+        except BaseException:
+            bar.close()
+            raise
+
+
+def _connection_gone(exc: DatabaseError) -> bool:
+    """Whether the failure took the connection with it (a restart, a failover), rather
+    than a statement failing on a connection that still works (a table missing)."""
+    if connection.vendor != "postgresql":
+        return False
+    held = connection.connection
+    return isinstance(exc, InterfaceError) or held is None or held.closed or held.broken
 
 
 def _database() -> str:
