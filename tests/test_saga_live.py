@@ -231,6 +231,11 @@ def test_a_participant_back_within_the_deadline_lets_the_saga_complete(system):
         inventory.start(prepare=False)
     worker.join(60)
     outcome = result["response"].json()
+    if not outcome.get("finished_at"):
+        # Seen in CI on a loaded machine: the request's driver lost its 2 s lease and the
+        # resumer finished the saga, so the answer said RUNNING. The saga's own deadline
+        # still holds: it completes, or compensates.
+        outcome = wait_for(lambda: saga_finished(system, order_id), what="the saga to end")
     assert outcome["status"] == "COMPLETED", outcome
     reserve = outcome["saga_log"][1]
     assert reserve["action"] == "ReserveInventory" and reserve["attempts"] > 1
