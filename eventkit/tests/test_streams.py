@@ -931,6 +931,18 @@ def remote_feed(settings, live_server, stream):
     }
 
 
+def set_aside_at(position: int, *, error: str) -> None:
+    """A dead letter for the event at ``position``, as a worker leaves it after 3 tries."""
+    DeadLetter.objects.create(
+        source=REMOTE_SOURCE,
+        position=position,
+        event_id=str(Event.objects.get(position=position).event_id),
+        event_type="TallyAdded",
+        error=error,
+        attempts=3,
+    )
+
+
 def _restored_from_a_backup(at: int, event_id: str = "an-event-the-log-lost") -> None:
     """Our checkpoint names an event the source's log no longer holds at that position, as
     after a restore from an older backup (or a reset), when we had applied more."""
@@ -1272,15 +1284,7 @@ def test_a_rebuild_takes_a_dead_letters_event_that_applies_now(
     t = published_tally(relay, 5)
     drain(consumer())
     RemoteTallyView.objects.filter(pk=t).update(total=3, additions=2)  # as if without it
-    genuine = Event.objects.get(position=3)
-    DeadLetter.objects.create(
-        source=REMOTE_SOURCE,
-        position=3,
-        event_id=str(genuine.event_id),
-        event_type="TallyAdded",
-        error="refused on the live tables' state",
-        attempts=3,
-    )
+    set_aside_at(3, error="refused on the live tables' state")
     rebuild = ["rebuild_projections", "--projection", "remote-tallies", "--no-progress"]
     with pytest.raises(CommandError, match="drifted"):  # the live tables never had it
         call_command(*rebuild, "--check")
@@ -1315,14 +1319,7 @@ def test_a_rebuild_leaves_set_aside_a_dead_letter_that_still_cannot_be_decoded(
     with pytest.raises(CommandError, match=r"position 3 cannot be read .*TypeError"):
         call_command(*rebuild)
     assert totals() == {t: (8, 3)}  # nothing changed
-    DeadLetter.objects.create(
-        source=REMOTE_SOURCE,
-        position=3,
-        event_id=str(Event.objects.get(position=3).event_id),
-        event_type="TallyAdded",
-        error="TypeError",
-        attempts=3,
-    )
+    set_aside_at(3, error="TypeError")
     call_command(*rebuild)
     assert totals() == {t: (3, 2)} and DeadLetter.objects.get().position == 3
 
@@ -1766,14 +1763,7 @@ def test_a_dead_letter_set_aside_while_the_rebuild_folded_its_event_goes_with_it
     note = shadow.note_differences
 
     def set_aside_meanwhile(model):
-        DeadLetter.objects.create(
-            source=REMOTE_SOURCE,
-            position=3,
-            event_id=str(Event.objects.get(position=3).event_id),
-            event_type="TallyAdded",
-            error="failed in the worker meanwhile",
-            attempts=3,
-        )
+        set_aside_at(3, error="failed in the worker meanwhile")
         return note(model)
 
     monkeypatch.setattr(shadow, "note_differences", set_aside_meanwhile)
