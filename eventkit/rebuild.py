@@ -500,7 +500,8 @@ def _read_ahead(pages, depth: int = 2):
 
 
 def _tables(projections: Sequence[Projection]) -> list:
-    return [model for p in projections for model in p.models]
+    """The projections' models, each once: a table two projections share has one shadow."""
+    return list(dict.fromkeys(model for p in projections for model in p.models))
 
 
 def _feed(source: str) -> FeedReader:
