@@ -177,12 +177,16 @@ class _Fold:
     batch_size: int
     progress: Callable[[int], None] | None
     events: int = 0
-    taken_again: list[int] = field(default_factory=list)  # dead letters' positions
-    left_aside: list[int] = field(default_factory=list)  # those that still fail
+    taken_again: int = 0  # dead letters whose events apply now
+    left_aside: list[int] = field(default_factory=list)  # positions of those that still fail
 
     @property
     def source(self) -> str | None:
         return self.feed and self.feed.source
+
+    @property
+    def names(self) -> str:
+        return ", ".join(p.name for p in self.projections)
 
     def head(self) -> int:
         """The last position of the log, everything up to which can be read."""
@@ -199,7 +203,7 @@ class _Fold:
             if not dead_letter:
                 _fold(self.projections, batch, remote=self.feed is not None)
             elif _applies_again(self.projections, batch[0]):
-                self.taken_again.append(batch[0].position)
+                self.taken_again += 1
             else:
                 self.left_aside.append(batch[0].position)
                 continue
@@ -246,7 +250,7 @@ class _Fold:
             events=self.events,
             last_position=last,
             drift=list(drift),
-            taken_again=len(self.taken_again),
+            taken_again=self.taken_again,
             **held,
         )
 
@@ -278,14 +282,9 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
     with _one_at_a_time(fold.source), shadow.shadowing(tables):
         last = 0
         for round_ in range(MOST_ROUNDS):
-            with transaction.atomic():
-                shadow.ensure_in_place(tables)
-                head = fold.head()
-                if round_ == 0 and on_start:
-                    on_start(head)
-                fold.through(after=last, until=head)
-            appended, last = head - last, head
-            if appended < SHORT_ROUND:
+            told = on_start if round_ == 0 else None
+            before, last = last, _catch_up(fold, tables, after=last, on_head=told)
+            if last - before < SHORT_ROUND:
                 break
         with transaction.atomic():
             shadow.ensure_in_place(tables)
@@ -297,7 +296,6 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
                 with transaction.atomic():
                     shadow.ensure_in_place(tables)
                     final = fold.hold_off_writers(wait_ms=HOLD_WAIT_MS)
-                    caught_up = final - last
                     fold.through(after=last, until=final)
                     rewritten = sum(shadow.apply_difference(model) for model in tables)
                     fold.settle(final)
@@ -308,7 +306,7 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
                 logger.warning(
                     "rebuild of %s: what it writes is held by another transaction (try %d"
                     " of %d); folding on meanwhile",
-                    ", ".join(p.name for p in fold.projections),
+                    fold.names,
                     attempt,
                     HOLD_ATTEMPTS,
                 )
@@ -319,22 +317,30 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
                         " client, a VACUUM FULL?); nothing changed: end it and run this again"
                     ) from exc
                 time.sleep(HOLD_PAUSE)  # the writers' turn: a backoff, not a wait for news
-            with transaction.atomic():  # the writers went on: catch up with them again
-                shadow.ensure_in_place(tables)
-                head = fold.head()
-                fold.through(after=last, until=head)
-                last = head
+            last = _catch_up(fold, tables, after=last)  # the writers went on meanwhile
         held = time.monotonic() - started
     logger.info(
         "rebuilt %s from %d events: writers held off %.3f s to fold the last %d and "
         "rewrite %d rows",
-        ", ".join(p.name for p in fold.projections),
+        fold.names,
         fold.events,
         held,
-        caught_up,
+        final - last,
         rewritten,
     )
     return fold.report(final, rewritten=rewritten, writers_held=held)
+
+
+def _catch_up(fold: _Fold, tables: list, *, after: int, on_head=None) -> int:
+    """Fold into the shadows, while the writers go on, what the log holds after ``after``;
+    returns the position folded up to (told first to ``on_head``)."""
+    with transaction.atomic():
+        shadow.ensure_in_place(tables)
+        head = fold.head()
+        if on_head:
+            on_head(head)
+        fold.through(after=after, until=head)
+    return head
 
 
 def _check_beside(fold: _Fold, on_start) -> RebuildReport:
