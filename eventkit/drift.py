@@ -85,7 +85,7 @@ def _ids_only_in(model, table: str, other: str) -> tuple[list, int]:
 def _changed(model, live_table: str, folded_table: str) -> tuple[list, int]:
     """The first differing columns of rows on both sides, as (pk, field, live, folded), and
     how many columns differ in all: one report line each."""
-    fields = _compared_fields(model)
+    fields = compared_fields(model)
     if not fields:
         return [], 0  # a table of keys only: its rows are missing, unexpected or equal
     pk = _column(model._meta.pk)
@@ -123,7 +123,9 @@ def _changes(model, fields: list[models.Field], row: tuple) -> list[tuple]:
     ]
 
 
-def _compared_fields(model) -> list[models.Field]:
+def compared_fields(model) -> list[models.Field]:
+    """The columns that make two rows of one key equal: all but the key (a rebuild's swap,
+    ``eventkit.shadow``, compares the same ones)."""
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 

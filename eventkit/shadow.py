@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 from django.db import DatabaseError, connection, models
 
+from eventkit.drift import compared_fields
 from servicekit.dberrors import connection_lost
 
 
@@ -147,10 +148,7 @@ def apply_difference(model: type[models.Model]) -> int:
 
 def _same(model: type[models.Model]) -> str:
     """The condition that the ``folded`` row equals the ``live`` one, besides its key."""
-    pk = model._meta.pk.column
-    compared = [
-        connection.ops.quote_name(f.column) for f in model._meta.concrete_fields if f.column != pk
-    ]
+    compared = [connection.ops.quote_name(f.column) for f in compared_fields(model)]
     if not compared:
         return ""
     return (
