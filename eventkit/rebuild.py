@@ -4,11 +4,12 @@ On PostgreSQL a rebuild folds *beside* the live tables: into shadow tables of th
 names that only its connection sees (``eventkit.shadow``), in rounds while the writers go
 on (the commands that append to this service's log, or the consumer of another's), each
 round catching up with what was appended during the one before. It notes which live rows
-differ from the fold; then, in one transaction that holds the writers off, it folds the last
-few events and writes into the live tables the noted rows that still differ, with the
-consumer's checkpoint if it has one. Readers see the old rows until that commit (MVCC), and
-writers wait only for it: 0.01 to 0.04 s for 500,000 orders that match the log, where
-folding in place held them for the whole fold (40 s).
+differ from the fold, and fills in the rows they lack (a service's own read models only),
+10,000 per transaction while the writers go on; then, in one transaction that holds them
+off, it folds the last few events and writes into the live tables the noted rows that still
+differ, with the consumer's checkpoint if it has one. Readers see the old rows until that
+commit (MVCC), and writers wait only for it: 0.01 to 0.04 s for 500,000 orders that match
+the log, where folding in place held them for the whole fold (40 s).
 
 ``check`` folds into shadow tables inside one snapshot of the log and the live tables, and
 lets the database compare the two (``eventkit.drift``): it holds nobody, changes nothing,
@@ -51,7 +52,8 @@ class RebuildReport:
     last_position: int
     drift: list[Drift]
     taken_again: int = 0  # events a consumer had set aside as dead letters that apply now
-    rewritten: int = 0  # rows a rebuild beside the live tables wrote into them
+    filled_in: int = 0  # missing rows a rebuild beside the live tables wrote, writers going on
+    rewritten: int = 0  # rows a rebuild beside the live tables wrote, holding the writers off
     writers_held: float | None = None  # seconds it held the writers off, if it folded beside
 
     @property
@@ -178,6 +180,7 @@ class _Fold:
     progress: Callable[[int], None] | None
     events: int = 0
     taken_again: int = 0  # dead letters whose events apply now
+    filled_in: int = 0  # rows the live tables lacked, inserted while the writers went on
     left_aside: list[int] = field(default_factory=list)  # positions of those that still fail
 
     @property
@@ -245,12 +248,19 @@ class _Fold:
                 updated_at=timezone.now(),
             )
 
+    def unchanged(self) -> str:
+        """What a rebuild that stops says it changed."""
+        if not self.filled_in:
+            return "nothing changed"
+        return f"nothing changed but the {self.filled_in} rows the live tables lacked, filled in"
+
     def report(self, last: int, drift=(), **held) -> RebuildReport:
         return RebuildReport(
             events=self.events,
             last_position=last,
             drift=list(drift),
             taken_again=self.taken_again,
+            filled_in=self.filled_in,
             **held,
         )
 
@@ -267,6 +277,9 @@ SHORT_ROUND, MOST_ROUNDS = 1_000, 5
 # let a command through only between them, and an order, which makes two, took 2 s. A
 # command's own lock waits (LOCK_WAIT_MS, 3 s) outlast these.
 HOLD_WAIT_MS, HOLD_ATTEMPTS, HOLD_PAUSE = 300, 10, 0.7
+
+# Rows the live tables lack that are filled in per transaction, while the writers go on.
+FILL_ROWS = 10_000
 
 
 def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
@@ -290,45 +303,83 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
             shadow.ensure_in_place(tables)
             for model in tables:
                 shadow.note_differences(model)
-        for attempt in range(1, HOLD_ATTEMPTS + 1):
-            started = time.monotonic()
-            try:
-                with transaction.atomic():
-                    shadow.ensure_in_place(tables)
-                    final = fold.hold_off_writers(wait_ms=HOLD_WAIT_MS)
-                    fold.through(after=last, until=final)
-                    rewritten = sum(shadow.apply_difference(model) for model in tables)
-                    fold.settle(final)
-                break
-            except OperationalError as exc:
-                if not lock_wait_over(exc):
-                    raise
+        try:
+            final, rewritten, held = _fill_in_and_swap(fold, tables, after=last)
+        except BaseException:
+            if fold.filled_in:
                 logger.warning(
-                    "rebuild of %s: what it writes is held by another transaction (try %d"
-                    " of %d); folding on meanwhile",
+                    "rebuild of %s stopped after filling in %d rows the live tables lacked:"
+                    " they hold the events folded before it stopped; run it again",
                     fold.names,
-                    attempt,
-                    HOLD_ATTEMPTS,
+                    fold.filled_in,
                 )
-                if attempt == HOLD_ATTEMPTS:
-                    raise RebuildHeldUp(
-                        f"another transaction held the read models or the log's end through"
-                        f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck"
-                        " client, a VACUUM FULL?); nothing changed: end it and run this again"
-                    ) from exc
-                time.sleep(HOLD_PAUSE)  # the writers' turn: a backoff, not a wait for news
-            last = _catch_up(fold, tables, after=last)  # the writers went on meanwhile
-        held = time.monotonic() - started
+            raise
     logger.info(
-        "rebuilt %s from %d events: writers held off %.3f s to fold the last %d and "
-        "rewrite %d rows",
+        "rebuilt %s from %d events: %d missing rows filled in while the writers went on; "
+        "writers held off %.3f s to fold the last events and rewrite %d rows",
         fold.names,
         fold.events,
+        fold.filled_in,
         held,
-        final - last,
         rewritten,
     )
     return fold.report(final, rewritten=rewritten, writers_held=held)
+
+
+def _fill_in_and_swap(fold: _Fold, tables: list, *, after: int) -> tuple[int, int, float]:
+    """Fill in the rows the live tables lack, then hold the writers off to fold the last
+    events and write the rows that still differ; returns the position folded up to, the
+    rows written holding the writers off, and for how long they were held."""
+    last = after
+    if _fill_in(fold, tables):
+        last = _catch_up(fold, tables, after=last)  # the writers went on meanwhile
+    for attempt in range(1, HOLD_ATTEMPTS + 1):
+        started = time.monotonic()
+        try:
+            with transaction.atomic():
+                shadow.ensure_in_place(tables)
+                final = fold.hold_off_writers(wait_ms=HOLD_WAIT_MS)
+                fold.through(after=last, until=final)
+                rewritten = sum(shadow.apply_difference(model) for model in tables)
+                fold.settle(final)
+            break
+        except OperationalError as exc:
+            if not lock_wait_over(exc):
+                raise
+            logger.warning(
+                "rebuild of %s: what it writes is held by another transaction (try %d"
+                " of %d); folding on meanwhile",
+                fold.names,
+                attempt,
+                HOLD_ATTEMPTS,
+            )
+            if attempt == HOLD_ATTEMPTS:
+                raise RebuildHeldUp(
+                    f"another transaction held the read models or the log's end through"
+                    f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck"
+                    f" client, a VACUUM FULL?); {fold.unchanged()}: end it and run this again"
+                ) from exc
+            time.sleep(HOLD_PAUSE)  # the writers' turn: a backoff, not a wait for news
+        last = _catch_up(fold, tables, after=last)  # the writers went on meanwhile
+    return final, rewritten, time.monotonic() - started
+
+
+def _fill_in(fold: _Fold, tables: list) -> int:
+    """Insert the rows the live tables lack, as folded, FILL_ROWS per transaction while the
+    writers go on (``shadow.take_missing``): this service's own read models only. Returns
+    the rows inserted."""
+    if fold.feed is not None:
+        return 0
+    before = fold.filled_in
+    for model in filter(shadow.can_fill_in, tables):
+        with transaction.atomic():
+            shadow.ensure_in_place(tables)
+            missing = shadow.take_missing(model)
+        for after in range(0, missing, FILL_ROWS):
+            with transaction.atomic():
+                shadow.ensure_in_place(tables)
+                fold.filled_in += shadow.fill_in(model, after=after, rows=FILL_ROWS)
+    return fold.filled_in - before
 
 
 def _catch_up(fold: _Fold, tables: list, *, after: int, on_head=None) -> int:

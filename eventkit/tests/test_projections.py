@@ -430,6 +430,52 @@ def test_rows_written_after_the_differences_were_noted_are_still_carried(monkeyp
 
 @threads_need_postgresql
 @pytest.mark.django_db(transaction=True)
+def test_a_rebuild_into_empty_tables_fills_them_in_while_commands_go_on(monkeypatch):
+    """A rebuild into emptied tables (a restored log, say) wrote every row while it held
+    the writers off: 10 s for 500,000 orders. It now fills them in a few at a time while
+    commands go on, and what it writes holding them off is only what the last round
+    changed: here nothing, as the commands wrote their rows right."""
+    from eventkit import rebuild as rebuilding
+    from eventkit import shadow
+
+    tallies = [open_tally(f"t{i}") for i in range(10)]
+    for t in tallies:
+        add(t, 1)
+    TallyView.objects.all().delete()
+    monkeypatch.setattr(rebuilding, "FILL_ROWS", 3)
+    fill_in, created, written = shadow.fill_in, uuid.uuid4(), []
+
+    def commands():
+        try:
+            # the live table; the rows filled in by the transaction under way are not yet
+            back = TallyView.objects.values_list("pk", flat=True).first()
+            if back is None:
+                return
+            add(back, 4)
+            open_tally("new", created)
+            written.append(back)
+        finally:
+            connection.close()
+
+    def filled_in_then_commands(model, **chunk):
+        inserted = fill_in(model, **chunk)
+        if not written:
+            other = threading.Thread(target=commands)
+            other.start()
+            other.join(10)
+        return inserted
+
+    monkeypatch.setattr(shadow, "fill_in", filled_in_then_commands)
+    report = rebuild(local())
+    assert (report.filled_in, report.rewritten) == (10, 0)
+    assert written, "no command ran while the rows were filled in"
+    assert TallyView.objects.get(pk=written[0]).total == 5
+    assert TallyView.objects.count() == 11
+    assert rebuild(local(), check=True).clean
+
+
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
 def test_a_rebuild_held_up_by_a_stuck_transaction_gives_up_without_stalling_commands(
     monkeypatch,
 ):

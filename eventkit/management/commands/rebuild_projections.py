@@ -128,8 +128,10 @@ class Command(BaseCommand):
             elif report.writers_held is not None:
                 self.stdout.write(
                     self.style.SUCCESS(
-                        f"{summary}; rebuilt beside the live tables, {report.rewritten} rows"
-                        f" written into them; writers held off {report.writers_held:.2f} s"
+                        f"{summary}; rebuilt beside the live tables: {report.filled_in} missing"
+                        f" rows filled in while the writers went on, {report.rewritten} rows"
+                        f" written while they waited; writers held off"
+                        f" {report.writers_held:.2f} s"
                     )
                 )
             else:
