@@ -18,6 +18,7 @@ from gateway.downstream import (
     gather,
     get,
 )
+from servicekit.ids import order_id_for
 
 EVENT_SOURCES = ("order-service", "inventory-service", "saga-service")
 MAX_EVENT_WINDOW = 1000  # offset + limit; the services' feeds page at most this many
@@ -25,11 +26,7 @@ RECENT_EVENTS = 10  # on the dashboard
 
 # An Idempotency-Key names one order for good: the order id is derived from it, and the
 # saga places each order id once, so a repeated request gets the first answer.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("2f6e1c1a-0d5b-4a8e-9c47-6b3f8e2d1a90")
-
-
-def order_id_for_key(key: str) -> uuid.UUID:
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)
+KEYED_ORDERS = uuid.UUID("2f6e1c1a-0d5b-4a8e-9c47-6b3f8e2d1a90")
 
 
 # Safe to send again: the saga places an order id once, however often it is sent. Ten
@@ -52,7 +49,7 @@ def place_order(
 ) -> Answer:
     """Look the product up, price the order, run the saga; the saga's answer, enriched."""
     product_name, price = product_terms(product_id)
-    order_id = order_id_for_key(idempotency_key) if idempotency_key else uuid.uuid4()
+    order_id = order_id_for(idempotency_key, namespace=KEYED_ORDERS)
     body = {
         "order_id": str(order_id),
         "customer_name": customer_name,

@@ -23,6 +23,7 @@ from servicekit.api import (
     list_response,
     validated,
 )
+from servicekit.ids import order_id_for
 
 
 class CreateOrderApi(CommandApi):
@@ -37,7 +38,7 @@ class CreateOrderApi(CommandApi):
         data = validated(CreateOrderInput, request.data)
         key = command_id(request, data)
         outcome = services.order_create(
-            order_id=data.get("order_id") or services.new_order_id(key),
+            order_id=data.get("order_id") or order_id_for(key, namespace=services.KEYED_ORDERS),
             customer_name=data["customer_name"],
             product_id=data["product_id"],
             product_name=data["product_name"],

@@ -16,13 +16,6 @@ from orders.domain import Order, OrderCreated
 KEYED_ORDERS = uuid.UUID("5b0e6d8e-2c1a-4f7b-9d3e-8a4c1f2e6b90")
 
 
-def new_order_id(command_id: str | None) -> UUID:
-    """The id of an order created without one: derived from its idempotency key if it has
-    one, so that a repeat of the request names the same order and is replayed (a fresh id
-    would make it another request, refused as a reuse of the key); else a new one."""
-    return uuid.uuid5(KEYED_ORDERS, command_id) if command_id else uuid.uuid4()
-
-
 def _run(order_id: UUID, decide, *, command_type: str, command_id: str | None, **execute_options):
     def command(session: Session) -> dict:
         order = session.load(Order, order_id)

@@ -19,6 +19,7 @@ from servicekit.api import (
     list_response,
     validated,
 )
+from servicekit.ids import order_id_for
 
 
 class PlaceOrderApi(CommandApi):
@@ -45,7 +46,7 @@ class PlaceOrderApi(CommandApi):
         data = validated(PlaceOrderInput, request.data)
         key = command_id(request, data)
         outcome, finished = services.place_order(
-            order_id=data.get("order_id") or services.keyed_order_id(key),
+            order_id=data.get("order_id") or order_id_for(key, namespace=services.KEYED_ORDERS),
             customer_name=data["customer_name"],
             product_id=data["product_id"],
             quantity=data["quantity"],

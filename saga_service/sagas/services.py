@@ -35,10 +35,6 @@ class InventoryUnavailable(Unavailable):
 KEYED_ORDERS = uuid.UUID("0c6a3f1e-9b27-4d58-a1e4-7f2d8c5b3e61")
 
 
-def keyed_order_id(key: str | None) -> uuid.UUID | None:
-    return uuid.uuid5(KEYED_ORDERS, key) if key else None
-
-
 def _config(name: str):
     return settings.SAGA[name]
 

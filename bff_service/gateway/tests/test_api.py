@@ -260,10 +260,12 @@ def test_cors_allows_only_the_dev_server(client):
 
 
 def test_idempotency_keys_name_one_order_for_good():
-    from gateway.services import order_id_for_key
+    from gateway.services import KEYED_ORDERS
+    from servicekit.ids import order_id_for
 
-    assert order_id_for_key("k") == order_id_for_key("k") != order_id_for_key("k2")
-    assert isinstance(order_id_for_key(str(uuid.uuid4())), uuid.UUID)
+    first, again = (order_id_for("k", namespace=KEYED_ORDERS) for _ in range(2))
+    assert first == again != order_id_for("k2", namespace=KEYED_ORDERS)
+    assert order_id_for(None, namespace=KEYED_ORDERS) != order_id_for(None, namespace=KEYED_ORDERS)
 
 
 def test_a_repeatable_call_is_sent_again_when_the_connection_fails(caplog):
@@ -371,10 +373,11 @@ def test_an_order_the_saga_keeps_refusing_is_a_503_that_names_the_order(api, set
     server = _service_answering(settings, "SAGA", [BUSY, BUSY, BUSY])
     response = api.post("/api/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-503")
     server.join(5)
-    from gateway.services import order_id_for_key
+    from gateway.services import KEYED_ORDERS
+    from servicekit.ids import order_id_for
 
     assert response.status_code == 503 and response["Retry-After"]
-    assert response.json()["order_id"] == str(order_id_for_key("k-503"))
+    assert response.json()["order_id"] == str(order_id_for("k-503", namespace=KEYED_ORDERS))
     assert "send again with the same Idempotency-Key" in response.json()["detail"]
 
 
