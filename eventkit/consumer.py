@@ -187,6 +187,36 @@ class HandlerFailed(Exception):
         self.cause = cause
 
 
+@dataclass
+class _Following:
+    """What a consumer keeps between polls about one source it follows. The checkpoint row
+    is the record; this saves asking it, and says what the loop is to come back to."""
+
+    applied: int | None = None  # the checkpoint as of our last commit; None: ask the row
+    started: bool = False  # the checkpoint row exists
+    # Batches committed since the after-commit callbacks last ran: they run once per poll,
+    # not once per batch, so that a poll that applied both the order and the saga events
+    # sends the BFF's websockets one push, not two.
+    unannounced: bool = False
+    # Stopped short by a failing event: how far it was to go, and in which round. Later
+    # rounds come back to it, new messages or not (:meth:`Consumer._come_back`). A round is
+    # a poll, or a catch-up while Redis is down; an event is tried once per round.
+    stalled_to: int | None = None
+    stalled_in: int = 0
+    # Held back as started over (:meth:`Consumer.verify`; the row is the record): when that
+    # was last reported, None while it is not. And when its log was last checked.
+    diverged: float | None = None
+    verified: float | None = None
+    gap_head: int | None = None  # the head its feed said while a poll filled a gap of it
+    # Live-only: when to ask again for its head while it is not followed yet, and the wait
+    # after that (:meth:`Consumer._learn_heads`).
+    next_head_try: float = 0.0
+    head_wait: float = 0.1
+    # Live-only: since when its events are news, once it is followed again from its head
+    # after its log started over (:meth:`Consumer._restart_at`).
+    news_since: datetime | None = None
+
+
 class Consumer:
     def __init__(
         self,
@@ -234,33 +264,14 @@ class Consumer:
         self.linger = linger_ms / 1000
         self.attempts: Counter = Counter()
         self._last_catch_up = 0.0
-        self._applied: dict[str, int] = {}  # source -> checkpoint as of our last commit
-        # Sources with batches committed since the after-commit callbacks last ran: they run
-        # once per poll, not once per batch, so that a poll that applied both the order and
-        # the saga events sends the BFF's websockets one push, not two.
-        self._unannounced: set[str] = set()
-        self._started: set[str] = set()  # sources whose checkpoint row exists
+        self._following = {s.name: _Following() for s in sources}
         self._foreign: set[str] = set()  # sources named on our streams that we do not follow
-        # Sources stopped short by a failing event: (how far they were to go, in which round).
-        # Later rounds come back to them, new messages or not (:meth:`_come_back`). A round
-        # is a poll, or a catch-up while Redis is down; an event is tried once per round.
-        self._stalled: dict[str, tuple[int, int]] = {}
-        self._round = 0
-        # Sources held back as started over (:meth:`verify`; the row is the record, this
-        # says when it was last reported), and when each was last checked.
-        self._diverged: dict[str, float] = {}
-        self._last_verified: dict[str, float] = {}
+        self._round = 0  # polls, and catch-ups while Redis is down (see _Following.stalled_to)
         # When the idle catch-up asked the feeds its question, while their answers are due.
         self._asked: float | None = None
-        # The head each source's feed said while a poll filled a gap of it.
-        self._gap_heads: dict[str, int] = {}
-        # Live-only: when to ask again for the head of a source not followed yet, and the
-        # wait after that (_learn_heads).
-        self._head_tries: dict[str, tuple[float, float]] = {}
-        # Live-only: sources followed again from their head after their log started over,
-        # and since when events are news (_restart_at).
-        self._news_since: dict[str, datetime] = {}
-        self._restarts = 0  # how many times that happened, for _apply_batch to notice
+        # Sources followed again from their head after their log started over (live-only,
+        # _restart_at): counted, for _apply_batch to notice.
+        self._restarts = 0
         # The worker's stop event (from run() or start()), looked at between batches: a
         # worker far behind (after a long Redis outage) stops at the next batch boundary
         # instead of when it has caught up, which its supervisor would not wait for.
@@ -316,7 +327,7 @@ class Consumer:
 
     def _poll(self) -> int:
         self._round += 1
-        if self.start_at_head and not self._started.issuperset(self.feeds):
+        if self.start_at_head and not all(f.started for f in self._following.values()):
             self._learn_heads()
         messages = self.member.read()
         applied = self._handle(messages)
@@ -374,11 +385,11 @@ class Consumer:
         a feed that hangs holds back its own source only. Found from outside: a BFF feed
         that had to learn a hung feed's head sent no push and no heartbeat until it did."""
         followed = Checkpoint.objects.filter(source__in=list(self.feeds))
-        self._started.update(followed.values_list("source", flat=True))
+        for source in followed.values_list("source", flat=True):
+            self._following[source].started = True
         now = time.monotonic()
-        for source in self.feeds:
-            next_try, wait = self._head_tries.get(source, (0.0, 0.1))
-            if source in self._started or now < next_try:
+        for source, following in self._following.items():
+            if following.started or now < following.next_head_try:
                 continue
             try:
                 head = self.calls.check(source, 0).head
@@ -387,12 +398,12 @@ class Consumer:
                     "cannot learn where the %s feed ends yet (%s); trying again in %.1f s",
                     source,
                     exc,
-                    wait,
+                    following.head_wait,
                 )
-                self._head_tries[source] = (now + wait, min(wait * 2, 5.0))
+                following.next_head_try = now + following.head_wait
+                following.head_wait = min(following.head_wait * 2, 5.0)
                 continue
             self._start_at(source, head)
-            self._head_tries.pop(source, None)
 
     # -- applying -----------------------------------------------------------------------
 
@@ -421,10 +432,11 @@ class Consumer:
         for source, events in known.items():
             if not self._may_apply(source, min(events)):
                 continue  # left pending
-            self._gap_heads.pop(source, None)  # what the feed says while these are applied
+            following = self._following[source]
+            following.gap_head = None  # what the feed says while these are applied
             applied += self.advance(source, max(events), events)
             done = self._last_applied(source)
-            head = self._gap_heads.get(source)
+            head = following.gap_head
             acks = defaultdict(list)
             for stream, message_id, position in ids[source]:
                 if position <= done:
@@ -454,10 +466,11 @@ class Consumer:
     def _may_apply(self, source: str, first: int) -> bool:
         """Whether this poll goes on with the messages of ``source`` it read, the first at
         position ``first``; if not, they stay pending, to be claimed again."""
-        if self.start_at_head and source not in self._started:
+        following = self._following[source]
+        if self.start_at_head and not following.started:
             # Its head unknown, history and news look alike (see _learn_heads).
             return False
-        if source in self._diverged:
+        if following.diverged is not None:
             if self._verify_due(source):  # held back: checked again now and then
                 self._verify_safely(source)
         elif first <= self._last_applied(source):
@@ -474,17 +487,17 @@ class Consumer:
                 # no idle poll to catch up in, had its new events there taken for
                 # duplicates, never pushed, with no gap told (found from outside: 37 s).
                 self._verify_safely(source)
-        return source not in self._diverged  # held back until a rebuild: see verify()
+        return following.diverged is None  # held back until a rebuild: see verify()
 
     def advance(self, source: str, upto: int, known: dict[int, WireEvent] | None = None) -> int:
         """Apply every event of ``source`` up to position ``upto``; returns how many.
 
         Stops after a batch once the worker is asked to stop: each batch commits with its
         checkpoint, so the next worker goes on from there."""
-        stalled = self._stalled.get(source)
-        if stalled is not None and stalled[1] == self._round:
+        following = self._following[source]
+        if following.stalled_to is not None and following.stalled_in == self._round:
             return 0  # its failing event was tried in this round already
-        if source in self._diverged:
+        if following.diverged is not None:
             return 0
         known = known or {}
         applied = 0
@@ -493,9 +506,9 @@ class Consumer:
                 count = self._apply_batch(source, upto, known)
             except HandlerFailed as failure:
                 applied += self._after_failure(source, failure, known)
-                if self._applied.get(source, 0) < failure.event.position:
-                    target, _ = self._stalled.get(source, (upto, 0))
-                    self._stalled[source] = (max(target, upto), self._round)
+                if (following.applied or 0) < failure.event.position:
+                    following.stalled_to = max(following.stalled_to or upto, upto)
+                    following.stalled_in = self._round
                     return applied
                 continue  # set aside: on to the events behind it
             except FeedPending:
@@ -504,11 +517,11 @@ class Consumer:
                 logger.warning("cannot read the %s feed to fill a gap: %s", source, exc)
                 return applied
             applied += count
-            done = self._applied.get(source, 0)
+            done = following.applied or 0
             if count == 0 or done >= upto:
-                target, _ = self._stalled.get(source, (0, 0))
+                target = following.stalled_to or 0
                 if done >= target or (count == 0 and upto >= target):
-                    self._stalled.pop(source, None)  # reached, or the source has no more
+                    following.stalled_to = None  # reached, or the source has no more
                 return applied
             if self._stop.is_set():
                 return applied
@@ -518,13 +531,14 @@ class Consumer:
         attempt does not wait for a new message, a catch-up or ``XAUTOCLAIM``: on a quiet
         stream those come seconds apart, and the events behind it wait as long."""
         applied = 0
-        for source, (upto, _) in list(self._stalled.items()):
-            applied += self.advance(source, upto)  # nothing if it failed in this round
+        for source, following in self._following.items():
+            if following.stalled_to is not None:  # nothing if it failed in this round
+                applied += self.advance(source, following.stalled_to)
         return applied
 
     def _last_applied(self, source: str) -> int:
         """The checkpoint as of our last commit, or as the database has it."""
-        done = self._applied.get(source)
+        done = self._following[source].applied
         return self.checkpoint(source) if done is None else done
 
     def checkpoint(self, source: str) -> int:
@@ -555,13 +569,15 @@ class Consumer:
             read = self.calls.check(source, position)  # that answer was taken: ours now
         if read.position != position:
             raise StaleCheck(source, read.head)
-        self._last_verified[source] = time.monotonic()
+        following = self._following[source]
+        following.verified = time.monotonic()
         named = _named(event_id, event_position, position)
         at, head = read.at, read.head
         if position == 0 or (at is not None and named in ("", at.event_id)):
             if at is not None and not named:
                 self._name_checkpoint_event(source, position, at.event_id)
-            if self._diverged.pop(source, None) is not None or held:
+            diverged, following.diverged = following.diverged, None
+            if diverged is not None or held:
                 Checkpoint.objects.filter(source=source).update(held_since=None)
                 logger.info("%s: its log holds our checkpoint's event again", source)
             return head
@@ -576,7 +592,7 @@ class Consumer:
             self._restart_at(source, head)
             return head
         Checkpoint.objects.filter(source=source, held_since=None).update(held_since=timezone.now())
-        reported = self._diverged.get(source)
+        reported = following.diverged
         if reported is None or time.monotonic() - reported >= DIVERGED_REPORT_SECONDS:
             logger.error(
                 "%s: its log no longer holds the event %s applied at position %d (it ends "
@@ -587,12 +603,12 @@ class Consumer:
                 position,
                 head,
             )
-            self._diverged[source] = time.monotonic()
+            following.diverged = time.monotonic()
         return None
 
     def _verify_due(self, source: str) -> bool:
-        last = self._last_verified.get(source, -self.catch_up_seconds)
-        return time.monotonic() - last >= self.catch_up_seconds
+        last = self._following[source].verified
+        return last is None or time.monotonic() - last >= self.catch_up_seconds
 
     def _verify_safely(self, source: str) -> bool:
         """Whether the source's log holds our checkpoint's event, as its feed says now; False
@@ -616,20 +632,22 @@ class Consumer:
         Checkpoint.objects.filter(source=source).update(
             position=head, event_id=event_id, event_position=head, held_since=None
         )
-        self._applied.pop(source, None)
+        following = self._following[source]
+        following.applied = None
         self._restarts += 1
         # The head is the log as it is at this moment, which may be part-way through a
         # restore (found from outside: an empty log, and then the whole restored history
         # pushed to every websocket as news). What was recorded before now is not news: by
         # this host's clock against the source's, which one host, or NTP, keeps together.
-        self._news_since[source] = timezone.now()
+        following.news_since = timezone.now()
         try:
             registry.skipped(source=source)  # the new log's events up to its head
         except Exception:
             logger.exception("an after-skip callback failed")
 
     def _apply_batch(self, source: str, upto: int, known: dict[int, WireEvent]) -> int:
-        self._applied.pop(source, None)  # unknown until this transaction has committed
+        following = self._following[source]
+        following.applied = None  # unknown until this transaction has committed
         # The messages, what the feed gave, and which positions it was asked for: kept
         # across tries, since another worker may move the checkpoint part-way through a
         # range read, and the next batch then needs some of it and some beyond it.
@@ -678,12 +696,12 @@ class Consumer:
                     failed.__cause__,
                 )
                 together = False
-        self._applied[source] = position
+        following.applied = position
         if self.attempts:  # events that failed before and have now been applied
             for key in [k for k in self.attempts if k[0] == source and k[1] <= position]:
                 del self.attempts[key]
         if applied:
-            self._unannounced.add(source)
+            following.unannounced = True
         return applied
 
     def _commit_batch(
@@ -696,7 +714,9 @@ class Consumer:
             position, held, named = self._lock_checkpoint(source)
             if held:
                 # another worker found the source started over: see verify()
-                self._diverged.setdefault(source, time.monotonic())
+                following = self._following[source]
+                if following.diverged is None:
+                    following.diverged = time.monotonic()
                 return position, 0
             if position >= upto:
                 return position, 0
@@ -711,13 +731,16 @@ class Consumer:
 
     def _announce(self) -> None:
         """Run the after-commit callbacks of every source committed since the last time."""
-        while self._unannounced:
-            registry.committed(source=self._unannounced.pop())
+        for source, following in self._following.items():
+            if following.unannounced:
+                following.unannounced = False
+                registry.committed(source=source)
 
     def _start_at(self, source: str, position: int) -> None:
-        if source not in self._started:
+        following = self._following[source]
+        if not following.started:
             Checkpoint.objects.get_or_create(source=source, defaults={"position": max(position, 0)})
-            self._started.add(source)
+            following.started = True
 
     def _lock_checkpoint(self, source: str) -> tuple[int, bool, str]:
         """Our checkpoint for ``source``, locked until the transaction ends: its position,
@@ -729,7 +752,7 @@ class Consumer:
             row = cursor.fetchone()
             if row is None:
                 Checkpoint.objects.get_or_create(source=source)
-                self._started.add(source)
+                self._following[source].started = True
                 cursor.execute(sql, [source])
                 row = cursor.fetchone()
         position, held_since, event_id, event_position = row
@@ -774,7 +797,7 @@ class Consumer:
             )
         got = self.calls.events(source, gap.first, gap.last)
         if got.head is not None:
-            self._gap_heads[source] = got.head
+            self._following[source].gap_head = got.head
         return got
 
     def _apply_all(self, source: str, events: list[WireEvent], *, together: bool) -> None:
@@ -786,7 +809,7 @@ class Consumer:
         and the caller runs another. Failures are rare, and a savepoint around every batch
         cost two more round trips (``SAVEPOINT``, ``RELEASE``) in each of them.
         """
-        since = self._news_since.get(source)
+        since = self._following[source].news_since
         decoded = []
         for event in events:
             try:
@@ -845,7 +868,7 @@ class Consumer:
                 },
             )
             self._write_checkpoint(source, event)
-        self._applied[source] = event.position
+        self._following[source].applied = event.position
         logger.error(
             "dead-lettered %s #%d %s: %r", source, event.position, event.event_type, failure.cause
         )

@@ -745,7 +745,9 @@ def test_a_live_only_consumer_that_cannot_reach_a_feed_at_start_learns_its_head_
     worker.poll_once()
     assert totals() == {} and client.xpending(name, "testgroup")["pending"] == 2
     worker.feeds[REMOTE_SOURCE].url = live_server.url  # the feed is back
-    wait_until(lambda: (worker.poll_once(), REMOTE_SOURCE in worker._started)[1], timeout=10)
+    wait_until(
+        lambda: (worker.poll_once(), worker._following[REMOTE_SOURCE].started)[1], timeout=10
+    )
     only_news_is_applied(worker, relay, t)
 
 
