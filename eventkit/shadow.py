@@ -161,7 +161,7 @@ def fill_in(model: type[models.Model], *, after: int, rows: int) -> int:
     500,000 orders), only while it writes those the last round changes."""
     live, shadow, missing = live_name(model), shadow_name(model), _missing_name(model)
     pk = _pk(model)
-    listed = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    listed = _columns(model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} WHERE {pk} IN"
@@ -184,7 +184,7 @@ def apply_difference(model: type[models.Model]) -> int:
     written. Readers see the old rows until the commit (MVCC)."""
     live, shadow, noted = live_name(model), shadow_name(model), _noted_name(model)
     pk = _pk(model)
-    listed = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    listed = _columns(model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {live} AS live WHERE live.{pk} IN (SELECT {pk} FROM {noted}) "
@@ -209,6 +209,10 @@ def _same(model: type[models.Model]) -> str:
         f" AND ({', '.join(f'folded.{c}' for c in compared)}) IS NOT DISTINCT FROM "
         f"({', '.join(f'live.{c}' for c in compared)})"
     )
+
+
+def _columns(model: type[models.Model]) -> str:
+    return ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
 
 
 def _pk(model: type[models.Model]) -> str:
