@@ -181,6 +181,9 @@ class _Fold:
     events: int = 0
     taken_again: int = 0  # dead letters whose events apply now
     filled_in: int = 0  # rows the live tables lacked, inserted while the writers went on
+    # The last event read from the feed, (position, id): the checkpoint names it, which
+    # would otherwise be one more call to the feed while the worker is held off.
+    last_read: tuple[int, str] = (0, "")
     left_aside: list[int] = field(default_factory=list)  # positions of those that still fail
 
     @property
@@ -201,7 +204,9 @@ class _Fold:
             pages = iter_recorded(after=after, until=until, batch_size=self.batch_size)
             pieces = ((page, False) for page in pages)
         else:
-            pieces = _feed_pieces(self.feed, after=after, until=until, batch=self.batch_size)
+            pieces = _feed_pieces(
+                self.feed, after=after, until=until, batch=self.batch_size, read=self._read
+            )
         for batch, dead_letter in _in_batches(pieces, self.batch_size):
             if not dead_letter:
                 _fold(self.projections, batch, remote=self.feed is not None)
@@ -213,6 +218,9 @@ class _Fold:
             self.events += len(batch)
             if self.progress:
                 self.progress(len(batch))
+
+    def _read(self, event) -> None:
+        self.last_read = (event.position, event.event_id)
 
     def hold_off_writers(self, *, wait_ms: int | None = None):
         """Hold off whatever writes the live tables until this transaction ends, and return
@@ -243,10 +251,14 @@ class _Fold:
             Checkpoint.objects.filter(pk=self.source).update(
                 position=last,
                 event_position=last,
-                event_id=self.feed.event_id_at(last),
+                event_id=self._event_id_at(last),
                 held_since=None,  # the log it folded is the one followed from now on
                 updated_at=timezone.now(),
             )
+
+    def _event_id_at(self, position: int) -> str:
+        read_at, event_id = self.last_read
+        return event_id if read_at == position else self.feed.event_id_at(position)
 
     def unchanged(self) -> str:
         """What a rebuild that stops says it changed."""
@@ -568,10 +580,11 @@ def _feed(source: str) -> FeedReader:
     return FeedReader(source, config["url"])
 
 
-def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int):
+def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int, read=None):
     """Pages of another service's events after ``after`` up to ``until`` to fold, each
     with False; a dead letter's event alone and not decoded yet (it may have been set
-    aside for failing to decode), with True. The feed is read ahead while they fold."""
+    aside for failing to decode), with True. The feed is read ahead while they fold;
+    ``read`` is told each page's last event, before its pieces."""
     source = feed.source
     # A dead letter names its event by id as well as position: a log reset or restored since
     # may hold another event at that position, which is to be applied like any other.
@@ -581,6 +594,8 @@ def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int):
         ).values_list("position", "event_id")
     )
     for page in _read_ahead(feed.read(after, until=until, limit=min(batch, 1000))):
+        if read:
+            read(page[-1])
         recorded = []
         for event in page:
             letter = set_aside.get(event.position)
