@@ -4,8 +4,8 @@ On PostgreSQL a rebuild folds *beside* the live tables: into shadow tables of th
 names that only its connection sees (``eventkit.shadow``), in rounds while the writers go
 on (the commands that append to this service's log, or the consumer of another's), each
 round catching up with what was appended during the one before. It notes which live rows
-differ from the fold, and fills in the rows they lack (a service's own read models only),
-10,000 per transaction while the writers go on; then, in one transaction that holds them
+differ from the fold, and fills in the rows they lack (a service's own read models only)
+in one transaction while the writers go on; then, in one transaction that holds them
 off, it folds the last few events and writes into the live tables the noted rows that still
 differ, with the consumer's checkpoint if it has one. Readers see the old rows until that
 commit (MVCC), and writers wait only for it: 0.01 to 0.04 s for 500,000 orders that match
@@ -63,6 +63,15 @@ class RebuildReport:
 
 class RebuildHeldUp(Exception):
     """Another transaction held what the rebuild's last round must lock, every time."""
+
+    filled_in = 0  # rows the rebuild had filled in before (set by it)
+
+    def __str__(self) -> str:
+        return (
+            f"another transaction held the read models or the log's end through"
+            f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck client, a"
+            f" VACUUM FULL?); {shadow.what_changed(self.filled_in)}: end it and run this again"
+        )
 
 
 class RebuildRunning(Exception):
@@ -260,12 +269,6 @@ class _Fold:
         read_at, event_id = self.last_read
         return event_id if read_at == position else self.feed.event_id_at(position)
 
-    def unchanged(self) -> str:
-        """What a rebuild that stops says it changed."""
-        if not self.filled_in:
-            return "nothing changed"
-        return f"nothing changed but the {self.filled_in} rows the live tables lacked, filled in"
-
     def report(self, last: int, drift=(), **held) -> RebuildReport:
         return RebuildReport(
             events=self.events,
@@ -289,9 +292,6 @@ SHORT_ROUND, MOST_ROUNDS = 1_000, 5
 # let a command through only between them, and an order, which makes two, took 2 s. A
 # command's own lock waits (LOCK_WAIT_MS, 3 s) outlast these.
 HOLD_WAIT_MS, HOLD_ATTEMPTS, HOLD_PAUSE = 300, 10, 0.7
-
-# Rows the live tables lack that are filled in per transaction, while the writers go on.
-FILL_ROWS = 10_000
 
 
 def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
@@ -317,8 +317,9 @@ def _rebuild_beside(fold: _Fold, on_start) -> RebuildReport:
                 shadow.note_differences(model)
         try:
             final, rewritten, held = _fill_in_and_swap(fold, tables, after=last)
-        except BaseException:
+        except BaseException as exc:
             if fold.filled_in:
+                exc.filled_in = fold.filled_in  # for what is said of it (shadow.what_changed)
                 logger.warning(
                     "rebuild of %s stopped after filling in %d rows the live tables lacked:"
                     " they hold the events folded before it stopped; run it again",
@@ -366,32 +367,27 @@ def _fill_in_and_swap(fold: _Fold, tables: list, *, after: int) -> tuple[int, in
                 HOLD_ATTEMPTS,
             )
             if attempt == HOLD_ATTEMPTS:
-                raise RebuildHeldUp(
-                    f"another transaction held the read models or the log's end through"
-                    f" {HOLD_ATTEMPTS} tries of {HOLD_WAIT_MS} ms (a console, a stuck"
-                    f" client, a VACUUM FULL?); {fold.unchanged()}: end it and run this again"
-                ) from exc
+                raise RebuildHeldUp() from exc
             time.sleep(HOLD_PAUSE)  # the writers' turn: a backoff, not a wait for news
         last = _catch_up(fold, tables, after=last)  # the writers went on meanwhile
     return final, rewritten, time.monotonic() - started
 
 
 def _fill_in(fold: _Fold, tables: list) -> int:
-    """Insert the rows the live tables lack, as folded, FILL_ROWS per transaction while the
-    writers go on (``shadow.take_missing``): this service's own read models only. Returns
-    the rows inserted."""
+    """Insert the rows the live tables lack, as folded, while the writers go on
+    (``shadow.fill_in``): this service's own read models only. Returns the rows inserted.
+
+    All the tables in one transaction, so that the rows of one aggregate appear together:
+    commands decide on more than one table. Filled in one after another, a product's row
+    was back before its reservations, and a reserve sent again for an order that held
+    stock took it twice, for good (the log then failed to fold); sagas were back before
+    their steps, and the resumer failed on them (found from outside)."""
     if fold.feed is not None:
         return 0
-    before = fold.filled_in
-    for model in filter(shadow.can_fill_in, tables):
-        with transaction.atomic():
-            shadow.ensure_in_place(tables)
-            missing = shadow.take_missing(model)
-        for after in range(0, missing, FILL_ROWS):
-            with transaction.atomic():
-                shadow.ensure_in_place(tables)
-                fold.filled_in += shadow.fill_in(model, after=after, rows=FILL_ROWS)
-    return fold.filled_in - before
+    with transaction.atomic():
+        shadow.ensure_in_place(tables)
+        fold.filled_in = sum(shadow.fill_in(model) for model in tables)
+    return fold.filled_in
 
 
 def _catch_up(fold: _Fold, tables: list, *, after: int, on_head=None) -> int:
@@ -461,7 +457,16 @@ def _rebuild_in_place(fold: _Fold, *, check: bool, on_start) -> RebuildReport:
 
 
 class FoldFailed(Exception):
-    """A handler failed on events of the log: nothing was changed."""
+    """A handler failed on events of the log, or an event could not be read."""
+
+    filled_in = 0  # rows the rebuild had filled in before (set by it)
+
+    def __init__(self, failure: str, hint: str = ""):
+        super().__init__(failure, hint)
+        self.failure, self.hint = failure, hint
+
+    def __str__(self) -> str:
+        return f"{self.failure}; {shadow.what_changed(self.filled_in)}{self.hint}"
 
 
 def _fold(projections: Sequence[Projection], batch: list, *, remote: bool) -> None:
@@ -478,7 +483,8 @@ def _fold(projections: Sequence[Projection], batch: list, *, remote: bool) -> No
         )
         raise FoldFailed(
             f"a handler failed on the events at positions {batch[0].position} to "
-            f"{batch[-1].position} ({type(exc).__name__}: {exc}); nothing changed{hint}"
+            f"{batch[-1].position} ({type(exc).__name__}: {exc})",
+            hint,
         ) from exc
 
 
@@ -621,6 +627,6 @@ def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int, read=N
             except Exception as exc:  # a payload its type cannot take, say
                 raise FoldFailed(
                     f"the event at position {event.position} cannot be read "
-                    f"({type(exc).__name__}: {exc}); nothing changed"
+                    f"({type(exc).__name__}: {exc})"
                 ) from exc
         yield recorded, False

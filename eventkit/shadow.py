@@ -5,7 +5,7 @@ temporary table named as a read-model table takes its place for this connection'
 and for nobody else's. A rebuild creates one per read-model table (:func:`shadowing`),
 folds the log into them with the projection's own handlers, notes which live rows differ
 (:func:`note_differences`), fills in the rows the live tables lack while the writers go on
-(:func:`take_missing`, :func:`fill_in`), then, holding the writers off only for the last
+(:func:`fill_in`), then, holding the writers off only for the last
 events and the swap, writes into the live tables just the noted rows that still differ
 (:func:`apply_difference`). ``--check`` folds the same way, inside one snapshot of
 the log and the live tables, and compares (``eventkit.drift``): it holds nobody.
@@ -21,13 +21,29 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import DatabaseError, connection, models
+from psycopg.pq import TransactionStatus
 
 from eventkit.drift import compared_fields
 from servicekit.dberrors import connection_lost
 
 
+def what_changed(filled_in: int) -> str:
+    """What a rebuild that stopped had written into the live tables."""
+    if not filled_in:
+        return "nothing changed"
+    return f"nothing changed but the {filled_in} rows the live tables lacked, filled in"
+
+
 class ShadowLost(Exception):
-    """The connection that held the shadow tables was lost: nothing changed."""
+    """The connection that held the shadow tables was lost."""
+
+    filled_in = 0  # rows the rebuild had filled in before (set by it)
+
+    def __str__(self) -> str:
+        return (
+            "the database connection was lost during the rebuild, and its scratch tables"
+            f" with it; {what_changed(self.filled_in)}: run it again"
+        )
 
 
 def supported(tables: Sequence[type[models.Model]]) -> bool:
@@ -56,7 +72,6 @@ def shadowing(tables: Sequence[type[models.Model]]) -> Iterator[None]:
         let_go(
             *(f"DROP TABLE IF EXISTS {shadow_name(model)}" for model in tables),
             *(f"DROP TABLE IF EXISTS {_noted_name(model)}" for model in tables),
-            *(f"DROP TABLE IF EXISTS {_missing_name(model)}" for model in tables),
         )
 
 
@@ -64,8 +79,11 @@ def let_go(*statements: str, params=()) -> None:
     """Run ``statements`` that let go of what the session holds (its temporary tables, its
     advisory locks), unless the session is gone, which took them with it, or its
     transaction failed, whose rollback will."""
-    if connection.connection is None or connection.needs_rollback:
+    held = connection.connection
+    if held is None or connection.needs_rollback:
         return
+    if held.info.transaction_status == TransactionStatus.INERROR:
+        return  # a statement failed (a --check's fold): saying so, not this, is the point
     try:
         with connection.cursor() as cursor:
             for sql in statements:
@@ -81,10 +99,7 @@ def ensure_in_place(tables: Sequence[type[models.Model]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(to_regclass(name)) FROM unnest(%s::text[]) AS name", [names])
         if cursor.fetchone()[0] != len(names):
-            raise ShadowLost(
-                "the database connection was lost during the rebuild, and its scratch tables"
-                " with it; nothing changed: run it again"
-            )
+            raise ShadowLost()
 
 
 def note_differences(model: type[models.Model]) -> int:
@@ -125,56 +140,28 @@ def note_differences(model: type[models.Model]) -> int:
     return differing
 
 
-def take_missing(model: type[models.Model]) -> int:
-    """Take the noted rows the live table lacks off the noted ones, numbered for
-    :func:`fill_in`; returns how many.
+def fill_in(model: type[models.Model]) -> int:
+    """Insert into the live table, as folded, the noted rows it lacks, and take them off the
+    noted ones; returns how many it inserted.
 
-    Only for a service's own events, whose writers append after the fold's end: what they
-    write on a row filled in applies their events to it, and the fold, folding those too,
-    notes it again (a writer's command on a row not filled in yet finds it missing, as it
-    did before the rebuild, and the fold notes that row too). Another service's consumer
-    may be behind the fold: it would apply an event the row already holds, unnoticed."""
-    live, noted, missing = live_name(model), _noted_name(model), _missing_name(model)
-    pk = _pk(model)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {missing}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {_quoted(model, 'missing_')} AS "
-            f"SELECT {pk}, row_number() OVER () AS n FROM (SELECT DISTINCT {pk} FROM {noted}"
-            f" AS n WHERE NOT EXISTS (SELECT 1 FROM {live} AS live WHERE live.{pk} = n.{pk}))"
-            f" AS lacking"
-        )
-        taken = cursor.rowcount
-        cursor.execute(f"CREATE INDEX ON {missing} (n)")
-        cursor.execute(f"ANALYZE {missing}")
-        cursor.execute(f"DELETE FROM {noted} WHERE {pk} IN (SELECT {pk} FROM {missing})")
-    return taken
-
-
-def fill_in(model: type[models.Model], *, after: int, rows: int) -> int:
-    """Insert into the live table, as folded, the missing rows :func:`take_missing`
-    numbered after ``after``, up to ``rows`` of them; returns how many it inserted (a writer
-    may have inserted one meanwhile, which the fold then notes).
-
-    Run in short transactions while the writers go on, so that a rebuild into empty tables
-    (a restored log, say) does not hold them off while it writes every row (10 s for
-    500,000 orders), only while it writes those the last round changes."""
-    live, shadow, missing = live_name(model), shadow_name(model), _missing_name(model)
-    pk = _pk(model)
+    Run while the writers go on, so that a rebuild into empty tables (a restored log, say)
+    does not hold them off while it writes every row (10 s for 500,000 orders), only while
+    it writes those the last round changes. Only for a service's own events, whose writers
+    append after the fold's end: a command on a row filled in applies its events to it, and
+    the fold, folding those too, notes the row again; one on a row not filled in yet finds
+    it missing, as it did before the rebuild. Another service's consumer may be behind the
+    fold: it would apply again an event the row already holds, unnoticed."""
+    live, shadow, noted, pk = live_name(model), shadow_name(model), _noted_name(model), _pk(model)
     listed = _columns(model)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} WHERE {pk} IN"
-            f" (SELECT {pk} FROM {missing} WHERE n > %s AND n <= %s) ON CONFLICT DO NOTHING",
-            [after, after + rows],
+            f"WITH filled AS (INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} AS"
+            f" folded WHERE folded.{pk} IN (SELECT {pk} FROM {noted}) AND NOT EXISTS (SELECT 1"
+            f" FROM {live} AS live WHERE live.{pk} = folded.{pk}) ON CONFLICT DO NOTHING"
+            f" RETURNING {pk}), taken AS (DELETE FROM {noted} WHERE {pk} IN (SELECT {pk} FROM"
+            f" filled)) SELECT count(*) FROM filled"
         )
-        return cursor.rowcount
-
-
-def can_fill_in(model: type[models.Model]) -> bool:
-    """Whether :func:`fill_in` may write ``model``'s rows in transactions of their own: not
-    if they refer to other rows, which might be filled in by a later one."""
-    return not any(f.is_relation for f in model._meta.concrete_fields)
+        return cursor.fetchone()[0]
 
 
 def apply_difference(model: type[models.Model]) -> int:
@@ -221,10 +208,6 @@ def _pk(model: type[models.Model]) -> str:
 
 def _noted_name(model: type[models.Model]) -> str:
     return f"pg_temp.{_quoted(model, 'noted_')}"
-
-
-def _missing_name(model: type[models.Model]) -> str:
-    return f"pg_temp.{_quoted(model, 'missing_')}"
 
 
 def live_name(model: type[models.Model]) -> str:

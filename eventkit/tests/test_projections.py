@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from eventkit.errors import Rejected
@@ -119,7 +119,9 @@ def test_an_interrupted_rebuild_says_so_in_a_line(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rebuild_projections, "rebuild", interrupted)
-    with pytest.raises(CommandError, match=r"tallies: interrupted.*run --check"):
+    with pytest.raises(
+        CommandError, match=r"tallies: interrupted; nothing changed: run it again, or --check"
+    ):
         call_command("rebuild_projections", *TALLIES, "--no-progress", stdout=io.StringIO())
 
 
@@ -432,46 +434,99 @@ def test_rows_written_after_the_differences_were_noted_are_still_carried(monkeyp
 @pytest.mark.django_db(transaction=True)
 def test_a_rebuild_into_empty_tables_fills_them_in_while_commands_go_on(monkeypatch):
     """A rebuild into emptied tables (a restored log, say) wrote every row while it held
-    the writers off: 10 s for 500,000 orders. It now fills them in a few at a time while
-    commands go on, and what it writes holding them off is only what the last round
-    changed: here nothing, as the commands wrote their rows right."""
+    the writers off: 10 s for 500,000 orders. It now fills them in while commands go on,
+    and what it writes holding them off is only what the last round changed: here
+    nothing, as the commands wrote their rows right."""
     from eventkit import rebuild as rebuilding
-    from eventkit import shadow
 
     tallies = [open_tally(f"t{i}") for i in range(10)]
     for t in tallies:
         add(t, 1)
     TallyView.objects.all().delete()
-    monkeypatch.setattr(rebuilding, "FILL_ROWS", 3)
-    fill_in, created, written = shadow.fill_in, uuid.uuid4(), []
+    fill_in, created = rebuilding._fill_in, uuid.uuid4()
 
     def commands():
         try:
-            # the live table; the rows filled in by the transaction under way are not yet
-            back = TallyView.objects.values_list("pk", flat=True).first()
-            if back is None:
-                return
-            add(back, 4)
+            add(tallies[0], 4)
             open_tally("new", created)
-            written.append(back)
         finally:
             connection.close()
 
-    def filled_in_then_commands(model, **chunk):
-        inserted = fill_in(model, **chunk)
-        if not written:
-            other = threading.Thread(target=commands)
-            other.start()
-            other.join(10)
-        return inserted
+    def filled_in_then_commands(*args):
+        filled = fill_in(*args)
+        other = threading.Thread(target=commands)
+        other.start()
+        other.join(10)
+        return filled
 
-    monkeypatch.setattr(shadow, "fill_in", filled_in_then_commands)
+    monkeypatch.setattr(rebuilding, "_fill_in", filled_in_then_commands)
     report = rebuild(local())
     assert (report.filled_in, report.rewritten) == (10, 0)
-    assert written, "no command ran while the rows were filled in"
-    assert TallyView.objects.get(pk=written[0]).total == 5
+    assert TallyView.objects.get(pk=tallies[0]).total == 5
     assert TallyView.objects.count() == 11
     assert rebuild(local(), check=True).clean
+
+
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_stopped_after_filling_in_rows_says_so(monkeypatch):
+    """Found from outside: stopped after it had filled in rows, a rebuild said nothing had
+    changed."""
+    from eventkit import rebuild as rebuilding
+
+    for i in range(3):
+        open_tally(f"t{i}")
+    TallyView.objects.all().delete()
+    fill_in = rebuilding._fill_in
+
+    def filled_in_then_interrupted(*args):
+        fill_in(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rebuilding, "_fill_in", filled_in_then_interrupted)
+    with pytest.raises(
+        CommandError,
+        match="interrupted; nothing changed but the 3 rows the live tables lacked, filled in",
+    ):
+        call_command("rebuild_projections", *TALLIES, "--no-progress", stdout=io.StringIO())
+    assert TallyView.objects.count() == 3
+
+
+@threads_need_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_whose_connection_is_terminated_says_it_was_lost(monkeypatch):
+    """Found from outside: a backend terminated by an administrator read as a database
+    without its tables ("migrated?")."""
+    from eventkit import rebuild as rebuilding
+
+    open_tally()
+
+    def terminated(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(rebuilding, "_fill_in", terminated)
+    try:
+        with pytest.raises(CommandError, match=r"was lost .*; nothing changed: run this again"):
+            call_command("rebuild_projections", *TALLIES, "--no-progress", stdout=io.StringIO())
+    finally:
+        connection.close()
+
+
+@threads_need_postgresql
+def test_letting_go_after_a_failed_statement_leaves_the_failure_to_be_told():
+    """Found from outside: a --check whose fold failed in the database dropped its shadow
+    tables on the failed transaction, and told that failure ("current transaction is
+    aborted"), not the fold's."""
+    from django.db import DatabaseError
+
+    from eventkit import shadow
+
+    with transaction.atomic():
+        with connection.cursor() as cursor, pytest.raises(DatabaseError):
+            cursor.execute("SELECT 1 / 0")
+        shadow.let_go("DROP TABLE IF EXISTS pg_temp.nothing_here")  # raises nothing
+        transaction.set_rollback(True)
 
 
 @threads_need_postgresql

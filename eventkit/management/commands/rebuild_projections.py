@@ -15,8 +15,9 @@ from tqdm import tqdm
 from eventkit.conf import setting
 from eventkit.projections import registry
 from eventkit.rebuild import FoldFailed, RebuildHeldUp, RebuildRunning, rebuild
-from eventkit.shadow import ShadowLost
+from eventkit.shadow import ShadowLost, what_changed
 from eventkit.sources import WrongFeed
+from servicekit.dberrors import connection_lost, sqlstate
 
 
 class Command(BaseCommand):
@@ -76,11 +77,11 @@ class Command(BaseCommand):
             names = ", ".join(p.name for p in group)
             try:
                 report = self._rebuild(bar, group, check=check, batch_size=batch_size)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 # the scratch tables and the lock go with the session: no traceback to read
                 raise CommandError(
-                    f"{names}: interrupted. A rebuild writes the live tables only in its last"
-                    " moment: run --check to see where they stand"
+                    f"{names}: interrupted; {_changed(exc)}: run it again, or --check to see"
+                    " where the read models stand"
                 ) from None
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
@@ -91,13 +92,13 @@ class Command(BaseCommand):
                 if _connection_gone(exc):  # a restart, a failover: worth trying again
                     raise CommandError(
                         f"{names}: the connection to {_database()} was lost"
-                        f" ({exc.__class__.__name__}: {said}); nothing changed: run this again"
+                        f" ({exc.__class__.__name__}: {said}); {_changed(exc)}: run this again"
                     ) from exc
                 # Most often run outside `up` without DATABASE_URL: the SQLite file it falls
                 # back to has no tables (found from outside: a traceback).
                 raise CommandError(
-                    f"{names}: the database failed ({exc.__class__.__name__}: {said}); nothing"
-                    f" changed. Is {_database()} this service's database, migrated? Outside"
+                    f"{names}: the database failed ({exc.__class__.__name__}: {said});"
+                    f" {_changed(exc)}. Is {_database()} this service's database, migrated? Outside"
                     " `up`, set DATABASE_URL to it"
                 ) from exc
             except WrongFeed as exc:
@@ -154,12 +155,19 @@ class Command(BaseCommand):
 
 
 def _connection_gone(exc: DatabaseError) -> bool:
-    """Whether the failure took the connection with it (a restart, a failover), rather
-    than a statement failing on a connection that still works (a table missing)."""
+    """Whether the failure took the connection with it (a restart, a failover, a backend
+    terminated), rather than a statement failing on a connection that still works (a table
+    missing). On PostgreSQL only: SQLite's errors carry no SQLSTATE to tell them apart."""
     if connection.vendor != "postgresql":
         return False
+    if sqlstate(exc) is not None and connection_lost(exc):  # a backend terminated, say
+        return True
     held = connection.connection
     return isinstance(exc, InterfaceError) or held is None or held.closed or held.broken
+
+
+def _changed(exc: BaseException) -> str:
+    return what_changed(getattr(exc, "filled_in", 0))
 
 
 def _database() -> str:

@@ -228,6 +228,54 @@ def test_a_rebuild_writes_each_row_once_per_page_not_once_per_event(api, catalog
     assert Reservation.objects.filter(status="RELEASED").count() == 5
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_brings_emptied_products_and_reservations_back_together(catalog, monkeypatch):
+    """Found from outside: a rebuild into emptied tables filled them in one after another,
+    while the commands went on. A product's row was back before its reservations, and a
+    reserve sent again for an order that held stock found none and took it twice, for good
+    (the log then failed to fold). The tables now come back in one transaction: until then
+    the product is missing, and the reserve is refused."""
+    import threading
+
+    from django.db import connection
+
+    from eventkit import shadow
+    from eventkit.projections import registry
+    from eventkit.rebuild import rebuild
+    from inventory import services
+
+    order_id, product_id = uuid.uuid4(), uuid.UUID(MONITOR)
+    services.stock_reserve(product_id=product_id, order_id=order_id, quantity=2)
+    Reservation.objects.all().delete()
+    ProductView.objects.all().delete()
+    fill_in, answers = shadow.fill_in, []
+
+    def reserve_again():
+        try:
+            services.stock_reserve(product_id=product_id, order_id=order_id, quantity=2)
+            answers.append("reserved")
+        except Exception as exc:
+            answers.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    def reserved_again_then_filled_in(model):
+        if model is Reservation:  # the products are filled in, the reservations not yet
+            again = threading.Thread(target=reserve_again)
+            again.start()
+            again.join(10)
+        return fill_in(model)
+
+    monkeypatch.setattr(shadow, "fill_in", reserved_again_then_filled_in)
+    inventory = [registry.get("products"), registry.get("reservations")]
+    report = rebuild(inventory)
+    assert answers == ["MissingRow"] and report.filled_in > 1
+    taken = Event.objects.filter(stream_id=MONITOR, event_type="StockReserved")
+    assert taken.count() == 1
+    assert ProductView.objects.get(pk=MONITOR).reserved == 2
+    assert rebuild(inventory, check=True).clean
+
+
 def test_a_read_model_row_deleted_by_hand_is_a_503_that_names_the_remedy(api, catalog, tmp_path):
     """It was a 500 with a traceback, which the saga sent again 22 times (found from
     outside); a rebuild mends it, and the same command then goes through."""
