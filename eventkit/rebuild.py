@@ -386,8 +386,9 @@ def _fill_in(fold: _Fold, tables: list) -> int:
         return 0
     with transaction.atomic():
         shadow.ensure_in_place(tables)
-        fold.filled_in = sum(shadow.fill_in(model) for model in tables)
-    return fold.filled_in
+        filled = sum(shadow.fill_in(model) for model in tables)
+    fold.filled_in = filled  # once committed: what a rebuild that stops says it changed
+    return filled
 
 
 def _catch_up(fold: _Fold, tables: list, *, after: int, on_head=None) -> int:

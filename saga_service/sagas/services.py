@@ -10,9 +10,11 @@ from django.conf import settings
 from django.db import connection
 
 from eventkit.errors import DomainError, NotFound, Unavailable
+from eventkit.rows import MissingRow
 from sagas import selectors
 from sagas.admission import driving_turn, give_back_connection
 from sagas.domain import ORDER_KEYS, DetailsMismatch, SagaStarted
+from sagas.models import SagaView
 from sagas.orchestrator import Driver, RetryPolicy
 from sagas.participants import Participants, lookup_product
 from sagas.repository import BUSY, FINISHED, LeaseLost, SagaRepository, new_owner
@@ -103,6 +105,8 @@ def place_order(
     if standing == BUSY:
         _wait_until_finished(saga.id, wait_seconds)
     outcome = selectors.saga_outcome(saga_id=saga.id)
+    if outcome is None:  # its events have it: the read model lost its row (found from outside)
+        raise MissingRow(f"{SagaView._meta.label} row {saga.id} is missing")
     return outcome, outcome["finished_at"] is not None
 
 

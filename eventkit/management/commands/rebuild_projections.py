@@ -88,7 +88,7 @@ class Command(BaseCommand):
             except (FoldFailed, RebuildHeldUp, RebuildRunning, ShadowLost) as exc:
                 raise CommandError(f"{names}: {exc}") from exc
             except DatabaseError as exc:
-                said = " ".join(str(exc).split())  # psycopg's own text runs over lines
+                said = _said(exc)
                 if _connection_gone(exc):  # a restart, a failover: worth trying again
                     raise CommandError(
                         f"{names}: the connection to {_database()} was lost"
@@ -164,6 +164,14 @@ def _connection_gone(exc: DatabaseError) -> bool:
         return True
     held = connection.connection
     return isinstance(exc, InterfaceError) or held is None or held.closed or held.broken
+
+
+def _said(exc: DatabaseError) -> str:
+    """What the database said, on one line: its primary message, without the context
+    PostgreSQL adds (a COPY's would print a row's data, a customer's name say)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return " ".join((primary or str(exc)).split())  # psycopg's own text runs over lines
 
 
 def _changed(exc: BaseException) -> str:
