@@ -151,17 +151,25 @@ def fill_in(model: type[models.Model]) -> int:
     the fold, folding those too, notes the row again; one on a row not filled in yet finds
     it missing, as it did before the rebuild. Another service's consumer may be behind the
     fold: it would apply again an event the row already holds, unnoticed."""
-    live, shadow, noted, pk = live_name(model), shadow_name(model), _noted_name(model), _pk(model)
-    listed = _columns(model)
+    noted, pk = _noted_name(model), _pk(model)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH filled AS (INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} AS"
-            f" folded WHERE folded.{pk} IN (SELECT {pk} FROM {noted}) AND NOT EXISTS (SELECT 1"
-            f" FROM {live} AS live WHERE live.{pk} = folded.{pk}) ON CONFLICT DO NOTHING"
-            f" RETURNING {pk}), taken AS (DELETE FROM {noted} WHERE {pk} IN (SELECT {pk} FROM"
-            f" filled)) SELECT count(*) FROM filled"
+            f"WITH filled AS ({_insert_lacking(model)} ON CONFLICT DO NOTHING RETURNING {pk}),"
+            f" taken AS (DELETE FROM {noted} WHERE {pk} IN (SELECT {pk} FROM filled))"
+            f" SELECT count(*) FROM filled"
         )
         return cursor.fetchone()[0]
+
+
+def _insert_lacking(model: type[models.Model]) -> str:
+    """The statement that inserts the noted rows of the fold that the live table lacks."""
+    live, shadow, noted, pk = live_name(model), shadow_name(model), _noted_name(model), _pk(model)
+    listed = _columns(model)
+    return (
+        f"INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} AS folded"
+        f" WHERE folded.{pk} IN (SELECT {pk} FROM {noted}) AND NOT EXISTS"
+        f" (SELECT 1 FROM {live} AS live WHERE live.{pk} = folded.{pk})"
+    )
 
 
 def apply_difference(model: type[models.Model]) -> int:
@@ -169,9 +177,7 @@ def apply_difference(model: type[models.Model]) -> int:
     those :func:`note_differences` noted: those the fold does not have, or has otherwise,
     are deleted; the fold's rows the live table then lacks are inserted. Returns the rows
     written. Readers see the old rows until the commit (MVCC)."""
-    live, shadow, noted = live_name(model), shadow_name(model), _noted_name(model)
-    pk = _pk(model)
-    listed = _columns(model)
+    live, shadow, noted, pk = live_name(model), shadow_name(model), _noted_name(model), _pk(model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {live} AS live WHERE live.{pk} IN (SELECT {pk} FROM {noted}) "
@@ -179,11 +185,7 @@ def apply_difference(model: type[models.Model]) -> int:
             f"(SELECT 1 FROM {shadow} AS folded WHERE folded.{pk} = live.{pk}{_same(model)})"
         )
         deleted = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {live} ({listed}) SELECT {listed} FROM {shadow} AS folded "
-            f"WHERE folded.{pk} IN (SELECT {pk} FROM {noted}) AND NOT EXISTS "
-            f"(SELECT 1 FROM {live} AS live WHERE live.{pk} = folded.{pk})"
-        )
+        cursor.execute(_insert_lacking(model))
         return deleted + cursor.rowcount
 
 
