@@ -587,7 +587,7 @@ def _feed(source: str) -> FeedReader:
     return FeedReader(source, config["url"])
 
 
-def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int, read=None):
+def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int, read):
     """Pages of another service's events after ``after`` up to ``until`` to fold, each
     with False; a dead letter's event alone and not decoded yet (it may have been set
     aside for failing to decode), with True. The feed is read ahead while they fold;
@@ -601,8 +601,7 @@ def _feed_pieces(feed: FeedReader, *, after: int, until: int, batch: int, read=N
         ).values_list("position", "event_id")
     )
     for page in _read_ahead(feed.read(after, until=until, limit=min(batch, 1000))):
-        if read:
-            read(page[-1])
+        read(page[-1])
         recorded = []
         for event in page:
             letter = set_aside.get(event.position)

@@ -59,7 +59,7 @@ def _repository() -> SagaRepository:
 
 def place_order(
     *,
-    order_id: uuid.UUID | None,
+    order_id: uuid.UUID,
     customer_name: str,
     product_id: uuid.UUID,
     quantity: int,
@@ -75,7 +75,6 @@ def place_order(
     """
     if faults and not _config("FAULTS_ENABLED"):
         raise FaultsDisabled("fault injection is disabled on this server (set SAGA_FAULTS=1)")
-    order_id = order_id or uuid.uuid4()
     if product_name is None or total_price is None:
         product_name, total_price = _price(product_id, quantity, product_name, total_price)
     asked = {

@@ -365,7 +365,7 @@ def order(product_id: str, product_name: str) -> dict:
 
     try:
         outcome, _ = services.place_order(
-            order_id=None,
+            order_id=uuid.uuid4(),
             customer_name="A",
             product_id=uuid.UUID(product_id),
             quantity=1,
